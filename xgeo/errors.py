@@ -1,0 +1,63 @@
+"""Typed exceptions raised by xgeo.
+
+Every error says what was wrong and, where there is one, what to do about it.
+All derive from :class:`XgeoError`, and most also from the builtin a caller
+would naturally catch (``ValueError``, ``KeyError``, ...), so existing
+``except ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+
+class XgeoError(Exception):
+    """Base class of every error raised by xgeo."""
+
+
+class CRSError(XgeoError, ValueError):
+    """A CRS is missing, cannot be parsed, or is not the one required."""
+
+
+class GridError(XgeoError, ValueError):
+    """Coordinates or a grid are unusable: irregular, non-monotonic, missing spatial dims."""
+
+
+class GridMappingConflictError(GridError):
+    """A Dataset holds several different grid mappings where one is needed."""
+
+
+class DecodeError(XgeoError, OSError):
+    """A file exists but xarray/netCDF cannot decode it; the message says how to open it."""
+
+
+class MissingBandError(XgeoError, KeyError):
+    """A band needed by an operation is not present."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message, quoting it
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownIndexError(XgeoError, KeyError):
+    """A spectral index name is not in the catalog."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class BandMappingError(XgeoError, ValueError):
+    """Band names cannot be mapped to catalog symbols unambiguously."""
+
+
+class ReprojectionError(XgeoError, ValueError):
+    """A reprojection request cannot be satisfied (empty intersection, bad resolution...)."""
+
+
+class ChipError(XgeoError, ValueError):
+    """A chip request cannot be satisfied (chip larger than array, empty ROI...)."""
+
+
+class CodecError(XgeoError, ValueError):
+    """A compressed chunk is corrupt or an encoding request is invalid.
+
+    ``xgeo_codecs`` defines its own ``CodecError`` (it never imports xgeo);
+    xgeo re-raises or wraps it as this type where it crosses into xgeo.
+    """
