@@ -1,0 +1,30 @@
+"""Video codecs (HEVC, AV1, VP9, FFV1 through PyAV) for datacube chunks.
+
+One pure core (:func:`encode` / :func:`decode`) and two faces over it:
+:class:`VideoCodec` (numcodecs) and :class:`VideoSerializer` (Zarr v3 ``serializer=``).
+Both are registered under the id ``"xgeo.video"`` by entry points, so any process with
+``xgeo-codecs`` installed can read the data without importing xgeo.
+"""
+
+from __future__ import annotations
+
+from .core import FORMAT_VERSION, chunk_info, decode, encode
+from .errors import CodecError
+from .numcodecs_codec import CODEC_ID, VideoCodec
+from .params import VideoParams
+from .probe import probe_report
+from .zarr_codec import VideoSerializer
+
+__all__ = [
+    "CODEC_ID",
+    "FORMAT_VERSION",
+    "CodecError",
+    "VideoCodec",
+    "VideoParams",
+    "VideoSerializer",
+    "chunk_info",
+    "decode",
+    "encode",
+    "probe_report",
+]
+__version__ = "0.1.0"

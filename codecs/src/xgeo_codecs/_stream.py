@@ -1,0 +1,222 @@
+"""Encode/decode one plane (a stack of frames of integer codes) with libav through PyAV.
+
+A plane is ``(T, H, W)`` unsigned integer codes already mapped to the encoder's bit depth.
+The bitstream is stored raw: a tiny packet table (packet sizes as LEB128 varints) and the
+codec's extradata, then the packets — no Matroska/MP4 container. Each call builds its own
+PyAV codec context, so nothing is shared between threads or across ``fork``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from .errors import CodecError
+
+# SVT-AV1 prints a banner straight to stderr unless told otherwise (1 = errors only).
+os.environ.setdefault("SVT_LOG", "1")
+# libav prints encoder banners and warnings on stderr; keep it quiet.
+av.logging.set_level(av.logging.ERROR)
+logging.getLogger("libav").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How codes are laid into an encoder's frames."""
+
+    pix_fmt: str
+    # "gray": one plane; "yuv420": codes in Y, constant chroma; "p010": codes MSB-aligned in Y
+    kind: str
+    # frame dimensions must be multiples of this and at least ``min_size``
+    align: int
+    min_size: int
+
+
+# family -> decoder name used in software
+SOFTWARE_DECODER = {"hevc": "hevc", "ffv1": "ffv1", "av1": "libdav1d", "vp9": "vp9"}
+
+GRAY_FMT = {8: "gray", 9: "gray9le", 10: "gray10le", 12: "gray12le", 14: "gray14le", 16: "gray16le"}
+
+
+def layout_for(encoder: str, bit_depth: int) -> Layout:
+    """Pixel layout for ``encoder`` at ``bit_depth`` (codes occupy the low ``bit_depth`` bits)."""
+    if encoder == "ffv1":
+        return Layout(GRAY_FMT[bit_depth], "gray", 1, 1)
+    if encoder == "libx265":
+        return Layout(GRAY_FMT[bit_depth], "gray", 8, 16)
+    if encoder == "libsvtav1":
+        return Layout("yuv420p" if bit_depth == 8 else "yuv420p10le", "yuv420", 8, 64)
+    if encoder == "libvpx-vp9":
+        return Layout("yuv420p", "yuv420", 8, 16)
+    if encoder in ("hevc_nvenc", "av1_nvenc", "hevc_qsv", "av1_qsv"):
+        return Layout("nv12" if bit_depth == 8 else "p010le", "p010", 32, 128)
+    raise CodecError(f"encoder {encoder!r} has no pixel layout; use one of libx265, ffv1, "
+                     "libsvtav1, libvpx-vp9, hevc_nvenc, av1_nvenc, hevc_qsv")
+
+
+def padded_size(h: int, w: int, lay: Layout) -> tuple[int, int]:
+    """Frame size the encoder gets: at least ``min_size``, a multiple of ``align``."""
+    def up(n: int) -> int:
+        n = max(n, lay.min_size)
+        return -(-n // lay.align) * lay.align
+    return up(h), up(w)
+
+
+def _put_plane(plane: av.video.plane.VideoPlane, img: np.ndarray) -> None:
+    """Copy a 2-D image into a frame plane, honouring the plane's row padding (line size)."""
+    h, w = img.shape
+    item = img.dtype.itemsize
+    buf = np.frombuffer(plane, dtype=np.uint8)
+    rows = buf[: plane.line_size * h].reshape(h, plane.line_size)
+    rows[:, : w * item] = np.ascontiguousarray(img).view(np.uint8).reshape(h, w * item)
+
+
+def _get_plane(plane: av.video.plane.VideoPlane, h: int, w: int, dtype: np.dtype) -> np.ndarray:
+    item = np.dtype(dtype).itemsize
+    buf = np.frombuffer(plane, dtype=np.uint8)
+    if buf.size < plane.line_size * (h - 1) + w * item:
+        raise CodecError("decoded frame is smaller than the header says; the chunk is corrupt")
+    rows = buf[: plane.line_size * h].reshape(h, plane.line_size)[:, : w * item]
+    return rows.copy().view(dtype).reshape(h, w)
+
+
+def _make_frame(img: np.ndarray, lay: Layout, bit_depth: int) -> av.VideoFrame:
+    h, w = img.shape
+    frame = av.VideoFrame(w, h, lay.pix_fmt)
+    if lay.kind == "gray":
+        _put_plane(frame.planes[0], img.astype(np.uint8 if bit_depth == 8 else np.uint16))
+    elif lay.kind == "yuv420":
+        dt = np.uint8 if bit_depth == 8 else np.uint16
+        _put_plane(frame.planes[0], img.astype(dt))
+        mid = np.full(((h + 1) // 2, (w + 1) // 2), 1 << (bit_depth - 1), dtype=dt)
+        _put_plane(frame.planes[1], mid)
+        _put_plane(frame.planes[2], mid)
+    else:  # p010 / nv12: MSB-aligned luma, interleaved constant chroma
+        if bit_depth == 8:
+            _put_plane(frame.planes[0], img.astype(np.uint8))
+            _put_plane(frame.planes[1], np.full((h // 2, w), 128, dtype=np.uint8))
+        else:
+            y = img.astype(np.uint16) << (16 - bit_depth)
+            _put_plane(frame.planes[0], y)
+            _put_plane(frame.planes[1], np.full((h // 2, w), 1 << 15, dtype=np.uint16))
+    frame.pts = None
+    return frame
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 35:
+            raise CodecError("truncated packet table; the chunk is corrupt")
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos
+
+
+def pack_packets(packets: list[bytes], extradata: bytes) -> bytes:
+    """Serialise packets + extradata as: n, sizes..., len(extradata), extradata, payloads."""
+    head = [_varint(len(packets))] + [_varint(len(p)) for p in packets] + [_varint(len(extradata))]
+    return b"".join(head) + extradata + b"".join(packets)
+
+
+def unpack_packets(buf: bytes) -> tuple[list[bytes], bytes]:
+    n, pos = _read_varint(buf, 0)
+    if n > 1 << 20:
+        raise CodecError("implausible packet count; the chunk is corrupt")
+    sizes = []
+    for _ in range(n):
+        s, pos = _read_varint(buf, pos)
+        sizes.append(s)
+    ne, pos = _read_varint(buf, pos)
+    if pos + ne + sum(sizes) != len(buf):
+        raise CodecError("packet table does not match the stream length; the chunk is corrupt")
+    extradata = bytes(buf[pos: pos + ne])
+    pos += ne
+    packets = []
+    for s in sizes:
+        packets.append(bytes(buf[pos: pos + s]))
+        pos += s
+    return packets, extradata
+
+
+def encode_stream(codes: np.ndarray, encoder: str, bit_depth: int, options: dict[str, str],
+                  threads: int = 1) -> bytes:
+    """Encode ``(T, H, W)`` codes (already padded to the layout) and return the packed stream."""
+    lay = layout_for(encoder, bit_depth)
+    t, h, w = codes.shape
+    ctx = av.CodecContext.create(encoder, "w")
+    ctx.width, ctx.height = w, h
+    ctx.pix_fmt = lay.pix_fmt
+    ctx.time_base = Fraction(1, 25)
+    ctx.framerate = Fraction(25, 1)
+    ctx.thread_count = threads
+    ctx.options = dict(options)
+    frames = [_make_frame(codes[i], lay, bit_depth) for i in range(t)]
+    packets: list[bytes] = []
+    for i, fr in enumerate(frames):
+        fr.pts = i
+        packets.extend(bytes(p) for p in ctx.encode(fr))
+    packets.extend(bytes(p) for p in ctx.encode(None))
+    extradata = bytes(ctx.extradata or b"")
+    return pack_packets(packets, extradata)
+
+
+def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: int,
+                  decoder: str | None = None, coded: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode a packed stream back to ``(T, h, w)`` uint16/uint8 codes.
+
+    ``coded`` is the padded frame size the encoder saw (FFV1 needs it before the first frame).
+    """
+    packets, extradata = unpack_packets(buf)
+    name = decoder or SOFTWARE_DECODER[family]
+    ctx = av.CodecContext.create(name, "r")
+    if extradata:
+        ctx.extradata = extradata
+    ch, cw = coded or (h, w)
+    ctx.width, ctx.height = cw, ch
+    ctx.thread_count = 1
+    dt = np.uint8 if bit_depth == 8 else np.uint16
+    out = np.empty((t, h, w), dtype=dt)
+    n = 0
+
+    def take(frames) -> None:
+        nonlocal n
+        for fr in frames:
+            if n >= t:
+                raise CodecError("stream holds more frames than the header says; corrupt chunk")
+            fmt = fr.format.name
+            if fr.width < w or fr.height < h:
+                raise CodecError("decoded frame is smaller than the header says; corrupt chunk")
+            ibd = 8 if fmt in ("gray", "yuv420p", "nv12", "yuvj420p") else 16
+            img = _get_plane(fr.planes[0], h, w, np.uint8 if ibd == 8 else np.uint16)
+            if fmt.startswith(("p010", "p016", "p012")):
+                img = img >> (16 - bit_depth)
+            out[n] = img
+            n += 1
+
+    for data in packets:
+        take(ctx.decode(av.Packet(data)))
+    take(ctx.decode(None))
+    if n != t:
+        raise CodecError(f"stream decoded to {n} frames, header says {t}; corrupt chunk")
+    return out

@@ -1,0 +1,140 @@
+"""Encoding parameters shared by the pure core and both codec faces."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import CodecError
+
+FAMILIES = ("hevc", "av1", "vp9", "ffv1")
+# lossy bit depth per family when none is given (software encoders)
+DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
+DEFAULT_CRF = {"hevc": 20.0, "av1": 30.0, "vp9": 30.0}
+DEFAULT_PRESET = {"hevc": "faster", "av1": "8", "vp9": None}
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    """How to encode a chunk. Every field is JSON-serialisable (it is the codec's config).
+
+    Parameters
+    ----------
+    codec
+        ``"hevc"`` (x265, default for lossy), ``"av1"`` (SVT-AV1), ``"vp9"`` (libvpx), or
+        ``"ffv1"`` (default when ``lossless=True``).
+    lossless
+        Bit-exact round trip (FFV1, or x265 lossless where every plane spans <= 4096 codes).
+        Floats are stored exactly only when they lie on a grid ``k * scale + offset``
+        (e.g. reflectance = DN / 10000); otherwise encoding raises :class:`CodecError`.
+    encoder
+        ``"auto"`` (probe hardware once, fall back to software) or a libav encoder name.
+    crf, qp, preset
+        Lossy rate control and speed preset (x265 / SVT-AV1 / libvpx names).
+    bit_depth
+        Code depth for lossy encoding (hevc 8/10/12, av1 8/10, vp9 8). Lossless picks the
+        smallest depth that holds the data.
+    value_range
+        ``(lo, hi)`` used to map values to codes (values outside are clipped). Default: the
+        valid min/max of each plane of each chunk, stored in the chunk header.
+    nodata
+        A value that marks missing data (besides NaN); restored exactly on decode.
+    scale_factor, add_offset
+        CF packing of float data: a float lossless chunk must equal ``k * scale_factor +
+        add_offset`` for integers ``k``. Without them, decimal steps 1, 0.1, ... 1e-6 are tried.
+    frame_axis
+        Axis of the chunk that is time (frames); may not be one of the last two (y, x).
+    threads
+        Encoder threads per chunk (1 = one core; Zarr/dask already run chunks in parallel).
+    decoder
+        ``"software"`` or ``"auto"`` (use NVDEC ``*_cuvid`` when one works here).
+    options
+        Extra libav encoder options, passed through verbatim (strings).
+    """
+
+    codec: str | None = None
+    lossless: bool = False
+    encoder: str = "auto"
+    crf: float | None = None
+    qp: int | None = None
+    preset: str | None = None
+    bit_depth: int | None = None
+    value_range: tuple[float, float] | None = None
+    nodata: float | None = None
+    scale_factor: float | None = None
+    add_offset: float | None = None
+    frame_axis: int = 0
+    threads: int = 1
+    decoder: str = "software"
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        fam = self.family
+        if fam not in FAMILIES:
+            raise CodecError(f"codec={self.codec!r} is not supported; use one of {FAMILIES}")
+        if self.lossless and fam in ("av1",):
+            raise CodecError("lossless=True is not available with av1; use codec='ffv1' "
+                             "(default for lossless) or codec='hevc'")
+        if not self.lossless and fam == "ffv1":
+            raise CodecError("ffv1 is lossless only; pass lossless=True or pick codec='hevc'")
+        if self.bit_depth is not None and self.bit_depth not in (8, 10, 12):
+            raise CodecError(f"bit_depth={self.bit_depth} is not supported; use 8, 10 or 12")
+        if fam == "av1" and (self.bit_depth or 10) > 10:
+            raise CodecError("SVT-AV1 encodes 8 or 10 bit only; pass bit_depth=10 or use hevc")
+        if fam == "vp9" and (self.bit_depth or 8) > 8:
+            raise CodecError("the bundled libvpx encodes 8 bit only; pass bit_depth=8 or use hevc")
+        if self.value_range is not None:
+            lo, hi = (float(v) for v in self.value_range)
+            if not lo < hi:
+                raise CodecError(f"value_range={self.value_range!r} needs lo < hi")
+            object.__setattr__(self, "value_range", (lo, hi))
+        if self.decoder not in ("software", "auto"):
+            raise CodecError(f"decoder={self.decoder!r}; use 'software' or 'auto'")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise CodecError(f"threads={self.threads!r}; use a count >= 1 (0 lets libav choose)")
+        if self.crf is not None and self.qp is not None:
+            raise CodecError("pass crf or qp, not both")
+        if self.qp is not None and not (0 <= int(self.qp) <= 51):
+            raise CodecError(f"qp={self.qp} is outside 0..51 (a negative qp crashes x265)")
+        object.__setattr__(self, "options", {str(k): str(v) for k, v in self.options.items()})
+
+    @property
+    def family(self) -> str:
+        if self.codec is None:
+            return "ffv1" if self.lossless else "hevc"
+        return str(self.codec).lower()
+
+    def to_config(self) -> dict[str, Any]:
+        """Non-default fields only, as plain JSON types."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            if v != default:
+                out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VideoParams:
+        names = {f.name for f in fields(cls)}
+        unknown = set(config) - names
+        if unknown:
+            raise CodecError(f"unknown codec parameters {sorted(unknown)}; known: {sorted(names)}")
+        cfg = dict(config)
+        if cfg.get("value_range") is not None:
+            cfg["value_range"] = tuple(cfg["value_range"])
+        return cls(**cfg)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def coerce(params: VideoParams | dict[str, Any] | None) -> VideoParams:
+    """Accept a VideoParams, a config dict or None (defaults)."""
+    if params is None:
+        return VideoParams()
+    if isinstance(params, VideoParams):
+        return params
+    if isinstance(params, dict):
+        return VideoParams.from_config(params)
+    raise CodecError(f"params must be VideoParams or a dict, got {type(params).__name__}")

@@ -1,0 +1,140 @@
+"""Find a working hardware encoder/decoder once per process by actually opening one.
+
+libav lists NVENC/QSV encoders even where no GPU exists; they only fail at
+``avcodec_open2`` (``PermissionError``, ``UnknownError``, ...). So we open a tiny
+encode and catch broadly. Answers are cached per process (a forked child inherits the
+cache, which stays true: same machine) behind a lock that is re-created after ``fork``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from fractions import Fraction
+
+import av
+import numpy as np
+
+HARDWARE_ENCODERS = {
+    "hevc": ("hevc_nvenc", "hevc_qsv", "hevc_vaapi"),
+    "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
+}
+SOFTWARE_ENCODERS = {"hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "ffv1": "ffv1"}
+HARDWARE_DECODERS = {"hevc": ("hevc_cuvid",), "av1": ("av1_cuvid",)}
+
+_lock = threading.Lock()
+_cache: dict[str, object] = {}
+
+
+def _reset_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
+def _can_encode(name: str) -> bool:
+    """True if ``name`` opens and encodes a few 256x256 frames on this machine."""
+    with _quiet():
+        return _try_encode(name)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence libav while probing (absent drivers are expected, not errors)."""
+    level = av.logging.get_level()
+    av.logging.set_level(None)
+    try:
+        yield
+    finally:
+        av.logging.set_level(level)
+
+
+def _try_encode(name: str) -> bool:
+    try:
+        ctx = av.CodecContext.create(name, "w")
+        ctx.width = ctx.height = 256
+        fmts = [f.name for f in (ctx.codec.video_formats or [])]
+        ctx.pix_fmt = "nv12" if "nv12" in fmts else fmts[0]
+        ctx.time_base = Fraction(1, 25)
+        ctx.framerate = Fraction(25, 1)
+        got = 0
+        for i in range(3):
+            fr = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="rgb24")
+            fr = fr.reformat(format=ctx.pix_fmt)
+            fr.pts = i
+            got += sum(1 for _ in ctx.encode(fr))
+        got += sum(1 for _ in ctx.encode(None))
+        return got > 0
+    except Exception:  # noqa: BLE001 - any failure means "not usable here"
+        return False
+
+
+def _can_decode(name: str, family: str) -> bool:
+    """True if hardware decoder ``name`` decodes a tiny software-encoded stream exactly."""
+    with _quiet():
+        return _try_decode(name, family)
+
+
+def _try_decode(name: str, family: str) -> bool:
+    try:
+        from ._stream import decode_stream, encode_stream
+
+        codes = (np.arange(4 * 64 * 64) % 200).reshape(4, 64, 64).astype(np.uint16)
+        enc = SOFTWARE_ENCODERS[family]
+        bd = 12 if enc == "libx265" else 8
+        opts = {"x265-params": "lossless=1:log-level=none"} if enc == "libx265" else {}
+        blob = encode_stream(codes, enc, bd, opts)
+        out = decode_stream(blob, family, bd, 4, 64, 64, decoder=name)
+        return bool(np.array_equal(out, codes)) if enc == "libx265" else out.shape == codes.shape
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def hardware_encoder(family: str) -> str | None:
+    """The first hardware encoder for ``family`` that works here, or None (cached per process).
+
+    Examples
+    --------
+    >>> hardware_encoder("hevc") in (None, "hevc_nvenc", "hevc_qsv", "hevc_vaapi")
+    True
+    """
+    key = "enc:" + family
+    with _lock:
+        if key not in _cache:
+            _cache[key] = next((n for n in HARDWARE_ENCODERS.get(family, ())
+                                if _can_encode(n)), None)
+        return _cache[key]  # type: ignore[return-value]
+
+
+def hardware_decoder(family: str) -> str | None:
+    """The first hardware decoder for ``family`` that works here, or None (cached per process)."""
+    key = "dec:" + family
+    with _lock:
+        if key not in _cache:
+            _cache[key] = next((n for n in HARDWARE_DECODERS.get(family, ())
+                                if _can_decode(n, family)), None)
+        return _cache[key]  # type: ignore[return-value]
+
+
+def resolve_encoder(family: str, encoder: str) -> str:
+    """Turn ``encoder="auto"`` into a concrete libav encoder name for ``family``."""
+    if encoder != "auto":
+        return encoder
+    return hardware_encoder(family) or SOFTWARE_ENCODERS[family]
+
+
+def probe_report() -> dict[str, object]:
+    """What this process found: hardware encoders/decoders per family (runs the probes)."""
+    return {
+        "encoders": {f: hardware_encoder(f) or SOFTWARE_ENCODERS[f] for f in SOFTWARE_ENCODERS},
+        "hardware_decoders": {f: hardware_decoder(f) for f in HARDWARE_DECODERS},
+    }
+
+
+def clear_cache() -> None:
+    """Forget probe answers (tests; or after hot-plugging a GPU)."""
+    with _lock:
+        _cache.clear()

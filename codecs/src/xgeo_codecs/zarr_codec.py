@@ -1,0 +1,82 @@
+"""The Zarr v3 face: :class:`VideoSerializer`, an array -> bytes codec (``serializer=``)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from zarr.abc.codec import ArrayBytesCodec
+from zarr.core.common import parse_named_configuration
+
+from .core import _check_dtype, decode, encode
+from .errors import CodecError
+from .numcodecs_codec import CODEC_ID
+from .params import VideoParams
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from zarr.core.array_spec import ArraySpec
+    from zarr.core.buffer import Buffer, NDBuffer
+
+
+@dataclass(frozen=True)
+class VideoSerializer(ArrayBytesCodec):
+    """Zarr v3 serializer storing each chunk as video; name ``"xgeo.video"`` in metadata.
+
+    Takes the keyword arguments of :class:`xgeo_codecs.VideoParams`. Put it in the
+    ``serializer=`` slot, not in ``compressors=`` (those get bytes, not arrays).
+
+    Examples
+    --------
+    >>> import numpy as np, zarr
+    >>> from xgeo_codecs import VideoSerializer
+    >>> z = zarr.create_array(zarr.storage.MemoryStore(), shape=(4, 16, 16), chunks=(4, 16, 16),
+    ...                       dtype="uint16", serializer=VideoSerializer(lossless=True))
+    >>> z[:] = np.arange(4 * 16 * 16).reshape(4, 16, 16)
+    >>> int(z[3, 15, 15])
+    1023
+    """
+
+    is_fixed_size = False
+    params: VideoParams
+
+    def __init__(self, params: VideoParams | None = None, **kwargs: Any) -> None:
+        if params is not None and kwargs:
+            raise CodecError("pass either params=VideoParams(...) or keyword arguments")
+        object.__setattr__(self, "params", params or VideoParams.from_config(kwargs))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        _, cfg = parse_named_configuration(data, CODEC_ID, require_configuration=False)
+        return cls(**(cfg or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": CODEC_ID, "configuration": self.params.to_config()}
+
+    def validate(self, *, shape: Any, dtype: Any, chunk_grid: Any) -> None:
+        native = dtype.to_native_dtype() if hasattr(dtype, "to_native_dtype") else np.dtype(dtype)
+        _check_dtype(np.dtype(native))
+
+    def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
+        arr = decode(chunk_bytes.to_bytes(), decoder=self.params.decoder)
+        if arr.shape != tuple(chunk_spec.shape):
+            raise CodecError(f"chunk decoded to shape {arr.shape}, the array expects "
+                             f"{tuple(chunk_spec.shape)}; the store is corrupt")
+        want = np.dtype(chunk_spec.dtype.to_native_dtype())
+        return chunk_spec.prototype.nd_buffer.from_numpy_array(arr.astype(want, copy=False))
+
+    def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
+        data = encode(chunk_array.as_numpy_array(), self.params)
+        return chunk_spec.prototype.buffer.from_bytes(data)
+
+    async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
+        return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec)
+
+    async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
+        return await asyncio.to_thread(self._encode_sync, chunk_array, chunk_spec)
+
+    def compute_encoded_size(self, input_byte_length: int, _chunk_spec: ArraySpec) -> int:
+        raise NotImplementedError  # variable-size output
