@@ -61,3 +61,11 @@ class CodecError(XgeoError, ValueError):
     ``xgeo_codecs`` defines its own ``CodecError`` (it never imports xgeo);
     xgeo re-raises or wraps it as this type where it crosses into xgeo.
     """
+
+
+class FormulaError(XgeoError, ValueError):
+    """A spectral-index formula cannot be parsed or uses something outside the whitelist."""
+
+
+class MissingConstantError(XgeoError, ValueError):
+    """A spectral index needs a constant that has no catalog default and was not given."""

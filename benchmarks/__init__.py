@@ -1,0 +1,1 @@
+"""asv benchmark suites (``asv run --python=same``); peer comparisons live in ``compare/``."""

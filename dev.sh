@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One entry point for newcomers and CI. Needs only Python >= 3.11 with pip/venv.
+#   bash dev.sh demo    set up .venv and run the demo on the bundled Sentinel-2 cube
+#   bash dev.sh test    set up .venv with test extras, lint, run the whole test suite
+#   bash dev.sh bench   run the peer comparisons (writes benchmarks/results/*.json)
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+setup() {  # $1: extras of xgeo to install ("" for none)
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    local target="."
+    [ -n "$1" ] && target=".[$1]"
+    # xgeo-codecs is its own distribution in codecs/; installing both at once lets pip
+    # satisfy xgeo's dependency on it from the local tree.
+    "$VENV/bin/python" -m pip install -q -e ./codecs -e "$target"
+}
+
+case "${1:-}" in
+    demo)
+        setup ""
+        "$VENV/bin/xgeo" demo
+        ;;
+    test)
+        setup dev
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules xgeo codecs/src tests codecs/tests
+        ;;
+    bench)
+        setup "dev,bench"
+        for script in benchmarks/compare/*.py; do
+            echo "== $script"
+            "$VENV/bin/python" "$script"
+        done
+        ;;
+    *)
+        echo "usage: bash dev.sh {demo|test|bench}" >&2
+        exit 2
+        ;;
+esac

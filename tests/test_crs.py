@@ -1,0 +1,186 @@
+"""Reading and writing the grid on xarray objects, in every layout users bring."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xgeo
+from xgeo.crs import find_spatial_dims, read_crs, read_grid, set_crs, write_grid
+from xgeo.errors import CRSError, GridError, GridMappingConflictError
+
+
+def _plain(dims=("y", "x"), shape=(3, 4)):
+    y = 100.0 - 10 * (np.arange(shape[0]) + 0.5)
+    x = 10 * (np.arange(shape[1]) + 0.5)
+    return xr.DataArray(
+        np.arange(np.prod(shape), dtype="float32").reshape(shape),
+        dims=dims,
+        coords={dims[0]: y, dims[1]: x},
+        name="v",
+    )
+
+
+def test_sample_cube_grid(sample):
+    g = sample.geo.grid
+    assert g.crs.to_epsg() == 32633
+    assert g.shape == (101, 100)
+    assert sample.reflectance.geo.grid == g
+    assert sample.reflectance.isel(time=0, band=3).geo.grid == g
+    np.testing.assert_allclose(g.resolution, (9.99479, -9.99745), atol=1e-5)
+
+
+def test_nrt_laea_cube_has_no_epsg_but_a_crs(data_dir):
+    ds = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc")
+    crs = ds.geo.crs
+    assert crs is not None and crs.to_epsg() is None
+    assert "LAEA" in crs.name or "Lambert" in crs.to_wkt()
+    assert ds.B4.geo.grid.shape == (100, 100)
+    assert ds.geo.resolution == (10.0, -10.0)
+
+
+def test_modis_sinusoidal_from_proj4_text_attribute_warns(data_dir):
+    ds = xgeo.open_dataset(data_dir / "MODIS_ARRAY.nc")
+    with pytest.warns(UserWarning, match="plain 'crs' text attribute"):
+        crs = ds.geo.crs
+    assert crs.to_dict()["proj"] == "sinu"
+
+
+def test_geostationary_cf_parameters(data_dir):
+    ds = xgeo.open_dataset(data_dir / "unicode.nc")
+    crs = ds.LST.geo.crs
+    assert crs.to_dict()["proj"] == "geos"
+
+
+@pytest.mark.parametrize(
+    "dims", [("y", "x"), ("lat", "lon"), ("latitude", "longitude"), ("Y", "X")]
+)
+def test_spatial_dims_by_name(dims):
+    assert find_spatial_dims(_plain(dims)) == dims
+
+
+def test_spatial_dims_by_cf_attributes_win_over_names():
+    da = _plain(("row", "col"))
+    da["row"].attrs["axis"] = "Y"
+    da["col"].attrs["standard_name"] = "projection_x_coordinate"
+    assert find_spatial_dims(da) == ("row", "col")
+
+
+def test_missing_spatial_dims_is_a_clear_error():
+    with pytest.raises(GridError, match="no spatial x dimension found among dims"):
+        find_spatial_dims(_plain(("y", "col")))
+
+
+def test_spatial_dim_without_coordinates():
+    da = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"))
+    with pytest.raises(GridError, match="has no coordinate values"):
+        read_grid(da)
+
+
+def test_set_crs_returns_new_object_and_writes_cf():
+    da = _plain()
+    out = da.geo.set_crs("EPSG:32633")
+    assert da.geo.crs is None  # original untouched
+    assert out.geo.crs.to_epsg() == 32633
+    ref = out.spatial_ref.attrs
+    assert ref["crs_wkt"] == ref["spatial_ref"]
+    assert ref["grid_mapping_name"] == "transverse_mercator"
+    assert ref["GeoTransform"] == "0.0 10.0 0.0 100.0 0.0 -10.0"
+    assert out.encoding["grid_mapping"] == "spatial_ref" and "grid_mapping" not in out.attrs
+    assert out.x.attrs["standard_name"] == "projection_x_coordinate"
+    assert out.y.attrs["axis"] == "Y"
+
+
+def test_geographic_crs_gets_lon_lat_attributes():
+    out = set_crs(_plain(("lat", "lon")), 4326)
+    assert out.lon.attrs["units"] == "degrees_east" and out.lat.attrs["standard_name"] == "latitude"
+
+
+def test_geotransform_rewritten_after_slicing(sample):
+    sub = sample.isel(x=slice(10, 20), y=slice(5, 50))
+    stale = sub.spatial_ref.attrs.get("GeoTransform")
+    fresh = write_grid(sub)
+    gt = [float(v) for v in fresh.spatial_ref.attrs["GeoTransform"].split()]
+    assert gt[0] == pytest.approx(sample.x.values[10] - gt[1] / 2)
+    assert gt[3] == pytest.approx(sample.y.values[5] - gt[5] / 2)
+    assert stale is None or stale != fresh.spatial_ref.attrs["GeoTransform"]
+    assert fresh.geo.grid.almost_equal(sample.geo.grid[5:50, 10:20])
+    assert not fresh.geo.grid.almost_equal(sample.geo.grid[5:50, 11:21])
+
+
+def test_write_grid_with_explicit_grid_replaces_coordinates():
+    da = _plain()
+    grid = xgeo.Grid.from_bounds((0, 0, 40, 30), crs=3857, resolution=10)
+    out = write_grid(da, grid)
+    assert out.geo.grid == grid
+    with pytest.raises(GridError, match="does not match"):
+        write_grid(da, grid[0:2, :])
+
+
+def test_several_grid_mappings_conflict():
+    a = set_crs(_plain(), 32633).to_dataset()
+    b = set_crs(_plain(), 32634).rename("w").to_dataset().rename_vars(spatial_ref="crs_b")
+    b["w"].encoding["grid_mapping"] = "crs_b"
+    merged = xr.merge([a, b])
+    with pytest.raises(GridMappingConflictError, match="different grid mappings"):
+        _ = merged.geo.crs
+
+
+def test_same_crs_under_two_names_is_not_a_conflict():
+    a = set_crs(_plain(), 32633).to_dataset()
+    b = set_crs(_plain(), 32633).rename("w").to_dataset().rename_vars(spatial_ref="crs_b")
+    b["w"].encoding["grid_mapping"] = "crs_b"
+    assert xr.merge([a, b]).geo.crs.to_epsg() == 32633
+
+
+def test_unparseable_crs_attribute_raises():
+    da = _plain()
+    da.attrs["crs"] = "this is not a crs"
+    with pytest.raises(CRSError, match="cannot parse CRS"):
+        read_crs(da)
+
+
+def test_rioxarray_layout_is_read():
+    rioxarray = pytest.importorskip("rioxarray")  # noqa: F841
+    da = _plain().rio.write_crs("EPSG:32618")
+    assert read_crs(da).to_epsg() == 32618
+    assert da.geo.transform == da.rio.transform()
+
+
+def test_odc_geo_layout_is_read():
+    pytest.importorskip("odc.geo")
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_zeros
+
+    gbox = GeoBox.from_bbox((500000, 4000000, 500400, 4000300), crs="EPSG:32633", resolution=10)
+    da = xr_zeros(gbox, dtype="uint16")
+    assert read_crs(da).to_epsg() == 32633
+    assert tuple(da.geo.transform)[:6] == tuple(gbox.transform)[:6]
+    assert da.geo.shape == gbox.shape
+
+
+def test_another_geo_accessor_is_warned_about():
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, xarray as xr\n"
+        "@xr.register_dataarray_accessor('geo')\n"
+        "class Other:\n"
+        "    def __init__(self, obj): pass\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import xgeo\n"
+        "print([str(x.message) for x in w if 'already registered' in str(x.message)])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "already registered" in out.stdout and "xgeo replaces it" in out.stdout
+
+
+def test_warning_free_on_clean_cf_data(sample):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sample.geo.crs.to_epsg() == 32633

@@ -1,0 +1,42 @@
+"""xgeo: satellite datacubes cheap to store and fast to learn from.
+
+Importing xgeo registers the ``.geo`` accessor on xarray objects.
+
+Examples
+--------
+>>> import xgeo
+>>> ds = xgeo.datasets.sentinel2_cube()
+>>> ds.geo.crs.to_epsg()
+32633
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import accessor, crs, datasets, errors, grid, io
+from .crs import read_crs, read_grid, set_crs, write_grid
+from .grid import Grid, parse_crs
+from .io import open_dataset
+
+try:
+    __version__ = version("xgeo")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Grid",
+    "accessor",
+    "crs",
+    "datasets",
+    "errors",
+    "grid",
+    "io",
+    "open_dataset",
+    "parse_crs",
+    "read_crs",
+    "read_grid",
+    "set_crs",
+    "write_grid",
+    "__version__",
+]

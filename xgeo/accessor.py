@@ -1,0 +1,122 @@
+"""The ``.geo`` accessor on xarray DataArray and Dataset: a thin façade.
+
+Every method forwards to a plain function documented in its own module, so the
+same operation works without the accessor. xarray rebuilds accessors on every
+``ds["var"]``, so nothing is cached here: each property reads the object afresh.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable
+from typing import Any
+
+import xarray as xr
+from affine import Affine
+from pyproj import CRS
+
+from . import crs as _crs
+from . import io as _io
+from .grid import Grid
+
+__all__ = ["GeoAccessor"]
+
+
+class GeoAccessor:
+    """Geospatial methods under ``obj.geo`` (same on DataArray and Dataset).
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> ds.geo.crs.to_epsg(), ds.geo.shape
+    (32633, (101, 100))
+    """
+
+    def __init__(self, obj: xr.DataArray | xr.Dataset) -> None:
+        self._obj = obj
+
+    # ------------------------------------------------------------------ grid model
+    @property
+    def spatial_dims(self) -> tuple[Hashable, Hashable]:
+        """``(y_dim, x_dim)``; see :func:`xgeo.crs.find_spatial_dims`."""
+        return _crs.find_spatial_dims(self._obj)
+
+    @property
+    def crs(self) -> CRS | None:
+        """The CRS, or None; see :func:`xgeo.crs.read_crs`."""
+        return _crs.read_crs(self._obj)
+
+    @property
+    def grid(self) -> Grid:
+        """The :class:`~xgeo.grid.Grid` (CRS, transform, shape); see :func:`xgeo.crs.read_grid`."""
+        return _crs.read_grid(self._obj)
+
+    @property
+    def transform(self) -> Affine:
+        """Affine transform from pixel corners to CRS coordinates."""
+        return self.grid.transform
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in the object's CRS."""
+        return self.grid.bounds
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Signed pixel size ``(x_res, y_res)``."""
+        return self.grid.resolution
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the spatial grid."""
+        return self.grid.shape
+
+    def set_crs(self, crs: Any) -> xr.DataArray | xr.Dataset:
+        """New object labelled with ``crs``; see :func:`xgeo.crs.set_crs`."""
+        return _crs.set_crs(self._obj, crs)
+
+    def write_grid(self, grid: Grid | None = None, *, crs: Any = None) -> xr.DataArray | xr.Dataset:
+        """New object with CF/GDAL grid metadata; see :func:`xgeo.crs.write_grid`."""
+        return _crs.write_grid(self._obj, grid, crs=crs)
+
+    # ------------------------------------------------------------------------ I/O
+    def to_netcdf(self, path: Any, **kwargs: Any) -> Any:
+        """Write netCDF keeping the grid; see :func:`xgeo.io.to_netcdf`."""
+        return _io.to_netcdf(self._obj, path, **kwargs)
+
+    def to_zarr(self, store: Any, **kwargs: Any) -> Any:
+        """Write Zarr keeping the grid, optionally video-compressed; see :func:`xgeo.io.to_zarr`."""
+        return _io.to_zarr(self._obj, store, **kwargs)
+
+    # --- spectral indices ---
+
+    # --- reprojection ---
+
+    # --- compression ---
+
+    # --- chips ---
+
+
+def _register() -> None:
+    for cls, register in (
+        (xr.DataArray, xr.register_dataarray_accessor),
+        (xr.Dataset, xr.register_dataset_accessor),
+    ):
+        existing = getattr(cls, "geo", None)
+        if existing is not None and existing is not GeoAccessor:
+            owner = getattr(
+                getattr(existing, "_accessor", existing), "__module__", "another package"
+            )
+            warnings.warn(
+                f"xarray.{cls.__name__}.geo was already registered by {owner!r}; xgeo replaces it. "
+                "Import xgeo last, or use xgeo's plain functions (xgeo.crs, xgeo.reproject, ...)",
+                UserWarning,
+                stacklevel=3,
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # xarray's own override warning; ours above is clearer
+            register("geo")(GeoAccessor)
+
+
+_register()

@@ -1,0 +1,249 @@
+"""Opening and writing datacubes (netCDF, Zarr, GeoTIFF) with their grid intact.
+
+:func:`open_dataset` always returns a Dataset whose ``.geo`` works: grid-mapping
+variables become coordinates (``decode_coords="all"``), GeoTIFFs come in as one
+variable with a ``band`` dim. :func:`to_netcdf` and :func:`to_zarr` rewrite the
+grid metadata first so the files read back in GDAL, rioxarray and odc-geo.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from .crs import find_spatial_dims, read_crs, write_grid
+from .errors import DecodeError, GridError
+
+__all__ = ["open_dataset", "to_netcdf", "to_zarr", "detect_format"]
+
+_TIFF_SUFFIXES = {".tif", ".tiff", ".vrt", ".jp2", ".img"}
+_NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5", ".he5"}
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """``"zarr"``, ``"netcdf3"``, ``"netcdf4"`` or ``"geotiff"`` from the path and magic bytes."""
+    p = Path(path)
+    if p.is_dir():
+        if any((p / marker).exists() for marker in ("zarr.json", ".zgroup", ".zarray", ".zattrs")):
+            return "zarr"
+        raise DecodeError(f"{p} is a directory but not a Zarr store (no zarr.json or .zgroup)")
+    if p.suffix.lower() == ".zarr":
+        return "zarr"
+    with open(p, "rb") as fh:
+        magic = fh.read(8)
+    if magic[:3] == b"CDF":
+        return "netcdf3"
+    if magic[:4] == b"\x89HDF":
+        return "netcdf4"
+    if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "geotiff"
+    if p.suffix.lower() in _TIFF_SUFFIXES:
+        return "geotiff"
+    if p.suffix.lower() in _NETCDF_SUFFIXES:
+        return "netcdf4"
+    raise DecodeError(
+        f"cannot tell the format of {p} (magic bytes {magic[:4]!r}); xgeo reads netCDF, Zarr "
+        "and GeoTIFF — pass engine= explicitly if it is one of those"
+    )
+
+
+def open_dataset(
+    path: str | os.PathLike,
+    *,
+    engine: str | None = None,
+    chunks: Any = None,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Open a netCDF file, Zarr store or GeoTIFF as a Dataset with a readable grid.
+
+    Parameters
+    ----------
+    path
+        File or Zarr directory.
+    engine
+        Force an xarray engine (``"netcdf4"``, ``"h5netcdf"``, ``"scipy"``,
+        ``"zarr"``) or ``"rasterio"`` (GDAL, via rioxarray). By default the format
+        is detected; when netCDF4 cannot decode a file, the other readers that
+        can are tried, with a warning that says what failed.
+    chunks
+        Passed to xarray: ``None`` loads lazily without dask, ``{}`` or a dict
+        gives dask arrays.
+    **kwargs
+        Passed to :func:`xarray.open_dataset`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DecodeError
+        If no reader can decode the file; the message lists what each reader said.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.open_dataset(xgeo.datasets.sentinel2_cube_path())
+    >>> ds.geo.crs.to_epsg()
+    32633
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or Zarr store: {path}")
+    kind = (
+        "geotiff" if engine == "rasterio" else ("zarr" if engine == "zarr" else detect_format(path))
+    )
+    if kind == "zarr":
+        kwargs.setdefault("decode_coords", "all")
+        try:
+            return xr.open_zarr(path, chunks=chunks, **kwargs)
+        except Exception as exc:
+            raise DecodeError(f"cannot open Zarr store {path}: {exc}") from exc
+    if kind == "geotiff":
+        return _open_with_gdal(path, chunks)
+
+    candidates = (
+        [engine]
+        if engine
+        else (["netcdf4", "scipy"] if kind == "netcdf3" else ["netcdf4", "h5netcdf"])
+    )
+    errors: list[str] = []
+    for candidate in candidates:
+        try:
+            ds = xr.open_dataset(
+                path, engine=candidate, chunks=chunks, decode_coords="all", **kwargs
+            )
+        except Exception as exc:  # each backend fails in its own way
+            errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
+            continue
+        if errors:
+            warnings.warn(
+                f"{path.name}: {'; '.join(errors)} — read with engine={candidate!r} instead",
+                UserWarning,
+                stacklevel=2,
+            )
+        return ds
+    if engine is None:
+        try:
+            ds = _open_with_gdal(path, chunks)
+        except Exception as exc:
+            errors.append(f"GDAL: {type(exc).__name__}: {exc}")
+        else:
+            warnings.warn(
+                f"{path.name}: {'; '.join(errors)} — read through GDAL (rasterio) instead",
+                UserWarning,
+                stacklevel=2,
+            )
+            return ds
+    hint = (
+        "it is a netCDF-3 file: try engine='scipy'"
+        if kind == "netcdf3"
+        else "try engine='h5netcdf'"
+    )
+    raise DecodeError(
+        f"cannot decode {path}: " + "; ".join(errors) + f". How to open it instead: {hint}, or "
+        "engine='rasterio' to read it through GDAL (pip install rioxarray)"
+    )
+
+
+def _open_with_gdal(path: Path, chunks: Any) -> xr.Dataset:
+    try:
+        import rioxarray  # noqa: F401  (registers the rasterio engine)
+    except ImportError as exc:
+        raise DecodeError(
+            f"reading {path.name} needs GDAL through rioxarray: pip install 'xgeo[geotiff]'"
+        ) from exc
+    da = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
+    if isinstance(da, list | xr.Dataset):
+        raise DecodeError(f"{path} holds several subdatasets; open one with its GDAL name")
+    names = da.attrs.pop("long_name", None)
+    if (
+        isinstance(names, tuple | list)
+        and len(names) == da.sizes.get("band", 0)
+        and len(set(names)) == len(names)
+    ):
+        da = da.assign_coords(band=list(names))
+    name = path.stem.replace(".", "_") or "data"
+    return da.to_dataset(name=name)
+
+
+def _with_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """The object with fresh grid metadata where it has a grid; unchanged where it has none."""
+    try:
+        find_spatial_dims(obj)
+    except GridError:
+        return obj
+    if read_crs(obj) is None:
+        warnings.warn(
+            "writing data without a CRS: call .geo.set_crs(...) first", UserWarning, stacklevel=3
+        )
+    return write_grid(obj)
+
+
+def to_netcdf(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, **kwargs: Any) -> Any:
+    """Write netCDF with CF ``grid_mapping``, ``crs_wkt`` and ``GeoTransform``.
+
+    Examples
+    --------
+    >>> import tempfile, os, xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> path = os.path.join(tempfile.mkdtemp(), "cube.nc")
+    >>> _ = xgeo.io.to_netcdf(ds[["ndvi"]], path)
+    >>> xgeo.open_dataset(path).geo.crs.to_epsg()
+    32633
+    """
+    return _with_grid(obj).to_netcdf(path, **kwargs)
+
+
+def to_zarr(
+    obj: xr.DataArray | xr.Dataset,
+    store: Any,
+    *,
+    codec: str | None = None,
+    codec_options: dict[str, Any] | None = None,
+    encoding: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Write a Zarr v3 store with the grid, optionally video-compressed.
+
+    Parameters
+    ----------
+    codec
+        None for Zarr's default compression, or a video codec name (``"hevc"``,
+        ``"av1"``, ``"vp9"``, ``"ffv1"``) applied to every spatial variable with
+        GOP-sized chunks (see :func:`xgeo.compression.video_encoding`).
+    codec_options
+        Options for the video codec (``crf``, ``lossless``, ``value_range``...).
+    encoding
+        Per-variable encodings, merged over the codec's.
+    **kwargs
+        Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``consolidated``...).
+
+    Examples
+    --------
+    >>> import tempfile, os, xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> store = os.path.join(tempfile.mkdtemp(), "cube.zarr")
+    >>> _ = xgeo.io.to_zarr(ds[["ndvi"]], store)
+    >>> xgeo.open_dataset(store).geo.crs.to_epsg()
+    32633
+    """
+    obj = _with_grid(obj)
+    if isinstance(obj, xr.DataArray):
+        obj = obj.to_dataset(name=obj.name if obj.name is not None else "data")
+    merged: dict[str, Any] = {}
+    if codec is not None:
+        from .compression import video_encoding
+
+        merged = video_encoding(obj, codec, **(codec_options or {}))
+    for name, enc in (encoding or {}).items():
+        merged[name] = {**merged.get(name, {}), **enc}
+    if merged:
+        from .compression import check_zarr_encoding
+
+        check_zarr_encoding(merged)
+    kwargs.setdefault("zarr_format", 3)
+    kwargs.setdefault("consolidated", False)
+    return obj.to_zarr(store, encoding=merged or None, **kwargs)
