@@ -26,7 +26,7 @@ case "${1:-}" in
     test)
         setup dev
         "$VENV/bin/ruff" check .
-        "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules xgeo codecs/src tests codecs/tests
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules
         ;;
     bench)
         setup "dev,bench"
