@@ -1,0 +1,348 @@
+"""Index evaluation on plain NumPy arrays: resolve formulas, build a fused kernel, run it.
+
+This layer knows nothing of xarray. :func:`evaluate` is the public entry point;
+:func:`build_plan` and :func:`run_kernel` are shared with the xarray/dask layer.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import warnings
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from numbers import Real
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormulaError, MissingBandError, MissingConstantError
+from .catalog import KERNEL_DOMAIN, get_index
+from .catalog import constants as catalog_constants
+from .codegen import BLOCK, generate_source, load_kernels
+from .formula import parse, substitute, symbols
+from .sensors import BAND_SYMBOLS
+
+__all__ = ["evaluate", "build_plan", "Plan", "KERNELS", "index_bands", "ScaleLike"]
+
+#: Kernel functions k(a, b) for the kernel indices (kNDVI...), as in Camps-Valls et al. 2021.
+#: ``kNR`` means k(N, R). The RBF kernel is the default; its ``sigma`` may be a number or a
+#: formula string such as ``"0.5 * (N + R)"`` (per pixel, the paper's recommendation).
+KERNELS = {
+    "rbf": "exp(-((a - b) ** 2.0) / (2.0 * sigma ** 2.0))",
+    "linear": "a * b",
+    "poly": "(a * b + c) ** p",
+}
+DTYPES = ("float32", "float64")
+ScaleLike = float | tuple[float, float] | Mapping[str, "float | tuple[float, float]"] | None
+ConstantsLike = Mapping[str, Any] | None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real | np.number) and not isinstance(v, bool | np.bool_)
+
+
+def _split_kernel_symbol(sym: str) -> tuple[str, str] | None:
+    """``'kNR'`` -> ``('N', 'R')``; None if ``sym`` is not a kernel symbol."""
+    if not sym.startswith("k") or len(sym) < 3:
+        return None
+    rest = sym[1:]
+    known = BAND_SYMBOLS | set(catalog_constants())
+    for i in range(1, len(rest)):
+        if rest[:i] in known and rest[i:] in known:
+            return rest[:i], rest[i:]
+    return None
+
+
+@functools.cache
+def _index_tree(name: str, kernel: str) -> ast.expr:
+    """Formula tree of a catalog index with kernel symbols expanded (still symbolic)."""
+    idx = get_index(name)
+    tree = parse(idx.formula)
+    if idx.application_domain == KERNEL_DOMAIN or any(
+            _split_kernel_symbol(s) for s in symbols(tree) if s not in catalog_constants()):
+        if kernel not in KERNELS:
+            raise FormulaError(f"unknown kernel {kernel!r}; use one of {', '.join(KERNELS)}")
+        sub = {}
+        for s in symbols(tree):
+            ab = None if s in catalog_constants() or s in BAND_SYMBOLS else _split_kernel_symbol(s)
+            if ab:
+                sub[s] = substitute(parse(KERNELS[kernel]), {"a": ast.Name(ab[0]), "b": ast.Name(ab[1])})
+        tree = substitute(tree, sub)
+    return tree
+
+
+def index_bands(name: str, kernel: str = "rbf") -> tuple[str, ...]:
+    """Band symbols an index reads (after kernel expansion), sorted.
+
+    Examples
+    --------
+    >>> from xgeo.indices.core import index_bands
+    >>> index_bands("EVI"), index_bands("kNDVI")
+    (('B', 'N', 'R'), ('N', 'R'))
+    """
+    return tuple(sorted(s for s in symbols(_index_tree(name, kernel)) if s in BAND_SYMBOLS))
+
+
+def index_constants(name: str, kernel: str = "rbf") -> tuple[str, ...]:
+    """Constant symbols an index uses (after kernel expansion), sorted."""
+    tree = _index_tree(name, kernel)
+    return tuple(sorted(s for s in symbols(tree) if s not in BAND_SYMBOLS))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved request: which bands, which constants, and the fused kernel's source."""
+
+    names: tuple[str, ...]        # requested indices, in the caller's order
+    order: tuple[int, ...]        # kernel output plane of each requested index
+    symbols: tuple[str, ...]      # band symbols, in kernel argument order
+    consts: np.ndarray            # constant slot values (float64)
+    source: str
+    dtype: str
+
+    @property
+    def kernels(self) -> ModuleType:
+        """The compiled module (``kernel_par``, ``kernel_ser``); loaded once per process."""
+        return load_kernels(self.source)
+
+
+def _constant_value(index: str, const: str, constants: Mapping[str, Any],
+                    wavelengths: Mapping[str, float]) -> Any:
+    per = constants.get(index)
+    if isinstance(per, Mapping) and const in per:
+        return per[const]
+    if const in constants:
+        return constants[const]
+    if const.startswith("lambda") and const[6:] in wavelengths:
+        return wavelengths[const[6:]]
+    c = catalog_constants().get(const)
+    if c is not None and c.default is not None:
+        return c.default
+    desc = f" ({c.description})" if c is not None else ""
+    hint = (f" or sensor= so that band {const[6:]}'s central wavelength is used"
+            if const.startswith("lambda") else "")
+    raise MissingConstantError(
+        f"{index} needs the constant {const!r}{desc}, which has no catalog default; pass "
+        f"constants={{{const!r}: value}}{hint}.")
+
+
+def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
+                       wavelengths: Mapping[str, float], slots: list[float], depth: int = 0) -> ast.expr:
+    """Replace constant names by slot names ``_c<j>`` (values appended to ``slots``) or, for
+    formula-string values, by their parsed expression."""
+    sub: dict[str, ast.expr] = {}
+    for s in sorted(symbols(tree)):
+        if s in BAND_SYMBOLS:
+            continue
+        if s not in catalog_constants():
+            raise FormulaError(f"{name}: symbol {s!r} is neither a band nor a constant")
+        v = _constant_value(name, s, constants, wavelengths)
+        if isinstance(v, str):
+            if depth > 3:
+                raise FormulaError(f"{name}: constant {s!r} is defined in terms of itself")
+            sub[s] = _resolve_constants(name, parse(v), constants, wavelengths, slots, depth + 1)
+        elif _is_number(v):
+            sub[s] = ast.Name(f"_c{len(slots)}")
+            slots.append(float(v))
+        else:
+            raise MissingConstantError(
+                f"{name}: constant {s!r} must be a number or a formula string, got {type(v).__name__}")
+    return substitute(tree, sub)
+
+
+def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
+               wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
+               dtype: str = "float32") -> Plan:
+    """Resolve formulas and constants of ``names`` and generate their fused kernel source.
+
+    ``constants`` maps constant names to numbers (or formula strings over band symbols) for
+    every index that uses them; a key equal to a requested index name holds a dict of
+    overrides for that index alone (``{"SAVI": {"L": 0.5}}``).
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    constants = dict(constants or {})
+    wavelengths = dict(wavelengths or {})
+    req = list(dict.fromkeys(names))
+    for n in req:
+        get_index(n)  # unknown names fail early, with suggestions
+    known = set(catalog_constants()) | set(req)
+    unknown = [k for k in constants if k not in known]
+    if unknown:
+        raise MissingConstantError(
+            f"constants {unknown!r} are neither catalog constants nor requested indices; "
+            f"catalog constants: {', '.join(sorted(catalog_constants()))}")
+    kernel_names = sorted(req)  # canonical order, so any permutation reuses one kernel
+    slots: list[float] = []
+    trees = []
+    for name in kernel_names:
+        trees.append(_resolve_constants(name, _index_tree(name, kernel), constants, wavelengths, slots))
+    bands = sorted({s for t in trees for s in symbols(t) if s in BAND_SYMBOLS})
+    vmap = {b: ast.Name(f"_v{i}") for i, b in enumerate(bands)}
+    exprs = [substitute(t, vmap) for t in trees]
+    source = generate_source(exprs, kernel_names, len(bands), len(slots), dtype)
+    return Plan(tuple(req), tuple(kernel_names.index(n) for n in req), tuple(bands),
+                np.asarray(slots, dtype=np.float64), source, dtype)
+
+
+def band_scales(symbols_: Sequence[str], scale: ScaleLike, labels: Mapping[str, Hashable] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band (scale, offset) arrays from ``scale``: a number, ``(scale, offset)``, or a dict
+    by band symbol or band label."""
+    s = np.ones(len(symbols_))
+    o = np.zeros(len(symbols_))
+    for i, sym in enumerate(symbols_):
+        v = scale
+        if isinstance(scale, Mapping):
+            lab = (labels or {}).get(sym)
+            v = scale.get(sym, scale.get(lab) if lab is not None else None)
+        if v is None:
+            continue
+        if _is_number(v):
+            s[i] = float(v)
+        elif isinstance(v, tuple | list) and len(v) == 2 and all(map(_is_number, v)):
+            s[i], o[i] = float(v[0]), float(v[1])
+        else:
+            raise ValueError(f"scale for band {sym} must be a number or (scale, offset), got {v!r}")
+    return s, o
+
+
+def n_threads() -> int:
+    """Threads used for eager (NumPy) evaluation: numba's setting (``numba.set_num_threads``)."""
+    import numba
+
+    return max(1, int(numba.get_num_threads()))
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    if not _POOL:
+        import numba
+
+        _POOL.append(ThreadPoolExecutor(max_workers=int(numba.config.NUMBA_NUM_THREADS),
+                                        thread_name_prefix="xgeo-indices"))
+    return _POOL[0]
+
+
+def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.ndarray,
+               offset: np.ndarray, nodata: np.ndarray, *, threads: int = 1) -> np.ndarray:
+    """Run the plan's kernel on 3-D ``(P, nb, Q)`` C-contiguous inputs.
+
+    Returns the ``(n_indices, P, Q)`` output in the kernel's (sorted) order. With
+    ``threads > 1`` the work items are split into that many contiguous ranges run on a pool.
+    """
+    P, Q = arrays[0][0].shape[0], arrays[0][0].shape[2]
+    out = np.empty((len(plan.order), P, Q), dtype=plan.dtype)
+    if out.size == 0:
+        return out
+    args: list[Any] = []
+    for a, i in arrays:
+        args += [a, i]
+    fn = plan.kernels.kernel
+    items = P * ((Q + BLOCK - 1) // BLOCK)
+    threads = min(threads, items)
+    if threads <= 1:
+        fn(*args, scale, offset, nodata, plan.consts, out, BLOCK, 0, items)
+        return out
+    step = -(-items // threads)
+    futs = [_pool().submit(fn, *args, scale, offset, nodata, plan.consts, out, BLOCK, t, t + step)
+            for t in range(0, items, step)]
+    for f in futs:
+        f.result()
+    return out
+
+
+def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants: ConstantsLike = None,
+             scale: ScaleLike = None, nodata: float | Mapping[str, float] | None = None,
+             wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
+             dtype: str = "float32", threads: int | None = None) -> dict[str, np.ndarray]:
+    """Compute spectral indices from NumPy arrays keyed by catalog band symbol.
+
+    All requested indices are computed in one fused, multi-threaded pass that reads each band
+    once per pixel. A denominator of exactly zero gives NaN (as do other infinite results), a
+    band value equal to its ``nodata`` gives NaN, and NaN inputs propagate.
+
+    Parameters
+    ----------
+    bands
+        ``{"N": array, "R": array, ...}``: arrays of one shape, any number of dims, keyed by the
+        catalog's band symbols (see :func:`xgeo.indices.catalog`).
+    names
+        One index name or several.
+    constants
+        Overrides of catalog constants (``{"L": 0.5}``), per index with ``{"SAVI": {"L": 0.5}}``.
+    scale
+        For integer data: a factor, ``(factor, offset)``, or a dict of those by band symbol;
+        physical value = raw * factor + offset.
+    nodata
+        Raw value(s) meaning "no data" (a number, or a dict by band symbol).
+    wavelengths
+        Central wavelengths (nm) by band symbol, for the ``lambda*`` constants.
+    kernel
+        Kernel of the kernel indices (kNDVI...): ``"rbf"`` (default), ``"linear"``, ``"poly"``.
+    dtype
+        ``"float32"`` (default) or ``"float64"``: output type and arithmetic precision.
+    threads
+        Threads to use; default numba's thread count (``numba.set_num_threads``).
+
+    Returns
+    -------
+    dict
+        Index name -> array of the bands' shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xgeo.indices import evaluate
+    >>> out = evaluate({"N": np.array([0.75, 0.5, 0.0]), "R": np.array([0.25, 0.5, 0.0])}, "NDVI")
+    >>> out["NDVI"]
+    array([0.5, 0. , nan], dtype=float32)
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    plan = build_plan(names, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
+    bad = [k for k in bands if k not in BAND_SYMBOLS]
+    if bad:
+        raise MissingBandError(
+            f"evaluate() takes bands keyed by catalog symbols ({', '.join(sorted(BAND_SYMBOLS))}); "
+            f"got {bad!r}. Map your band names with compute_indices(..., bands=) instead.")
+    for name in plan.names:
+        miss = [b for b in index_bands(name, kernel) if b not in bands]
+        if miss:
+            raise MissingBandError(
+                f"{name} needs bands {', '.join(index_bands(name, kernel))}; missing "
+                f"{', '.join(miss)}; given: {', '.join(bands) or 'none'}")
+    arrs = [np.asarray(bands[s]) for s in plan.symbols]
+    shape = arrs[0].shape if arrs else ()
+    for s, a in zip(plan.symbols, arrs, strict=True):
+        if a.shape != shape:
+            raise ValueError(f"band {s} has shape {a.shape}, expected {shape} like {plan.symbols[0]}")
+        if a.dtype.kind not in "uif":
+            raise TypeError(f"band {s} has dtype {a.dtype}; numeric bands are required")
+    if arrs and len({a.dtype for a in arrs}) > 1:
+        common = np.result_type(*arrs)
+        arrs = [a.astype(common, copy=False) for a in arrs]
+    warn_unscaled(arrs, scale)
+    s, o = band_scales(plan.symbols, scale)
+    nd = np.full(len(plan.symbols), np.nan)
+    for i, sym in enumerate(plan.symbols):
+        v = nodata.get(sym) if isinstance(nodata, Mapping) else nodata
+        if v is not None:
+            nd[i] = float(v)
+    flat = [(np.ascontiguousarray(a).reshape(1, 1, -1), 0) for a in arrs]
+    out = run_kernel(plan, flat, s, o, nd, threads=threads or n_threads())
+    return {n: out[k].reshape(shape) for n, k in zip(plan.names, plan.order, strict=True)}
+
+
+def warn_unscaled(arrs: Sequence[Any], scale: Any) -> None:
+    """Integer bands without a scale are computed on raw values: say so once."""
+    if scale is None and any(np.dtype(a.dtype).kind in "ui" for a in arrs):
+        warnings.warn(
+            "integer bands without a scale: indices are computed on the raw values. Indices with "
+            "additive constants (EVI, SAVI...) need reflectance: pass scale=1e-4 for "
+            "reflectance x 10000, (factor, offset) for other products, or scale=1 to silence this.",
+            UserWarning, stacklevel=3)
