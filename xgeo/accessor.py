@@ -96,6 +96,11 @@ class GeoAccessor:
     # --- compression ---
 
     # --- chips ---
+    def chips(self, size: int | tuple[int, int] = 256, stride: Any = None, **kwargs: Any) -> Any:
+        """Index of chip windows (no pixels copied); see :func:`xgeo.chips.make_chips`."""
+        from .chips import make_chips
+
+        return make_chips(self._obj, size, stride, **kwargs)
 
 
 def _register() -> None:

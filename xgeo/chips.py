@@ -1,0 +1,640 @@
+"""Chips: an index of pixel windows over a datacube, for machine learning.
+
+A :class:`ChipGrid` holds window positions only (no pixels are copied). Each
+:class:`Chip` knows its pixel window, time slice, grid, bounds in the data CRS
+and in lon/lat, and the fraction of valid pixels when that was asked for.
+
+Edge windows are never dropped silently: ``boundary="pad"`` extends them past
+the edge (the fill value is recorded), ``"shift"`` moves the last window inside,
+``"drop"`` drops them by explicit choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from .bands import BAND_DIM, band_array
+from .crs import find_spatial_dims, read_grid, write_grid
+from .errors import ChipError
+from .grid import Grid, parse_crs
+
+__all__ = ["Chip", "ChipGrid", "make_chips", "window_starts", "fill_value_for"]
+
+Boundary = Literal["pad", "shift", "drop"]
+TIME_DIM = "time"
+
+
+def window_starts(length: int, size: int, stride: int, boundary: Boundary) -> np.ndarray:
+    """Start offsets of windows of ``size`` every ``stride`` along an axis of ``length``.
+
+    Every pixel is covered unless ``boundary="drop"``.
+
+    Examples
+    --------
+    >>> window_starts(10, 4, 4, "pad").tolist(), window_starts(10, 4, 4, "shift").tolist()
+    ([0, 4, 8], [0, 4, 6])
+    >>> window_starts(10, 4, 4, "drop").tolist()
+    [0, 4]
+    """
+    if size <= 0 or stride <= 0:
+        raise ChipError(f"chip size and stride must be positive, got size={size}, stride={stride}")
+    if size > length:
+        raise ChipError(
+            f"chip size {size} is larger than the array ({length} pixels along this axis); "
+            "use a smaller size= or a larger area"
+        )
+    full = np.arange(0, length - size + 1, stride, dtype=np.int64)
+    covered = full[-1] + size
+    if covered >= length or boundary == "drop":
+        return full
+    if boundary == "pad":
+        extra = np.arange(full[-1] + stride, length, stride, dtype=np.int64)
+        return np.concatenate([full, extra])
+    if boundary == "shift":
+        return np.concatenate([full, [length - size]])
+    raise ChipError(f"boundary must be 'pad', 'shift' or 'drop', got {boundary!r}")
+
+
+def fill_value_for(arr: xr.DataArray) -> Any:
+    """The value padded chips are filled with: the data's nodata, NaN for floats, else 0."""
+    for holder in (arr.encoding, arr.attrs):
+        for key in ("_FillValue", "nodata", "missing_value"):
+            value = holder.get(key)
+            if value is not None and np.ndim(value) == 0:
+                if (
+                    np.issubdtype(arr.dtype, np.floating)
+                    and key == "_FillValue"
+                    and holder is arr.encoding
+                ):
+                    return np.nan  # xarray already decoded it to NaN
+                return np.asarray(value).astype(arr.dtype).item()
+    return np.nan if np.issubdtype(arr.dtype, np.floating) else 0
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One window of a :class:`ChipGrid`."""
+
+    index: int
+    row: int
+    col: int
+    height: int
+    width: int
+    time: slice | None
+    grid: Grid
+    valid_fraction: float | None
+    padded: bool
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        """``(row_slice, col_slice)`` in the source's pixel space (may pass its edge when padded)."""
+        return slice(self.row, self.row + self.height), slice(self.col, self.col + self.width)
+
+    @property
+    def crs(self):
+        return self.grid.crs
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in the data CRS."""
+        return self.grid.bounds
+
+    @property
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """Bounds in longitude/latitude."""
+        return self.grid.geographic_bounds()
+
+
+class ChipGrid(Sequence[Chip]):
+    """Windows over a datacube: positions, time slices, validity. No pixels are held.
+
+    Build one with :func:`make_chips` (or ``obj.geo.chips(...)``).
+    """
+
+    def __init__(
+        self,
+        source: xr.DataArray,
+        *,
+        size: tuple[int, int],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        t0: np.ndarray | None,
+        t1: np.ndarray | None,
+        valid: np.ndarray | None,
+        boundary: Boundary,
+        fill_value: Any,
+        per_step: bool = False,
+    ) -> None:
+        self.source = source
+        self.size = size
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.cols = np.asarray(cols, dtype=np.int64)
+        self.t0 = t0
+        self.t1 = t1
+        self.valid = valid
+        self.boundary = boundary
+        self.fill_value = fill_value
+        # True when chips were made one per time step (time=None): images are [C, H, W].
+        self.per_step = per_step
+        self.y_dim, self.x_dim = find_spatial_dims(source)
+
+    # ---------------------------------------------------------------- sequence API
+    @cached_property
+    def grid(self) -> Grid:
+        """The grid of the whole source."""
+        return read_grid(self.source)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int | np.integer):
+            i = int(key)
+            if i < 0:
+                i += len(self)
+            if not 0 <= i < len(self):
+                raise IndexError(f"chip {key} out of range for {len(self)} chips")
+            return self._chip(i)
+        return self.subset(np.arange(len(self))[key])
+
+    def __iter__(self) -> Iterator[Chip]:
+        for i in range(len(self)):
+            yield self._chip(i)
+
+    def __repr__(self) -> str:
+        time = (
+            ""
+            if self.t0 is None
+            else f", time windows of {int((self.t1 - self.t0).max()) if len(self) else 0}"
+        )
+        return f"ChipGrid({len(self)} chips of {self.size[0]}x{self.size[1]}{time}, boundary={self.boundary!r})"
+
+    def _chip(self, i: int) -> Chip:
+        h, w = self.size
+        r, c = int(self.rows[i]), int(self.cols[i])
+        ny, nx = self.grid.shape
+        time = None if self.t0 is None else slice(int(self.t0[i]), int(self.t1[i]))
+        return Chip(
+            index=i,
+            row=r,
+            col=c,
+            height=h,
+            width=w,
+            time=time,
+            grid=self.grid.window(r, c, h, w),
+            valid_fraction=None if self.valid is None else float(self.valid[i]),
+            padded=r + h > ny or c + w > nx,
+        )
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> ChipGrid:
+        """A ChipGrid of the chips at ``indices`` (in that order)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return ChipGrid(
+            self.source,
+            size=self.size,
+            rows=self.rows[idx],
+            cols=self.cols[idx],
+            t0=None if self.t0 is None else self.t0[idx],
+            t1=None if self.t1 is None else self.t1[idx],
+            valid=None if self.valid is None else self.valid[idx],
+            boundary=self.boundary,
+            fill_value=self.fill_value,
+            per_step=self.per_step,
+        )
+
+    def sample(self, n: int, *, seed: int | None = 0) -> ChipGrid:
+        """``n`` chips drawn without replacement, reproducibly for a given ``seed``."""
+        if n > len(self):
+            raise ChipError(f"cannot sample {n} chips from {len(self)}")
+        rng = np.random.default_rng(seed)
+        return self.subset(np.sort(rng.choice(len(self), size=n, replace=False)))
+
+    # ---------------------------------------------------------------- pixels
+    def extract(self, i: int) -> xr.DataArray:
+        """Chip ``i`` as a DataArray ``([time,] band, y, x)`` with coordinates and CRS.
+
+        Padded chips are filled with :attr:`fill_value`; their coordinates continue the grid.
+        """
+        chip = self[i]
+        ny, nx = self.grid.shape
+        sel = {
+            self.y_dim: slice(chip.row, min(chip.row + chip.height, ny)),
+            self.x_dim: slice(chip.col, min(chip.col + chip.width, nx)),
+        }
+        if chip.time is not None:
+            sel[TIME_DIM] = chip.time
+        out = self.source.isel(sel)
+        pad_y = chip.row + chip.height - min(chip.row + chip.height, ny)
+        pad_x = chip.col + chip.width - min(chip.col + chip.width, nx)
+        if pad_y or pad_x:
+            out = out.pad(
+                {self.y_dim: (0, pad_y), self.x_dim: (0, pad_x)}, constant_values=self.fill_value
+            )
+            out = out.drop_vars([self.y_dim, self.x_dim])
+            y, x = chip.grid.coords()
+            out = out.assign_coords({self.y_dim: y, self.x_dim: x})
+        if chip.time is not None and self.per_step:
+            out = out.squeeze(TIME_DIM)
+        return write_grid(out, chip.grid)
+
+    def read(self, i: int) -> np.ndarray:
+        """Chip ``i``'s pixels as a NumPy array ``([time,] band, y, x)`` (padded if needed)."""
+        return np.asarray(self.extract(i).values)
+
+    def stack(self) -> xr.DataArray:
+        """All chips as one lazy DataArray ``(chip, [time,] band, y, x)`` backed by dask."""
+        import dask.array as da
+
+        src = self.source
+        data = src.data if hasattr(src.data, "dask") else da.from_array(src.data, chunks="auto")
+        ny, nx = self.grid.shape
+        h, w = self.size
+        axis_y, axis_x = src.get_axis_num(self.y_dim), src.get_axis_num(self.x_dim)
+        has_time = self.t0 is not None
+        axis_t = src.get_axis_num(TIME_DIM) if has_time else None
+        pieces = []
+        for i in range(len(self)):
+            r, c = int(self.rows[i]), int(self.cols[i])
+            index: list[Any] = [slice(None)] * data.ndim
+            index[axis_y] = slice(r, min(r + h, ny))
+            index[axis_x] = slice(c, min(c + w, nx))
+            if has_time:
+                index[axis_t] = slice(int(self.t0[i]), int(self.t1[i]))
+            piece = data[tuple(index)]
+            pad = [(0, 0)] * data.ndim
+            pad[axis_y] = (0, r + h - min(r + h, ny))
+            pad[axis_x] = (0, c + w - min(c + w, nx))
+            if any(p != (0, 0) for p in pad):
+                piece = da.pad(piece, pad, mode="constant", constant_values=self.fill_value)
+            if has_time and self.per_step:
+                piece = piece[(slice(None),) * axis_t + (0,)]
+            pieces.append(piece)
+        stacked = da.stack(pieces, axis=0)
+        dims = [d for d in src.dims if not (has_time and self.per_step and d == TIME_DIM)]
+        dims = ["chip", *[d if d not in (self.y_dim, self.x_dim) else d for d in dims]]
+        coords: dict[Hashable, Any] = {
+            "chip": np.arange(len(self)),
+            "chip_row": ("chip", self.rows),
+            "chip_col": ("chip", self.cols),
+        }
+        if BAND_DIM in src.coords:
+            coords[BAND_DIM] = src[BAND_DIM].values
+        if has_time and self.per_step and TIME_DIM in src.coords:
+            coords["chip_time"] = ("chip", src[TIME_DIM].values[self.t0])
+        out = xr.DataArray(stacked, dims=dims, coords=coords, name=src.name)
+        out.attrs["crs_wkt"] = self.grid.crs.to_wkt() if self.grid.crs is not None else ""
+        out.attrs["fill_value"] = self.fill_value
+        return out
+
+    # ---------------------------------------------------------------- tables
+    def to_dataframe(self) -> Any:
+        """One row per chip: window, time slice, valid fraction, bounds and lon/lat bounds.
+
+        A GeoDataFrame with box geometries in the data CRS when geopandas is installed,
+        else a pandas DataFrame.
+        """
+        import pandas as pd
+
+        h, w = self.size
+        t = self.grid.transform
+        left = t.c + t.a * self.cols
+        right = t.c + t.a * (self.cols + w)
+        top = t.f + t.e * self.rows
+        bottom = t.f + t.e * (self.rows + h)
+        frame = pd.DataFrame(
+            {
+                "row": self.rows,
+                "col": self.cols,
+                "height": h,
+                "width": w,
+                "left": np.minimum(left, right),
+                "bottom": np.minimum(top, bottom),
+                "right": np.maximum(left, right),
+                "top": np.maximum(top, bottom),
+            }
+        )
+        if self.t0 is not None:
+            frame["time_start"] = self.t0
+            frame["time_stop"] = self.t1
+            if TIME_DIM in self.source.coords:
+                frame["time"] = self.source[TIME_DIM].values[self.t0]
+        if self.valid is not None:
+            frame["valid_fraction"] = self.valid
+        if self.grid.crs is not None:
+            from pyproj import Transformer
+
+            tr = Transformer.from_crs(self.grid.crs, "EPSG:4326", always_xy=True)
+            lonlat = [
+                tr.transform_bounds(*b, densify_pts=5)
+                for b in frame[["left", "bottom", "right", "top"]].itertuples(index=False)
+            ]
+            frame[["lon_min", "lat_min", "lon_max", "lat_max"]] = np.asarray(
+                lonlat, dtype="float64"
+            )
+        try:
+            import geopandas as gpd
+            import shapely
+        except ImportError:
+            return frame
+        boxes = shapely.box(frame["left"], frame["bottom"], frame["right"], frame["top"])
+        return gpd.GeoDataFrame(frame, geometry=boxes, crs=self.grid.crs)
+
+
+# ------------------------------------------------------------------ construction
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    pair = (value, value) if np.ndim(value) == 0 else tuple(value)
+    if len(pair) != 2 or any(int(v) != v or v <= 0 for v in pair):
+        raise ChipError(f"{name} must be a positive int or a (y, x) pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _storage_chunks(arr: xr.DataArray, dim: Hashable) -> tuple[int, ...] | None:
+    axis = arr.get_axis_num(dim)
+    if arr.chunks:
+        return tuple(arr.chunks[axis])
+    pref = arr.encoding.get("preferred_chunks") or {}
+    size = pref.get(dim)
+    if size is None and arr.encoding.get("chunks"):
+        size = arr.encoding["chunks"][axis]
+    if size is None:
+        return None
+    n = arr.sizes[dim]
+    return tuple(min(size, n - s) for s in range(0, n, size))
+
+
+def _aligned_starts(chunks: tuple[int, ...], size: int, stride: int) -> np.ndarray:
+    starts: list[np.ndarray] = []
+    offset = 0
+    for length in chunks:
+        if length >= size:
+            starts.append(offset + window_starts(length, size, stride, "shift"))
+        offset += length
+    if not starts:
+        raise ChipError(
+            f"every storage chunk is smaller than the chip size {size}; rechunk or use smaller chips"
+        )
+    return np.concatenate(starts)
+
+
+def _valid_mask(arr: xr.DataArray, mask: xr.DataArray | None, fill: Any) -> xr.DataArray:
+    """True where every band of a pixel holds data and the user mask does not flag it."""
+    if np.issubdtype(arr.dtype, np.floating):
+        valid = arr.notnull()
+        if fill is not None and not (isinstance(fill, float) and math.isnan(fill)):
+            valid = valid & (arr != fill)
+    else:
+        valid = arr != fill if fill is not None else xr.ones_like(arr, dtype=bool)
+    if BAND_DIM in valid.dims:
+        valid = valid.all(BAND_DIM)
+    if mask is not None:
+        valid = valid & ~mask.astype(bool)
+    return valid
+
+
+def _valid_fractions(
+    valid: xr.DataArray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    t0: np.ndarray | None,
+    t1: np.ndarray | None,
+    size: tuple[int, int],
+    y_dim: Hashable,
+    x_dim: Hashable,
+) -> np.ndarray:
+    """Valid fraction per window from a coarse count grid and its summed-area table.
+
+    Pixels are reduced once into cells of ``g`` x ``g`` (``g`` divides every window
+    edge), so the full-resolution mask is never held twice; padded areas count as invalid.
+    """
+    h, w = size
+    gy = math.gcd(h, *map(int, np.unique(rows)))
+    gx = math.gcd(w, *map(int, np.unique(cols)))
+    counts = valid.coarsen({y_dim: gy, x_dim: gx}, boundary="pad").sum()
+    order = ([TIME_DIM] if TIME_DIM in counts.dims else []) + [y_dim, x_dim]
+    extra = [d for d in counts.dims if d not in order]
+    if extra:
+        counts = counts.sum(extra)
+    c = np.asarray(counts.transpose(*order).values, dtype=np.int64)
+    if c.ndim == 2:
+        c = c[None]
+    sat = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2] + 1), dtype=np.int64)
+    sat[1:, 1:, 1:] = c.cumsum(0).cumsum(1).cumsum(2)
+    r0 = np.minimum(rows // gy, c.shape[1])
+    r1 = np.minimum((rows + h) // gy, c.shape[1])
+    c0 = np.minimum(cols // gx, c.shape[2])
+    c1 = np.minimum((cols + w) // gx, c.shape[2])
+    if t0 is None:
+        a, b = np.zeros_like(rows), np.full_like(rows, c.shape[0])
+    else:
+        a, b = t0, t1
+    total = (
+        sat[b, r1, c1]
+        - sat[a, r1, c1]
+        - sat[b, r0, c1]
+        - sat[b, r1, c0]
+        + sat[a, r0, c1]
+        + sat[a, r1, c0]
+        + sat[b, r0, c0]
+        - sat[a, r0, c0]
+    )
+    return total / ((b - a) * h * w)
+
+
+def _roi_mask(grid: Grid, rows, cols, size, roi: Any, roi_crs: Any) -> np.ndarray:
+    """True for windows whose footprint intersects ``roi`` (bounds tuple or shapely geometry)."""
+    import shapely
+    from pyproj import Transformer
+
+    geom = shapely.box(*roi) if isinstance(roi, tuple | list) and len(roi) == 4 else roi
+    if not isinstance(geom, shapely.Geometry):
+        raise ChipError(
+            f"roi must be (left, bottom, right, top) or a shapely geometry, got {type(roi).__name__}"
+        )
+    if roi_crs is not None and grid.crs is not None and not parse_crs(roi_crs).equals(grid.crs):
+        # Densify before projecting so straight edges in one CRS stay faithful in the other.
+        minx, miny, maxx, maxy = geom.bounds
+        step = max(maxx - minx, maxy - miny) / 64 or 1.0
+        geom = shapely.segmentize(geom, step)
+        tr = Transformer.from_crs(parse_crs(roi_crs), grid.crs, always_xy=True)
+        geom = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    h, w = size
+    t = grid.transform
+    xa, xb = t.c + t.a * cols, t.c + t.a * (cols + w)
+    ya, yb = t.f + t.e * rows, t.f + t.e * (rows + h)
+    boxes = shapely.box(
+        np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)
+    )
+    return shapely.intersects(boxes, geom)
+
+
+def make_chips(
+    obj: xr.DataArray | xr.Dataset,
+    size: int | Sequence[int] = 256,
+    stride: int | Sequence[int] | None = None,
+    *,
+    dims: Sequence[Hashable] | None = None,
+    time: int | None = None,
+    time_stride: int | None = None,
+    variable: Hashable | None = None,
+    variables: Sequence[Hashable] | None = None,
+    bands: Sequence[Hashable] | None = None,
+    min_valid: float = 0.0,
+    mask: xr.DataArray | Hashable | None = None,
+    boundary: Boundary = "pad",
+    roi: Any = None,
+    roi_crs: Any = None,
+    sampling: Literal["grid", "random"] = "grid",
+    n: int | None = None,
+    seed: int | None = 0,
+    align_to_chunks: bool = False,
+) -> ChipGrid:
+    """Index the chips of a datacube (no pixels are read unless ``min_valid`` needs them).
+
+    Parameters
+    ----------
+    size, stride
+        Chip size and step in pixels, an int or ``(y, x)``; ``stride`` defaults to ``size``.
+    dims
+        ``(y_dim, x_dim)``; found automatically by default.
+    time
+        None: one chip per time step (images ``[C, H, W]``); an int ``T``: windows of ``T``
+        steps every ``time_stride`` (default ``T``), images ``[T, C, H, W]``.
+    variable, variables, bands
+        Which bands make the channels (see :func:`xgeo.bands.band_array`).
+    min_valid
+        Keep chips whose fraction of valid pixels (all bands present, not nodata, not
+        flagged by ``mask``) is at least this. Computed from a coarse count grid.
+    mask
+        A boolean DataArray (or the name of a variable) that is True where pixels are
+        invalid, such as a cloud mask.
+    boundary
+        ``"pad"`` (default; filled with :attr:`ChipGrid.fill_value`), ``"shift"`` or ``"drop"``.
+    roi, roi_crs
+        Keep chips intersecting ``roi``: ``(left, bottom, right, top)`` or a shapely geometry,
+        in ``roi_crs`` (default: the data CRS).
+    sampling, n, seed
+        ``"grid"`` (regular windows; ``n`` draws a seeded subset) or ``"random"`` (``n``
+        windows at random pixel offsets inside the array, reproducible for a ``seed``).
+    align_to_chunks
+        Lay windows out inside each storage chunk so no chip straddles a chunk boundary.
+
+    Raises
+    ------
+    ChipError
+        Chip larger than the array, empty ROI, no chip left after filtering, bad sizes.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> chips = make_chips(xgeo.datasets.sentinel2_cube(), size=64)
+    >>> len(chips), chips[0].window, chips.extract(3).dims
+    (20, (slice(0, 64, None), slice(0, 64, None)), ('band', 'y', 'x'))
+    """
+    if (
+        isinstance(obj, xr.Dataset)
+        and mask is not None
+        and not isinstance(mask, xr.DataArray)
+        and mask in obj.data_vars
+    ):
+        mask_name = mask
+        mask = obj[mask_name]
+        if variables is None and variable is None and bands is None:
+            obj = obj.drop_vars(mask_name)
+    arr = band_array(obj, variable=variable, variables=variables, bands=bands)
+    if dims is not None:
+        y_dim, x_dim = dims
+        arr = arr.rename({y_dim: "y", x_dim: "x"}) if (y_dim, x_dim) != ("y", "x") else arr
+    y_dim, x_dim = find_spatial_dims(arr)
+    lead = [d for d in arr.dims if d not in (TIME_DIM, BAND_DIM, y_dim, x_dim)]
+    if lead:
+        raise ChipError(
+            f"unsupported extra dims {lead}: select them away (e.g. .isel({lead[0]}=0)) first"
+        )
+    order = ([TIME_DIM] if TIME_DIM in arr.dims else []) + [BAND_DIM, y_dim, x_dim]
+    arr = arr.transpose(*order)
+    h, w = _pair(size, "size")
+    sy, sx = _pair(stride if stride is not None else (h, w), "stride")
+    ny, nx = arr.sizes[y_dim], arr.sizes[x_dim]
+
+    if sampling == "random":
+        if n is None:
+            raise ChipError("sampling='random' needs n= (the number of chips)")
+        if h > ny or w > nx:
+            raise ChipError(f"chip size {(h, w)} is larger than the array {(ny, nx)}")
+        rng = np.random.default_rng(seed)
+        rows = rng.integers(0, ny - h + 1, size=n)
+        cols = rng.integers(0, nx - w + 1, size=n)
+    elif sampling == "grid":
+        if align_to_chunks:
+            ry = _storage_chunks(arr, y_dim) or (ny,)
+            rx = _storage_chunks(arr, x_dim) or (nx,)
+            r_starts, c_starts = _aligned_starts(ry, h, sy), _aligned_starts(rx, w, sx)
+        else:
+            r_starts = window_starts(ny, h, sy, boundary)
+            c_starts = window_starts(nx, w, sx, boundary)
+        rows, cols = (a.ravel() for a in np.meshgrid(r_starts, c_starts, indexing="ij"))
+    else:
+        raise ChipError(f"sampling must be 'grid' or 'random', got {sampling!r}")
+
+    per_step = False
+    t0 = t1 = None
+    if TIME_DIM in arr.dims:
+        nt = arr.sizes[TIME_DIM]
+        if time is None:
+            per_step = True
+            t_starts, t_len = np.arange(nt, dtype=np.int64), 1
+        else:
+            t_starts, t_len = (
+                window_starts(nt, int(time), int(time_stride or time), "drop"),
+                int(time),
+            )
+        n_space = rows.size
+        t0 = np.repeat(t_starts, n_space)
+        t1 = t0 + t_len
+        rows, cols = np.tile(rows, t_starts.size), np.tile(cols, t_starts.size)
+    elif time is not None:
+        raise ChipError(f"time={time} needs a {TIME_DIM!r} dim; dims are {arr.dims}")
+
+    grid = read_grid(arr)
+    keep = np.ones(rows.size, dtype=bool)
+    if roi is not None:
+        keep &= _roi_mask(grid, rows, cols, (h, w), roi, roi_crs)
+        if not keep.any():
+            raise ChipError(
+                f"the ROI {roi!r} does not intersect any chip of this {grid.shape} grid"
+            )
+    fill = fill_value_for(arr)
+    valid = None
+    if min_valid > 0 or mask is not None:
+        if mask is not None and not isinstance(mask, xr.DataArray):
+            raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
+        vmask = _valid_mask(arr, mask, fill)
+        valid = _valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
+        keep &= valid >= min_valid
+        if not keep.any():
+            raise ChipError(
+                f"no chip has a valid fraction >= {min_valid} (best: {valid.max():.3f})"
+            )
+
+    chips = ChipGrid(
+        arr,
+        size=(h, w),
+        rows=rows[keep],
+        cols=cols[keep],
+        t0=None if t0 is None else t0[keep],
+        t1=None if t1 is None else t1[keep],
+        valid=None if valid is None else valid[keep],
+        boundary=boundary,
+        fill_value=fill,
+        per_step=per_step,
+    )
+    if sampling == "grid" and n is not None:
+        chips = chips.sample(n, seed=seed)
+    return chips
