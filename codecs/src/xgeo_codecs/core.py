@@ -121,7 +121,7 @@ def _float_grid(v: np.ndarray, p: VideoParams, maxspan: int) -> dict[str, Any] |
     return None
 
 
-def _encoder_options(p: VideoParams, enc: str, t: int) -> dict[str, str]:
+def _encoder_options(p: VideoParams, enc: str, t: int, hc: int, wc: int) -> dict[str, str]:
     fam = p.family
     o: dict[str, str] = {}
     if enc == "ffv1":
@@ -130,11 +130,18 @@ def _encoder_options(p: VideoParams, enc: str, t: int) -> dict[str, str]:
         o = {"level": "3", "g": str(max(t, 1)), "slicecrc": "0", "context": "0"}
     elif enc == "libx265":
         xp = ["info=0", "log-level=none"]
+        if min(hc, wc) < 128:
+            # measured with libx265 4.x: a frame only one 64x64 CTU wide/high makes inter
+            # prediction drift (non-deterministic blocks off by up to half the range);
+            # 32x32 CTUs on frames >= 64 are exact and deterministic
+            xp.append("ctu=32")
         if p.threads:
             xp += [f"pools={p.threads}", "frame-threads=1"]
         if p.lossless:
             xp.append("lossless=1")
-        o = {"preset": p.preset or DEFAULT_PRESET["hevc"], "x265-params": ":".join(xp)}
+        # tune=psnr: no psycho-visual tricks, which trade fidelity for perceived texture
+        o = {"preset": p.preset or DEFAULT_PRESET["hevc"], "tune": "psnr",
+             "x265-params": ":".join(xp)}
         if not p.lossless:
             if p.qp is not None:
                 o["qp"] = str(int(p.qp))
@@ -190,10 +197,10 @@ def _plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
                 "was made, store the integers (CF packing), use lossy mode, or a "
                 "general-purpose compressor (Blosc/Zstd) for this variable")
         return m
+    # lossy: spread the valid range over every code (a 1000-value span at 12 bit would
+    # otherwise waste two bits of precision at the same rate)
     if p.value_range is not None:
         return {"k": "lin", "lo": p.value_range[0], "hi": p.value_range[1]}
-    if x.dtype.kind in "iu" and int(hi) - int(lo) <= maxcode:
-        return {"k": "int", "base": int(lo)}
     return {"k": "lin", "lo": float(lo), "hi": float(hi)}
 
 
@@ -285,7 +292,7 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
                       if (1 << b) > span and b <= maxbits)
         lay = _stream.layout_for(enc, bd)
         hc, wc = _stream.padded_size(h, w, lay)
-        opts = _encoder_options(p, enc, t)
+        opts = _encoder_options(p, enc, t, hc, wc)
         meta.update({"encoder": enc, "family": fam, "bit_depth": bd, "coded": [hc, wc],
                      "options": opts})
         for j, m in enumerate(maps):
