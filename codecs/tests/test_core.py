@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from xgeo_codecs import CodecError, VideoParams, chunk_info, decode, encode
-from xgeo_codecs import probe
+from xgeo_codecs import CodecError, VideoParams, chunk_info, decode, encode, probe
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

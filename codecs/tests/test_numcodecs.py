@@ -17,7 +17,6 @@ from numcodecs.tests.common import (
     check_encode_decode,
     check_repr,
 )
-
 from xgeo_codecs import CODEC_ID, VideoCodec
 
 # Fixture layout (numcodecs style): fixtures/video/v<format>/<lossless|lossy>/

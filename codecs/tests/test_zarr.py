@@ -1,0 +1,115 @@
+"""Zarr v3 round trips, dask reads (threads and processes), entry points, threads, fork."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from xgeo_codecs import CODEC_ID, VideoSerializer, chunk_info, decode, encode
+
+
+def _array(path, data, serializer, chunks, fill_value=0):
+    z = zarr.create_array(str(path), shape=data.shape, chunks=chunks, dtype=data.dtype,
+                          serializer=serializer, compressors=None, fill_value=fill_value)
+    z[:] = data
+    return z
+
+
+def test_zarr_v3_lossless_round_trip_with_edge_chunks(tmp_path, nrt_bands):
+    data = np.ascontiguousarray(nrt_bands[:20, :2])  # (20, 2, 100, 100): edge chunks on t, y, x
+    _array(tmp_path / "a.zarr", data, VideoSerializer(lossless=True), (16, 1, 64, 64))
+    z = zarr.open_array(str(tmp_path / "a.zarr"), mode="r")
+    np.testing.assert_array_equal(z[:], data)
+    np.testing.assert_array_equal(z[3:17, 1, 50:90, 7:77], data[3:17, 1, 50:90, 7:77])
+    meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
+    assert meta["codecs"][0] == {"name": CODEC_ID, "configuration": {"lossless": True}}
+
+
+def test_zarr_v3_lossy_float_keeps_nan(tmp_path, cloudy_reflectance):
+    data = cloudy_reflectance[:16]
+    _array(tmp_path / "f.zarr", data, VideoSerializer(crf=10), (16, 64, 64), fill_value=np.nan)
+    out = zarr.open_array(str(tmp_path / "f.zarr"), mode="r")[:]
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(data))
+    assert np.nanmax(np.abs(out - data)) < 0.05 * np.nanmax(data)
+
+
+def test_serializer_dict_round_trip_and_validation():
+    s = VideoSerializer(codec="av1", crf=30, value_range=(0, 1))
+    assert VideoSerializer.from_dict(s.to_dict()) == s
+    with pytest.raises(Exception, match="not supported"):
+        zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 4, 4), dtype="complex64",
+                          serializer=VideoSerializer())
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_dask_reads_with_two_workers(tmp_path, nrt_b2, scheduler):
+    data = nrt_b2[:, :64, :64]
+    _array(tmp_path / "d.zarr", data, VideoSerializer(lossless=True), (8, 32, 32))
+    arr = da.from_zarr(str(tmp_path / "d.zarr"))
+    with dask.config.set(scheduler=scheduler, num_workers=2):
+        total = arr.astype("int64").sum(axis=0).compute()
+    np.testing.assert_array_equal(total, data.astype("int64").sum(axis=0))
+
+
+def test_fresh_process_decodes_via_entry_points_without_xgeo(tmp_path, nrt_b2):
+    data = nrt_b2[:8, :40, :40]
+    _array(tmp_path / "e.zarr", data, VideoSerializer(lossless=True), (8, 40, 40))
+    blob = encode(data, {"lossless": True})
+    (tmp_path / "blob.bin").write_bytes(blob)
+    np.save(tmp_path / "want.npy", data)
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, numcodecs, zarr
+        want = np.load({str(tmp_path / "want.npy")!r})
+        z = zarr.open_array({str(tmp_path / "e.zarr")!r}, mode="r")
+        assert np.array_equal(z[:], want)
+        codec = numcodecs.get_codec({{"id": "{CODEC_ID}", "lossless": True}})
+        assert np.array_equal(codec.decode(open({str(tmp_path / "blob.bin")!r}, "rb").read()),
+                              want)
+        assert not any(m == "xgeo" or m.startswith("xgeo.") for m in sys.modules), "xgeo imported"
+        print("ok", type(codec).__module__)
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok xgeo_codecs")
+
+
+def test_concurrent_threads_give_the_serial_results(nrt_bands):
+    chunks = [np.ascontiguousarray(nrt_bands[i * 4:(i + 1) * 4, i % 4, :64, :64])
+              for i in range(8)]
+    params = [{"lossless": True}, {"crf": 12}] * 4
+    serial = [encode(c, p) for c, p in zip(chunks, params, strict=True)]
+    with ThreadPoolExecutor(4) as pool:
+        blobs = list(pool.map(encode, chunks, params))
+        outs = list(pool.map(decode, serial * 2))
+    for i, (b, c) in enumerate(zip(blobs, chunks, strict=True)):
+        if i % 2 == 0:  # lossless: blobs may differ, the data may not
+            np.testing.assert_array_equal(decode(b), c)
+        else:
+            assert chunk_info(b)["shape"] == list(c.shape)
+    for i, out in enumerate(outs):
+        np.testing.assert_array_equal(out, decode(serial[i % 8]))
+
+
+def _decode_in_child(blob: bytes) -> np.ndarray:
+    return decode(blob)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method is Linux-only here")
+def test_forked_workers_decode_after_parent_used_the_codec(nrt_b2):
+    blob = encode(nrt_b2[:8, :48, :48], {"lossless": True, "encoder": "auto"})
+    decode(blob, decoder="auto")  # parent ran probes and libav before forking
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        outs = pool.map(_decode_in_child, [blob] * 4)
+    for out in outs:
+        np.testing.assert_array_equal(out, nrt_b2[:8, :48, :48])
