@@ -24,6 +24,9 @@ case "${1:-}" in
         "$VENV/bin/xgeo" demo
         ;;
     test)
+        # torch is an optional extra: take the CPU wheel explicitly, never a CUDA build.
+        [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install -q torch==2.13.0
         setup dev
         "$VENV/bin/ruff" check .
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules

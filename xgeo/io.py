@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .crs import find_spatial_dims, read_crs, write_grid
@@ -97,6 +98,7 @@ def open_dataset(
     )
     if kind == "zarr":
         kwargs.setdefault("decode_coords", "all")
+        kwargs.setdefault("consolidated", _has_consolidated_metadata(path))
         try:
             return xr.open_zarr(path, chunks=chunks, **kwargs)
         except Exception as exc:
@@ -146,6 +148,18 @@ def open_dataset(
         f"cannot decode {path}: " + "; ".join(errors) + f". How to open it instead: {hint}, or "
         "engine='rasterio' to read it through GDAL (pip install rioxarray)"
     )
+
+
+def _has_consolidated_metadata(path: Path) -> bool:
+    """True if a Zarr store carries consolidated metadata (v2 ``.zmetadata`` or v3 in zarr.json)."""
+    if (path / ".zmetadata").exists():
+        return True
+    root = path / "zarr.json"
+    if root.exists():
+        import json
+
+        return json.loads(root.read_text()).get("consolidated_metadata") is not None
+    return False
 
 
 def _open_with_gdal(path: Path, chunks: Any) -> xr.Dataset:
@@ -246,4 +260,23 @@ def to_zarr(
         check_zarr_encoding(merged)
     kwargs.setdefault("zarr_format", 3)
     kwargs.setdefault("consolidated", False)
+    if kwargs["zarr_format"] == 3:
+        obj = _variable_length_strings(obj)
     return obj.to_zarr(store, encoding=merged or None, **kwargs)
+
+
+def _variable_length_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Store text coordinates (band names) as Zarr v3's specified variable-length strings.
+
+    xarray would write fixed-width bytes/UTF-32, which have no Zarr v3 specification.
+    """
+    text = {
+        name: coord.astype(np.dtypes.StringDType())
+        for name, coord in ds.coords.items()
+        if coord.size
+        and (
+            coord.dtype.kind == "U"
+            or (coord.dtype.kind == "O" and isinstance(coord.values.flat[0], str))
+        )
+    }
+    return ds.assign_coords(text) if text else ds

@@ -1,0 +1,212 @@
+"""The torch bridge: samples equal what xarray decodes, across workers, fork and spawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xgeo
+from xgeo.chips import make_chips
+from xgeo.errors import ChipError, GridError, MissingBandError
+
+torch = pytest.importorskip("torch")
+from torch.utils.data import DataLoader  # noqa: E402
+
+from xgeo.torch import (  # noqa: E402
+    ChipDataset,
+    ChunkAwareSampler,
+    Indices,
+    Normalize,
+    band_stats,
+    collate,
+    to_dataloader,
+)
+
+
+@pytest.fixture(scope="module")
+def s2_store(tmp_path_factory):
+    """The sample's reflectance in a Zarr v3 store, chunked (1 date, 1 band, 64, 64)."""
+    path = tmp_path_factory.mktemp("zarr") / "s2.zarr"
+    ds = xgeo.datasets.sentinel2_cube()
+    ds[["reflectance", "ndvi", "lulc"]].chunk({"time": 1, "band": 1, "y": 64, "x": 64}).geo.to_zarr(
+        path
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def nrt_store(tmp_path_factory, data_dir):
+    """The real nrt uint16 time series (one variable per band, _FillValue 0) as Zarr."""
+    path = tmp_path_factory.mktemp("zarr") / "nrt.zarr"
+    ds = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)
+    ds.chunk({"time": 16, "y": 50, "x": 50}).geo.to_zarr(path)
+    return path
+
+
+def test_samples_equal_xarray_decoding(s2_store):
+    dset = ChipDataset(s2_store, size=48, variable="reflectance")
+    oracle = make_chips(
+        xr.open_zarr(s2_store, decode_coords="all"), size=48, variable="reflectance"
+    )
+    assert len(dset) == len(oracle)
+    for i in (0, 3, len(dset) - 1):  # last one is padded
+        sample = dset[i]
+        expected = oracle.extract(i).values
+        assert sample["image"].dtype == torch.float32 and tuple(sample["image"].shape) == (
+            13,
+            48,
+            48,
+        )
+        np.testing.assert_array_equal(sample["image"].numpy(), expected)
+        np.testing.assert_allclose(sample["bounds"], oracle[i].bounds)
+        assert sample["time"] == str(oracle.source.time.values[oracle[i].time.start])
+        assert xgeo.parse_crs(sample["crs"]).to_epsg() == 32633
+        assert sample["bands"][:2] == ["B01", "B02"]
+
+
+def test_uint16_native_and_float_decoded(nrt_store):
+    raw = ChipDataset(nrt_store, size=32, variables=["B4", "B8"], dtype=None, time=16)
+    dec = ChipDataset(nrt_store, size=32, variables=["B4", "B8"], time=16)
+    decoded = xr.open_zarr(
+        nrt_store, decode_coords="all"
+    )  # xarray: uint16 with _FillValue -> float NaN
+    chips = make_chips(decoded, size=32, variables=["B4", "B8"], time=16)
+    for i in (0, 5, len(raw) - 1):
+        a, b = raw[i]["image"], dec[i]["image"]
+        assert a.dtype == torch.uint16 and tuple(a.shape) == (16, 2, 32, 32)
+        expected = chips.extract(i).values.astype("float32")
+        np.testing.assert_array_equal(b.numpy(), expected)
+        valid = ~np.isnan(expected)
+        np.testing.assert_array_equal(a.numpy().astype("float32")[valid], expected[valid])
+    assert len(raw[0]["time"]) == 16
+
+
+def _all_indices(loader):
+    seen = []
+    for batch in loader:
+        assert batch["image"].shape[1:] == (13, 32, 32)
+        assert batch["bounds"].shape == (batch["image"].shape[0], 4)
+        seen += batch["index"].tolist()
+    return sorted(seen)
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_two_workers_read_every_chip_once(s2_store, context):
+    dset = ChipDataset(s2_store, size=32, variable="reflectance")
+    loader = DataLoader(
+        dset,
+        batch_size=8,
+        num_workers=2,
+        multiprocessing_context=context,
+        collate_fn=collate,
+        sampler=ChunkAwareSampler(dset, seed=0),
+        persistent_workers=True,
+    )
+    assert _all_indices(loader) == list(range(len(dset)))
+    assert _all_indices(loader) == list(range(len(dset)))  # a second epoch on persistent workers
+    single = next(iter(DataLoader(dset, batch_size=4, collate_fn=collate)))
+    np.testing.assert_array_equal(single["image"][1].numpy(), dset[1]["image"].numpy())
+
+
+def test_chunk_aware_order_decodes_each_chunk_once(s2_store):
+    dset = ChipDataset(s2_store, size=32, variable="reflectance")
+    order = list(ChunkAwareSampler(dset, seed=3))
+    for i in order:
+        dset[i]
+    cache = dset._get_reader().cache
+    chunks_touched = 5 * 13 * 2 * 2  # dates x bands x (101/64 -> 2) x (100/64 -> 2)
+    assert cache.misses == chunks_touched
+    assert cache.hits > 0
+    assert sorted(order) == list(range(len(dset)))
+    assert order != list(ChunkAwareSampler(dset, seed=4))
+
+
+def test_in_memory_sources_never_alias_the_array(sample):
+    ref = sample.reflectance.load()
+    dset = ChipDataset(ref, size=32, dtype=None)
+    image = dset[0]["image"]
+    image.zero_()
+    assert float(ref.isel(time=0, band=0, y=0, x=0)) != 0.0
+
+
+def test_label_on_the_same_grid(s2_store):
+    dset = ChipDataset(s2_store, size=32, variable="reflectance", label="lulc")
+    sample = dset[0]
+    lulc = xr.open_zarr(s2_store).lulc.values
+    np.testing.assert_array_equal(sample["label"].numpy(), lulc[:32, :32])
+
+
+def test_label_that_cannot_be_aligned(sample):
+    other = xr.DataArray(
+        np.zeros((10, 10)), dims=("y", "x"), coords={"y": np.arange(10.0), "x": np.arange(10.0)}
+    )
+    with pytest.raises(ChipError, match="cannot be aligned"):
+        ChipDataset(sample, size=32, variable="reflectance", label=other)
+
+
+def test_mask_marks_valid_pixels(nrt_store):
+    dset = ChipDataset(nrt_store, size=64, variables=["B4"], time=16, return_mask=True)
+    sample = dset[len(dset) - 1]  # padded on both edges
+    assert sample["mask"].dtype == torch.bool
+    assert not sample["mask"][..., 40:, :].any() and sample["mask"][..., :30, :30].all()
+
+
+def test_indices_transform_matches_the_files_ndvi(sample):
+    dset = ChipDataset(sample, size=32, variable="reflectance", transform=Indices(["NDVI"]))
+    out = dset[0]
+    assert out["bands"][-1] == "NDVI" and out["image"].shape[0] == 14
+    np.testing.assert_allclose(
+        out["image"][-1].numpy(), sample.ndvi.values[0, :32, :32], rtol=1e-6, atol=1e-6
+    )
+    with pytest.raises(MissingBandError, match="NDVI"):
+        ChipDataset(
+            sample,
+            size=32,
+            variable="reflectance",
+            bands=["B02"],
+            transform=Indices(["NDVI"], sensor="sentinel2"),
+        )[0]
+
+
+def test_band_stats_and_normalize(sample):
+    stats = band_stats(sample, variable="reflectance")
+    values = sample.reflectance.values
+    np.testing.assert_allclose(stats["mean"], np.nanmean(values, axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(stats["std"], np.nanstd(values, axis=(0, 2, 3)), rtol=1e-4)
+    dset = ChipDataset(
+        sample, size=100, boundary="drop", variable="reflectance", transform=Normalize(stats)
+    )
+    image = torch.stack([dset[i]["image"] for i in range(len(dset))])
+    assert abs(float(image.mean())) < 0.05
+
+
+def test_to_dataloader_and_accessor(sample):
+    loader = to_dataloader(
+        sample, size=32, batch_size=5, dataset_kwargs={"variable": "reflectance"}
+    )
+    batch = next(iter(loader))
+    assert tuple(batch["image"].shape) == (5, 13, 32, 32) and len(batch["crs"]) == 5
+
+
+def test_bad_inputs(sample):
+    with pytest.raises(ChipError, match="larger than the array"):
+        ChipDataset(sample, size=512, variable="reflectance")
+    with pytest.raises(ChipError, match="does not intersect"):
+        ChipDataset(sample, size=32, variable="reflectance", roi=(0, 0, 1, 1), roi_crs=4326)
+    two_grids = xr.Dataset(
+        {
+            "a": (("y", "x"), np.zeros((4, 4))),
+            "b": (("y2", "x2"), np.zeros((2, 2))),
+        },
+        coords={
+            "y": np.arange(4.0),
+            "x": np.arange(4.0),
+            "y2": np.arange(2.0),
+            "x2": np.arange(2.0),
+        },
+    )
+    with pytest.raises(GridError, match="do not share dims"):
+        ChipDataset(two_grids, size=2, variables=["a", "b"])
+    with pytest.raises(TypeError, match="path or an xarray"):
+        ChipDataset(42)
