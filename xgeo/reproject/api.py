@@ -1,0 +1,195 @@
+"""Reprojection of xarray objects: :func:`reproject` and :func:`reproject_match`."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..crs import find_spatial_dims, read_grid, write_grid
+from ..errors import CRSError, ReprojectionError
+from ..grid import Grid, parse_crs
+from .core import Plan, make_plan, reproject_array, resolve_nodata
+from .output_grid import output_grid
+
+__all__ = ["reproject", "reproject_match"]
+
+XObj = xr.DataArray | xr.Dataset
+
+
+def reproject(
+    obj: XObj,
+    dst_crs: Any = None,
+    *,
+    resolution: float | Sequence[float] | None = None,
+    shape: Sequence[int] | None = None,
+    bounds: Sequence[float] | None = None,
+    grid: Grid | None = None,
+    resampling: str = "nearest",
+    nodata: float | None = None,
+    dtype: Any = None,
+    target_aligned_pixels: bool = False,
+    exact: bool = False,
+    chunks: Any = None,
+) -> XObj:
+    """Reproject a DataArray or every spatial variable of a Dataset onto a new grid.
+
+    Parameters
+    ----------
+    obj
+        DataArray or Dataset with spatial dims (anywhere in the dim order) and a CRS.
+    dst_crs
+        Target CRS (EPSG code, WKT, PROJ string, pyproj.CRS); default the source's.
+    resolution, shape, bounds, target_aligned_pixels
+        Output grid as gdalwarp's ``-tr``, ``-ts``, ``-te``, ``-tap``; with none of them,
+        gdalwarp's default grid (see :mod:`xgeo.reproject.output_grid`). Bounds are in
+        ``dst_crs``.
+    grid
+        An explicit output :class:`~xgeo.grid.Grid` (overrides the above).
+    resampling
+        ``nearest`` (default), ``bilinear``, ``cubic``, ``lanczos``, ``average``,
+        ``mode``, ``min``, ``max``, ``median``, with gdalwarp's meanings.
+    nodata
+        Output value where there is no data; default the source's nodata
+        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers.
+    dtype
+        Output dtype (default the input's; integers are rounded and clamped).
+    exact
+        Transform every pixel exactly (slower) instead of the 0.125-pixel approximation.
+    chunks
+        Output spatial chunks ``(y, x)``, an int or ``"auto"`` for a lazy dask result
+        (dask input is always lazy; the default chunking comes from a memory budget).
+
+    Raises
+    ------
+    CRSError
+        If the source has no CRS or ``dst_crs`` cannot be parsed.
+    ReprojectionError
+        For a bad resolution/shape/bounds, an unknown resampling, or an output grid
+        that misses the source.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> out = reproject(ds[["ndvi"]], "EPSG:4326", resampling="bilinear")
+    >>> out.geo.crs.to_epsg(), out.ndvi.dims == ds.ndvi.dims
+    (4326, True)
+    """
+    src_grid = read_grid(obj)
+    if src_grid.crs is None:
+        raise CRSError(
+            "the source has no CRS, so it cannot be reprojected; set one first, "
+            "e.g. obj.geo.set_crs('EPSG:32633')"
+        )
+    if grid is None:
+        grid = output_grid(
+            src_grid, dst_crs, resolution=resolution, shape=shape, bounds=bounds,
+            target_aligned_pixels=target_aligned_pixels,
+        )
+    elif not isinstance(grid, Grid):
+        raise ReprojectionError(f"grid= must be an xgeo.grid.Grid, got {type(grid).__name__}")
+    elif dst_crs is not None and parse_crs(dst_crs) != grid.crs:
+        raise ReprojectionError("dst_crs differs from grid.crs; give one of them")
+    plan = make_plan(src_grid, grid, resampling, exact=exact)
+    y_dim, x_dim = find_spatial_dims(obj)
+    if isinstance(obj, xr.DataArray):
+        out = _reproject_variable(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
+    else:
+        out = _reproject_dataset(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
+    return write_grid(out, grid)
+
+
+def reproject_match(obj: XObj, other: XObj | Grid, **kwargs: Any) -> XObj:
+    """Reproject ``obj`` onto the grid (CRS, transform, shape) of ``other``.
+
+    ``other`` is an xarray object with a grid, or a :class:`~xgeo.grid.Grid`; other
+    keyword arguments are those of :func:`reproject`.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> target = reproject(ds[["ndvi"]], "EPSG:3857")
+    >>> back = reproject_match(ds[["dem"]], target)
+    >>> back.geo.grid == target.geo.grid
+    True
+    """
+    for key in ("dst_crs", "grid", "resolution", "shape", "bounds"):
+        if key in kwargs:
+            raise ReprojectionError(f"reproject_match takes its grid from `other`; drop {key}=")
+    grid = other if isinstance(other, Grid) else read_grid(other)
+    if grid.crs is None:
+        raise CRSError("`other` has no CRS; set one on it first (other.geo.set_crs(...))")
+    return reproject(obj, grid=grid, **kwargs)
+
+
+def source_nodata(var: xr.DataArray) -> float | None:
+    """The nodata value a variable declares (``_FillValue``/``missing_value``/``nodata``)."""
+    for holder in (var.attrs, var.encoding):
+        for key in ("_FillValue", "missing_value", "nodata"):
+            value = holder.get(key)
+            if value is not None and np.ndim(value) == 0:
+                if holder is var.encoding and var.dtype.kind == "f" and key != "nodata":
+                    continue  # xarray already decoded it to NaN
+                return float(value)
+    return None
+
+
+def _reproject_variable(
+    var: xr.DataArray, plan: Plan, y_dim: Hashable, x_dim: Hashable,
+    nodata: Any, dtype: Any, chunks: Any,
+) -> xr.DataArray:
+    order = var.dims
+    lead = [d for d in order if d not in (y_dim, x_dim)]
+    moved = var.transpose(*lead, y_dim, x_dim)
+    src_nodata = source_nodata(var)
+    data = moved.data
+    out_data, grid = reproject_array(
+        data, plan.src, plan.dst, resampling=plan.method, src_nodata=src_nodata, nodata=nodata,
+        dtype=dtype, chunks=chunks, plan=plan,
+    )
+    coords = {
+        name: coord for name, coord in var.coords.items()
+        if y_dim not in coord.dims and x_dim not in coord.dims and name not in (y_dim, x_dim)
+    }
+    y, x = grid.coords()
+    coords[y_dim] = (y_dim, y)
+    coords[x_dim] = (x_dim, x)
+    out = xr.DataArray(out_data, dims=(*lead, y_dim, x_dim), coords=coords, name=var.name,
+                       attrs=dict(var.attrs))
+    out_nodata = resolve_nodata(var.dtype, out.dtype, src_nodata, nodata)
+    for key in ("_FillValue", "missing_value", "nodata"):
+        out.attrs.pop(key, None)
+    encoding = {k: v for k, v in var.encoding.items() if k in ("dtype", "scale_factor", "add_offset", "units", "calendar")}
+    if out_nodata is not None and not np.isnan(out_nodata):
+        if out.dtype.kind in "iu":
+            encoding["_FillValue"] = out.dtype.type(out_nodata)
+        else:
+            out.attrs["nodata"] = out_nodata
+    elif "_FillValue" in var.encoding and out.dtype.kind == "f":
+        encoding["_FillValue"] = var.encoding["_FillValue"]
+    out.encoding = encoding
+    return out.transpose(*order)
+
+
+def _reproject_dataset(
+    ds: xr.Dataset, plan: Plan, y_dim: Hashable, x_dim: Hashable,
+    nodata: Any, dtype: Any, chunks: Any,
+) -> xr.Dataset:
+    variables = {}
+    for name, var in ds.data_vars.items():
+        if y_dim in var.dims and x_dim in var.dims:
+            variables[name] = _reproject_variable(var, plan, y_dim, x_dim, nodata, dtype, chunks)
+        elif y_dim in var.dims or x_dim in var.dims:
+            continue  # a profile along one spatial axis has no meaning on the new grid
+        else:
+            variables[name] = var
+    coords = {
+        name: coord for name, coord in ds.coords.items()
+        if y_dim not in coord.dims and x_dim not in coord.dims
+    }
+    out = xr.Dataset(variables, attrs=dict(ds.attrs))
+    return out.assign_coords({k: v for k, v in coords.items() if k not in out.coords})

@@ -1,0 +1,416 @@
+"""Numba resampling kernels with gdalwarp's meaning.
+
+All kernels work on a source *window* ``src[b, row, col]`` (leading dims flattened
+into ``b``) placed at ``(src_row0, src_col0)`` in the full source raster of size
+``(src_h, src_w)``, and fill ``out[b, i, j]`` for the output points starting at
+global output pixel ``(dst_row0, dst_col0)``. Source coordinates come from the
+:class:`~xgeo.reproject.coords.CoordMap` and are always handled as *global*
+values (integer offsets are subtracted only to index), so a pixel's result does
+not depend on which window or chunk computes it.
+
+Rules (as gdalwarp, per band):
+
+* a point outside the source raster, or whose containing source pixel is
+  nodata/NaN, gives nodata;
+* interpolating kernels (bilinear, cubic, lanczos) weight only valid source
+  pixels inside the raster and renormalise, so nodata never enters as a value;
+  when the output is coarser than the source (scale < 1) the kernel is
+  stretched by ``1/scale`` (GDAL does this for scale < 0.95 for bilinear/cubic,
+  always for lanczos);
+* area methods (average, mode, min, max, median) use the source pixels under
+  the output pixel's footprint (its top-left and bottom-right corners mapped
+  into the source); average weights them by their fractional overlap;
+* integer outputs are rounded half up and clamped to the dtype's range.
+
+Pure-NumPy references of the same rules live in :mod:`xgeo.reproject.reference`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["METHODS", "INTERP_RADIUS", "warp_block", "coords_block"]
+
+METHODS = ("nearest", "bilinear", "cubic", "lanczos", "average", "mode", "min", "max", "median")
+INTERP_RADIUS = {"bilinear": 1, "cubic": 2, "lanczos": 3}
+_INTERP_ID = {"bilinear": 0, "cubic": 1, "lanczos": 2}
+_AREA_ID = {"average": 0, "mode": 1, "min": 2, "max": 3, "median": 4}
+
+
+# ----------------------------------------------------------------- coordinates
+@njit(cache=True, inline="always")
+def _coord(r, c, tile, tr0, tc0, steps, starts, nx, ny):
+    tr = r // tile
+    tc = c // tile
+    s = steps[tr - tr0, tc - tc0]
+    n = tile // s + 1
+    lr = r - tr * tile
+    lc = c - tc * tile
+    kr = lr // s
+    kc = lc // s
+    i00 = starts[tr - tr0, tc - tc0] + kr * n + kc
+    if s == 1:
+        return nx[i00], ny[i00]
+    fr = (lr - kr * s) / s
+    fc = (lc - kc * s) / s
+    gr = 1.0 - fr
+    gc = 1.0 - fc
+    x = gr * (gc * nx[i00] + fc * nx[i00 + 1]) + fr * (gc * nx[i00 + n] + fc * nx[i00 + n + 1])
+    y = gr * (gc * ny[i00] + fc * ny[i00 + 1]) + fr * (gc * ny[i00 + n] + fc * ny[i00 + n + 1])
+    return x, y
+
+
+@njit(cache=True, parallel=True)
+def _coords_kernel(r0, c0, outx, outy, tile, tr0, tc0, steps, starts, nx, ny):
+    h, w = outx.shape
+    for i in prange(h):
+        for j in range(w):
+            x, y = _coord(r0 + i, c0 + j, tile, tr0, tc0, steps, starts, nx, ny)
+            outx[i, j] = x
+            outy[i, j] = y
+
+
+def coords_block(cm, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source ``(col, row)`` of global output points ``[r0, r1) x [c0, c1)`` of a CoordMap."""
+    outx = np.empty((r1 - r0, c1 - c0))
+    outy = np.empty((r1 - r0, c1 - c0))
+    _coords_kernel(r0, c0, outx, outy, cm.tile, cm.tile_row0, cm.tile_col0, cm.steps, cm.starts,
+                   cm.nodes_x, cm.nodes_y)
+    return outx, outy
+
+
+# ---------------------------------------------------------------------- helpers
+@njit(cache=True, inline="always")
+def _invalid(v, has_nodata, nodata):
+    return v != v or (has_nodata and v == nodata)
+
+
+@njit(cache=True, inline="always")
+def _store(out, b, i, j, value, is_int, lo, hi, fill):
+    # A valid result equal to the output nodata is nudged off it (as gdalwarp does),
+    # so it is never mistaken for a missing pixel.
+    if is_int:
+        v = np.floor(value + 0.5)
+        if v < lo:
+            v = lo
+        elif v > hi:
+            v = hi
+        if v == fill:
+            v = fill + 1.0 if fill < hi else fill - 1.0
+        out[b, i, j] = v
+    else:
+        if value == fill:
+            value = np.nextafter(np.float32(fill), np.float32(np.inf))  # distinct in float32 and 64
+        out[b, i, j] = value
+
+
+@njit(cache=True, inline="always")
+def _weight(kind, x):
+    ax = abs(x)
+    if kind == 0:  # bilinear (triangle)
+        return 1.0 - ax if ax < 1.0 else 0.0
+    if kind == 1:  # cubic convolution, a = -0.5 (Keys / Catmull-Rom, as GDAL)
+        if ax <= 1.0:
+            return (1.5 * ax - 2.5) * ax * ax + 1.0
+        if ax < 2.0:
+            return ((-0.5 * ax + 2.5) * ax - 4.0) * ax + 2.0
+        return 0.0
+    # lanczos, 3 lobes
+    if ax == 0.0:
+        return 1.0
+    if ax >= 3.0:
+        return 0.0
+    px = math.pi * ax
+    return 3.0 * math.sin(px) * math.sin(px / 3.0) / (px * px)
+
+
+# ---------------------------------------------------------------------- nearest
+@njit(cache=True, parallel=True)
+def _nearest(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+             tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+    # One row per parallel iteration; the row body is its own function so numba's
+    # parfor pass never sees (and never mis-privatises) its conditional variables.
+    for i in prange(out.shape[1]):
+        _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                     tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss)
+
+
+@njit(cache=True)
+def _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                 tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+    nb, h, w = out.shape
+    wh, ww = src.shape[1], src.shape[2]
+    for j in range(w):
+        x, y = _coord(dst_row0 + i, dst_col0 + j, tile, tr0, tc0, steps, starts, nx, ny)
+        ok = x >= 0.0 and y >= 0.0
+        if ok:
+            ix = int(math.floor(x + 1e-10))
+            iy = int(math.floor(y + 1e-10))
+            ok = ix < src_w and iy < src_h
+        if not ok:
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
+        lx = ix - src_col0
+        ly = iy - src_row0
+        if lx < 0 or ly < 0 or lx >= ww or ly >= wh:
+            miss[i] += 1
+            continue
+        for b in range(nb):
+            v = src[b, ly, lx]
+            if _invalid(v, has_nodata, nodata):
+                out[b, i, j] = fill
+            else:
+                _store(out, b, i, j, v, is_int, lo, hi, fill)
+
+
+# ------------------------------------------------------------ interpolating
+@njit(cache=True, parallel=True)
+def _interp(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+            tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+            kind, radius, xscale, yscale):
+    for i in prange(out.shape[1]):
+        _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                    tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi,
+                    miss, kind, radius, xscale, yscale)
+
+
+@njit(cache=True)
+def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+                kind, radius, xscale, yscale):
+    nb, h, w = out.shape
+    wh, ww = src.shape[1], src.shape[2]
+    rx = radius if xscale >= 1.0 else int(math.ceil(radius / xscale))
+    ry = radius if yscale >= 1.0 else int(math.ceil(radius / yscale))
+    sx = min(xscale, 1.0)
+    sy = min(yscale, 1.0)
+    wx = np.empty(2 * rx)
+    wy = np.empty(2 * ry)
+    acc = np.empty(nb)
+    wsum = np.empty(nb)
+    for j in range(w):
+        x, y = _coord(dst_row0 + i, dst_col0 + j, tile, tr0, tc0, steps, starts, nx, ny)
+        ok = x >= 0.0 and y >= 0.0
+        if ok:
+            ix = int(math.floor(x + 1e-10))
+            iy = int(math.floor(y + 1e-10))
+            ok = ix < src_w and iy < src_h
+        if not ok:
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
+        # Kernel centred on the point, in pixel-centre coordinates.
+        cx = x - 0.5
+        cy = y - 0.5
+        bx = int(math.floor(cx))
+        by = int(math.floor(cy))
+        dx = cx - bx
+        dy = cy - by
+        for k in range(2 * rx):
+            wx[k] = _weight(kind, (k - rx + 1 - dx) * sx)
+        for k in range(2 * ry):
+            wy[k] = _weight(kind, (k - ry + 1 - dy) * sy)
+        kx0 = bx - rx + 1
+        ky0 = by - ry + 1
+        # Needed source rows/cols clipped to the raster; all must be in the window.
+        cx0 = max(kx0, 0)
+        cx1 = min(kx0 + 2 * rx, src_w)
+        cy0 = max(ky0, 0)
+        cy1 = min(ky0 + 2 * ry, src_h)
+        if (cx0 - src_col0 < 0 or cy0 - src_row0 < 0 or cx1 - src_col0 > ww
+                or cy1 - src_row0 > wh):
+            miss[i] += 1
+            continue
+        for b in range(nb):
+            acc[b] = 0.0
+            wsum[b] = 0.0
+        for yy in range(cy0, cy1):
+            wyv = wy[yy - ky0]
+            if wyv == 0.0:
+                continue
+            for xx in range(cx0, cx1):
+                wgt = wyv * wx[xx - kx0]
+                if wgt == 0.0:
+                    continue
+                for b in range(nb):
+                    v = src[b, yy - src_row0, xx - src_col0]
+                    if not _invalid(v, has_nodata, nodata):
+                        acc[b] += wgt * v
+                        wsum[b] += wgt
+        for b in range(nb):
+            centre = src[b, iy - src_row0, ix - src_col0]
+            if _invalid(centre, has_nodata, nodata) or wsum[b] < 1e-6:
+                out[b, i, j] = fill
+            else:
+                value = acc[b] if abs(wsum[b] - 1.0) <= 1e-6 else acc[b] / wsum[b]
+                _store(out, b, i, j, value, is_int, lo, hi, fill)
+
+
+# ---------------------------------------------------------------- area methods
+@njit(cache=True, inline="always")
+def _box_overlap(k, lo, hi):
+    ov = min(k + 1.0, hi) - max(float(k), lo)
+    return ov if ov > 0.0 else 1.0
+
+
+@njit(cache=True, parallel=True)
+def _area(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+          tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+          kind, max_pixels):
+    for i in prange(out.shape[1]):
+        _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                  tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi,
+                  miss, kind, max_pixels)
+
+
+@njit(cache=True)
+def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+              tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+              kind, max_pixels):
+    nb, h, w = out.shape
+    wh, ww = src.shape[1], src.shape[2]
+    vals = np.empty(max_pixels)
+    wts = np.empty(max_pixels)
+    for j in range(w):
+        r = dst_row0 + i
+        c = dst_col0 + j
+        x0, y0 = _coord(r, c, tile, tr0, tc0, steps, starts, nx, ny)
+        x1, y1 = _coord(r + 1, c + 1, tile, tr0, tc0, steps, starts, nx, ny)
+        if not (x0 == x0 and x1 == x1 and y0 == y0 and y1 == y1):
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
+        xmin, xmax = min(x0, x1), max(x0, x1)
+        ymin, ymax = min(y0, y1), max(y0, y1)
+        ix0 = int(max(math.floor(xmin + 1e-10), 0.0))
+        ix1 = int(min(math.ceil(xmax - 1e-10), float(src_w)))
+        iy0 = int(max(math.floor(ymin + 1e-10), 0.0))
+        iy1 = int(min(math.ceil(ymax - 1e-10), float(src_h)))
+        if ix0 == ix1 and ix1 < src_w:
+            ix1 += 1
+        if iy0 == iy1 and iy1 < src_h:
+            iy1 += 1
+        if ix0 >= ix1 or iy0 >= iy1:
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
+        if (ix0 - src_col0 < 0 or iy0 - src_row0 < 0 or ix1 - src_col0 > ww
+                or iy1 - src_row0 > wh):
+            miss[i] += 1
+            continue
+        if (ix1 - ix0) * (iy1 - iy0) > vals.size:
+            vals = np.empty((ix1 - ix0) * (iy1 - iy0))
+            wts = np.empty((ix1 - ix0) * (iy1 - iy0))
+        for b in range(nb):
+            n = 0
+            for yy in range(iy0, iy1):
+                wyv = _box_overlap(yy, ymin, ymax)
+                for xx in range(ix0, ix1):
+                    v = src[b, yy - src_row0, xx - src_col0]
+                    if not _invalid(v, has_nodata, nodata):
+                        vals[n] = v
+                        wts[n] = wyv * _box_overlap(xx, xmin, xmax)
+                        n += 1
+            if n == 0:
+                out[b, i, j] = fill
+                continue
+            if kind == 0:  # average
+                acc = 0.0
+                ws = 0.0
+                for k in range(n):
+                    acc += vals[k] * wts[k]
+                    ws += wts[k]
+                value = acc / ws
+            elif kind == 2:  # min
+                value = vals[0]
+                for k in range(1, n):
+                    if vals[k] < value:
+                        value = vals[k]
+            elif kind == 3:  # max
+                value = vals[0]
+                for k in range(1, n):
+                    if vals[k] > value:
+                        value = vals[k]
+            elif kind == 4:  # median: the lower middle of the sorted valid values
+                s = np.sort(vals[:n])
+                value = s[(n - 1) // 2]
+            else:  # mode
+                value = _mode(vals, n)
+            _store(out, b, i, j, value, is_int, lo, hi, fill)
+
+
+@njit(cache=True)
+def _mode(vals, n):
+    # gdalwarp counts in row-major scan order and keeps the first value whose count
+    # exceeds the best so far: among tied values, the one reaching the top count first.
+    order = np.argsort(vals[:n], kind="mergesort")  # stable: equal values keep scan order
+    best_count = 0
+    best_pos = n
+    best = vals[0]
+    k = 0
+    while k < n:
+        m = k
+        while m < n and vals[order[m]] == vals[order[k]]:
+            m += 1
+        count = m - k
+        reached = order[m - 1]  # scan position where this value reaches its full count
+        if count > best_count or (count == best_count and reached < best_pos):
+            best_count = count
+            best_pos = reached
+            best = vals[order[k]]
+        k = m
+    return best
+
+
+# ------------------------------------------------------------------- dispatcher
+def warp_block(
+    src: np.ndarray,
+    src_offset: tuple[int, int],
+    src_shape: tuple[int, int],
+    out: np.ndarray,
+    dst_offset: tuple[int, int],
+    cm,
+    method: str,
+    *,
+    nodata: float | None,
+    fill: float,
+    scale: tuple[float, float] = (1.0, 1.0),
+) -> None:
+    """Fill ``out[b, h, w]`` (in place) from the source window ``src[b, H, W]``.
+
+    ``cm`` must be a centre map for point methods and a corner map for area methods,
+    covering the output points. Raises RuntimeError if the window misses a needed pixel
+    (a planner bug, never silently wrong pixels).
+    """
+    is_int = np.issubdtype(out.dtype, np.integer)
+    lo, hi = (float(np.iinfo(out.dtype).min), float(np.iinfo(out.dtype).max)) if is_int else (0.0, 0.0)
+    has_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))
+    nd = float(nodata) if has_nodata else 0.0
+    if src.dtype.kind in "iub" and has_nodata and not _representable(nd, src.dtype):
+        has_nodata = False  # a nodata the dtype cannot hold never matches
+    miss = np.zeros(out.shape[1], dtype=np.int64)
+    args = (src, src_offset[0], src_offset[1], src_shape[0], src_shape[1], out, dst_offset[0],
+            dst_offset[1], cm.tile, cm.tile_row0, cm.tile_col0, cm.steps, cm.starts, cm.nodes_x,
+            cm.nodes_y, has_nodata, nd, fill, is_int, lo, hi, miss)
+    if method == "nearest":
+        _nearest(*args)
+    elif method in _INTERP_ID:
+        _interp(*args, _INTERP_ID[method], INTERP_RADIUS[method], float(scale[0]), float(scale[1]))
+    elif method in _AREA_ID:
+        _area(*args, _AREA_ID[method], 64)
+    else:
+        raise ValueError(f"unknown resampling {method!r}")
+    if miss.any():
+        raise RuntimeError(
+            f"internal error: {int(miss.sum())} output pixels need source pixels outside the "
+            "planned window; please report this with the source and target grids"
+        )
+
+
+def _representable(value: float, dtype: np.dtype) -> bool:
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    return info is None or (value == int(value) and info.min <= value <= info.max)
