@@ -43,11 +43,12 @@ _FROM_TABLE = {
     "wv2": ("wv2", {}),
     "wv3": ("wv3", {}),
 }
-# Positional presets for plain 3/4-band imagery: band 1 = red, 2 = green, 3 = blue, 4 = NIR.
+# Positional presets for plain 3/4-band imagery (band 1 = red, ...). Their wavelengths are
+# unknown, so indices with lambda* constants need them passed explicitly.
 _POSITIONAL = {
-    "rgb": {"R": ("B1", 660.0), "G": ("B2", 555.0), "B": ("B3", 490.0)},
-    "rgbn": {"R": ("B1", 660.0), "G": ("B2", 555.0), "B": ("B3", 490.0), "N": ("B4", 830.0)},
-    "bgrn": {"B": ("B1", 490.0), "G": ("B2", 555.0), "R": ("B3", 660.0), "N": ("B4", 830.0)},
+    "rgb": {"R": "B1", "G": "B2", "B": "B3"},
+    "rgbn": {"R": "B1", "G": "B2", "B": "B3", "N": "B4"},
+    "bgrn": {"B": "B1", "G": "B2", "R": "B3", "N": "B4"},
 }
 _ALIASES = {"landsat-oli": "landsat8", "landsat-etm+": "landsat7", "landsat-tm": "landsat5",
             "s2": "sentinel2", "sentinel-2": "sentinel2", "l8": "landsat8", "l9": "landsat9",
@@ -131,7 +132,7 @@ def presets() -> Mapping[str, Preset]:
             wl.setdefault(sym, w)
         out[name] = Preset(name, bands, wl)
     for name, spec in _POSITIONAL.items():
-        out[name] = Preset(name, {k: v[0] for k, v in spec.items()}, {k: v[1] for k, v in spec.items()})
+        out[name] = Preset(name, dict(spec), {})
     out["sentinel1"] = Preset("sentinel1", {s: s for s in RADAR}, {})
     return out
 
@@ -184,9 +185,9 @@ def _family(labels: list[Hashable]) -> tuple[str, ...]:
     if any(s.startswith("sur_refl_") for s in low):
         return ("modis",)
     if any(s.startswith(("sr_b", "st_b")) for s in low):  # Landsat collection-2 level-2
-        if "st_b6" in low:
+        if "st_b6" in low:  # TM/ETM+ thermal is band 6; OLI has SR_B6 (SWIR1) and ST_B10
             return ("landsat7",)
-        return ("landsat8",) if "st_b10" in low else ("landsat8", "landsat7")
+        return ("landsat8",) if {"st_b10", "sr_b6"} & set(low) else ("landsat8", "landsat7")
     return AUTO_SENSORS
 
 
