@@ -1,0 +1,125 @@
+"""xgeo-level glue for the video codec: encodings for xarray, misuse errors, size reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from xgeo_codecs import VideoCodec, VideoSerializer
+
+import xgeo
+from xgeo.compression import check_zarr_encoding, compression_report, video_encoding
+from xgeo.errors import CodecError
+
+DATA = Path(__file__).parent / "data"
+# subsets like nrt[["B2"]] leave the CRS variable behind; that warning is not under test here
+pytestmark = pytest.mark.filterwarnings("ignore:writing data without a CRS")
+
+
+@pytest.fixture(scope="module")
+def nrt() -> xr.Dataset:
+    return xr.open_dataset(DATA / "nrt_romania_32t.nc")
+
+
+@pytest.fixture(scope="module")
+def eo() -> xr.Dataset:
+    return xgeo.datasets.sentinel2_cube()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    ok = ~np.isnan(a)
+    peak = np.nanmax(a) - np.nanmin(a)
+    return float(10 * np.log10(peak**2 / np.mean((a[ok] - b[ok]) ** 2)))
+
+
+def test_plain_xarray_serializer_round_trip(tmp_path, nrt):
+    """The documented manual path: encoding={'var': {'serializer': ..., 'chunks': ...}}."""
+    store = tmp_path / "manual.zarr"
+    enc = {"B2": {"serializer": VideoSerializer(lossless=True, nodata=0), "compressors": None,
+                  "chunks": (16, 64, 64), "dtype": "uint16", "_FillValue": 0}}
+    nrt[["B2"]].to_zarr(store, encoding=enc, zarr_format=3, consolidated=False)
+    back = xr.open_zarr(store, consolidated=False)
+    np.testing.assert_array_equal(back["B2"].values, nrt["B2"].values)
+
+
+def test_video_encoding_chunks_and_skips(eo, nrt):
+    enc = video_encoding(eo, "hevc", crf=12)
+    assert enc["reflectance"]["chunks"] == (5, 1, 101, 100)  # all 5 frames, one band
+    assert enc["dem"]["chunks"] == (101, 100)  # a 2-D variable is one frame
+    assert "cloud_coverage" not in enc  # no spatial dims
+    # flag variables are class maps: lossless FFV1 even when the rest is lossy
+    assert enc["cloud_mask"]["serializer"].params.lossless
+    assert enc["cloud_mask"]["serializer"].params.family == "ffv1"
+    assert enc["ndvi"]["serializer"].params.crf == 12
+    enc = video_encoding(nrt, lossless=True, gop=16, chunks={"x": 50})
+    assert enc["B2"]["chunks"] == (16, 100, 50)
+    assert enc["B2"]["dtype"] == np.uint16 and enc["B2"]["serializer"].params.nodata == 0
+    assert "spatial_ref" not in enc
+
+
+def test_lossless_geo_to_zarr_is_exact_on_real_cubes(tmp_path, nrt, eo):
+    # ndvi/cloud_probability/dem are free floats: lossless refuses them (tested in codecs)
+    eo = eo[["reflectance", "cloud_mask", "is_data", "lulc"]]
+    for name, ds in (("nrt", nrt), ("eo", eo)):
+        store = tmp_path / f"{name}.zarr"
+        ds.geo.to_zarr(store, codec="ffv1")
+        back = xr.open_zarr(store, consolidated=False)
+        for v in xgeo.crs.spatial_variables(ds):
+            np.testing.assert_array_equal(back[v].values, ds[v].values, err_msg=v)
+        assert back.geo.crs == ds.geo.crs
+
+
+def test_lossy_geo_to_zarr_quality_and_size(tmp_path, nrt):
+    store = tmp_path / "lossy.zarr"
+    xgeo.io.to_zarr(nrt, store, codec="hevc", codec_options={"crf": 8})
+    back = xr.open_zarr(store, consolidated=False).load()
+    for v in ("B2", "B8"):
+        assert _psnr(nrt[v].values, back[v].values) > 45
+    rep = compression_report(store)
+    assert rep["B2"]["encoder"] == "libx265" and rep["B2"]["bit_depth"] == 12
+    assert rep["B2"]["bpppb"] < 1.6
+    assert rep["B2"]["ratio"] > 10
+    # the accessor reads the store the Dataset was opened from
+    opened = xr.open_zarr(store, consolidated=False)
+    assert opened.geo.compression_report()["B8"]["encoder"] == "libx265"
+    assert opened.geo.video_encoding(crf=3)["B8"]["serializer"].params.crf == 3
+
+
+def test_frame_dim_and_transposed_vars(eo):
+    enc = video_encoding(eo[["reflectance"]], frame_dim="band", crf=20)
+    params = enc["reflectance"]["serializer"].params
+    assert params.frame_axis == 1 and enc["reflectance"]["chunks"] == (1, 13, 101, 100)
+    bad = eo[["ndvi"]].transpose("y", "x", "time")
+    with pytest.raises(CodecError, match="transpose"):
+        video_encoding(bad)
+    with pytest.raises(CodecError, match="not a video codec"):
+        video_encoding(eo, "jpeg")
+
+
+def test_serializer_in_compressors_gets_a_clear_error(tmp_path, nrt):
+    for wrong in ({"B2": {"compressors": [VideoSerializer()]}},
+                  {"B2": {"compressors": VideoCodec()}},
+                  {"B2": {"filters": [VideoSerializer()]}},
+                  {"B2": {"serializer": VideoCodec()}}):
+        with pytest.raises(CodecError, match="VideoSerializer"):
+            check_zarr_encoding(wrong)
+    with pytest.raises(CodecError, match="serializer"):
+        xgeo.io.to_zarr(nrt[["B2"]], tmp_path / "w.zarr",
+                        encoding={"B2": {"compressors": [VideoSerializer()]}})
+    check_zarr_encoding(video_encoding(nrt))  # what we produce passes
+
+
+def test_compression_report_matches_bytes_on_disk(tmp_path, nrt):
+    store = tmp_path / "rep.zarr"
+    xgeo.io.to_zarr(nrt[["B2", "SCL"]], store, codec="ffv1")
+    rep = compression_report(str(store))
+    on_disk = sum(f.stat().st_size for f in (store / "B2" / "c").rglob("*") if f.is_file())
+    assert rep["B2"]["stored_bytes"] == on_disk
+    assert rep["B2"]["raw_bytes"] == nrt["B2"].size * 2
+    assert rep["B2"]["bpppb"] == pytest.approx(on_disk * 8 / nrt["B2"].size)
+    assert rep["B2"]["ratio"] == pytest.approx(rep["B2"]["raw_bytes"] / on_disk)
+    assert rep["B2"]["format_version"] == 1
+    with pytest.raises(CodecError, match="path"):
+        compression_report(nrt)

@@ -1,0 +1,304 @@
+"""Video compression of datacubes in Zarr v3: encodings, misuse checks and size reports.
+
+The codec itself lives in the ``xgeo-codecs`` distribution (:mod:`xgeo_codecs`, registered
+as ``"xgeo.video"``); this module chooses, per variable of an xarray Dataset, the chunking
+(one group of pictures along time, one band, 256 x 256 pixels) and codec parameters, and
+reports what a store costs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+from xgeo_codecs import CodecError as _CoreCodecError
+from xgeo_codecs import VideoCodec, VideoSerializer, chunk_info
+
+from .crs import find_spatial_dims
+from .errors import CodecError
+
+CODECS = ("hevc", "av1", "vp9", "ffv1")
+DEFAULT_GOP = 32  # frames per chunk along time: long enough for inter prediction to pay
+DEFAULT_TILE = 256  # spatial chunk edge
+_FRAME_DIM_NAMES = ("time", "t", "date", "frame")
+
+
+def _frame_dim(var: xr.DataArray, spatial: tuple[Hashable, Hashable],
+               frame_dim: Hashable | None) -> Hashable | None:
+    others = [d for d in var.dims if d not in spatial]
+    if frame_dim is not None:
+        return frame_dim if frame_dim in others else None
+    for d in others:
+        if str(d).lower() in _FRAME_DIM_NAMES:
+            return d
+    return others[0] if others else None
+
+
+def _is_categorical(var: xr.DataArray) -> bool:
+    """Class maps and masks (CF flag_values / flag_meanings) must never be coded lossily."""
+    return var.dtype.kind in "iub" and ("flag_values" in var.attrs or "flag_meanings" in var.attrs
+                                        or "flag_masks" in var.attrs)
+
+
+def video_encoding(
+    ds: xr.Dataset | xr.DataArray,
+    codec: str | None = None,
+    *,
+    frame_dim: Hashable | None = None,
+    chunks: Mapping[Hashable, int] | None = None,
+    variables: list[Hashable] | None = None,
+    gop: int = DEFAULT_GOP,
+    tile: int = DEFAULT_TILE,
+    **codec_kwargs: Any,
+) -> dict[Hashable, dict[str, Any]]:
+    """Per-variable Zarr v3 encoding that stores each spatial variable as video.
+
+    Parameters
+    ----------
+    ds
+        Dataset (or DataArray, keyed by its name) to be written with ``to_zarr``.
+    codec
+        ``"hevc"`` (lossy x265 12 bit, or a hardware encoder), ``"av1"``, ``"vp9"``, or
+        ``"ffv1"`` (lossless). Default: ``"ffv1"`` when ``lossless=True``, else ``"hevc"``.
+        ``"hevc"`` with ``lossless=True`` is x265's lossless mode, for data spanning at
+        most 4096 values per chunk (12 bit); wider data raise an error naming ``"ffv1"``.
+    frame_dim
+        Dimension used as video frames (default: ``time`` if present, else the first
+        non-spatial dimension). Other non-spatial dims (band, ...) become separate planes.
+    chunks
+        Chunk sizes per dimension overriding the defaults (``gop`` frames, 1 along other
+        dims, ``tile`` x ``tile`` pixels).
+    variables
+        Variables to encode (default: every data variable with both spatial dims and a
+        numeric dtype the codec supports).
+    **codec_kwargs
+        Parameters of :class:`xgeo_codecs.VideoParams` (``crf``, ``qp``, ``preset``,
+        ``lossless``, ``value_range``, ``encoder``, ...). ``nodata`` defaults to the
+        variable's ``_FillValue``; integer CF packing (``scale_factor``/``add_offset``/
+        ``dtype``) found in ``.encoding`` is kept so the codec sees the stored integers.
+
+    Returns
+    -------
+    dict
+        ``{name: {"serializer": VideoSerializer, "compressors": None, "chunks": ...}}``,
+        ready for ``ds.to_zarr(store, encoding=..., zarr_format=3)``.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> from xgeo.compression import video_encoding
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> enc = video_encoding(ds, "hevc", crf=12)
+    >>> enc["reflectance"]["chunks"]
+    (5, 1, 101, 100)
+    >>> "cloud_coverage" in enc  # no spatial dims: left to Zarr's default
+    False
+    """
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name=ds.name if ds.name is not None else "data")
+    codec = ("ffv1" if codec_kwargs.get("lossless") else "hevc") if codec is None else str(
+        codec).lower()
+    if codec not in CODECS:
+        raise CodecError(f"codec={codec!r} is not a video codec; use one of {CODECS}")
+    y_dim, x_dim = find_spatial_dims(ds)
+    names = list(ds.data_vars) if variables is None else list(variables)
+    out: dict[Hashable, dict[str, Any]] = {}
+    for name in names:
+        var = ds[name]
+        if y_dim not in var.dims or x_dim not in var.dims:
+            if variables is not None:
+                raise CodecError(f"variable {name!r} has no ({y_dim}, {x_dim}) dims; a video "
+                                 "codec needs images — leave it out of `variables`")
+            continue
+        stored = np.dtype(var.encoding.get("dtype", var.dtype))
+        if stored.kind not in "uif" or stored.itemsize > 8:
+            if variables is not None:
+                raise CodecError(f"variable {name!r} has dtype {stored}, which the video "
+                                 "codec does not store; cast it or leave it out")
+            continue
+        if var.dims[-2:] != (y_dim, x_dim):
+            raise CodecError(
+                f"variable {name!r} has dims {var.dims}; the video codec needs "
+                f"({y_dim}, {x_dim}) last. Fix: ds[{name!r}] = "
+                f"ds[{name!r}].transpose(..., {y_dim!r}, {x_dim!r})")
+        fdim = _frame_dim(var, (y_dim, x_dim), frame_dim)
+        sizes = dict(var.sizes)
+        want: dict[Hashable, int] = {}
+        for d in var.dims:
+            if d in (y_dim, x_dim):
+                want[d] = min(tile, sizes[d])
+            elif d == fdim:
+                want[d] = min(gop, sizes[d])
+            else:
+                want[d] = 1
+        for d, n in (chunks or {}).items():
+            if d in want:
+                want[d] = max(1, min(int(n), sizes[d]))
+        params = {**codec_kwargs, "codec": codec}
+        if codec == "ffv1":
+            params["lossless"] = True
+        if _is_categorical(var) and not params.get("lossless"):
+            params.update(codec="ffv1", lossless=True)
+        if params.get("lossless"):
+            for k in ("crf", "qp", "preset", "bit_depth", "value_range"):
+                params.pop(k, None)
+        fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+        if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
+            params["nodata"] = float(fill) if stored.kind == "f" else int(fill)
+        params["frame_axis"] = var.dims.index(fdim) if fdim is not None and var.ndim > 2 else 0
+        if params["frame_axis"] == 0 and "frame_axis" not in codec_kwargs:
+            params.pop("frame_axis")
+        try:
+            serializer = VideoSerializer(**params)
+        except _CoreCodecError as err:
+            raise CodecError(f"variable {name!r}: {err}") from err
+        enc: dict[str, Any] = {"serializer": serializer, "compressors": None,
+                               "chunks": tuple(want[d] for d in var.dims)}
+        for key in ("dtype", "scale_factor", "add_offset", "_FillValue"):
+            if key in var.encoding:
+                enc[key] = var.encoding[key]
+        out[name] = enc
+    return out
+
+
+def _is_video(obj: Any) -> bool:
+    return isinstance(obj, (VideoSerializer, VideoCodec)) or (
+        isinstance(obj, Mapping) and str(obj.get("name", obj.get("id", ""))) == "xgeo.video")
+
+
+def check_zarr_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
+    """Raise :class:`~xgeo.errors.CodecError` if a video codec sits in the wrong slot.
+
+    A video codec turns an *array* into bytes, so in Zarr v3 it is the ``serializer``;
+    ``compressors``/``filters`` receive bytes and cannot hold it, and the numcodecs
+    :class:`~xgeo_codecs.VideoCodec` is for Zarr v2/numcodecs users, not ``serializer=``.
+
+    Examples
+    --------
+    >>> from xgeo_codecs import VideoSerializer
+    >>> check_zarr_encoding({"ndvi": {"serializer": VideoSerializer(), "compressors": None}})
+    >>> try:
+    ...     check_zarr_encoding({"ndvi": {"compressors": [VideoSerializer()]}})
+    ... except ValueError as err:
+    ...     print(str(err)[:47])
+    variable 'ndvi': VideoSerializer is passed in c
+    """
+    for name, enc in encoding.items():
+        if not isinstance(enc, Mapping):
+            continue
+        for slot in ("compressors", "compressor", "filters"):
+            value = enc.get(slot)
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if item is not None and _is_video(item):
+                    raise CodecError(
+                        f"variable {name!r}: {type(item).__name__} is passed in {slot}=, but "
+                        "a video codec turns arrays into bytes, so it must be the serializer. "
+                        f"Fix: encoding={{{name!r}: {{'serializer': VideoSerializer(...), "
+                        "'compressors': None, 'chunks': ...}}}}, or use "
+                        "xgeo.compression.video_encoding(ds) / ds.geo.to_zarr(path, "
+                        "codec='hevc')")
+        ser = enc.get("serializer")
+        if isinstance(ser, VideoCodec):
+            raise CodecError(
+                f"variable {name!r}: VideoCodec is the numcodecs (Zarr v2) face; Zarr v3's "
+                "serializer= needs VideoSerializer(**same_arguments)")
+
+
+def _open_group(ds_or_store: Any) -> zarr.Group:
+    if isinstance(ds_or_store, zarr.Group):
+        return ds_or_store
+    if isinstance(ds_or_store, (xr.Dataset, xr.DataArray)):
+        source = ds_or_store.encoding.get("source")
+        if source is None:
+            raise CodecError("compression_report needs the Zarr store: pass its path or "
+                             "zarr.Group (a Dataset does not remember where it was read from)")
+        ds_or_store = source
+    try:
+        if isinstance(ds_or_store, (str, os.PathLike)):
+            return zarr.open_group(str(ds_or_store), mode="r")
+        return zarr.open_group(ds_or_store, mode="r")
+    except (zarr.errors.GroupNotFoundError, FileNotFoundError, ValueError) as err:
+        raise CodecError(f"{ds_or_store!r} is not a Zarr store ({err}); pass the path or "
+                         "zarr.Group of the store to report on") from err
+
+
+def _first_chunk_info(arr: zarr.Array) -> dict[str, Any] | None:
+    """Header of the first stored chunk of a video-coded array (None if none is stored)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    store = arr.store_path.store
+    prefix = arr.store_path.path
+    for coords in np.ndindex(*arr.cdata_shape):
+        key = arr.metadata.encode_chunk_key(coords)
+        buf = sync(store.get(f"{prefix}/{key}" if prefix else key,
+                             prototype=default_buffer_prototype()))
+        if buf is not None:
+            return chunk_info(buf.to_bytes())
+    return None
+
+
+def _chunk_bytes(arr: zarr.Array) -> int:
+    """Bytes of every stored chunk of ``arr`` (its metadata document excluded)."""
+    from zarr.core.sync import sync
+
+    store = arr.store_path.store
+    prefix = f"{arr.store_path.path}/" if arr.store_path.path else ""
+
+    async def total() -> int:
+        n = 0
+        async for key in store.list_prefix(prefix):
+            rest = key[len(prefix):]
+            if rest and not rest.endswith("zarr.json") and "/" not in rest.split("c/", 1)[0]:
+                n += await store.getsize(key)
+        return n
+
+    return int(sync(total()))
+
+
+def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
+    """What each array of a Zarr store costs, and how it was coded.
+
+    Returns ``{name: {...}}`` with ``stored_bytes`` (every byte of every chunk, headers and
+    masks included), ``raw_bytes``, ``ratio`` (raw / stored), ``bpppb`` (bits per value:
+    stored bytes x 8 / number of values), ``codec`` (serializer and compressors in the
+    metadata) and, for video-coded arrays, ``encoder``, ``bit_depth`` and
+    ``format_version`` read from the first stored chunk.
+
+    Examples
+    --------
+    >>> import tempfile, os, xgeo
+    >>> from xgeo.compression import compression_report
+    >>> ds = xgeo.datasets.sentinel2_cube()[["ndvi"]]
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.zarr")
+    >>> _ = xgeo.io.to_zarr(ds, path, codec="hevc", codec_options={"crf": 12})
+    >>> rep = compression_report(path)
+    >>> rep["ndvi"]["encoder"], rep["ndvi"]["ratio"] > 4
+    ('libx265', True)
+    """
+    group = _open_group(ds_or_store)
+    report: dict[str, dict[str, Any]] = {}
+    for name, arr in sorted(group.arrays()):
+        stored = _chunk_bytes(arr)
+        raw = int(arr.size) * arr.dtype.itemsize
+        meta = arr.metadata.to_dict()
+        codecs = [c.get("name") for c in meta.get("codecs", []) if isinstance(c, dict)]
+        row: dict[str, Any] = {
+            "dtype": str(arr.dtype), "shape": tuple(arr.shape), "chunks": tuple(arr.chunks),
+            "stored_bytes": stored, "raw_bytes": raw,
+            "ratio": raw / stored if stored else float("inf"),
+            "bpppb": stored * 8 / arr.size if arr.size else 0.0,
+            "codec": codecs,
+        }
+        if codecs and codecs[0] == "xgeo.video":
+            info = _first_chunk_info(arr)
+            if info is not None:
+                row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),
+                           format_version=info.get("format_version"))
+        report[str(name)] = row
+    return report
