@@ -94,6 +94,18 @@ class GeoAccessor:
     # --- reprojection ---
 
     # --- compression ---
+    def video_encoding(self, codec: str | None = None, **kwargs: Any) -> dict:
+        """Per-variable Zarr v3 video encoding; see :func:`xgeo.compression.video_encoding`."""
+        from .compression import video_encoding
+
+        return video_encoding(self._obj, codec, **kwargs)
+
+    def compression_report(self) -> dict:
+        """Stored bytes, ratio, bpppb and encoder per array of the Zarr store this object was
+        opened from; see :func:`xgeo.compression.compression_report`."""
+        from .compression import compression_report
+
+        return compression_report(self._obj)
 
     # --- chips ---
     def chips(self, size: int | tuple[int, int] = 256, stride: Any = None, **kwargs: Any) -> Any:
