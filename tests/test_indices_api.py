@@ -272,3 +272,10 @@ def test_second_process_reuses_the_compiled_kernel(tmp_path):
     assert runs[1]["hits"] == 1 and runs[1]["misses"] == 0  # loaded from disk in the second
     assert runs[0]["sum"] == runs[1]["sum"]
     assert len(list((tmp_path / "indices").glob("xgeo_indices_*.py"))) == 1
+
+
+def test_accessor_delegates(s2):
+    xr.testing.assert_identical(s2.geo.index("NDVI"), compute_index(s2, "NDVI"))
+    xr.testing.assert_identical(s2.reflectance.geo.indices(["EVI", "NDWI"], L=0.5),
+                                compute_indices(s2.reflectance, ["EVI", "NDWI"], L=0.5))
+    assert s2.geo.available_indices() == available_indices(s2)
