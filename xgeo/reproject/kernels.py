@@ -286,6 +286,10 @@ def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
             continue
         xmin, xmax = min(x0, x1), max(x0, x1)
         ymin, ymax = min(y0, y1), max(y0, y1)
+        if xmax <= 0.0 or ymax <= 0.0 or xmin >= src_w or ymin >= src_h:
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
         ix0 = int(max(math.floor(xmin + 1e-10), 0.0))
         ix1 = int(min(math.ceil(xmax - 1e-10), float(src_w)))
         iy0 = int(max(math.floor(ymin + 1e-10), 0.0))

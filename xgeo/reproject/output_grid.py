@@ -5,7 +5,9 @@ Policy
 * Only a target CRS: gdalwarp's suggested grid — the source outline (21 points
   per edge, or a 21 x 21 lattice when an edge point does not project) is
   transformed, its bounding box is the extent, and square pixels are sized so the
-  source's diagonal keeps its pixel count.
+  source's diagonal keeps its pixel count. One deliberate difference: when a
+  geographic target's footprint straddles the antimeridian, longitudes continue
+  past 180 (e.g. 178 to 185) instead of gdalwarp's grid spanning the whole globe.
 * ``resolution`` (and optionally ``bounds``): gdalwarp ``-tr [-te]``: the extent is
   the given bounds (else the suggested extent); pixel counts are
   ``int((max - min) / res + 0.5)`` from the top-left corner.
@@ -101,7 +103,15 @@ def suggested_grid(src: Grid, dst_crs: Any) -> Grid:
         for m in range(1, n):
             i = k * n + m
             _bisect(project, cols[i - 1], cols[i], rows[i], ox[i - 1], ox[i], xs, ys)
-    min_x, max_x, min_y, max_y = min(xs), max(xs), min(ys), max(ys)
+    xs_arr = np.asarray(xs)
+    if dst_crs.is_geographic and np.ptp(xs_arr) > 180.0:
+        # The footprint straddles the antimeridian: gdalwarp would span the whole globe;
+        # use longitudes past 180 instead so the grid hugs the footprint.
+        wrapped = np.where(xs_arr < 0.0, xs_arr + 360.0, xs_arr)
+        if np.ptp(wrapped) < 180.0:
+            xs_arr = wrapped
+            ox = np.where(ox < 0.0, ox + 360.0, ox)
+    min_x, max_x, min_y, max_y = float(xs_arr.min()), float(xs_arr.max()), min(ys), max(ys)
     dx = dy = 0.0
     if ok[0] and ok[-1]:
         dx, dy = ox[-1] - ox[0], oy[-1] - oy[0]
