@@ -210,3 +210,38 @@ def test_bad_inputs(sample):
         ChipDataset(two_grids, size=2, variables=["a", "b"])
     with pytest.raises(TypeError, match="path or an xarray"):
         ChipDataset(42)
+
+
+def test_direct_chunk_reads_equal_zarr_indexing(nrt_store, tmp_path):
+    import zarr
+
+    from xgeo.torch import _ZarrReader
+
+    reader = _ZarrReader(str(nrt_store), cache_bytes=0)
+    arr = reader.array("B4")
+    assert reader.direct["B4"] is not None  # bytes + zstd: the fast path
+    region = (slice(3, 30), slice(7, 100), slice(0, 61))  # crosses chunk edges and the array's edge
+    np.testing.assert_array_equal(reader.read("B4", region), arr[region])
+    # A chunk never written reads as the fill value, as in zarr; edge chunks are cropped.
+    group = zarr.open_group(tmp_path / "sparse.zarr", mode="w")
+    sparse = group.create_array("v", shape=(10, 10), chunks=(4, 4), dtype="uint16", fill_value=7)
+    sparse[:4, :4] = 1
+    sparse[8:, 8:] = 2
+    other = _ZarrReader(str(tmp_path / "sparse.zarr"), cache_bytes=0)
+    whole = (slice(0, 10), slice(0, 10))
+    np.testing.assert_array_equal(other.read("v", whole), sparse[whole])
+    assert other.direct["v"] is not None
+
+
+def test_unknown_codecs_fall_back_to_zarr_indexing(tmp_path):
+    import zarr
+    from zarr.codecs import Crc32cCodec
+
+    from xgeo.torch import _direct_chunk_reader
+
+    path = tmp_path / "crc.zarr"
+    arr = zarr.create_array(
+        path, shape=(6, 6), chunks=(4, 4), dtype="int16", compressors=[Crc32cCodec()]
+    )
+    arr[:] = np.arange(36, dtype="int16").reshape(6, 6)
+    assert _direct_chunk_reader(zarr.open_array(path)) is None

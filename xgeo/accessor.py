@@ -90,6 +90,23 @@ class GeoAccessor:
         return _io.to_zarr(self._obj, store, **kwargs)
 
     # --- spectral indices ---
+    def index(self, name: str, **kwargs: Any) -> xr.DataArray:
+        """One spectral index; see :func:`xgeo.indices.compute_index`."""
+        from .indices import compute_index
+
+        return compute_index(self._obj, name, **kwargs)
+
+    def indices(self, names: Any, **kwargs: Any) -> xr.Dataset:
+        """Several spectral indices in one fused pass; see :func:`xgeo.indices.compute_indices`."""
+        from .indices import compute_indices
+
+        return compute_indices(self._obj, names, **kwargs)
+
+    def available_indices(self, **kwargs: Any) -> list[str]:
+        """Indices computable from the bands present; see :func:`xgeo.indices.available_indices`."""
+        from .indices import available_indices
+
+        return available_indices(self._obj, **kwargs)
 
     # --- reprojection ---
 
@@ -113,6 +130,14 @@ class GeoAccessor:
         from .chips import make_chips
 
         return make_chips(self._obj, size, stride, **kwargs)
+
+    def to_dataloader(
+        self, size: int | tuple[int, int] = 256, batch_size: int = 16, **kwargs: Any
+    ) -> Any:
+        """A torch DataLoader of chips; see :func:`xgeo.torch.to_dataloader` (needs torch)."""
+        from .torch import to_dataloader
+
+        return to_dataloader(self._obj, size, batch_size, **kwargs)
 
 
 def _register() -> None:

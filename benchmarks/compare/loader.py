@@ -1,0 +1,318 @@
+"""Chips/s into a torch DataLoader: xgeo vs xbatcher vs TorchGeo vs in-memory slicing.
+
+Same store, same chips (256x256, and T=16 time-series chips for the nrt cube), batch 16,
+workers 0 and 2, same output dtype. Each measurement runs in a fresh subprocess (so worker
+peak RSS is clean and no state carries over), contenders interleaved per repetition.
+Writes ``benchmarks/results/loader.json``.
+
+Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results" / "loader.json"
+CACHE = Path(os.environ.get("XGEO_BENCH_CACHE", Path(tempfile.gettempdir()) / "xgeo-bench"))
+SIZE, BATCH = 256, 16
+
+
+# ----------------------------------------------------------------- data
+def mosaic(n: int, seed: int = 0):
+    """A 12 x n x n uint16 cube of whole real S2 tiles (101x100, 12 bands without B10).
+
+    Plain tiling repeats bytes that zstd then matches (0.3 bits/value instead of the real
+    6.6), so each tile takes a random clear date, random flips and a random gain in
+    0.85-1.15 (an illumination change): zstd then sees 6.8 bits/value, like the original.
+    """
+    import numpy as np
+
+    import xgeo
+
+    refl = xgeo.datasets.sentinel2_cube().reflectance.drop_sel(band="B10").values
+    rng = np.random.default_rng(seed)
+    out = np.empty((12, n, n), dtype="uint16")
+    th, tw = refl.shape[-2:]
+    for r in range(0, n, th):
+        for c in range(0, n, tw):
+            tile = refl[rng.choice([0, 2, 4])]  # the three clear dates
+            flips = rng.integers(0, 4)
+            if flips & 1:
+                tile = tile[:, :, ::-1]
+            if flips & 2:
+                tile = tile[:, ::-1, :]
+            h, w = min(th, n - r), min(tw, n - c)
+            out[:, r : r + h, c : c + w] = np.round(tile[:, :h, :w] * 10000 * rng.uniform(0.85, 1.15))
+    return out
+
+
+def build_stores(video: bool) -> dict[str, str]:
+    """The 12-band 4096x4096 uint16 cube tiled from the real S2 sample, as Zarr+zstd and video."""
+    import xarray as xr
+
+    import xgeo
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    paths = {"zstd": CACHE / "s2_4096_zstd.zarr", "tif": CACHE / "s2_4096.tif", "video": CACHE / "s2_4096_hevc.zarr"}
+    n = 4096
+    pixels = mosaic(n)
+    grid = xgeo.Grid.from_bounds((465180.0, 5080260.0 - 10 * n, 465180.0 + 10 * n, 5080260.0), crs=32633, resolution=10)
+    y, x = grid.coords()
+    bands = [b for b in xgeo.datasets.sentinel2_cube().band.values.tolist() if b != "B10"]
+    da = xr.DataArray(pixels, dims=("band", "y", "x"), coords={"band": bands, "y": y, "x": x}, name="reflectance")
+    ds = xgeo.write_grid(da.to_dataset())
+    if not paths["zstd"].exists():
+        ds.chunk({"band": 1, "y": 512, "x": 512}).geo.to_zarr(paths["zstd"])
+    if not paths["tif"].exists():
+        import rasterio
+
+        with rasterio.open(
+            paths["tif"], "w", driver="GTiff", width=n, height=n, count=12, dtype="uint16",
+            crs="EPSG:32633", transform=grid.transform, tiled=True, blockxsize=512, blockysize=512,
+            compress="zstd",
+        ) as dst:
+            dst.write(pixels)
+    if video and not paths["video"].exists():
+        ds.chunk({"band": 1, "y": 512, "x": 512}).geo.to_zarr(paths["video"], codec="hevc", codec_options={"crf": 20})
+    return {k: str(v) for k, v in paths.items() if v.exists()}
+
+
+def nrt_store() -> str | None:
+    src = SHARED / "nrt" / "sentinel2_cube_subset_romania_10m.nc"
+    if not src.exists():
+        return None
+    import xgeo
+
+    path = CACHE / "nrt_zstd.zarr"
+    if not path.exists():
+        ds = xgeo.open_dataset(src, mask_and_scale=False)[["B2", "B3", "B4", "B8"]]
+        ds.chunk({"time": 16, "y": 100, "x": 100}).geo.to_zarr(path)
+    return str(path)
+
+
+# ----------------------------------------------------------------- one measurement (subprocess)
+CHILD = r'''
+import json, resource, sys, time
+import numpy as np, torch
+from torch.utils.data import DataLoader, Dataset
+contender, store, workers, dtype_name, epochs, timeseries = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6] == "1"
+dtype = None if dtype_name == "native" else torch.float32
+size, batch = (50 if timeseries else 256), 16
+kw = dict(batch_size=batch, num_workers=workers, persistent_workers=workers > 0)
+if workers:
+    kw["multiprocessing_context"] = "fork"
+
+def cast(t):
+    return t if dtype is None else t.to(dtype)
+
+if contender == "xgeo":
+    from xgeo.torch import ChipDataset, ChunkAwareSampler, collate
+    if timeseries:
+        ds = ChipDataset(store, size=size, variables=["B2", "B3", "B4", "B8"], time=16, dtype=dtype)
+    else:
+        ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype)
+    loader = DataLoader(ds, sampler=ChunkAwareSampler(ds, seed=0), collate_fn=collate, **kw)
+    key = "image"
+elif contender == "xbatcher":
+    import xarray as xr, xbatcher
+    from xbatcher.loaders.torch import MapDataset
+    data = xr.open_zarr(store, consolidated=False)
+    if timeseries:
+        arr = data[["B2", "B3", "B4", "B8"]].to_array("band").transpose("time", "band", "y", "x")
+        gen = xbatcher.BatchGenerator(arr, input_dims={"time": 16, "y": size, "x": size})
+    else:
+        gen = xbatcher.BatchGenerator(data["reflectance"], input_dims={"y": size, "x": size})
+    ds = MapDataset(gen)
+    loader = DataLoader(ds, shuffle=True, **kw)
+    key = None
+elif contender == "torchgeo":
+    from torchgeo.datasets import RasterDataset
+    from torchgeo.samplers import GridGeoSampler
+    from torchgeo.datasets.utils import stack_samples
+    import os
+    class Tif(RasterDataset):
+        filename_glob = os.path.basename(store)
+        is_image = True
+    ds = Tif(os.path.dirname(store))
+    loader = DataLoader(ds, sampler=GridGeoSampler(ds, size=size, stride=size), collate_fn=stack_samples, **kw)
+    key = "image"
+elif contender == "numpy":
+    import xarray as xr
+    data = xr.open_zarr(store, consolidated=False)
+    if timeseries:
+        pixels = np.stack([data[b].values for b in ["B2", "B3", "B4", "B8"]], axis=1)
+    else:
+        pixels = data["reflectance"].values
+    class Plain(Dataset):
+        def __init__(self, a):
+            self.a = a
+            ny, nx = a.shape[-2:]
+            self.win = [(r, c) for r in range(0, ny - size + 1, size) for c in range(0, nx - size + 1, size)]
+            if timeseries:
+                self.win = [(t, r, c) for t in range(0, a.shape[0] - 15, 16) for r, c in self.win]
+        def __len__(self):
+            return len(self.win)
+        def __getitem__(self, i):
+            if timeseries:
+                t, r, c = self.win[i]
+                return cast(torch.from_numpy(self.a[t:t + 16, :, r:r + size, c:c + size].copy()))
+            r, c = self.win[i]
+            return cast(torch.from_numpy(self.a[:, r:r + size, c:c + size].copy()))
+    ds = Plain(pixels)
+    loader = DataLoader(ds, shuffle=True, **kw)
+    key = None
+else:
+    raise SystemExit(f"unknown contender {contender}")
+
+def run_epoch():
+    n = nbytes = 0
+    it = iter(loader)
+    t0 = time.perf_counter()
+    first = None
+    for b in it:
+        x = b[key] if key else b
+        if dtype is not None and x.dtype != dtype:
+            x = x.to(dtype)
+        if first is None:
+            first = time.perf_counter() - t0
+        n += x.shape[0]
+        nbytes += x.numel() * x.element_size()
+    return n, time.perf_counter() - t0, first, nbytes, str(x.dtype), tuple(x.shape[1:])
+
+t_start = time.perf_counter()
+n, dt, first, nbytes, out_dtype, shape = run_epoch()  # warm-up epoch: imports, workers, caches
+first_latency = time.perf_counter() - t_start if first is None else first
+rates = []
+for _ in range(epochs):
+    n, dt, _, nbytes, out_dtype, shape = run_epoch()
+    rates.append(n / dt)
+del loader
+parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"chips_per_s": max(rates), "chips_per_epoch": n, "first_batch_s": first_latency,
+                  "mb_per_s": max(rates) * nbytes / n / 1e6, "dtype": out_dtype, "shape": shape,
+                  "peak_rss_main_mib": parent, "peak_rss_worker_mib": children if workers else None}))
+'''
+
+
+def measure(contender: str, store: str, workers: int, dtype: str, epochs: int, timeseries: bool) -> dict:
+    cmd = [sys.executable, "-c", CHILD, contender, store, str(workers), dtype, str(epochs), "1" if timeseries else "0"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+        return {"error": lines[-1] if lines else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("xgeo", "xgeo-codecs", "torch", "xbatcher", "torchgeo", "zarr", "xarray", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="workers=2 only, one repetition")
+    args = parser.parse_args()
+    reps = 1 if args.quick else args.reps
+    try:
+        import xgeo_codecs  # noqa: F401
+
+        from xgeo.compression import video_encoding  # noqa: F401
+
+        video = True
+    except ImportError:
+        video = False
+    # Built in a subprocess so this process stays small: ru_maxrss survives fork+exec.
+    built = subprocess.run(
+        [sys.executable, __file__, "--build", "1" if video else "0"], capture_output=True, text=True, check=True
+    )
+    stores, nrt = json.loads(built.stdout.strip().splitlines()[-1])
+    cases = []
+    worker_counts = [2] if args.quick else [0, 2]
+    for dtype in ("native", "float32"):
+        for workers in worker_counts:
+            contenders = {"xgeo": stores["zstd"], "xbatcher": stores["zstd"], "torchgeo": stores["tif"], "numpy": stores["zstd"]}
+            if "video" in stores:
+                contenders["xgeo-video"] = stores["video"]
+            runs: dict[str, list[dict]] = {name: [] for name in contenders}
+            for _ in range(reps):  # interleaved: A, B, C, ... then again
+                for name, store in contenders.items():
+                    who = "xgeo" if name.startswith("xgeo") else name
+                    runs[name].append(measure(who, store, workers, dtype, args.epochs, False))
+            cases.append(summarize(f"12x256x256 uint16 chips from 12x4096x4096, out {dtype}", workers, runs))
+            print(json.dumps(cases[-1], indent=1), flush=True)
+            if nrt:
+                ts = {"xgeo": nrt, "xbatcher": nrt, "numpy": nrt}
+                runs = {name: [] for name in ts}
+                for _ in range(reps):
+                    for name, store in ts.items():
+                        runs[name].append(measure(name, store, workers, dtype, args.epochs + 3, True))
+                cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
+                print(json.dumps(cases[-1], indent=1), flush=True)
+    sizes = {k: _store_bytes(v) for k, v in stores.items()}
+    result = {
+        "topic": "loader",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "versions": versions(),
+        "store_bytes": sizes,
+        "cases": cases,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS}")
+
+
+def _store_bytes(path: str) -> int:
+    p = Path(path)
+    return p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def summarize(case: str, workers: int, runs: dict[str, list[dict]]) -> dict:
+    results = {}
+    for name, items in runs.items():
+        ok = [r for r in items if "error" not in r]
+        if not ok:
+            results[name] = {"error": items[0]["error"]}
+            continue
+        rates = [r["chips_per_s"] for r in ok]
+        best = max(ok, key=lambda r: r["chips_per_s"])
+        results[name] = {
+            "chips_per_s_max": max(rates),
+            "chips_per_s_median": statistics.median(rates),
+            "mb_per_s": best["mb_per_s"],
+            "first_batch_s": min(r["first_batch_s"] for r in ok),
+            "peak_rss_worker_mib": best["peak_rss_worker_mib"],
+            "peak_rss_main_mib": best["peak_rss_main_mib"],
+            "dtype": best["dtype"],
+        }
+    ratios = {}
+    ours = results.get("xgeo", {}).get("chips_per_s_median")
+    for name, res in results.items():
+        if name != "xgeo" and ours and "chips_per_s_median" in res:
+            ratios[f"xgeo/{name}"] = ours / res["chips_per_s_median"]
+    return {"case": case, "threads": workers, "workers": workers, "batch": BATCH, "results": results, "ratios": ratios}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--build":
+        print(json.dumps([build_stores(sys.argv[2] == "1"), nrt_store()]))
+    else:
+        main()
