@@ -166,10 +166,25 @@ def test_zero_size_constant_and_all_nan_chunks():
     np.testing.assert_array_equal(decode(encode(fconst)), fconst)
 
 
-@pytest.mark.parametrize("dtype", [np.complex64, np.bool_, object, np.float16, "M8[ns]", "U3"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.bool_, object, np.float16, "M8[ns]", "U3",
+                                   np.int64, np.uint64])
 def test_unsupported_dtypes_are_refused(dtype):
     with pytest.raises(CodecError, match="not supported"):
         encode(np.zeros((2, 4, 4), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32", "uint32", "int8"])
+def test_lossy_signed_and_wide_integers(nrt_b2, dtype):
+    info = np.iinfo(dtype)
+    a = nrt_b2[:8, :64, :64].astype(np.float64)
+    a = (a - a.min()) / (a.max() - a.min()) * (0.9 * (float(info.max) - info.min)) + info.min
+    a = np.rint(a).astype(dtype)
+    out = decode(encode(a, {"crf": 4}))
+    assert out.dtype == a.dtype
+    span = float(a.max()) - float(a.min())
+    assert psnr(a.astype(np.float64), out.astype(np.float64)) > 45
+    assert out.min() >= a.min() and out.max() <= a.max()
+    assert np.abs(out.astype(np.float64) - a).max() < 0.05 * span
 
 
 def test_bad_params_are_refused():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from codec_testdata import FIXTURES
 from numcodecs.tests.common import (
     check_backwards_compatibility,
     check_config,
@@ -101,18 +101,18 @@ def test_backward_compatibility_lossy_decodes_identically(j):
 
 def write_fixtures() -> None:  # pragma: no cover - run by hand when a format version is added
     """``XGEO_WRITE_FIXTURES=1 python codecs/tests/test_numcodecs.py`` writes missing files only."""
-    import conftest
+    from codec_testdata import EOPATCH, NRT, raw
 
-    b2 = conftest._raw(conftest.NRT, "B2")
-    scl = conftest._raw(conftest.NRT, "SCL")
-    refl = conftest._raw(conftest.EOPATCH, "reflectance").astype(np.float32)
+    b2 = raw(NRT, "B2")
+    scl = raw(NRT, "SCL")
+    refl = raw(EOPATCH, "reflectance").astype(np.float32)
     cloudy = np.where(np.isin(scl, [3, 8, 9, 10]), np.nan, b2 / 10000.0).astype(np.float32)
     lossless_arrays = [b2[:16, :64, :64], scl[:8, :33, :17], refl[:, :2, :40, :40],
                        cloudy[:8, :50, :50], b2[0, :7, :9].astype(np.int16)]
     lossy_arrays = [b2[:16, :64, :64], cloudy[:8, :50, :50], refl[:, :2, :40, :40]]
     for name, arrays, codecs in (("lossless", lossless_arrays, LOSSLESS),
                                  ("lossy", lossy_arrays, LOSSY)):
-        folder = conftest.FIXTURES / "v1" / name
+        folder = FIXTURES / "v1" / name
         folder.mkdir(parents=True, exist_ok=True)
         for i, arr in enumerate(arrays):
             fn = folder / f"array.{i:02d}.npy"

@@ -34,20 +34,22 @@ MAGIC = b"XGVC"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<4sBBH")
 _CRC = struct.Struct("<I")
-_DTYPES = {"|u1", "<u2", "<u4", "<u8", "|i1", "<i2", "<i4", "<i8", "<f4", "<f8"}
+_DTYPES = {"|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8"}
 _MAX_VALUES = 1 << 34  # refuse headers announcing absurd sizes (corruption, not data)
 _LOSSLESS_DEPTHS = (8, 9, 10, 12, 14, 16)
 
 
 def _dtype_error(dtype: np.dtype) -> CodecError:
     return CodecError(
-        f"dtype {dtype} is not supported by the video codec; use uint8/uint16/int16/int32 or "
-        "float32/float64 (cast bool masks to uint8; split complex into real and imaginary "
-        "variables)")
+        f"dtype {dtype} is not supported by the video codec; use (u)int8/16/32 or "
+        "float32/float64 (cast bool masks to uint8, 64-bit integers to int32 if their range "
+        "allows; split complex into real and imaginary variables)")
 
 
 def _check_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype.kind not in "uif" or dtype.kind == "f" and dtype.itemsize not in (4, 8):
+    # 64-bit integers are refused: their values do not survive the float64 value mapping
+    if (dtype.kind not in "uif" or dtype.kind == "f" and dtype.itemsize not in (4, 8)
+            or dtype.kind in "ui" and dtype.itemsize > 4):
         raise _dtype_error(dtype)
     return dtype.newbyteorder("<")
 
@@ -238,7 +240,7 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
         Any-dimensional array; the last two axes are (y, x), ``params.frame_axis`` is time,
         all other axes are separate planes.
     params
-        :class:`VideoParams` or its config dict. Default: lossy HEVC 12 bit, CRF 20.
+        :class:`VideoParams` or its config dict. Default: lossy HEVC 12 bit, CRF 6 (about 1 bit per value on Sentinel-2).
 
     Examples
     --------

@@ -1,0 +1,24 @@
+"""Paths and a raw reader for the real data the codec tests use (netCDF4 only).
+
+A uniquely named module (not ``conftest``) so that test files can import it even when
+pytest collects xgeo's own ``tests/conftest.py`` in the same run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+NRT = ROOT / "tests" / "data" / "nrt_romania_32t.nc"
+EOPATCH = ROOT / "xgeo" / "data" / "s2_eopatch.nc"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "video"
+
+
+def raw(path: Path, var: str) -> np.ndarray:
+    """A variable as stored (no CF masking or scaling)."""
+    with netCDF4.Dataset(path) as ds:
+        ds.set_auto_maskandscale(False)
+        return np.asarray(ds[var][:])
