@@ -57,6 +57,7 @@ def open_dataset(
     *,
     engine: str | None = None,
     chunks: Any = None,
+    allow_incomplete: bool = False,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Open a netCDF file, Zarr store or GeoTIFF as a Dataset with a readable grid.
@@ -73,6 +74,9 @@ def open_dataset(
     chunks
         Passed to xarray: ``None`` loads lazily without dask, ``{}`` or a dict
         gives dask arrays.
+    allow_incomplete
+        Open a Zarr store whose xgeo write was interrupted (unwritten chunks read as the
+        fill value); by default that raises :class:`~xgeo.store.IncompleteStoreError`.
     **kwargs
         Passed to :func:`xarray.open_dataset`.
 
@@ -97,6 +101,10 @@ def open_dataset(
         "geotiff" if engine == "rasterio" else ("zarr" if engine == "zarr" else detect_format(path))
     )
     if kind == "zarr":
+        if not allow_incomplete:
+            from .store import check_complete
+
+            check_complete(str(path))
         kwargs.setdefault("decode_coords", "all")
         kwargs.setdefault("consolidated", _has_consolidated_metadata(path))
         try:
@@ -218,9 +226,15 @@ def to_zarr(
     codec: str | None = None,
     codec_options: dict[str, Any] | None = None,
     encoding: dict[str, Any] | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
     **kwargs: Any,
 ) -> Any:
     """Write a Zarr v3 store with the grid, optionally video-compressed.
+
+    Dask-backed variables are written block by block with completion markers (see
+    :mod:`xgeo.store`): an interrupted write is detected on open and finished with
+    ``resume=True`` without redoing written chunks. In-memory data is written directly.
 
     Parameters
     ----------
@@ -232,6 +246,10 @@ def to_zarr(
         Options for the video codec (``crf``, ``lossless``, ``value_range``...).
     encoding
         Per-variable encodings, merged over the codec's.
+    resume
+        Finish an interrupted write of the same Dataset (lazy variables only).
+    progress
+        Progress bar for lazy writes; default: when standard error is a terminal.
     **kwargs
         Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``consolidated``...).
 
@@ -262,7 +280,30 @@ def to_zarr(
     kwargs.setdefault("consolidated", False)
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
-    return obj.to_zarr(store, encoding=merged or None, **kwargs)
+    if not any(var.chunks is not None for var in obj.variables.values()):
+        if resume:
+            raise ValueError("resume=True needs dask-backed data (the write it resumes was lazy)")
+        return obj.to_zarr(store, encoding=merged or None, **kwargs)
+    from .store import write_resumable
+
+    # Coordinates are metadata-sized: load them so only data variables become block tasks.
+    lazy_coords = [n for n, c in obj.coords.items() if c.chunks is not None]
+    if lazy_coords:
+        obj = obj.assign_coords({n: obj.coords[n].load() for n in lazy_coords})
+    obj = _chunk_like_encoding(obj, merged)
+    return write_resumable(
+        obj, str(store), encoding=merged or None, resume=resume, progress=progress, **kwargs
+    )
+
+
+def _chunk_like_encoding(ds: xr.Dataset, encoding: dict[str, Any]) -> xr.Dataset:
+    """Rechunk lazy variables to their Zarr chunks so each dask block is whole Zarr chunks."""
+    out = ds
+    for name, enc in encoding.items():
+        chunks = enc.get("chunks")
+        if chunks is not None and name in ds and ds[name].chunks is not None:
+            out[name] = ds[name].chunk(dict(zip(ds[name].dims, chunks, strict=True)))
+    return out
 
 
 def _variable_length_strings(ds: xr.Dataset) -> xr.Dataset:

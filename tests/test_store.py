@@ -1,0 +1,131 @@
+"""Interrupted Zarr writes are detected, named and resumed without redoing written chunks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xgeo
+from xgeo.store import IncompleteStoreError, missing_chunks, progress_path
+
+SLOW_WRITER = textwrap.dedent(
+    """
+    import sys, time, dask, numpy as np, xgeo
+    def slow(block):
+        time.sleep(float(sys.argv[2]))
+        return block
+    ds = xgeo.datasets.sentinel2_cube(chunks={"time": 1})[["reflectance"]]
+    lazy = ds.reflectance.chunk({"band": 1})
+    ds["reflectance"] = lazy.copy(data=lazy.data.map_blocks(slow))
+    with dask.config.set(scheduler="synchronous"):
+        xgeo.io.to_zarr(ds, sys.argv[1], resume=len(sys.argv) > 3)
+    """
+)
+
+
+def _lazy_cube():
+    ds = xgeo.datasets.sentinel2_cube(chunks={"time": 1})[["reflectance"]]
+    ds["reflectance"] = ds.reflectance.chunk({"band": 1})
+    return ds
+
+
+def test_lazy_write_reads_back_and_is_marked_complete(tmp_path, sample):
+    store = tmp_path / "cube.zarr"
+    markers = xgeo.io.to_zarr(_lazy_cube(), store)
+    assert len(markers) == 5 * 13
+    assert missing_chunks(str(store)) is None
+    back = xgeo.open_dataset(store)
+    np.testing.assert_array_equal(back.reflectance.values, sample.reflectance.values)
+    assert back.geo.crs.to_epsg() == 32633
+
+
+def test_killed_write_is_refused_then_resumed(tmp_path, sample):
+    store = tmp_path / "cube.zarr"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(store), "0.05"])
+    side = Path(progress_path(str(store)))
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if side.exists() and len(list(side.glob("reflectance@*"))) >= 10:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    missing = missing_chunks(str(store))
+    assert missing is not None and 0 < len(missing["reflectance"]) < 65
+    n_missing = len(missing["reflectance"])
+    with pytest.raises(IncompleteStoreError, match=r"chunk\(s\) missing.*resume=True"):
+        xgeo.open_dataset(store)
+    partial = xgeo.open_dataset(store, allow_incomplete=True)
+    assert np.isnan(partial.reflectance.values).any()  # unwritten chunks are fill values
+    written = xgeo.io.to_zarr(_lazy_cube(), store, resume=True)
+    assert len(written) == n_missing  # finished chunks were not redone
+    back = xgeo.open_dataset(store)
+    np.testing.assert_array_equal(back.reflectance.values, sample.reflectance.values)
+
+
+def test_resume_needs_the_same_layout(tmp_path):
+    store = tmp_path / "cube.zarr"
+    subprocess.run([sys.executable, "-c", SLOW_WRITER, str(store), "0"], check=True)
+    with pytest.raises(IncompleteStoreError, match="differ"):
+        xgeo.io.to_zarr(_lazy_cube().chunk({"time": 5}), store, resume=True)
+    with pytest.raises(IncompleteStoreError, match="nothing to resume"):
+        xgeo.io.to_zarr(_lazy_cube(), tmp_path / "other.zarr", resume=True)
+
+
+def test_a_second_write_over_an_interrupted_one_is_refused(tmp_path):
+    store = tmp_path / "cube.zarr"
+    Path(progress_path(str(store))).mkdir(parents=True)
+    with pytest.raises(IncompleteStoreError, match="interrupted"):
+        xgeo.io.to_zarr(_lazy_cube(), store)
+
+
+def test_killing_a_distributed_worker_mid_write_still_completes(tmp_path, sample):
+    distributed = pytest.importorskip("distributed")
+    store = tmp_path / "cube.zarr"
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            ds = _lazy_cube()
+            ds["reflectance"] = ds.reflectance.copy(data=ds.reflectance.data.map_blocks(_sleepy))
+            pids = list(client.run(os.getpid).values())
+            side = Path(progress_path(str(store)))
+            seen_at_kill = []
+
+            def kill_when_started():
+                while len(list(side.glob("reflectance@*"))) < 5:
+                    time.sleep(0.02)
+                seen_at_kill.append(len(list(side.glob("reflectance@*"))))
+                os.kill(pids[0], signal.SIGKILL)
+
+            import threading
+
+            killer = threading.Thread(target=kill_when_started, daemon=True)
+            killer.start()
+            xgeo.io.to_zarr(ds, store)
+            killer.join(timeout=5)
+    assert seen_at_kill and seen_at_kill[0] < 65  # the worker died mid-write
+    assert missing_chunks(str(store)) is None
+    np.testing.assert_array_equal(
+        xgeo.open_dataset(store).reflectance.values, sample.reflectance.values
+    )
+
+
+def _sleepy(block):
+    time.sleep(0.1)
+    return block
+
+
+def test_in_memory_data_cannot_resume(tmp_path, sample):
+    with pytest.raises(ValueError, match="dask"):
+        xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "x.zarr", resume=True)
+    assert isinstance(sample, xr.Dataset)
