@@ -53,6 +53,9 @@ def test_video_encoding_chunks_and_skips(eo, nrt):
     assert enc["cloud_mask"]["serializer"].params.lossless
     assert enc["cloud_mask"]["serializer"].params.family == "ffv1"
     assert enc["ndvi"]["serializer"].params.crf == 12
+    # lossless keeps the bands of a chunk together, for inter-band prediction
+    assert video_encoding(eo, lossless=True)["reflectance"]["chunks"] == (5, 13, 101, 100)
+    assert video_encoding(eo, "ffv1", band_chunk=2)["reflectance"]["chunks"] == (5, 2, 101, 100)
     enc = video_encoding(nrt, lossless=True, gop=16, chunks={"x": 50})
     assert enc["B2"]["chunks"] == (16, 100, 50)
     assert enc["B2"]["dtype"] == np.uint16 and enc["B2"]["serializer"].params.nodata == 0

@@ -53,6 +53,7 @@ def video_encoding(
     variables: list[Hashable] | None = None,
     gop: int = DEFAULT_GOP,
     tile: int = DEFAULT_TILE,
+    band_chunk: int | None = None,
     **codec_kwargs: Any,
 ) -> dict[Hashable, dict[str, Any]]:
     """Per-variable Zarr v3 encoding that stores each spatial variable as video.
@@ -70,8 +71,12 @@ def video_encoding(
         Dimension used as video frames (default: ``time`` if present, else the first
         non-spatial dimension). Other non-spatial dims (band, ...) become separate planes.
     chunks
-        Chunk sizes per dimension overriding the defaults (``gop`` frames, 1 along other
-        dims, ``tile`` x ``tile`` pixels).
+        Chunk sizes per dimension overriding the defaults (``gop`` frames, ``band_chunk``
+        along other dims, ``tile`` x ``tile`` pixels).
+    band_chunk
+        Chunk size along non-frame, non-spatial dims (bands). Default: 1 for lossy codecs
+        (read one band, decode one band); for lossless, all bands up to 16, so that FFV1 can
+        code a band as its difference to the previous one (3 % smaller on the eo-learn cube).
     variables
         Variables to encode (default: every data variable with both spatial dims and a
         numeric dtype the codec supports).
@@ -127,6 +132,8 @@ def video_encoding(
                 f"ds[{name!r}].transpose(..., {y_dim!r}, {x_dim!r})")
         fdim = _frame_dim(var, (y_dim, x_dim), frame_dim)
         sizes = dict(var.sizes)
+        lossless = codec == "ffv1" or bool(codec_kwargs.get("lossless")) or _is_categorical(var)
+        per_band = band_chunk if band_chunk is not None else (16 if lossless else 1)
         want: dict[Hashable, int] = {}
         for d in var.dims:
             if d in (y_dim, x_dim):
@@ -134,7 +141,7 @@ def video_encoding(
             elif d == fdim:
                 want[d] = min(gop, sizes[d])
             else:
-                want[d] = 1
+                want[d] = max(1, min(per_band, sizes[d]))
         for d, n in (chunks or {}).items():
             if d in want:
                 want[d] = max(1, min(int(n), sizes[d]))

@@ -108,7 +108,8 @@ def write_fixtures() -> None:  # pragma: no cover - run by hand when a format ve
     refl = raw(EOPATCH, "reflectance").astype(np.float32)
     cloudy = np.where(np.isin(scl, [3, 8, 9, 10]), np.nan, b2 / 10000.0).astype(np.float32)
     lossless_arrays = [b2[:16, :64, :64], scl[:8, :33, :17], refl[:, :2, :40, :40],
-                       cloudy[:8, :50, :50], b2[0, :7, :9].astype(np.int16)]
+                       cloudy[:8, :50, :50], b2[0, :7, :9].astype(np.int16),
+                       refl[:, 1:5, :40, :40]]  # 05: inter-plane prediction
     lossy_arrays = [b2[:16, :64, :64], cloudy[:8, :50, :50], refl[:, :2, :40, :40]]
     for name, arrays, codecs in (("lossless", lossless_arrays, LOSSLESS),
                                  ("lossy", lossy_arrays, LOSSY)):

@@ -297,21 +297,40 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
         opts = _encoder_options(p, enc, t, hc, wc)
         meta.update({"encoder": enc, "family": fam, "bit_depth": bd, "coded": [hc, wc],
                      "options": opts})
-        for j, m in enumerate(maps):
-            if m["k"] == "const":
-                streams.append(b"")
-                continue
-            xf = fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
-            codes = _to_codes(xf, m, (1 << bd) - 1 if m["k"] == "lin" else maxcode)
+        def code(codes: np.ndarray, depth: int) -> bytes:
             if (hc, wc) != (h, w):
                 codes = np.pad(codes, ((0, 0), (0, hc - h), (0, wc - w)), mode="edge")
             try:
-                streams.append(_stream.encode_stream(codes, enc, bd, opts, p.threads))
+                return _stream.encode_stream(codes, enc, depth, opts, p.threads)
             except CodecError:
                 raise
             except Exception as err:  # libav reports option/encoder problems as OSError etc.
                 raise CodecError(f"encoder {enc} failed ({err}); check the encoder options "
                                  f"{opts} or pick another codec/encoder") from err
+
+        prev: np.ndarray | None = None  # codes of the previous plane (inter-plane prediction)
+        for j, m in enumerate(maps):
+            if m["k"] == "const":
+                streams.append(b"")
+                prev = None
+                continue
+            xf = fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
+            codes = _to_codes(xf, m, (1 << bd) - 1 if m["k"] == "lin" else maxcode)
+            stream = code(codes, bd)
+            if p.plane_prediction and enc == "ffv1" and prev is not None:
+                # neighbouring bands are alike: code the difference to the previous plane
+                # when that is smaller (measured: -3 % on the 13-band eo-learn cube)
+                r = codes.astype(np.int64) - prev
+                rbase = int(r.min())
+                span = int(r.max()) - rbase
+                if span < 1 << 16:
+                    rbd = next(b for b in _LOSSLESS_DEPTHS if (1 << b) > span)
+                    alt = code((r - rbase).astype(np.uint16), rbd)
+                    if len(alt) < len(stream):
+                        stream = alt
+                        maps[j] = {**m, "pred": 1, "rbase": rbase, "bd": rbd}
+            prev = codes.astype(np.int64)
+            streams.append(stream)
         meta["planes"] = [[len(s), m] for s, m in zip(streams, maps, strict=True)]
     body = json.dumps(meta, separators=(",", ":")).encode()
     if len(body) > 0xFFFF:
@@ -442,6 +461,8 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         raise CodecError(f"unknown codec family {fam!r}; the chunk is corrupt or newer")
     hw = probe.hardware_decoder(fam) if decoder == "auto" else None
     cube = np.empty((t, n_planes, h, w), dtype)
+    prev: np.ndarray | None = None
+    maxcode = (1 << bd) - 1
     for j, (length, m) in enumerate(planes):
         seg = buf[off: off + length]
         off += length
@@ -449,16 +470,26 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
             if length:
                 raise CodecError("constant plane with a stream; the chunk is corrupt")
             cube[:, j] = np.asarray(m["v"]).astype(dtype)
+            prev = None
             continue
-        maxcode = (1 << bd) - 1
+        pbd = int(m.get("bd", bd))
+        if not 0 < pbd <= 16:
+            raise CodecError("header has an invalid plane bit depth; the chunk is corrupt")
         codes = None
         if hw is not None:
             try:
-                codes = _stream.decode_stream(seg, fam, bd, t, h, w, hw, (hc, wc))
+                codes = _stream.decode_stream(seg, fam, pbd, t, h, w, hw, (hc, wc))
             except Exception:  # noqa: BLE001 - fall back to software, which reports errors
                 codes = None
         if codes is None:
-            codes = _stream.decode_stream(seg, fam, bd, t, h, w, None, (hc, wc))
+            codes = _stream.decode_stream(seg, fam, pbd, t, h, w, None, (hc, wc))
+        if m.get("pred"):
+            if prev is None:
+                raise CodecError("predicted plane without a reference; the chunk is corrupt")
+            codes = codes.astype(np.int64) + int(m["rbase"]) + prev
+            if codes.min() < 0 or codes.max() > maxcode:
+                raise CodecError("predicted plane out of range; the chunk is corrupt")
+        prev = codes.astype(np.int64)
         cube[:, j] = _from_codes(codes, m, dtype, maxcode)
     for mk, val in masks:
         fill = np.nan if val == "nan" else val

@@ -50,6 +50,9 @@ class VideoParams:
         ``"software"`` or ``"auto"`` (use NVDEC ``*_cuvid`` when one works here).
     options
         Extra libav encoder options, passed through verbatim (strings).
+    plane_prediction
+        Lossless FFV1 only: code each plane (band) as its difference to the previous plane
+        of the chunk when that is smaller (tried per plane; bit-exact either way).
     """
 
     codec: str | None = None
@@ -67,6 +70,7 @@ class VideoParams:
     threads: int = 1
     decoder: str = "software"
     options: dict[str, str] = field(default_factory=dict)
+    plane_prediction: bool = True
 
     def __post_init__(self) -> None:
         fam = self.family
