@@ -24,6 +24,7 @@ from .core import (
     ConstantsLike,
     Plan,
     ScaleLike,
+    as_rows,
     band_scales,
     build_plan,
     index_bands,
@@ -128,14 +129,17 @@ class _BlockFn:
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
         if self.axis is None:  # one block per band
             shape = blocks[0].shape
-            arrays = [(np.ascontiguousarray(b).reshape(1, 1, -1), 0) for b in blocks]
+            arrays, q = as_rows(blocks)
         else:
-            b = np.ascontiguousarray(blocks[0])
+            b, pos = blocks[0], self.positions
+            if not b.flags.c_contiguous:  # copy only the bands read
+                b, pos = np.take(b, pos, axis=self.axis), range(len(pos))
             shape = b.shape[:self.axis] + b.shape[self.axis + 1:]
             P = int(np.prod(b.shape[:self.axis], dtype=np.int64))
             b3 = b.reshape(P, b.shape[self.axis], -1)
-            arrays = [(b3, i) for i in self.positions]
-        out = run_kernel(self.plan, arrays, self.scale, self.offset, self.nodata, threads=1)
+            arrays = [(b3, i) for i in pos]
+        out = run_kernel(self.plan, arrays, self.scale, self.offset, self.nodata, threads=1,
+                         q=q if self.axis is None else None)
         return out.reshape((out.shape[0], *shape))
 
 
@@ -205,8 +209,9 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
         out = da.map_blocks(fn, *datas, new_axis=0, chunks=((n_out,), *ref.chunks), dtype=plan.dtype,
                             name=f"xgeo-indices-{'-'.join(plan.names)[:60]}")
         return out, dims, bands_[0]
-    flat = [(np.ascontiguousarray(d).reshape(1, 1, -1), 0) for d in datas]
-    out = run_kernel(plan, flat, s, o, nd, threads=n_threads())
+    datas = [np.asarray(d) for d in datas]
+    rows, q = as_rows(datas)
+    out = run_kernel(plan, rows, s, o, nd, threads=n_threads(), q=q)
     return out.reshape((n_out, *np.shape(datas[0]))), dims, bands_[0]
 
 

@@ -156,6 +156,31 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
 def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
                wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
                dtype: str = "float32") -> Plan:
+    """Resolve a request into a :class:`Plan` (memoised: repeated calls cost a dict lookup).
+
+    See :func:`_build_plan`.
+    """
+    try:
+        key = (tuple(names), repr(sorted((constants or {}).items())),
+               tuple(sorted((wavelengths or {}).items())), kernel, dtype)
+        hash(key)
+    except TypeError:
+        return _build_plan(names, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _build_plan(names, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+_PLANS: dict[tuple, Plan] = {}
+
+
+def _build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
+                wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
+                dtype: str = "float32") -> Plan:
     """Resolve formulas and constants of ``names`` and generate their fused kernel source.
 
     ``constants`` maps constant names to numbers (or formula strings over band symbols) for
@@ -229,14 +254,53 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
+def as_rows(arrays: Sequence[np.ndarray]) -> tuple[list[tuple[np.ndarray, int]], int]:
+    """Kernel inputs ``(P, 1, S)`` for same-shape band arrays, and ``Q``, copying only if needed.
+
+    C-contiguous arrays are one long row (``P = 1``; work is split into blocks of pixels). An
+    array whose last axis is contiguous and whose other axes collapse into one row stride (row
+    windows of a bigger array, such as dask blocks of a NumPy array) is viewed as ``P`` rows of
+    ``S >= Q`` elements, of which the kernel reads the first ``Q``. Anything else is copied once.
+    """
+    if all(a.flags.c_contiguous for a in arrays):
+        return [(a.reshape(1, 1, -1), 0) for a in arrays], int(arrays[0].size) if arrays else 0
+    out = []
+    for a in arrays:
+        v = _row_view(a) if a.ndim >= 2 else None
+        if v is None:
+            c = np.ascontiguousarray(a)
+            v = c.reshape(-1, 1, c.shape[-1] if c.ndim else 1)
+        out.append((v, 0))
+    return out, int(arrays[0].shape[-1]) if arrays[0].ndim else 1
+
+
+def _row_view(a: np.ndarray) -> np.ndarray | None:
+    isz = a.itemsize
+    if a.strides[-1] != isz or a.shape[-1] == 0:
+        return None
+    if a.flags.c_contiguous:
+        return a.reshape(-1, 1, a.shape[-1])
+    row = a.strides[-2]
+    # the leading axes must collapse into one row stride (axes of length 1 never matter)
+    for i in range(a.ndim - 2):
+        if a.shape[i] > 1 and a.strides[i] != a.strides[i + 1] * a.shape[i + 1]:
+            return None
+    if row % isz or row < a.shape[-1] * isz:
+        return None
+    rows = int(np.prod(a.shape[:-1]))
+    return np.lib.stride_tricks.as_strided(a, (rows, 1, row // isz), (row, row, isz), writeable=False)
+
+
 def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.ndarray,
-               offset: np.ndarray, nodata: np.ndarray, *, threads: int = 1) -> np.ndarray:
-    """Run the plan's kernel on 3-D ``(P, nb, Q)`` C-contiguous inputs.
+               offset: np.ndarray, nodata: np.ndarray, *, threads: int = 1,
+               q: int | None = None) -> np.ndarray:
+    """Run the plan's kernel on 3-D ``(P, nb, S)`` C-contiguous inputs, of which the first ``Q``
+    of the last axis are read (``Q`` = ``q`` if given, else ``S``).
 
     Returns the ``(n_indices, P, Q)`` output in the kernel's (sorted) order. With
     ``threads > 1`` the work items are split into that many contiguous ranges run on a pool.
     """
-    P, Q = arrays[0][0].shape[0], arrays[0][0].shape[2]
+    P, Q = arrays[0][0].shape[0], arrays[0][0].shape[2] if q is None else q
     out = np.empty((len(plan.order), P, Q), dtype=plan.dtype)
     if out.size == 0:
         return out
@@ -333,8 +397,8 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
         v = nodata.get(sym) if isinstance(nodata, Mapping) else nodata
         if v is not None:
             nd[i] = float(v)
-    flat = [(np.ascontiguousarray(a).reshape(1, 1, -1), 0) for a in arrs]
-    out = run_kernel(plan, flat, s, o, nd, threads=threads or n_threads())
+    rows, q = as_rows(arrs)
+    out = run_kernel(plan, rows, s, o, nd, threads=threads or n_threads(), q=q)
     return {n: out[k].reshape(shape) for n, k in zip(plan.names, plan.order, strict=True)}
 
 
