@@ -34,6 +34,22 @@ def test_zarr_v3_lossless_round_trip_with_edge_chunks(tmp_path, nrt_bands):
     assert meta["codecs"][0] == {"name": CODEC_ID, "configuration": {"lossless": True}}
 
 
+def test_edge_chunk_padding_does_not_widen_the_value_range(tmp_path, nrt_b2):
+    data = np.ascontiguousarray(nrt_b2[:16, :70, :70])  # 64x64 chunks: edge chunks padded
+    z = _array(tmp_path / "p.zarr", data, VideoSerializer(crf=4), (16, 64, 64), fill_value=0)
+    out = z[:]
+    edge = (slice(None), slice(64, 70), slice(64, 70))
+    # zarr pads the corner chunk with 0 (its fill_value): masked as "missing", the value
+    # mapping keeps the real range of the 6 x 6 pixels of data
+    info = chunk_info((tmp_path / "p.zarr" / "c" / "0" / "1" / "1").read_bytes())
+    mapping = info["planes"][0][1]
+    assert (mapping["lo"], mapping["hi"]) == (data[edge].min(), data[edge].max())
+    assert len(info["masks"]) == 1
+    np.testing.assert_array_equal(out == 0, data == 0)  # real pixels never read as missing
+    assert np.abs(out[edge].astype(int) - data[edge]).max() < 0.02 * (
+        int(data[edge].max()) - int(data[edge].min()))
+
+
 def test_zarr_v3_lossy_float_keeps_nan(tmp_path, cloudy_reflectance):
     data = cloudy_reflectance[:16]
     _array(tmp_path / "f.zarr", data, VideoSerializer(crf=10), (16, 64, 64), fill_value=np.nan)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,7 +69,18 @@ class VideoSerializer(ArrayBytesCodec):
         return chunk_spec.prototype.nd_buffer.from_numpy_array(arr.astype(want, copy=False))
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
-        data = encode(chunk_array.as_numpy_array(), self.params)
+        params = self.params
+        fill = getattr(chunk_spec, "fill_value", None)
+        if params.nodata is None and fill is not None:
+            # Zarr pads edge chunks with fill_value and means "missing" by it: mask it
+            # (restored exactly) so padding neither widens the value range nor costs bits
+            try:
+                value = float(fill)
+            except (TypeError, ValueError):
+                value = float("nan")
+            if np.isfinite(value):
+                params = replace(params, nodata=value)
+        data = encode(chunk_array.as_numpy_array(), params)
         return chunk_spec.prototype.buffer.from_bytes(data)
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
