@@ -279,3 +279,13 @@ def test_accessor_delegates(s2):
     xr.testing.assert_identical(s2.reflectance.geo.indices(["EVI", "NDWI"], L=0.5),
                                 compute_indices(s2.reflectance, ["EVI", "NDWI"], L=0.5))
     assert s2.geo.available_indices() == available_indices(s2)
+
+
+def test_dask_graphs_of_different_inputs_do_not_collide(s2):
+    a = s2.reflectance.chunk({"time": 1})
+    b = (s2.reflectance * 0.5 + 0.01).chunk({"time": 1})
+    ra, rb = dask.compute(compute_index(a, "NDVI"), compute_index(b, "NDVI"))
+    np.testing.assert_array_equal(ra.values, s2.ndvi.values)
+    assert not np.array_equal(ra.values, rb.values)
+    c1, c2 = dask.compute(compute_index(a, "SAVI", L=0.5), compute_index(a, "SAVI", L=1.0))
+    assert not np.array_equal(c1.values, c2.values)

@@ -143,6 +143,13 @@ class _BlockFn:
         return out.reshape((out.shape[0], *shape))
 
 
+def _task_name(plan: Plan, *inputs: Any) -> str:
+    """Readable and unique dask key: index names + a hash of kernel, constants and inputs."""
+    from dask.base import tokenize
+
+    return f"xgeo-{'-'.join(plan.names)[:40]}-{tokenize(plan.source, plan.consts, *inputs)}"
+
+
 def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: ScaleLike,
          nodata: float | Mapping[str, float] | None) -> tuple[Any, tuple[Hashable, ...], xr.DataArray]:
     """Evaluate; returns (data of shape (n_kernel_outputs, *dims), dims, template DataArray)."""
@@ -177,7 +184,7 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
             chunks = ((n_out,), *(c for i, c in enumerate(data.chunks) if i != axis))
             fn = _BlockFn(plan, pos, axis, s, o, nd)
             out = data.map_blocks(fn, drop_axis=axis, new_axis=0, chunks=chunks, dtype=plan.dtype,
-                                  name=f"xgeo-indices-{'-'.join(plan.names)[:60]}")
+                                  name=_task_name(plan, data, pos, s, o, nd))
             return out, dims, arr
         data = np.asarray(data)
         if not data.flags.c_contiguous:  # copy only the bands we read
@@ -207,7 +214,7 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
                  for d in datas]
         fn = _BlockFn(plan, [], None, s, o, nd)
         out = da.map_blocks(fn, *datas, new_axis=0, chunks=((n_out,), *ref.chunks), dtype=plan.dtype,
-                            name=f"xgeo-indices-{'-'.join(plan.names)[:60]}")
+                            name=_task_name(plan, *datas, s, o, nd))
         return out, dims, bands_[0]
     datas = [np.asarray(d) for d in datas]
     rows, q = as_rows(datas)
