@@ -21,7 +21,8 @@ from .errors import CodecError
 # SVT-AV1 prints a banner straight to stderr unless told otherwise (1 = errors only).
 os.environ.setdefault("SVT_LOG", "1")
 # libav prints encoder banners and warnings on stderr; keep it quiet.
-av.logging.set_level(av.logging.ERROR)
+LOG_LEVEL = av.logging.ERROR
+av.logging.set_level(LOG_LEVEL)
 logging.getLogger("libav").setLevel(logging.ERROR)
 
 
@@ -183,15 +184,16 @@ def _open_encoder(encoder: str, w: int, h: int, pix_fmt: str, options: dict[str,
         if slices is not None:
             opts["slices"] = slices
         ctx.options = opts
-        level = av.logging.get_level()
-        av.logging.set_level(None)  # refusals are expected here; the last one is reported
+        # refusals are expected here (the last one is reported); restore our fixed level
+        # rather than a saved one, so concurrent threads cannot leave logging switched off
+        av.logging.set_level(None if len(tries) > 1 else LOG_LEVEL)
         try:
             ctx.open()
             return ctx
         except av.FFmpegError as err:
             last = err
         finally:
-            av.logging.set_level(level)
+            av.logging.set_level(LOG_LEVEL)
     raise CodecError(f"encoder {encoder} refused a {w}x{h} {pix_fmt} stream with options "
                      f"{options} ({last}); pick another codec or encoder")
 

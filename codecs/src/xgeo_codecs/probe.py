@@ -44,12 +44,13 @@ def _can_encode(name: str) -> bool:
 @contextlib.contextmanager
 def _quiet():
     """Silence libav while probing (absent drivers are expected, not errors)."""
-    level = av.logging.get_level()
+    from ._stream import LOG_LEVEL
+
     av.logging.set_level(None)
     try:
         yield
     finally:
-        av.logging.set_level(level)
+        av.logging.set_level(LOG_LEVEL)
 
 
 def _try_encode(name: str) -> bool:
