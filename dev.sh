@@ -18,15 +18,19 @@ setup() {  # $1: extras of xgeo to install ("" for none)
     "$VENV/bin/python" -m pip install -q -e ./codecs -e "$target"
 }
 
+cpu_torch() {  # torch is an optional extra: take the CPU wheel explicitly, never a CUDA build
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q torch==2.13.0
+}
+
 case "${1:-}" in
     demo)
-        setup ""
+        cpu_torch
+        setup plot
         "$VENV/bin/xgeo" demo
         ;;
     test)
-        # torch is an optional extra: take the CPU wheel explicitly, never a CUDA build.
-        [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install -q torch==2.13.0
+        cpu_torch
         setup dev
         "$VENV/bin/ruff" check .
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules

@@ -90,3 +90,109 @@ def test_info_on_every_shared_data_file(name):
     result = CliRunner().invoke(main, ["info", str(SHARED / name)])
     assert result.exit_code == 0, result.output
     assert "crs:" in result.output and "variables:" in result.output
+
+
+# ------------------------------------------------------------------ pipeline commands
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_compress_lossless_is_bit_exact_and_reports(tmp_path):
+    out = tmp_path / "nrt.zarr"
+    result = _run(
+        "compress",
+        DATA / "nrt_romania_32t.nc",
+        out,
+        "--lossless",
+        "--variable",
+        "B4",
+        "--variable",
+        "B8",
+    )
+    assert result.exit_code == 0, result.output
+    assert "ffv1" in result.output.lower() or "FFV1" in result.output
+    assert "inf" in result.output  # PSNR of a lossless store
+    original = xgeo.open_dataset(DATA / "nrt_romania_32t.nc")
+    back = xgeo.open_dataset(out)
+    import numpy as np
+
+    np.testing.assert_array_equal(back.B4.values, original.B4.values)
+
+
+def test_compress_lossy_then_decompress_to_netcdf(tmp_path):
+    store = tmp_path / "s2.zarr"
+    result = _run(
+        "compress", xgeo.datasets.sentinel2_cube_path(), store, "--crf", "12", "--variable", "ndvi"
+    )
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.output.splitlines() if ln.startswith("ndvi"))
+    assert "libx265" in line
+    nc = tmp_path / "back.nc"
+    assert _run("decompress", store, nc).exit_code == 0
+    back = xgeo.open_dataset(nc)
+    assert back.geo.crs.to_epsg() == 32633 and back.ndvi.shape == (5, 101, 100)
+
+
+def test_reproject_indices_and_chips_commands(tmp_path):
+    src = xgeo.datasets.sentinel2_cube_path()
+    r = _run(
+        "reproject", src, tmp_path / "ll.zarr", "--crs", "EPSG:4326", "--resampling", "bilinear"
+    )
+    assert r.exit_code == 0, r.output
+    assert xgeo.open_dataset(tmp_path / "ll.zarr").geo.crs.to_epsg() == 4326
+    r = _run("indices", src, tmp_path / "idx.nc", "--index", "NDVI", "--index", "EVI")
+    assert r.exit_code == 0, r.output
+    idx = xgeo.open_dataset(tmp_path / "idx.nc")
+    assert set(idx.data_vars) == {"NDVI", "EVI"} and idx.geo.crs.to_epsg() == 32633
+    r = _run(
+        "chips", src, "--size", "64", "--variable", "reflectance", "--out", tmp_path / "chips.csv"
+    )
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "chips.csv")
+    assert len(frame) == 20 and {"row", "col", "left", "lon_min"} <= set(frame.columns)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["compress", "/no/such.nc", "out.zarr"], "no such file"),
+        (["compress", DATA / "byte.tif", "x.zarr", "--crf", "10", "--psnr", "40"], "choose one of"),
+        (["reproject", DATA / "byte.tif", "x.nc", "--crs", "EPSG:999999"], "cannot parse CRS"),
+        (["indices", xgeo.datasets.sentinel2_cube_path(), "x.nc", "--index", "NDVIX"], "NDVI"),
+        (["chips", DATA / "byte.tif", "--size", "64", "--out", "c.csv"], "larger than the array"),
+    ],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_codec_is_rejected():
+    result = _run("compress", DATA / "byte.tif", "x.zarr", "--codec", "mpeg2")
+    assert result.exit_code == 2 and "mpeg2" in result.output
+
+
+def test_every_command_has_help():
+    for command in ("info", "compress", "decompress", "reproject", "indices", "chips", "demo"):
+        result = _run(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _run("demo", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    for word in ("reflectance", "PSNR", "indices", "chips/s", "EPSG:4326"):
+        assert word in result.output
+    pngs = sorted(p.name for p in (tmp_path / "demo").glob("*.png"))
+    assert pngs == [
+        "difference_B04.png",
+        "ndvi.png",
+        "true_colour_after.png",
+        "true_colour_before.png",
+    ]

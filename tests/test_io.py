@@ -142,3 +142,14 @@ def test_dask_chunks_pass_through(sample, tmp_path):
     ds = xgeo.datasets.sentinel2_cube(chunks={"time": 1})
     assert ds.reflectance.chunks[0] == (1,) * 5
     assert ds.geo.grid == sample.geo.grid
+
+
+def test_explicit_encodings_keep_the_grid_mapping(sample, tmp_path):
+    store = tmp_path / "enc.zarr"
+    from zarr.codecs import ZstdCodec
+
+    sample[["ndvi"]].geo.to_zarr(store, encoding={"ndvi": {"compressors": [ZstdCodec(level=5)]}})
+    back = xgeo.open_dataset(store)
+    assert back.ndvi.encoding["grid_mapping"] == "spatial_ref"
+    assert back.ndvi.geo.crs.to_epsg() == 32633
+    assert "grid_mapping" in sample.ndvi.encoding  # the caller's object is untouched

@@ -20,13 +20,36 @@ class _FriendlyErrors(click.Group):
     """A click group that turns expected failures into one-line messages."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
+        original = warnings.formatwarning
+        if "--debug" not in sys.argv[1:] and not ctx.params.get("debug"):
+            # One line per warning: the library's source line is noise to a CLI user.
+            warnings.formatwarning = lambda message, *args, **kwargs: f"xgeo: warning: {message}\n"
         try:
             return super().invoke(ctx)
-        except (XgeoError, FileNotFoundError, PermissionError, ImportError) as exc:
+        except (
+            XgeoError,
+            FileNotFoundError,
+            FileExistsError,
+            PermissionError,
+            ImportError,
+            *_codec_errors(),
+        ) as exc:
             if ctx.params.get("debug"):
                 raise
             click.echo(f"xgeo: error: {exc}", err=True)
             sys.exit(1)
+        finally:
+            warnings.formatwarning = original
+
+
+def _codec_errors() -> tuple[type[Exception], ...]:
+    try:
+        from xgeo_codecs import CodecError
+    except ImportError:  # pragma: no cover - xgeo depends on xgeo-codecs
+        return ()
+    return (CodecError,)
 
 
 @click.group(cls=_FriendlyErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,13 +57,6 @@ class _FriendlyErrors(click.Group):
 @click.version_option(package_name="xgeo")
 def main(debug: bool) -> None:
     """xgeo: satellite datacubes cheap to store and fast to learn from."""
-    if not debug:
-        import warnings
-
-        # One line per warning: the source line of the library is noise to a CLI user.
-        warnings.formatwarning = lambda message, category, *args, **kwargs: (
-            f"xgeo: warning: {message}\n"
-        )
 
 
 @main.command()
@@ -59,19 +75,246 @@ def info(path: str, as_json: bool) -> None:
         click.echo(format_summary(summary))
 
 
-@main.command()
-def demo() -> None:
-    """Run the main job on the bundled real Sentinel-2 cube and print what it found."""
-    from . import datasets
-    from .info import format_summary, summarize
+def _open(path: str, chunks: Any = None) -> Any:
+    from .io import open_dataset
 
-    path = datasets.sentinel2_cube_path()
-    click.echo("xgeo demo: bundled Sentinel-2 L1C cube (eo-learn, MIT)\n")
-    click.echo(format_summary(summarize(path)))
-    grid = datasets.sentinel2_cube().geo.grid
-    click.echo(f"\ngrid:        {grid!r}")
-    tiles = list(grid.tiles(64))
-    click.echo(f"64x64 tiles: {len(tiles)} windows covering {grid.shape}")
+    return open_dataset(path, chunks=chunks)
+
+
+def _write(ds: Any, out: str, **zarr_kwargs: Any) -> None:
+    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY."""
+    from .io import to_netcdf, to_zarr
+
+    if out.lower().endswith((".nc", ".nc4", ".netcdf")):
+        ds = _netcdf_safe(ds)
+        if sys.stderr.isatty():
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar():
+                to_netcdf(ds, out)
+        else:
+            to_netcdf(ds, out)
+    else:
+        to_zarr(ds, out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
+
+
+def _netcdf_safe(ds: Any) -> Any:
+    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects."""
+    keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar")
+    out = ds.copy()
+    for var in out.variables.values():
+        var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
+    return out
+
+
+def _parse_chunks(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    try:
+        return {k.strip(): int(v) for k, v in (item.split("=") for item in text.split(","))}
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"expected dim=size,... (e.g. time=32,y=256,x=256), got {text!r}"
+        ) from exc
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option(
+    "--codec", type=click.Choice(["hevc", "av1", "vp9", "ffv1"]), default="hevc", show_default=True
+)
+@click.option(
+    "--lossless", is_flag=True, help="Bit-exact (FFV1, or x265 lossless for <= 12-bit data)."
+)
+@click.option("--crf", type=float, help="Constant rate factor (lower = better quality, bigger).")
+@click.option("--psnr", type=float, help="Target PSNR in dB that every chunk meets.")
+@click.option("--max-error", type=float, help="Guaranteed absolute error bound, in data units.")
+@click.option("--bpppb", type=float, help="Target rate in bits per pixel per band.")
+@click.option("--chunks", help="Chunk sizes, e.g. time=32,y=256,x=256.")
+@click.option(
+    "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
+)
+def compress(
+    src: str,
+    out: str,
+    codec: str,
+    lossless: bool,
+    crf: float | None,
+    psnr: float | None,
+    max_error: float | None,
+    bpppb: float | None,
+    chunks: str | None,
+    variables: tuple[str, ...],
+) -> None:
+    """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
+    targets = {
+        k: v
+        for k, v in {"crf": crf, "psnr": psnr, "max_error": max_error, "bpppb": bpppb}.items()
+        if v is not None
+    }
+    if lossless and targets or len(targets) > 1:
+        raise click.UsageError("choose one of --lossless, --crf, --psnr, --max-error, --bpppb")
+    options: dict[str, Any] = dict(targets)
+    if lossless:
+        options["lossless"] = True
+        if codec == "hevc":
+            codec = "ffv1"
+    from .info import format_table, human_bytes
+    from .pipeline import compress_dataset
+
+    ds = _open(src, chunks={})
+    result = compress_dataset(
+        ds,
+        out,
+        codec=codec,
+        codec_options=options,
+        chunks=_parse_chunks(chunks),
+        variables=list(variables) or None,
+    )
+    rows = []
+    for name, v in result["variables"].items():
+        rows.append(
+            [
+                name,
+                human_bytes(v["raw_bytes"]),
+                human_bytes(v["stored_bytes"]),
+                f"{v['ratio']:.1f}x",
+                f"{v['bpppb']:.3f}",
+                f"{v['psnr']:.2f}",
+                f"{v['max_error']:.6g}",
+                v.get("encoder", ""),
+            ]
+        )
+    click.echo(
+        format_table(
+            rows, ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder"]
+        )
+    )
+    click.echo(f"wrote {out} in {result['seconds']:.1f} s")
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+def decompress(src: str, out: str) -> None:
+    """Decode the Zarr store SRC (video or not) into OUT (.nc for netCDF, else Zarr)."""
+    _write(_open(src, chunks={}), out)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option("--crs", "dst_crs", required=True, help="Target CRS, e.g. EPSG:4326.")
+@click.option("--resolution", type=float, help="Output pixel size in target CRS units.")
+@click.option(
+    "--resampling",
+    default="nearest",
+    show_default=True,
+    type=click.Choice(
+        ["nearest", "bilinear", "cubic", "lanczos", "average", "mode", "min", "max", "median"]
+    ),
+)
+@click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
+def reproject(
+    src: str, out: str, dst_crs: str, resolution: float | None, resampling: str, tap: bool
+) -> None:
+    """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
+    from .reproject import reproject as reproject_
+
+    ds = _open(src, chunks={})
+    result = reproject_(
+        ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
+    )
+    _write(result, out)
+    click.echo(f"wrote {out}: {result.geo.grid!r}")
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option(
+    "--index", "names", multiple=True, required=True, help="Index name (repeatable), e.g. NDVI."
+)
+@click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
+@click.option("--variable", help="Variable holding a band dim, if several.")
+def indices(
+    src: str, out: str, names: tuple[str, ...], sensor: str | None, variable: str | None
+) -> None:
+    """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
+    from .indices import compute_indices
+
+    result = compute_indices(_open(src, chunks={}), list(names), sensor=sensor, variable=variable)
+    _write(result, out)
+    click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.option("--size", type=int, default=256, show_default=True)
+@click.option("--stride", type=int)
+@click.option(
+    "--boundary", type=click.Choice(["pad", "shift", "drop"]), default="pad", show_default=True
+)
+@click.option("--min-valid", type=float, default=0.0, show_default=True)
+@click.option("--time", "time_window", type=int, help="Time-series chips of this many steps.")
+@click.option("--variable", help="Variable holding a band dim, if several.")
+@click.option("--out", required=True, type=click.Path(), help="chips.csv or chips.parquet")
+def chips(
+    src: str,
+    size: int,
+    stride: int | None,
+    boundary: str,
+    min_valid: float,
+    time_window: int | None,
+    variable: str | None,
+    out: str,
+) -> None:
+    """Index the chips of SRC and write one row per chip (window, bounds, validity) to --out."""
+    from .chips import make_chips
+
+    grid = make_chips(
+        _open(src),
+        size,
+        stride,
+        boundary=boundary,
+        min_valid=min_valid,
+        time=time_window,
+        variable=variable,
+    )
+    frame = grid.to_dataframe()
+    if out.lower().endswith(".parquet"):
+        try:
+            frame.to_parquet(out)
+        except ImportError as exc:
+            raise ImportError(
+                f"writing Parquet needs pyarrow (pip install pyarrow), or use a .csv path: {exc}"
+            ) from exc
+    elif out.lower().endswith(".csv"):
+        if "geometry" in frame:
+            frame = frame.assign(geometry=frame.geometry.to_wkt())
+        frame.to_csv(out, index=False)
+    else:
+        raise click.BadParameter("--out must end in .csv or .parquet")
+    click.echo(f"wrote {len(frame)} chips to {out}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="xgeo-demo",
+    show_default=True,
+    type=click.Path(),
+    help="Folder for the Zarr store and the quicklook PNGs.",
+)
+@click.option("--crf", type=float, default=None, help="Video quality (default: the codec's).")
+def demo(out_dir: str, crf: float | None) -> None:
+    """The whole pipeline on the bundled real Sentinel-2 cube, with a summary and quicklooks."""
+    from .pipeline import run_demo
+
+    click.echo(run_demo(out_dir, crf=crf))
 
 
 if __name__ == "__main__":  # pragma: no cover

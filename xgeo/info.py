@@ -17,7 +17,7 @@ from .crs import find_spatial_dims, read_grid
 from .errors import XgeoError
 from .io import open_dataset
 
-__all__ = ["summarize", "format_summary"]
+__all__ = ["summarize", "format_summary", "format_table", "human_bytes"]
 
 
 def _disk_size(path: Path) -> int:
@@ -141,12 +141,23 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def _human(nbytes: float) -> str:
+def human_bytes(nbytes: float) -> str:
+    """``1.5 MiB`` style sizes."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(nbytes) < 1024 or unit == "TiB":
             return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
         nbytes /= 1024
     raise AssertionError("unreachable")
+
+
+def format_table(rows: list[list[object]], header: list[str]) -> str:
+    """A plain aligned text table (what the CLI and the demo print)."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
 
 
 def format_summary(info: dict[str, Any]) -> str:
@@ -175,7 +186,7 @@ def format_summary(info: dict[str, Any]) -> str:
         t = info["time"]
         lines.append(f"time:        {t['start']} .. {t['end']} ({t['count']} steps)")
     lines.append(
-        f"size:        {_human(info['disk_bytes'])} on disk, {_human(info['memory_bytes'])} in memory"
+        f"size:        {human_bytes(info['disk_bytes'])} on disk, {human_bytes(info['memory_bytes'])} in memory"
     )
     lines.append("variables:")
     width = max((len(n) for n in info["variables"]), default=0)

@@ -276,6 +276,7 @@ def to_zarr(
         from .compression import check_zarr_encoding
 
         check_zarr_encoding(merged)
+        obj = _grid_mapping_to_attrs(obj, merged)
     kwargs.setdefault("zarr_format", 3)
     kwargs.setdefault("consolidated", False)
     if kwargs["zarr_format"] == 3:
@@ -294,6 +295,20 @@ def to_zarr(
     return write_resumable(
         obj, str(store), encoding=merged or None, resume=resume, progress=progress, **kwargs
     )
+
+
+def _grid_mapping_to_attrs(ds: xr.Dataset, encoding: dict[str, Any]) -> xr.Dataset:
+    """Keep ``grid_mapping`` for variables given an explicit encoding.
+
+    xarray replaces a variable's whole ``.encoding`` by an explicit one (and rejects the
+    key there for Zarr), which would drop the link to ``spatial_ref``: carry it in attrs.
+    """
+    out = ds.copy()
+    for name in encoding:
+        if name in out.variables and "grid_mapping" in out[name].encoding:
+            var = out[name].variable
+            var.attrs["grid_mapping"] = var.encoding.pop("grid_mapping")
+    return out
 
 
 def _chunk_like_encoding(ds: xr.Dataset, encoding: dict[str, Any]) -> xr.Dataset:
