@@ -41,36 +41,68 @@ _AREA_ID = {"average": 0, "mode": 1, "min": 2, "max": 3, "median": 4}
 
 
 # ----------------------------------------------------------------- coordinates
-@njit(cache=True, inline="always")
-def _coord(r, c, tile, tr0, tc0, steps, starts, nx, ny):
+@njit(cache=True)
+def _row_coords(r, c0, npts, tile, tr0, tc0, steps, starts, nx, ny, bx, by, colx, coly):
+    """Source coordinates of ``npts`` points of global output row ``r`` from column ``c0``.
+
+    Within a tile the lattice is first interpolated along y (per node column), then
+    along x. Every value depends only on the point's global position, never on
+    where the segment starts; the loops avoid integer divisions per pixel.
+    """
     tr = r // tile
-    tc = c // tile
-    s = steps[tr - tr0, tc - tc0]
-    n = tile // s + 1
     lr = r - tr * tile
-    lc = c - tc * tile
-    kr = lr // s
-    kc = lc // s
-    i00 = starts[tr - tr0, tc - tc0] + kr * n + kc
-    if s == 1:
-        return nx[i00], ny[i00]
-    fr = (lr - kr * s) / s
-    fc = (lc - kc * s) / s
-    gr = 1.0 - fr
-    gc = 1.0 - fc
-    x = gr * (gc * nx[i00] + fc * nx[i00 + 1]) + fr * (gc * nx[i00 + n] + fc * nx[i00 + n + 1])
-    y = gr * (gc * ny[i00] + fc * ny[i00 + 1]) + fr * (gc * ny[i00 + n] + fc * ny[i00 + n + 1])
-    return x, y
+    j = 0
+    c = c0
+    while j < npts:
+        tc = c // tile
+        lc = c - tc * tile
+        s = steps[tr - tr0, tc - tc0]
+        n = tile // s + 1
+        base = starts[tr - tr0, tc - tc0]
+        seg = min(npts - j, tile - lc)
+        if s == 1:
+            row = base + lr * n + lc
+            for k in range(seg):
+                bx[j + k] = nx[row + k]
+                by[j + k] = ny[row + k]
+        else:
+            kr = lr // s
+            inv = 1.0 / s  # s is a power of two: exact
+            fr = (lr - kr * s) * inv
+            gr = 1.0 - fr
+            row0 = base + kr * n
+            row1 = row0 + n
+            kc = lc // s
+            for q in range(kc, (lc + seg - 1) // s + 2):
+                colx[q] = gr * nx[row0 + q] + fr * nx[row1 + q]
+                coly[q] = gr * ny[row0 + q] + fr * ny[row1 + q]
+            off = lc - kc * s
+            for k in range(seg):
+                fc = off * inv
+                gc = 1.0 - fc
+                bx[j + k] = gc * colx[kc] + fc * colx[kc + 1]
+                by[j + k] = gc * coly[kc] + fc * coly[kc + 1]
+                off += 1
+                if off == s:
+                    off = 0
+                    kc += 1
+        j += seg
+        c += seg
 
 
 @njit(cache=True, parallel=True)
 def _coords_kernel(r0, c0, outx, outy, tile, tr0, tc0, steps, starts, nx, ny):
     h, w = outx.shape
     for i in prange(h):
-        for j in range(w):
-            x, y = _coord(r0 + i, c0 + j, tile, tr0, tc0, steps, starts, nx, ny)
-            outx[i, j] = x
-            outy[i, j] = y
+        _coords_row(i, r0, c0, outx, outy, tile, tr0, tc0, steps, starts, nx, ny)
+
+
+@njit(cache=True)
+def _coords_row(i, r0, c0, outx, outy, tile, tr0, tc0, steps, starts, nx, ny):
+    colx = np.empty(tile + 1)
+    coly = np.empty(tile + 1)
+    _row_coords(r0 + i, c0, outx.shape[1], tile, tr0, tc0, steps, starts, nx, ny,
+                outx[i], outy[i], colx, coly)
 
 
 def coords_block(cm, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +175,14 @@ def _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_co
                  tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
     nb, h, w = out.shape
     wh, ww = src.shape[1], src.shape[2]
+    bx = np.empty(w)
+    by = np.empty(w)
+    colx = np.empty(tile + 1)
+    coly = np.empty(tile + 1)
+    _row_coords(dst_row0 + i, dst_col0, w, tile, tr0, tc0, steps, starts, nx, ny, bx, by, colx, coly)
     for j in range(w):
-        x, y = _coord(dst_row0 + i, dst_col0 + j, tile, tr0, tc0, steps, starts, nx, ny)
+        x = bx[j]
+        y = by[j]
         ok = x >= 0.0 and y >= 0.0
         if ok:
             ix = int(math.floor(x + 1e-10))
@@ -190,10 +228,14 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
     sy = min(yscale, 1.0)
     wx = np.empty(2 * rx)
     wy = np.empty(2 * ry)
-    acc = np.empty(nb)
-    wsum = np.empty(nb)
+    px = np.empty(w)
+    py = np.empty(w)
+    colx = np.empty(tile + 1)
+    coly = np.empty(tile + 1)
+    _row_coords(dst_row0 + i, dst_col0, w, tile, tr0, tc0, steps, starts, nx, ny, px, py, colx, coly)
     for j in range(w):
-        x, y = _coord(dst_row0 + i, dst_col0 + j, tile, tr0, tc0, steps, starts, nx, ny)
+        x = px[j]
+        y = py[j]
         ok = x >= 0.0 and y >= 0.0
         if ok:
             ix = int(math.floor(x + 1e-10))
@@ -226,27 +268,112 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
             miss[i] += 1
             continue
         for b in range(nb):
-            acc[b] = 0.0
-            wsum[b] = 0.0
-        for yy in range(cy0, cy1):
-            wyv = wy[yy - ky0]
-            if wyv == 0.0:
+            if _invalid(src[b, iy - src_row0, ix - src_col0], has_nodata, nodata):
+                out[b, i, j] = fill
                 continue
-            for xx in range(cx0, cx1):
-                wgt = wyv * wx[xx - kx0]
-                if wgt == 0.0:
-                    continue
-                for b in range(nb):
-                    v = src[b, yy - src_row0, xx - src_col0]
+            acc = 0.0
+            ws = 0.0
+            for yy in range(cy0, cy1):
+                wyv = wy[yy - ky0]
+                row = yy - src_row0
+                for xx in range(cx0, cx1):
+                    v = src[b, row, xx - src_col0]
                     if not _invalid(v, has_nodata, nodata):
-                        acc[b] += wgt * v
-                        wsum[b] += wgt
-        for b in range(nb):
-            centre = src[b, iy - src_row0, ix - src_col0]
-            if _invalid(centre, has_nodata, nodata) or wsum[b] < 1e-6:
+                        wgt = wyv * wx[xx - kx0]
+                        acc += wgt * v
+                        ws += wgt
+            if ws < 1e-6:
                 out[b, i, j] = fill
             else:
-                value = acc[b] if abs(wsum[b] - 1.0) <= 1e-6 else acc[b] / wsum[b]
+                value = acc if abs(ws - 1.0) <= 1e-6 else acc / ws
+                _store(out, b, i, j, value, is_int, lo, hi, fill)
+
+
+@njit(cache=True, parallel=True)
+def _bilinear(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+              tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+    for i in prange(out.shape[1]):
+        _bilinear_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                      tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi,
+                      miss)
+
+
+@njit(cache=True)
+def _bilinear_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
+                  tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+    # The 2 x 2 case of _interp_row (scale >= 1) written out: same weights and rules.
+    nb, h, w = out.shape
+    wh, ww = src.shape[1], src.shape[2]
+    bx = np.empty(w)
+    by = np.empty(w)
+    colx = np.empty(tile + 1)
+    coly = np.empty(tile + 1)
+    _row_coords(dst_row0 + i, dst_col0, w, tile, tr0, tc0, steps, starts, nx, ny, bx, by, colx, coly)
+    for j in range(w):
+        x = bx[j]
+        y = by[j]
+        ok = x >= 0.0 and y >= 0.0
+        if ok:
+            ix = int(math.floor(x + 1e-10))
+            iy = int(math.floor(y + 1e-10))
+            ok = ix < src_w and iy < src_h
+        if not ok:
+            for b in range(nb):
+                out[b, i, j] = fill
+            continue
+        cx = x - 0.5
+        cy = y - 0.5
+        x0 = int(math.floor(cx))
+        y0 = int(math.floor(cy))
+        dx = cx - x0
+        dy = cy - y0
+        in_x0 = x0 >= 0
+        in_x1 = x0 + 1 < src_w
+        in_y0 = y0 >= 0
+        in_y1 = y0 + 1 < src_h
+        lx = x0 - src_col0
+        ly = y0 - src_row0
+        if ((in_x0 and lx < 0) or (in_y0 and ly < 0) or (in_x1 and lx + 1 >= ww)
+                or (in_y1 and ly + 1 >= wh)):
+            miss[i] += 1
+            continue
+        w00 = (1.0 - dy) * (1.0 - dx)
+        w01 = (1.0 - dy) * dx
+        w10 = dy * (1.0 - dx)
+        w11 = dy * dx
+        for b in range(nb):
+            centre = src[b, iy - src_row0, ix - src_col0]
+            if _invalid(centre, has_nodata, nodata):
+                out[b, i, j] = fill
+                continue
+            acc = 0.0
+            ws = 0.0
+            if in_y0:
+                if in_x0:
+                    v = src[b, ly, lx]
+                    if not _invalid(v, has_nodata, nodata):
+                        acc += w00 * v
+                        ws += w00
+                if in_x1:
+                    v = src[b, ly, lx + 1]
+                    if not _invalid(v, has_nodata, nodata):
+                        acc += w01 * v
+                        ws += w01
+            if in_y1:
+                if in_x0:
+                    v = src[b, ly + 1, lx]
+                    if not _invalid(v, has_nodata, nodata):
+                        acc += w10 * v
+                        ws += w10
+                if in_x1:
+                    v = src[b, ly + 1, lx + 1]
+                    if not _invalid(v, has_nodata, nodata):
+                        acc += w11 * v
+                        ws += w11
+            if ws < 1e-6:
+                out[b, i, j] = fill
+            else:
+                value = acc if abs(ws - 1.0) <= 1e-6 else acc / ws
                 _store(out, b, i, j, value, is_int, lo, hi, fill)
 
 
@@ -275,11 +402,21 @@ def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
     wh, ww = src.shape[1], src.shape[2]
     vals = np.empty(max_pixels)
     wts = np.empty(max_pixels)
+    # Corner map: output pixel (i, j) spans corners (i, j) (top-left) to (i + 1, j + 1).
+    tx = np.empty(w + 1)
+    ty = np.empty(w + 1)
+    ux = np.empty(w + 1)
+    uy = np.empty(w + 1)
+    colx = np.empty(tile + 1)
+    coly = np.empty(tile + 1)
+    _row_coords(dst_row0 + i, dst_col0, w + 1, tile, tr0, tc0, steps, starts, nx, ny, tx, ty, colx, coly)
+    _row_coords(dst_row0 + i + 1, dst_col0, w + 1, tile, tr0, tc0, steps, starts, nx, ny, ux, uy,
+                colx, coly)
     for j in range(w):
-        r = dst_row0 + i
-        c = dst_col0 + j
-        x0, y0 = _coord(r, c, tile, tr0, tc0, steps, starts, nx, ny)
-        x1, y1 = _coord(r + 1, c + 1, tile, tr0, tc0, steps, starts, nx, ny)
+        x0 = tx[j]
+        y0 = ty[j]
+        x1 = ux[j + 1]
+        y1 = uy[j + 1]
         if not (x0 == x0 and x1 == x1 and y0 == y0 and y1 == y1):
             for b in range(nb):
                 out[b, i, j] = fill
@@ -402,6 +539,8 @@ def warp_block(
             cm.nodes_y, has_nodata, nd, fill, is_int, lo, hi, miss)
     if method == "nearest":
         _nearest(*args)
+    elif method == "bilinear" and scale[0] >= 1.0 and scale[1] >= 1.0:
+        _bilinear(*args)
     elif method in _INTERP_ID:
         _interp(*args, _INTERP_ID[method], INTERP_RADIUS[method], float(scale[0]), float(scale[1]))
     elif method in _AREA_ID:
