@@ -120,12 +120,21 @@ def _decode_in_child(blob: bytes) -> np.ndarray:
     return decode(blob)
 
 
+def _round_trip_in_child(chunk: np.ndarray) -> np.ndarray:
+    return decode(encode(chunk, {"crf": 6, "encoder": "auto"}))
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method is Linux-only here")
 def test_forked_workers_decode_after_parent_used_the_codec(nrt_b2):
     blob = encode(nrt_b2[:8, :48, :48], {"lossless": True, "encoder": "auto"})
     decode(blob, decoder="auto")  # parent ran probes and libav before forking
     ctx = multiprocessing.get_context("fork")
+    lossy = nrt_b2[:8, :64, :64]
+    encode(lossy, {"crf": 6})  # x265 thread pools existed in the parent before the fork
     with ctx.Pool(2) as pool:
         outs = pool.map(_decode_in_child, [blob] * 4)
+        lossy_outs = pool.map(_round_trip_in_child, [lossy] * 2)
     for out in outs:
         np.testing.assert_array_equal(out, nrt_b2[:8, :48, :48])
+    for out in lossy_outs:  # encoding in forked children works and matches the parent's
+        np.testing.assert_array_equal(out, decode(encode(lossy, {"crf": 6})))
