@@ -61,6 +61,10 @@ def test_zarr_v3_lossy_float_keeps_nan(tmp_path, cloudy_reflectance):
 def test_serializer_dict_round_trip_and_validation():
     s = VideoSerializer(codec="av1", crf=30, value_range=(0, 1))
     assert VideoSerializer.from_dict(s.to_dict()) == s
+    with pytest.warns(UserWarning, match="psnr_target"):
+        newer = VideoSerializer.from_dict({"name": CODEC_ID,
+                                           "configuration": {"crf": 3, "psnr_target": 50}})
+    assert newer == VideoSerializer(crf=3)
     with pytest.raises(Exception, match="not supported"):
         zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 4, 4), dtype="complex64",
                           serializer=VideoSerializer())

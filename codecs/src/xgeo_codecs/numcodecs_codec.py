@@ -51,8 +51,10 @@ class VideoCodec(Codec):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VideoCodec:
-        cfg = {k: v for k, v in config.items() if k != "id"}
-        return cls(**cfg)
+        codec = cls.__new__(cls)
+        codec.params = VideoParams.from_config({k: v for k, v in config.items() if k != "id"},
+                                               stored=True)
+        return codec
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VideoCodec) and other.params == self.params

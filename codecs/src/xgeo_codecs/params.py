@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -119,12 +120,24 @@ class VideoParams:
         return out
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> VideoParams:
+    def from_config(cls, config: dict[str, Any], *, stored: bool = False) -> VideoParams:
+        """Build from a config dict.
+
+        ``stored=True`` is for configs read from array metadata: parameters this version
+        does not know (written by a newer xgeo-codecs) are ignored with a warning, since
+        every chunk carries what its decoder needs; a chunk of a newer *format* still
+        raises :class:`CodecError` when decoded.
+        """
         names = {f.name for f in fields(cls)}
         unknown = set(config) - names
-        if unknown:
-            raise CodecError(f"unknown codec parameters {sorted(unknown)}; known: {sorted(names)}")
         cfg = dict(config)
+        if unknown and not stored:
+            raise CodecError(f"unknown codec parameters {sorted(unknown)}; known: {sorted(names)}")
+        if unknown:
+            warnings.warn(f"ignoring codec parameters {sorted(unknown)} unknown to this "
+                          "xgeo-codecs (written by a newer version?); decoding is unaffected, "
+                          "upgrade xgeo-codecs to write with them", UserWarning, stacklevel=3)
+            cfg = {k: v for k, v in cfg.items() if k in names}
         if cfg.get("value_range") is not None:
             cfg["value_range"] = tuple(cfg["value_range"])
         return cls(**cfg)

@@ -51,7 +51,7 @@ class VideoSerializer(ArrayBytesCodec):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         _, cfg = parse_named_configuration(data, CODEC_ID, require_configuration=False)
-        return cls(**(cfg or {}))
+        return cls(VideoParams.from_config(dict(cfg or {}), stored=True))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": CODEC_ID, "configuration": self.params.to_config()}
