@@ -85,6 +85,18 @@ def _ours(**params) -> Codec:
     return (lambda c: encode(c, {"nodata": 0, **params}), decode, len)
 
 
+def _x265_lossless_or_ffv1() -> Codec:
+    from xgeo_codecs import CodecError, decode, encode
+
+    def enc(c: np.ndarray) -> bytes:
+        try:
+            return encode(c, {"nodata": 0, "lossless": True, "codec": "hevc"})
+        except CodecError:  # the chunk spans more than 4096 values
+            return encode(c, {"nodata": 0, "lossless": True})
+
+    return enc, decode, len
+
+
 def lossless_contenders() -> tuple[dict[str, Codec], dict[str, str]]:
     found: dict[str, Codec] = {}
     errors: dict[str, str] = {}
@@ -92,6 +104,7 @@ def lossless_contenders() -> tuple[dict[str, Codec], dict[str, str]]:
     found["xgeo ffv1 context=1"] = _ours(lossless=True, options={"context": "1"})
     found["xgeo ffv1 coder=range_tab"] = _ours(lossless=True, options={"coder": "range_tab"})
     found["xgeo ffv1 g=1 (no state carry)"] = _ours(lossless=True, options={"g": "1"})
+    found["xgeo x265 lossless where <= 12 bit, else ffv1"] = _x265_lossless_or_ffv1()
     try:
         import numcodecs
 
@@ -123,6 +136,8 @@ def lossy_sweeps() -> tuple[dict[str, list[tuple[str, Codec]]], dict[str, str]]:
     errors: dict[str, str] = {}
     sweeps["xgeo hevc 12-bit (x265 faster)"] = [
         (f"crf={c}", _ours(crf=c)) for c in (0, 3, 6, 9, 12, 16, 20, 26)]
+    sweeps["xgeo hevc 12-bit (x265 medium)"] = [
+        (f"crf={c}", _ours(crf=c, preset="medium")) for c in (0, 4, 8, 14, 20)]
     sweeps["xgeo av1 10-bit (svt-av1 p6)"] = [
         (f"crf={c}", _ours(codec="av1", crf=c)) for c in (4, 10, 20, 30, 40)]
     sweeps["xgeo vp9 8-bit"] = [(f"crf={c}", _ours(codec="vp9", crf=c)) for c in (2, 10, 20, 30, 40)]
