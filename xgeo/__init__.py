@@ -19,6 +19,30 @@ from .crs import read_crs, read_grid, set_crs, write_grid
 from .grid import Grid, parse_crs
 from .io import open_dataset
 
+# Heavier subpackages (numba kernels, torch, matplotlib) load on first use: `xgeo.reproject`.
+_LAZY = {
+    "bands",
+    "chips",
+    "compression",
+    "indices",
+    "info",
+    "metrics",
+    "pipeline",
+    "quicklook",
+    "reproject",
+    "store",
+    "torch",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'xgeo' has no attribute {name!r}")
+
+
 try:
     __version__ = version("xgeo")
 except PackageNotFoundError:  # running from a source tree that is not installed
