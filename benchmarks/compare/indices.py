@@ -141,12 +141,13 @@ def ratio(results: dict, a: str, b: str, key: str = "median_s") -> float | None:
 
 
 def ratios(results: dict, pairs: list[tuple[str, str]]) -> dict:
-    """Ratios of medians, and of minima (less sensitive to other users of the machine)."""
-    out = {}
-    for a, b in pairs:
-        out[f"{a}/{b}"] = ratio(results, a, b)
-        out[f"{a}/{b} (min)"] = ratio(results, a, b, "min_s")
-    return out
+    """Ratios of median times."""
+    return {f"{a}/{b}": ratio(results, a, b) for a, b in pairs}
+
+
+def ratios_min(results: dict, pairs: list[tuple[str, str]]) -> dict:
+    """Ratios of minimum times (less sensitive to other users of the machine)."""
+    return {f"{a}/{b}": ratio(results, a, b, "min_s") for a, b in pairs}
 
 
 # ------------------------------------------------------------ memory (subprocess)
@@ -195,8 +196,8 @@ _COMPILE_CHILD = textwrap.dedent("""
     names = %r
     t2 = time.perf_counter(); evaluate(b, names); t_first = time.perf_counter() - t2
     t3 = time.perf_counter(); evaluate(b, names); t_second = time.perf_counter() - t3
-    print(json.dumps({"import_s": t_import, "numba_init_s": t_numba_init, "first_call_s": t_first,
-                      "steady_call_s": t_second}))
+    print(json.dumps({"first_call_s": t_first, "steady_call_s": t_second,
+                      "numba_init_s": t_numba_init, "import_s": t_import}))
 """)
 
 
@@ -210,7 +211,7 @@ def measure_compile(names: list[str]) -> dict:
             if p.returncode != 0:
                 return {"error": p.stderr.strip()[-300:]}
             runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    return {"cold": runs[0], "warm": runs[1]}
+    return {"xgeo cold (empty cache)": runs[0], "xgeo warm (second process)": runs[1]}
 
 
 # --------------------------------------------------------------------- main
@@ -233,10 +234,12 @@ def main() -> None:
         _mem_child(a.mem_child[0], int(a.mem_child[1]))
         return
     _setup_threads()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     cases = []
 
-    def add(case, results, ratios, notes=""):
-        cases.append({"case": case, "threads": THREADS, "results": results, "ratios": ratios, "notes": notes})
+    def add(case, results, ratios, notes="", pairs=()):
+        cases.append({"case": case, "threads": THREADS, "results": results, "ratios": ratios,
+                      "ratios_min": ratios_min(results, list(pairs)), "notes": notes})
         print(json.dumps(cases[-1]), flush=True)
 
     mem = {w: measure_memory(w, 4096) for w in ("xgeo", "spyndex")}
@@ -247,21 +250,23 @@ def main() -> None:
     add("10 indices 4096x4096 peak extra memory (MB, fresh subprocess)", mem, mratios,
         "target: xgeo peak extra <= outputs (xgeo_peak/outputs <= 1)")
 
-
     sizes = [4096] if a.quick else [4096, 10980]
     for n in sizes:
         b = make_bands(n, ["N", "R"])
         res = timeit_interleaved(contenders_ndvi(b), reps=7 if n == 4096 else 3)
-        add(f"NDVI {n}x{n} float32", res, ratios(res, [
-            ("np.add(a,b)", "xgeo"), ("xgeo", "np.add(a,b,out=c)"), ("spyndex", "xgeo"),
-            ("xrspatial", "xgeo")]), "targets: np.add(a,b)/xgeo >= 1, xgeo/np.add(out=c) <= 1.5, spyndex/xgeo and xrspatial/xgeo >= 4")
+        pairs = [("np.add(a,b)", "xgeo"), ("xgeo", "np.add(a,b,out=c)"), ("spyndex", "xgeo"),
+                 ("xrspatial", "xgeo")]
+        add(f"NDVI {n}x{n} float32", res, ratios(res, pairs),
+            "targets: np.add(a,b)/xgeo >= 1, xgeo/np.add(a,b,out=c) <= 1.5, spyndex/xgeo and "
+            "xrspatial/xgeo >= 4", pairs)
         del b
 
     b = make_bands(4096, ["N", "R", "G", "B", "S1", "S2"])
     res = timeit_interleaved(contenders_ten(b), reps=5)
     add("10 indices 4096x4096 float32 (" + ",".join(TEN) + ")", res,
-        ratios(res, [("spyndex", "xgeo"), ("xgeo", "np.ones(outputs)")]),
-        "target: spyndex/xgeo >= 10; np.ones(outputs) = allocating and writing the 10 outputs only")
+        ratios(res, pairs := [("spyndex", "xgeo"), ("xgeo", "np.ones(outputs)")]),
+        "target: spyndex/xgeo >= 10; np.ones(outputs) = allocating and writing the 10 outputs only",
+        pairs)
     del b
     if not a.quick:
         import dask.array as da
@@ -281,10 +286,11 @@ def main() -> None:
                "dask identity .compute()": lambda: lazy["B08"].data.map_blocks(lambda x: x).compute()}
         res = timeit_interleaved(fns, reps=3)
         add("NDVI 10980x10980 dask (2048² chunks) vs numpy", res,
-            ratios(res, [("xgeo dask .compute()", "xgeo numpy"), ("xgeo dask store", "xgeo numpy"),
-                         ("dask identity .compute()", "xgeo numpy")]),
+            ratios(res, pairs := [("xgeo dask .compute()", "xgeo numpy"), ("xgeo dask store", "xgeo numpy"),
+                                  ("dask identity .compute()", "xgeo numpy")]),
             "target: dask/numpy <= 1.5. 'store' writes blocks into a preallocated array (no final "
-            "concatenation); 'dask identity' is dask assembling the same blocks with no work (floor)")
+            "concatenation); 'dask identity' is dask assembling the same blocks with no work (floor)",
+            pairs)
         del b, eager, lazy, fns
 
     comp = measure_compile(TEN)
@@ -294,7 +300,9 @@ def main() -> None:
 
     data = {"topic": "indices",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform()},
+                        "platform": platform.platform(), "loadavg_start": load_start,
+                        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+                        "note": "shared machine: other developers' jobs ran at the same time"},
             "versions": versions(), "cases": cases}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1) + "\n")

@@ -249,7 +249,7 @@ def _pool() -> ThreadPoolExecutor:
     if not _POOL:
         import numba
 
-        _POOL.append(ThreadPoolExecutor(max_workers=int(numba.config.NUMBA_NUM_THREADS),
+        _POOL.append(ThreadPoolExecutor(max_workers=max(1, int(numba.config.NUMBA_NUM_THREADS) - 1),
                                         thread_name_prefix="xgeo-indices"))
     return _POOL[0]
 
@@ -313,9 +313,11 @@ def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.n
     if threads <= 1:
         fn(*args, scale, offset, nodata, plan.consts, out, BLOCK, 0, items)
         return out
+    # One contiguous range per thread; the caller works on the first instead of waiting.
     step = -(-items // threads)
     futs = [_pool().submit(fn, *args, scale, offset, nodata, plan.consts, out, BLOCK, t, t + step)
-            for t in range(0, items, step)]
+            for t in range(step, items, step)]
+    fn(*args, scale, offset, nodata, plan.consts, out, BLOCK, 0, step)
     for f in futs:
         f.result()
     return out
