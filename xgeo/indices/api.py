@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..bands import BAND_DIM, band_array
 from ..crs import spatial_variables
-from ..errors import MissingBandError, MissingConstantError
+from ..errors import MissingBandError
 from .catalog import catalog, catalog_source, get_index
 from .core import (
     DTYPES,
@@ -222,7 +222,7 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
     return out.reshape((n_out, *np.shape(datas[0]))), dims, bands_[0]
 
 
-def _attrs(name: str, plan: Plan, constants: Mapping[str, Any]) -> dict[str, Any]:
+def _attrs(name: str) -> dict[str, Any]:
     idx = get_index(name)
     src = catalog_source()
     return {
@@ -314,7 +314,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
                       kernel=kernel, dtype=dtype)
     data, dims, template = _run(plan, src, mapping, scale, nodata)
     out = xr.Dataset({
-        n: _output_array(data[k], dims, template, n, _attrs(n, plan, consts))
+        n: _output_array(data[k], dims, template, n, _attrs(n))
         for n, k in zip(plan.names, plan.order, strict=True)
     })
     if isinstance(obj, xr.Dataset):
@@ -370,13 +370,8 @@ def available_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], *,
     for name in catalog():
         if not all(b in mapping for b in index_bands(name, kernel)):
             continue
-        try:
-            build_plan_constants_ok = all(
-                c in consts or (c.startswith("lambda") and c[6:] in waves)
-                or _default(c) is not None for c in index_constants(name, kernel))
-        except MissingConstantError:
-            build_plan_constants_ok = False
-        if build_plan_constants_ok:
+        if all(c in consts or (c.startswith("lambda") and c[6:] in waves) or _default(c) is not None
+               for c in index_constants(name, kernel)):
             out.append(name)
     return out
 
