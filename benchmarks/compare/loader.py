@@ -71,7 +71,7 @@ def build_stores(video: bool) -> dict[str, str]:
     y, x = grid.coords()
     bands = [b for b in xgeo.datasets.sentinel2_cube().band.values.tolist() if b != "B10"]
     da = xr.DataArray(pixels, dims=("band", "y", "x"), coords={"band": bands, "y": y, "x": x}, name="reflectance")
-    ds = xgeo.write_grid(da.to_dataset())
+    ds = xgeo.write_grid(da.to_dataset(), grid)
     if not paths["zstd"].exists():
         ds.chunk({"band": 1, "y": 512, "x": 512}).geo.to_zarr(paths["zstd"])
     if not paths["tif"].exists():
