@@ -76,12 +76,31 @@ class CoordMap:
 
     def window_bbox(self, r0: int, r1: int, c0: int, c1: int) -> tuple[float, float, float, float] | None:
         """Bounding box ``(col0, row0, col1, row1)`` of the source coordinates of points
-        ``[r0, r1) x [c0, c1)`` (from their tiles' nodes; interpolation never leaves it),
-        or None if no point there transforms."""
+        ``[r0, r1) x [c0, c1)``, or None if no point there transforms.
+
+        Interpolated coordinates never leave the hull of the lattice cells they fall
+        in, so the box of those nodes bounds them (up to rounding)."""
         t = self.tile
-        tr0, tr1 = r0 // t - self.tile_row0, (r1 - 1) // t + 1 - self.tile_row0
-        tc0, tc1 = c0 // t - self.tile_col0, (c1 - 1) // t + 1 - self.tile_col0
-        box = self.src_bbox[tr0:tr1, tc0:tc1].reshape(-1, 4)
+        boxes = []
+        for tr in range(r0 // t, (r1 - 1) // t + 1):
+            lr0, lr1 = max(r0 - tr * t, 0), min(r1 - tr * t, t)
+            for tc in range(c0 // t, (c1 - 1) // t + 1):
+                lc0, lc1 = max(c0 - tc * t, 0), min(c1 - tc * t, t)
+                i, j = tr - self.tile_row0, tc - self.tile_col0
+                if lr0 == 0 and lr1 == t and lc0 == 0 and lc1 == t:
+                    boxes.append(self.src_bbox[i, j])
+                    continue
+                s = int(self.steps[i, j])
+                n = t // s + 1
+                lat = slice(int(self.starts[i, j]), int(self.starts[i, j]) + n * n)
+                rows = slice(lr0 // s, (lr1 - 1) // s + 2)
+                cols = slice(lc0 // s, (lc1 - 1) // s + 2)
+                xs = self.nodes_x[lat].reshape(n, n)[rows, cols]
+                ys = self.nodes_y[lat].reshape(n, n)[rows, cols]
+                good = np.isfinite(xs)
+                if good.any():
+                    boxes.append((xs[good].min(), ys[good].min(), xs[good].max(), ys[good].max()))
+        box = np.array(boxes, dtype="float64").reshape(-1, 4)
         box = box[np.isfinite(box[:, 0])]
         if box.size == 0:
             return None
@@ -113,8 +132,9 @@ def _src_pixels(
     if src.crs is not None and src.crs.is_geographic:
         sx = _wrap_longitude(sx, src)
     inv = ~src.transform
-    col = inv.a * sx + inv.b * sy + inv.c
-    row = inv.d * sx + inv.e * sy + inv.f
+    with np.errstate(invalid="ignore"):  # inf from failed points: flagged NaN below
+        col = inv.a * sx + inv.b * sy + inv.c
+        row = inv.d * sx + inv.e * sy + inv.f
     bad = ~(np.isfinite(col) & np.isfinite(row))
     col[bad] = np.nan
     row[bad] = np.nan

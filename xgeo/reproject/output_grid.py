@@ -60,7 +60,7 @@ def suggested_grid(src: Grid, dst_crs: Any) -> Grid:
     >>> src = Grid.from_bounds((500000, 5000000, 510000, 5010000), crs=32633, resolution=100)
     >>> g = suggested_grid(src, "EPSG:4326")
     >>> g.crs.to_epsg(), g.shape
-    (4326, (100, 141))
+    (4326, (82, 116))
     """
     if src.crs is None:
         raise CRSError("the source has no CRS; set one first (obj.geo.set_crs(...))")
