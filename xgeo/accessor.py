@@ -109,6 +109,17 @@ class GeoAccessor:
         return available_indices(self._obj, **kwargs)
 
     # --- reprojection ---
+    def reproject(self, dst_crs: Any = None, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+        """Reproject onto a new CRS/grid; see :func:`xgeo.reproject.reproject`."""
+        from .reproject import reproject
+
+        return reproject(self._obj, dst_crs, **kwargs)
+
+    def reproject_match(self, other: Any, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+        """Reproject onto ``other``'s grid; see :func:`xgeo.reproject.reproject_match`."""
+        from .reproject import reproject_match
+
+        return reproject_match(self._obj, other, **kwargs)
 
     # --- compression ---
     def video_encoding(self, codec: str | None = None, **kwargs: Any) -> dict:
