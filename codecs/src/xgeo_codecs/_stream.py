@@ -184,16 +184,17 @@ def _open_encoder(encoder: str, w: int, h: int, pix_fmt: str, options: dict[str,
         if slices is not None:
             opts["slices"] = slices
         ctx.options = opts
-        # refusals are expected here (the last one is reported); restore our fixed level
-        # rather than a saved one, so concurrent threads cannot leave logging switched off
-        av.logging.set_level(None if len(tries) > 1 else LOG_LEVEL)
+        retrying = len(tries) > 1
+        if retrying:  # refusals are expected here; the last one is reported below
+            av.logging.set_level(None)
         try:
             ctx.open()
             return ctx
         except av.FFmpegError as err:
             last = err
         finally:
-            av.logging.set_level(LOG_LEVEL)
+            if retrying:  # a fixed level, not a saved one: threads cannot leave it off
+                av.logging.set_level(LOG_LEVEL)
     raise CodecError(f"encoder {encoder} refused a {w}x{h} {pix_fmt} stream with options "
                      f"{options} ({last}); pick another codec or encoder")
 
