@@ -14,7 +14,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from xgeo_codecs import CODEC_ID, VideoSerializer, chunk_info, decode, encode
+from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info, decode, encode
 
 
 def _array(path, data, serializer, chunks, fill_value=0):
@@ -68,6 +68,22 @@ def test_serializer_dict_round_trip_and_validation():
     with pytest.raises(Exception, match="not supported"):
         zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 4, 4), dtype="complex64",
                           serializer=VideoSerializer())
+    with pytest.raises(Exception, match="frame_axis"):  # refused when the array is made
+        zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 3, 4, 4), dtype="uint16",
+                          serializer=VideoSerializer(frame_axis=2))
+
+
+def test_zarr_v2_with_the_numcodecs_face(tmp_path, nrt_b2):
+    """Zarr format 2 hands the chunk array (with its shape) to the numcodecs compressor."""
+    data = np.ascontiguousarray(nrt_b2[:20, :70, :70])
+    z = zarr.create_array(str(tmp_path / "v2.zarr"), shape=data.shape, chunks=(16, 64, 64),
+                          dtype="uint16", zarr_format=2, compressors=VideoCodec(lossless=True),
+                          filters=None, fill_value=0)
+    z[:] = data
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "v2.zarr"), mode="r")[:], data)
+    meta = json.loads((tmp_path / "v2.zarr" / ".zarray").read_text())
+    assert meta["compressor"] == {"id": CODEC_ID, "lossless": True}
+    assert chunk_info((tmp_path / "v2.zarr" / "1.1.1").read_bytes())["shape"] == [16, 64, 64]
 
 
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])

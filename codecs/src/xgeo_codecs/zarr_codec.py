@@ -59,6 +59,11 @@ class VideoSerializer(ArrayBytesCodec):
     def validate(self, *, shape: Any, dtype: Any, chunk_grid: Any) -> None:
         native = dtype.to_native_dtype() if hasattr(dtype, "to_native_dtype") else np.dtype(dtype)
         _check_dtype(np.dtype(native))
+        ndim = len(shape)
+        fa = self.params.frame_axis
+        if ndim > 2 and not 0 <= (fa + ndim if fa < 0 else fa) < ndim - 2:
+            raise CodecError(f"frame_axis={fa} is not valid for a {ndim}-d array: the last two "
+                             f"axes are (y, x); use an axis in 0..{ndim - 3}")
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         arr = decode(chunk_bytes.to_bytes(), decoder=self.params.decoder)
