@@ -289,3 +289,17 @@ def test_dask_graphs_of_different_inputs_do_not_collide(s2):
     assert not np.array_equal(ra.values, rb.values)
     c1, c2 = dask.compute(compute_index(a, "SAVI", L=0.5), compute_index(a, "SAVI", L=1.0))
     assert not np.array_equal(c1.values, c2.values)
+
+
+def test_outputs_in_request_order_and_into_a_given_buffer():
+    rng = np.random.default_rng(3)
+    b = {k: rng.random((6, 7), dtype=np.float32) + 0.1 for k in ("N", "R", "G")}
+    fresh = evaluate(b, ["SR", "NDVI", "GNDVI"])
+    buf = np.full((3, 6, 7), -1, np.float32)
+    into = evaluate(b, ["SR", "NDVI", "GNDVI"], out=buf)
+    for i, n in enumerate(["SR", "NDVI", "GNDVI"]):
+        np.testing.assert_array_equal(into[n], fresh[n])
+        np.testing.assert_array_equal(buf[i], fresh[n])  # plane i holds the i-th requested index
+    np.testing.assert_allclose(fresh["SR"], b["N"] / b["R"], rtol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        evaluate(b, ["SR", "NDVI"], out=buf)

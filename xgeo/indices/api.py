@@ -315,7 +315,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
     data, dims, template = _run(plan, src, mapping, scale, nodata)
     out = xr.Dataset({
         n: _output_array(data[k], dims, template, n, _attrs(n))
-        for n, k in zip(plan.names, plan.order, strict=True)
+        for k, n in enumerate(plan.names)
     })
     if isinstance(obj, xr.Dataset):
         out.attrs.update({k: v for k, v in obj.attrs.items() if k in ("Conventions",)})

@@ -158,7 +158,7 @@ ZERO = F(0.0)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def kernel({args}, scale, offset, nodata, c, out, block, t_start, t_stop):
+def kernel({args}, scale, offset, nodata, c, plane, out, block, t_start, t_stop):
 {loop}
 '''
 
@@ -170,7 +170,8 @@ def generate_source(exprs: list[ast.expr], names: list[str], n_bands: int, n_con
     ``exprs`` use ``_v<i>`` for band ``i`` (already scaled, nodata -> NaN) and ``_c<j>`` for
     constant slot ``j``. Kernel arguments: ``x0, i0, x1, i1, ...`` (3-D C-contiguous arrays
     ``(P, nbands_k, Q)`` and the band's position on axis 1), per-band ``scale``, ``offset``,
-    ``nodata``, constants ``c``, output ``out`` of shape ``(len(exprs), P, Q)``, ``block`` and
+    ``nodata``, constants ``c``, ``plane`` (output plane of each expression, so the caller's
+    order needs no copy), output ``out`` of shape ``(len(exprs), P, Q)``, ``block`` and
     the range ``[t_start, t_stop)`` of work items (``block`` pixels of one ``p`` each) to do:
     callers split that range across threads (the kernel releases the GIL). Plain threads
     rather than ``parallel=True``: a parfor costs 2-3x the compile time and cannot be called
@@ -202,7 +203,7 @@ def generate_source(exprs: list[ast.expr], names: list[str], n_bands: int, n_con
         # 1-D views hoisted out of the pixel loop, indexed from 0: LLVM vectorises that loop
         # (a loop from q0 keeps numba's negative-index wraparound test, which blocks SIMD).
         *(ind * 2 + f"a{i} = x{i}[p, i{i}, q0:q1]" for i in used),
-        *(ind * 2 + f"w{k} = out[{k}, p, q0:q1]" for k in range(len(results))),
+        *(ind * 2 + f"w{k} = out[plane[{k}], p, q0:q1]" for k in range(len(results))),
         ind * 2 + "for q in range(q1 - q0):",
         *(ind * 3 + b for b in body),
     ])

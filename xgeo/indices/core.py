@@ -104,6 +104,13 @@ class Plan:
     dtype: str
 
     @property
+    def planes(self) -> np.ndarray:
+        """Output plane (request position) of each kernel output."""
+        planes = np.empty(len(self.order), dtype=np.int64)
+        planes[list(self.order)] = np.arange(len(self.order))
+        return planes
+
+    @property
     def kernels(self) -> ModuleType:
         """The compiled module (``kernel_par``, ``kernel_ser``); loaded once per process."""
         return load_kernels(self.source)
@@ -293,15 +300,17 @@ def _row_view(a: np.ndarray) -> np.ndarray | None:
 
 def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.ndarray,
                offset: np.ndarray, nodata: np.ndarray, *, threads: int = 1,
-               q: int | None = None) -> np.ndarray:
+               q: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Run the plan's kernel on 3-D ``(P, nb, S)`` C-contiguous inputs, of which the first ``Q``
     of the last axis are read (``Q`` = ``q`` if given, else ``S``).
 
-    Returns the ``(n_indices, P, Q)`` output in the kernel's (sorted) order. With
+    Returns the ``(n_indices, P, Q)`` output in the plan's (request) order, written into
+    ``out`` when given (C-contiguous, that shape, the plan's dtype). With
     ``threads > 1`` the work items are split into that many contiguous ranges run on a pool.
     """
     P, Q = arrays[0][0].shape[0], arrays[0][0].shape[2] if q is None else q
-    out = np.empty((len(plan.order), P, Q), dtype=plan.dtype)
+    if out is None:
+        out = np.empty((len(plan.order), P, Q), dtype=plan.dtype)
     if out.size == 0:
         return out
     args: list[Any] = []
@@ -311,13 +320,13 @@ def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.n
     items = P * ((Q + BLOCK - 1) // BLOCK)
     threads = min(threads, items)
     if threads <= 1:
-        fn(*args, scale, offset, nodata, plan.consts, out, BLOCK, 0, items)
+        fn(*args, scale, offset, nodata, plan.consts, plan.planes, out, BLOCK, 0, items)
         return out
     # One contiguous range per thread; the caller works on the first instead of waiting.
     step = -(-items // threads)
-    futs = [_pool().submit(fn, *args, scale, offset, nodata, plan.consts, out, BLOCK, t, t + step)
-            for t in range(step, items, step)]
-    fn(*args, scale, offset, nodata, plan.consts, out, BLOCK, 0, step)
+    common = (scale, offset, nodata, plan.consts, plan.planes, out, BLOCK)
+    futs = [_pool().submit(fn, *args, *common, t, t + step) for t in range(step, items, step)]
+    fn(*args, *common, 0, step)
     for f in futs:
         f.result()
     return out
@@ -326,7 +335,8 @@ def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.n
 def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants: ConstantsLike = None,
              scale: ScaleLike = None, nodata: float | Mapping[str, float] | None = None,
              wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
-             dtype: str = "float32", threads: int | None = None) -> dict[str, np.ndarray]:
+             dtype: str = "float32", threads: int | None = None,
+             out: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Compute spectral indices from NumPy arrays keyed by catalog band symbol.
 
     All requested indices are computed in one fused, multi-threaded pass that reads each band
@@ -355,6 +365,9 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
         ``"float32"`` (default) or ``"float64"``: output type and arithmetic precision.
     threads
         Threads to use; default numba's thread count (``numba.set_num_threads``).
+    out
+        Optional C-contiguous buffer of shape ``(len(names), *band_shape)`` and type ``dtype``
+        to write into (e.g. reused across tiles); the returned arrays are views of it.
 
     Returns
     -------
@@ -400,8 +413,14 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
         if v is not None:
             nd[i] = float(v)
     rows, q = as_rows(arrs)
-    out = run_kernel(plan, rows, s, o, nd, threads=threads or n_threads(), q=q)
-    return {n: out[k].reshape(shape) for n, k in zip(plan.names, plan.order, strict=True)}
+    if out is not None:
+        want = (len(plan.names), *shape)
+        if out.shape != want or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {dtype} array of shape {want}, got "
+                             f"{out.dtype} {out.shape}")
+        out = out.reshape(len(plan.names), rows[0][0].shape[0] if rows else 1, q)
+    out = run_kernel(plan, rows, s, o, nd, threads=threads or n_threads(), q=q, out=out)
+    return {n: out[i].reshape(shape) for i, n in enumerate(plan.names)}
 
 
 def warn_unscaled(arrs: Sequence[Any], scale: Any) -> None:
