@@ -153,3 +153,9 @@ def test_explicit_encodings_keep_the_grid_mapping(sample, tmp_path):
     assert back.ndvi.encoding["grid_mapping"] == "spatial_ref"
     assert back.ndvi.geo.crs.to_epsg() == 32633
     assert "grid_mapping" in sample.ndvi.encoding  # the caller's object is untouched
+
+
+def test_codec_errors_surface_as_xgeo_codec_error(sample, tmp_path):
+    # NDVI is free-valued float: the lossless video codec refuses it with a clear error.
+    with pytest.raises(xgeo.errors.CodecError, match="(?i)lossless"):
+        sample[["ndvi"]].geo.to_zarr(tmp_path / "ndvi.zarr", codec="ffv1", codec_options={"lossless": True})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,32 @@ def to_zarr(
     kwargs.setdefault("consolidated", False)
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
+    with _codec_errors_as_xgeo():
+        return _write_zarr(obj, store, merged, resume=resume, progress=progress, **kwargs)
+
+
+@contextmanager
+def _codec_errors_as_xgeo() -> Any:
+    """Errors of the codec distribution (which cannot import xgeo) surface as xgeo's CodecError."""
+    from xgeo_codecs import CodecError as CoreCodecError
+
+    from .errors import CodecError
+
+    try:
+        yield
+    except CoreCodecError as exc:
+        raise CodecError(str(exc)) from exc
+
+
+def _write_zarr(
+    obj: xr.Dataset,
+    store: Any,
+    merged: dict[str, Any],
+    *,
+    resume: bool,
+    progress: bool | None,
+    **kwargs: Any,
+) -> Any:
     if not any(var.chunks is not None for var in obj.variables.values()):
         if resume:
             raise ValueError("resume=True needs dask-backed data (the write it resumes was lazy)")
