@@ -39,3 +39,8 @@ def test_stretch_is_robust_to_outliers():
 def test_missing_band_is_named(sample):
     with pytest.raises(xgeo.errors.MissingBandError, match="B99"):
         quicklook(sample, bands=("B99", "B03", "B02"))
+
+
+def test_accessor_quicklook(tmp_path, sample):
+    fig = sample.geo.quicklook(path=tmp_path / "a.png")
+    assert (tmp_path / "a.png").exists() and fig.axes[0].get_title() == "B04 / B03 / B02"

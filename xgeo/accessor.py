@@ -150,6 +150,13 @@ class GeoAccessor:
 
         return to_dataloader(self._obj, size, batch_size, **kwargs)
 
+    # --- pictures ---
+    def quicklook(self, bands: Any = ("B04", "B03", "B02"), **kwargs: Any) -> Any:
+        """True-colour or single-band PNG/figure; see :func:`xgeo.quicklook.quicklook`."""
+        from .quicklook import quicklook
+
+        return quicklook(self._obj, bands, **kwargs)
+
 
 def _register() -> None:
     for cls, register in (
