@@ -179,6 +179,8 @@ def test_constants_defaults_overrides_per_index_and_formula_strings(s2):
     o = compute_indices(s2, ["SAVI", "EVI"], L=0.5, constants={"EVI": {"L": 1.0}}, dtype="float64")
     np.testing.assert_allclose(o.SAVI.values, savi(0.5), rtol=1e-12)
     np.testing.assert_allclose(o.EVI.values, d.EVI.values, rtol=1e-12)  # EVI kept its own L
+    assert o.SAVI.attrs["constants"] == "L=0.5" and "L=1.0" in o.EVI.attrs["constants"]
+    assert d.EVI.attrs["constants"] == "C1=6.0, C2=7.5, L=1.0, g=2.5"  # catalog defaults, recorded
     with pytest.raises(MissingConstantError, match="PAR"):
         compute_index(s2, "NIRvP")
     np.testing.assert_allclose(compute_index(s2, "NIRvP", PAR=2.0, dtype="float64").values,

@@ -222,16 +222,20 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
     return out.reshape((n_out, *np.shape(datas[0]))), dims, bands_[0]
 
 
-def _attrs(name: str) -> dict[str, Any]:
+def _attrs(name: str, plan: Plan) -> dict[str, Any]:
     idx = get_index(name)
     src = catalog_source()
-    return {
+    used = dict(plan.constants_used).get(name, ())
+    attrs = {
         "long_name": idx.long_name,
         "formula": idx.formula,
         "reference": idx.reference,
         "application_domain": idx.application_domain,
-        "source": f"xgeo.indices; catalog: {src['name']} ({src['origin']}), {src['license']}",
     }
+    if used:  # the values actually used (defaults, overrides, sensor wavelengths)
+        attrs["constants"] = ", ".join(f"{k}={v}" for k, v in used)
+    attrs["source"] = f"xgeo.indices; catalog: {src['name']} ({src['origin']}), {src['license']}"
+    return attrs
 
 
 def _output_array(data: Any, dims: tuple[Hashable, ...], template: xr.DataArray,
@@ -314,7 +318,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
                       kernel=kernel, dtype=dtype)
     data, dims, template = _run(plan, src, mapping, scale, nodata)
     out = xr.Dataset({
-        n: _output_array(data[k], dims, template, n, _attrs(n))
+        n: _output_array(data[k], dims, template, n, _attrs(n, plan))
         for k, n in enumerate(plan.names)
     })
     if isinstance(obj, xr.Dataset):

@@ -102,6 +102,7 @@ class Plan:
     consts: np.ndarray            # constant slot values (float64)
     source: str
     dtype: str
+    constants_used: tuple = ()    # ((index, ((constant, value), ...)), ...)
 
     @property
     def planes(self) -> np.ndarray:
@@ -137,9 +138,12 @@ def _constant_value(index: str, const: str, constants: Mapping[str, Any],
 
 
 def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
-                       wavelengths: Mapping[str, float], slots: list[float], depth: int = 0) -> ast.expr:
+                       wavelengths: Mapping[str, float], slots: list[float], depth: int = 0,
+                       used: dict[str, dict[str, Any]] | None = None) -> ast.expr:
     """Replace constant names by slot names ``_c<j>`` (values appended to ``slots``) or, for
-    formula-string values, by their parsed expression."""
+    formula-string values, by their parsed expression. ``used`` collects ``{index: {name:
+    value}}``."""
+    used = {} if used is None else used
     sub: dict[str, ast.expr] = {}
     for s in sorted(symbols(tree)):
         if s in BAND_SYMBOLS:
@@ -150,10 +154,13 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
         if isinstance(v, str):
             if depth > 3:
                 raise FormulaError(f"{name}: constant {s!r} is defined in terms of itself")
-            sub[s] = _resolve_constants(name, parse(v), constants, wavelengths, slots, depth + 1)
+            sub[s] = _resolve_constants(name, parse(v), constants, wavelengths, slots, depth + 1,
+                                        used)
+            used.setdefault(name, {})[s] = v
         elif _is_number(v):
             sub[s] = ast.Name(f"_c{len(slots)}")
             slots.append(float(v))
+            used.setdefault(name, {})[s] = float(v)
         else:
             raise MissingConstantError(
                 f"{name}: constant {s!r} must be a number or a formula string, got {type(v).__name__}")
@@ -209,15 +216,18 @@ def _build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
             f"catalog constants: {', '.join(sorted(catalog_constants()))}")
     kernel_names = sorted(req)  # canonical order, so any permutation reuses one kernel
     slots: list[float] = []
+    used: dict[str, dict[str, Any]] = {}
     trees = []
     for name in kernel_names:
-        trees.append(_resolve_constants(name, _index_tree(name, kernel), constants, wavelengths, slots))
+        trees.append(_resolve_constants(name, _index_tree(name, kernel), constants, wavelengths,
+                                        slots, used=used))
     bands = sorted({s for t in trees for s in symbols(t) if s in BAND_SYMBOLS})
     vmap = {b: ast.Name(f"_v{i}") for i, b in enumerate(bands)}
     exprs = [substitute(t, vmap) for t in trees]
     source = generate_source(exprs, kernel_names, len(bands), len(slots), dtype)
     return Plan(tuple(req), tuple(kernel_names.index(n) for n in req), tuple(bands),
-                np.asarray(slots, dtype=np.float64), source, dtype)
+                np.asarray(slots, dtype=np.float64), source, dtype,
+                tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req))
 
 
 def band_scales(symbols_: Sequence[str], scale: ScaleLike, labels: Mapping[str, Hashable] | None = None
