@@ -267,16 +267,33 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
                 or cy1 - src_row0 > wh):
             miss[i] += 1
             continue
+        # Taps with zero weight add exactly nothing: loop over the non-zero span only.
+        nz0 = 0
+        while nz0 < 2 * rx and wx[nz0] == 0.0:
+            nz0 += 1
+        nz1 = 2 * rx
+        while nz1 > nz0 and wx[nz1 - 1] == 0.0:
+            nz1 -= 1
+        ux0 = max(cx0, kx0 + nz0)
+        ux1 = min(cx1, kx0 + nz1)
+        nz0 = 0
+        while nz0 < 2 * ry and wy[nz0] == 0.0:
+            nz0 += 1
+        nz1 = 2 * ry
+        while nz1 > nz0 and wy[nz1 - 1] == 0.0:
+            nz1 -= 1
+        uy0 = max(cy0, ky0 + nz0)
+        uy1 = min(cy1, ky0 + nz1)
         for b in range(nb):
             if _invalid(src[b, iy - src_row0, ix - src_col0], has_nodata, nodata):
                 out[b, i, j] = fill
                 continue
             acc = 0.0
             ws = 0.0
-            for yy in range(cy0, cy1):
+            for yy in range(uy0, uy1):
                 wyv = wy[yy - ky0]
                 row = yy - src_row0
-                for xx in range(cx0, cx1):
+                for xx in range(ux0, ux1):
                     v = src[b, row, xx - src_col0]
                     if not _invalid(v, has_nodata, nodata):
                         wgt = wyv * wx[xx - kx0]
