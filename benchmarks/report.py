@@ -33,50 +33,77 @@ def _fmt(value) -> str:
     return "—" if value is None else str(value)
 
 
-def _result_cell(result: dict) -> str:
-    if "error" in result:
-        return f"n/a ({str(result['error'])[:40]})"
-    if "median_s" in result:
-        return _fmt_seconds(result["median_s"])
-    keys = [k for k in result if not k.startswith("_")]
-    return ", ".join(f"{k}={_fmt(result[k])}" for k in keys[:4])
+def _cell(key: str, value) -> str:
+    if isinstance(value, int | float) and (key.endswith("_s") or key in ("min_s", "median_s")):
+        return _fmt_seconds(float(value))
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    return _fmt(value)
+
+
+def _ratio_for(name: str, ratios: dict) -> str:
+    """The case's ratio that involves contender ``name`` (peer/xgeo or xgeo/peer)."""
+    for key, value in ratios.items():
+        parts = key.split("/")
+        if name in parts and isinstance(value, int | float):
+            return f"{key} = {value:.2f}"
+    return ""
+
+
+def render_case(case: dict, max_columns: int = 8) -> str:
+    """A table per case: a row per contender, its measurements as columns, and its ratio."""
+    results = case.get("results", {})
+    keys: list[str] = []
+    for result in results.values():
+        for key in result:
+            if not key.startswith("_") and key not in keys and key != "error":
+                keys.append(key)
+    priority = ("psnr", "bpppb", "max_error", "median_s", "chips_per_s", "mb_per_s", "min_s", "bytes")
+
+    def rank(key: str) -> tuple[int, int]:
+        hits = [i for i, p in enumerate(priority) if p in key]
+        return (hits[0] if hits else len(priority), keys.index(key))
+
+    keys = sorted(keys, key=rank)[:max_columns]
+    ratios = case.get("ratios", {})
+    header = ["contender", *keys, "vs xgeo"]
+    lines = [f"**{case.get('case', '')}** (threads: {_fmt(case.get('threads'))})", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for name, result in results.items():
+        if "error" in result:
+            row = [name, f"not run: {str(result['error'])[:80]}", *([""] * (len(keys) - 1)), ""]
+        else:
+            row = [
+                name,
+                *(_cell(k, result.get(k)) if k in result else "" for k in keys),
+                _ratio_for(name, ratios),
+            ]
+        lines.append("| " + " | ".join(row) + " |")
+    orphans = [
+        f"{k} = {v:.2f}"
+        for k, v in ratios.items()
+        if isinstance(v, int | float) and not any(n in k.split("/") for n in results)
+    ]
+    if orphans:
+        lines += ["", "Ratios: " + "; ".join(orphans)]
+    if case.get("notes"):
+        lines += ["", f"_{case['notes']}_"]
+    return "\n".join(lines)
 
 
 def render_topic(data: dict) -> str:
-    """One markdown table per topic: a row per case, a column per contender, then ratios."""
-    cases = data.get("cases", [])
-    contenders: list[str] = []
-    ratio_names: list[str] = []
-    for case in cases:
-        for name in case.get("results", {}):
-            if name not in contenders:
-                contenders.append(name)
-        for name in case.get("ratios", {}):
-            if name not in ratio_names:
-                ratio_names.append(name)
-    header = ["case", "threads", *contenders, *ratio_names]
-    lines = [f"#### {data.get('topic', '?')}", ""]
+    """A heading per topic (machine and versions), then one table per case."""
+    lines = [f"### {data.get('topic', '?')}", ""]
     machine = data.get("machine", {})
     versions = data.get("versions", {})
-    if machine or versions:
-        lines.append(
-            "Machine: "
-            + ", ".join(f"{k}={v}" for k, v in machine.items())
-            + ("; versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) if versions else "")
-        )
-        lines.append("")
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for case in cases:
-        row = [str(case.get("case", "")), _fmt(case.get("threads"))]
-        results = case.get("results", {})
-        row += [_result_cell(results[c]) if c in results else "" for c in contenders]
-        ratios = case.get("ratios", {})
-        row += [f"{ratios[r]:.2f}×" if isinstance(ratios.get(r), int | float) else "" for r in ratio_names]
-        lines.append("| " + " | ".join(row) + " |")
-    notes = [f"- {c['case']}: {c['notes']}" for c in cases if c.get("notes")]
-    if notes:
-        lines += ["", *notes]
+    lines.append(
+        "Machine: "
+        + ", ".join(f"{k}={v}" for k, v in machine.items())
+        + ("; versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) if versions else "")
+    )
+    for case in data.get("cases", []):
+        lines += ["", render_case(case)]
     return "\n".join(lines)
 
 

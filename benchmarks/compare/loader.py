@@ -84,7 +84,10 @@ def build_stores(video: bool) -> dict[str, str]:
         ) as dst:
             dst.write(pixels)
     if video and not paths["video"].exists():
-        ds.chunk({"band": 1, "y": 512, "x": 512}).geo.to_zarr(paths["video"], codec="hevc", codec_options={"crf": 20})
+        # All 12 bands of a tile in one chunk: a chip needs them all, and bands predict each other.
+        ds.chunk({"band": 12, "y": 512, "x": 512}).geo.to_zarr(
+            paths["video"], codec="hevc", codec_options={"chunks": {"band": 12, "y": 512, "x": 512}}
+        )
     return {k: str(v) for k, v in paths.items() if v.exists()}
 
 
