@@ -129,3 +129,18 @@ def test_in_memory_data_cannot_resume(tmp_path, sample):
     with pytest.raises(ValueError, match="dask"):
         xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "x.zarr", resume=True)
     assert isinstance(sample, xr.Dataset)
+
+
+def test_object_store_url_goes_through_the_same_code(sample):
+    """fsspec URLs (memory:// here; s3://, gs:// alike) write, check and read back."""
+    import dask
+
+    url = "memory://xgeo-test/cube.zarr"
+    with dask.config.set(scheduler="threads"):
+        xgeo.io.to_zarr(_lazy_cube(), url)
+    assert missing_chunks(url) is None
+    back = xgeo.open_dataset(url)
+    np.testing.assert_array_equal(back.reflectance.values, sample.reflectance.values)
+    assert back.geo.crs.to_epsg() == 32633
+    with pytest.raises(FileNotFoundError):
+        xgeo.open_dataset("memory://xgeo-test/nothing.zarr")

@@ -95,6 +95,8 @@ def open_dataset(
     >>> ds.geo.crs.to_epsg()
     32633
     """
+    if isinstance(path, str) and "://" in path:
+        return _open_zarr_url(path, chunks=chunks, allow_incomplete=allow_incomplete, **kwargs)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or Zarr store: {path}")
@@ -157,6 +159,21 @@ def open_dataset(
         f"cannot decode {path}: " + "; ".join(errors) + f". How to open it instead: {hint}, or "
         "engine='rasterio' to read it through GDAL (pip install rioxarray)"
     )
+
+
+def _open_zarr_url(url: str, *, chunks: Any, allow_incomplete: bool, **kwargs: Any) -> xr.Dataset:
+    """A Zarr store behind an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)."""
+    if not allow_incomplete:
+        from .store import check_complete
+
+        check_complete(url, storage_options=kwargs.get("storage_options"))
+    kwargs.setdefault("decode_coords", "all")
+    try:
+        return xr.open_zarr(url, chunks=chunks, **kwargs)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no Zarr store at {url}") from exc
+    except Exception as exc:
+        raise DecodeError(f"cannot open Zarr store {url}: {exc}") from exc
 
 
 def _has_consolidated_metadata(path: Path) -> bool:

@@ -41,10 +41,10 @@ def progress_path(store: str) -> str:
     return str(store).rstrip("/") + ".progress"
 
 
-def _fs(path: str) -> tuple[Any, str]:
+def _fs(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
     import fsspec
 
-    return fsspec.core.url_to_fs(path)
+    return fsspec.core.url_to_fs(path, **(storage_options or {}))
 
 
 def _block_key(index: tuple[int, ...]) -> str:
@@ -76,11 +76,13 @@ def _write_block(
     attrs: dict,
     region: dict,
     marker: str,
+    storage_options: dict[str, Any] | None = None,
 ) -> str:
     """Write one block with xarray's encoding of the existing array, then mark it done."""
     ds = xr.Dataset({name: xr.Variable(dims, block, attrs)})
-    ds.to_zarr(store, region=region, mode="r+", consolidated=False)
-    fs, path = _fs(marker)
+    extra = {"storage_options": storage_options} if storage_options else {}
+    ds.to_zarr(store, region=region, mode="r+", consolidated=False, **extra)
+    fs, path = _fs(marker, storage_options)
     with fs.open(path, "wb") as fh:  # written after the data: a marker never lies
         fh.write(b"")
     return marker
@@ -112,14 +114,15 @@ def write_resumable(
     import dask
 
     sidecar = progress_path(store)
-    fs, side = _fs(sidecar)
+    storage_options = kwargs.get("storage_options")
+    fs, side = _fs(sidecar, storage_options)
     lazy = _lazy_variables(ds)
     if resume:
         if not fs.exists(side):
             raise IncompleteStoreError(
                 f"nothing to resume at {store}: no {sidecar} progress folder"
             )
-        _check_same_layout(ds, store, lazy)
+        _check_same_layout(ds, store, lazy, storage_options)
     else:
         if fs.exists(side) and fs.exists(f"{side}/{_DONE}") and kwargs.get("mode") == "w":
             fs.rm(side, recursive=True)  # overwriting a complete store: its markers are stale
@@ -147,7 +150,7 @@ def write_resumable(
             marker = f"{sidecar}/{marker_name}"
             tasks.append(
                 dask.delayed(_write_block, pure=False)(
-                    block, store, name, var.dims, attrs, region, marker
+                    block, store, name, var.dims, attrs, region, marker, storage_options
                 )
             )
     written = list(_compute(tasks, progress)) if tasks else []
@@ -183,8 +186,10 @@ def _compute(tasks: list, progress: bool | None) -> tuple:
     return dask.compute(*tasks)
 
 
-def _check_same_layout(ds: xr.Dataset, store: str, lazy: list[Hashable]) -> None:
-    fs, side = _fs(progress_path(store))
+def _check_same_layout(
+    ds: xr.Dataset, store: str, lazy: list[Hashable], storage_options: dict[str, Any] | None
+) -> None:
+    fs, side = _fs(progress_path(store), storage_options)
     with fs.open(f"{side}/manifest.json") as fh:
         manifest = json.load(fh)
     mine = {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy}
@@ -195,13 +200,15 @@ def _check_same_layout(ds: xr.Dataset, store: str, lazy: list[Hashable]) -> None
         )
 
 
-def missing_chunks(store: str) -> dict[str, list[tuple[int, ...]]] | None:
+def missing_chunks(
+    store: str, storage_options: dict[str, Any] | None = None
+) -> dict[str, list[tuple[int, ...]]] | None:
     """Chunks (block indices per variable) an interrupted write left unwritten.
 
     None when the store was not written by :func:`write_resumable` or is complete
     (an empty dict never occurs: a complete write says so).
     """
-    fs, side = _fs(progress_path(store))
+    fs, side = _fs(progress_path(store), storage_options)
     if not fs.exists(side) or fs.exists(f"{side}/{_DONE}"):
         return None
     with fs.open(f"{side}/manifest.json") as fh:
@@ -215,9 +222,9 @@ def missing_chunks(store: str) -> dict[str, list[tuple[int, ...]]] | None:
     return missing
 
 
-def check_complete(store: str) -> None:
+def check_complete(store: str, storage_options: dict[str, Any] | None = None) -> None:
     """Raise :class:`IncompleteStoreError` naming the missing chunks if a write was interrupted."""
-    missing = missing_chunks(store)
+    missing = missing_chunks(store, storage_options)
     if missing is None:
         return
     total = sum(len(v) for v in missing.values())
