@@ -149,8 +149,9 @@ def time_case(name: str, da, dst, method: str, threads: int, reps: int) -> dict:
 
 
 # ---------------------------------------------------------------- subprocess cases
-def lazy_child(n: int, store: str) -> dict:
-    """Generate a lazy (n, n) float32 source, reproject to 4326 and write Zarr."""
+def lazy_child(n: int, store: str, block: int) -> dict:
+    """Generate a lazy (n, n) float32 source in ``block``-sized chunks, reproject to 4326
+    (bilinear, default output chunking) and write Zarr with 2 dask threads."""
     import dask
     import dask.array as dsa
     import xarray as xr
@@ -159,7 +160,6 @@ def lazy_child(n: int, store: str) -> dict:
     from xgeo.grid import Grid
 
     tiles = real_tiles(1)[0]
-    block = 2048
 
     def make(block_info=None):
         (r0, r1), (c0, c1) = block_info[None]["array-location"]
@@ -180,7 +180,9 @@ def lazy_child(n: int, store: str) -> dict:
         xgeo.io.to_zarr(out.to_dataset(), store, mode="w")
     write_s = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"source_shape": [n, n], "source_gib": n * n * 4 / 2**30, "output_shape": list(out.shape),
+    return {"source_shape": [n, n], "source_chunks": [block, block], "source_gib": n * n * 4 / 2**30,
+            "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            "output_shape": list(out.shape),
             "output_chunks": [out.chunks[0][0], out.chunks[1][0]], "tasks": len(out.data.dask),
             "graph_build_s": graph_s, "compute_and_write_s": write_s, "peak_rss_gib": rss / 2**30}
 
@@ -220,9 +222,10 @@ def main() -> None:
     parser.add_argument("--lazy-size", type=int, default=32768)
     parser.add_argument("--child", choices=["lazy", "compile"])
     parser.add_argument("--store")
+    parser.add_argument("--block", type=int, default=2048)
     args = parser.parse_args()
     if args.child == "lazy":
-        print(json.dumps(lazy_child(args.lazy_size, args.store)))
+        print(json.dumps(lazy_child(args.lazy_size, args.store, args.block)))
         return
     if args.child == "compile":
         print(json.dumps(compile_child()))
@@ -260,10 +263,17 @@ def main() -> None:
     print("compile:", compile_times, flush=True)
     lazy = None
     if not args.skip_lazy:
+        # Source chunking decides how many source blocks dask holds at once (a block is
+        # shared by several output chunks); glibc's trim threshold (dask.distributed sets
+        # it to 64 KiB on its workers) decides how much freed memory returns to the OS.
         size = 4096 if args.quick else args.lazy_size
-        with tempfile.TemporaryDirectory() as tmp:
-            lazy = run_child(["--child", "lazy", "--lazy-size", str(size), "--store", f"{tmp}/out.zarr"])
-        print("lazy:", lazy, flush=True)
+        lazy = []
+        for block, env in ((2048, {}), (1024, {}), (2048, {"MALLOC_TRIM_THRESHOLD_": "65536"})):
+            with tempfile.TemporaryDirectory() as tmp:
+                run = run_child(["--child", "lazy", "--lazy-size", str(size), "--block", str(block),
+                                 "--store", f"{tmp}/out.zarr"], env=env)
+            print("lazy:", run, flush=True)
+            lazy.append(run)
     elif OUT.exists():
         lazy = json.loads(OUT.read_text()).get("lazy")  # keep the last big run's numbers
     report = {

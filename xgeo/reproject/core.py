@@ -230,8 +230,10 @@ def _is_dask(array: Any) -> bool:
     return type(array).__module__.startswith("dask.")
 
 
-def default_chunks(lead_items: int, itemsize: int, budget: int = CHUNK_BUDGET) -> int:
-    """Square spatial chunk side (a multiple of the transform tile) fitting ``budget`` bytes."""
+def default_chunks(lead_items: int, itemsize: int, budget: int | None = None) -> int:
+    """Square spatial chunk side (a multiple of the transform tile) fitting ``budget`` bytes
+    (default :data:`CHUNK_BUDGET`)."""
+    budget = CHUNK_BUDGET if budget is None else budget
     side = math.sqrt(budget / max(1, lead_items * itemsize))
     return max(DEFAULT_TILE, int(side // DEFAULT_TILE) * DEFAULT_TILE)
 
