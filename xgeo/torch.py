@@ -93,13 +93,19 @@ class _ZarrReader:
     goes through ``zarr.Array`` indexing.
     """
 
-    def __init__(self, path: str, cache_bytes: int) -> None:
+    def __init__(self, path: str, cache_bytes: int, threads: int = 1) -> None:
         import zarr
 
         self.group = zarr.open_group(path, mode="r")
         self.arrays: dict[str, Any] = {}
         self.direct: dict[str, Callable[[tuple[int, ...]], np.ndarray] | None] = {}
         self.cache = _ChunkCache(cache_bytes)
+        # Decoders (zstd, libav) release the GIL: missing chunks of one window decode in parallel.
+        self.pool = None
+        if threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(threads, thread_name_prefix="xgeo-decode")
 
     def array(self, name: str) -> Any:
         arr = self.arrays.get(name)
@@ -108,23 +114,54 @@ class _ZarrReader:
             self.direct[name] = _direct_chunk_reader(arr)
         return arr
 
-    def read(self, name: str, region: Sequence[slice]) -> np.ndarray:
-        arr = self.array(name)
-        direct = self.direct[name]
+    def _chunks_of(
+        self, arr: Any, region: Sequence[slice]
+    ) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
         chunks = arr.chunks
-        out = np.empty([s.stop - s.start for s in region], dtype=arr.dtype)
         ranges = [
             range(s.start // c, (s.stop - 1) // c + 1) for s, c in zip(region, chunks, strict=True)
         ]
-        for key in product(*ranges):
-            chunk_sel = tuple(
-                slice(k * c, min((k + 1) * c, n))
-                for k, c, n in zip(key, chunks, arr.shape, strict=True)
+        return [
+            (
+                key,
+                tuple(
+                    slice(k * c, min((k + 1) * c, n))
+                    for k, c, n in zip(key, chunks, arr.shape, strict=True)
+                ),
             )
-            if direct is not None:
-                block = self.cache.get((name, key), lambda key=key: direct(key))
-            else:
-                block = self.cache.get((name, key), lambda sel=chunk_sel: arr[sel])
+            for key in product(*ranges)
+        ]
+
+    def _loader(
+        self, name: str, key: tuple[int, ...], sel: tuple[slice, ...]
+    ) -> Callable[[], np.ndarray]:
+        direct = self.direct[name]
+        if direct is not None:
+            return lambda: direct(key)
+        arr = self.arrays[name]
+        return lambda: arr[sel]
+
+    def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
+        """Decode, in parallel, the chunks of these (variable, region) reads not in the cache."""
+        if self.pool is None:
+            return
+        missing = {}
+        for name, region in requests:
+            arr = self.array(name)
+            for key, sel in self._chunks_of(arr, region):
+                if (name, key) not in self.cache.items:
+                    missing[(name, key)] = self._loader(name, key, sel)
+        if len(missing) > 1:
+            for cache_key, block in zip(
+                missing, self.pool.map(lambda load: load(), missing.values()), strict=True
+            ):
+                self.cache.get(cache_key, lambda block=block: block)
+
+    def read(self, name: str, region: Sequence[slice]) -> np.ndarray:
+        arr = self.array(name)
+        out = np.empty([s.stop - s.start for s in region], dtype=arr.dtype)
+        for key, chunk_sel in self._chunks_of(arr, region):
+            block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
             src, dst = [], []
             for s, cs in zip(region, chunk_sel, strict=True):
                 lo, hi = max(s.start, cs.start), min(s.stop, cs.stop)
@@ -196,6 +233,9 @@ class _ArrayReader:
     def __init__(self, variables: dict[str, xr.Variable]) -> None:
         self.variables = variables
 
+    def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
+        """Nothing to decode ahead: in-memory or file-backed reads happen in :meth:`read`."""
+
     def read(self, name: str, region: Sequence[slice]) -> np.ndarray:
         part = self.variables[name][tuple(region)]
         if hasattr(part.data, "dask"):
@@ -242,6 +282,9 @@ class ChipDataset(Dataset):
         Add ``sample["mask"]``: True where every channel holds data.
     cache_bytes
         Per-process budget of the decoded-chunk cache (Zarr sources).
+    decode_threads
+        Threads decoding a window's or a batch's chunks in parallel; default all cores (up to 4)
+        in the main process and 1 inside DataLoader workers (the workers are the parallelism).
     **chip_kwargs
         Passed to :func:`~xgeo.chips.make_chips` (``time``, ``boundary``, ``min_valid``, ...).
 
@@ -270,6 +313,7 @@ class ChipDataset(Dataset):
         bands: Sequence[Hashable] | None = None,
         return_mask: bool = False,
         cache_bytes: int = 256 * 2**20,
+        decode_threads: int | None = None,
         **chip_kwargs: Any,
     ) -> None:
         self.path: str | None = None
@@ -298,6 +342,7 @@ class ChipDataset(Dataset):
         self.dtype = dtype
         self.return_mask = return_mask
         self.cache_bytes = cache_bytes
+        self.decode_threads = decode_threads
         self._plan_from(obj, chips, variable=variable, variables=variables, bands=bands)
         self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
         self._reader: Any = None
@@ -392,11 +437,19 @@ class ChipDataset(Dataset):
         state["_reader_pid"] = None
         return state
 
+    def _decode_threads(self) -> int:
+        """Threads decoding chunks in this process: all cores in the main process, one per worker."""
+        if self.decode_threads is not None:
+            return self.decode_threads
+        from torch.utils.data import get_worker_info
+
+        return 1 if get_worker_info() is not None else min(4, os.cpu_count() or 1)
+
     def _get_reader(self) -> Any:
         pid = os.getpid()
         if self._reader is None or self._reader_pid != pid:
             if self.kind == "zarr":
-                self._reader = _ZarrReader(self.path, self.cache_bytes)
+                self._reader = _ZarrReader(self.path, self.cache_bytes, self._decode_threads())
             elif self.kind == "file":
                 ds = open_dataset(self.path)
                 self._reader = _ArrayReader({n: ds[n].variable for n in self._var_names})
@@ -409,15 +462,15 @@ class ChipDataset(Dataset):
     def __len__(self) -> int:
         return int(self.rows.size)
 
-    def _read_image(self, i: int) -> np.ndarray:
+    def _regions(self, i: int) -> list[tuple[_Channel, list[slice]]]:
+        """The window of chip ``i`` in each channel variable's own dim order (inside the array)."""
         h, w = self.size
         r, c = int(self.rows[i]), int(self.cols[i])
         ny, nx = self.shape
         rows = slice(r, min(r + h, ny))
         cols = slice(c, min(c + w, nx))
         t = None if self.t0 is None else slice(int(self.t0[i]), int(self.t1[i]))
-        floating = self.dtype is not None and self.dtype.is_floating_point
-        parts = []
+        out = []
         for ch in self.channels:
             region = []
             for dim in ch.dims:
@@ -428,11 +481,21 @@ class ChipDataset(Dataset):
                 elif dim == TIME_DIM and t is not None:
                     region.append(t)
                 elif dim == BAND_DIM:
-                    lo, hi = min(ch.band_index), max(ch.band_index) + 1
-                    region.append(slice(lo, hi))
+                    region.append(slice(min(ch.band_index), max(ch.band_index) + 1))
                 else:
                     raise ChipError(f"variable {ch.variable!r} has an unsupported dim {dim!r}")
-            block = self._get_reader().read(ch.variable, region)
+            out.append((ch, region))
+        return out
+
+    def _read_image(self, i: int) -> np.ndarray:
+        h, w = self.size
+        floating = self.dtype is not None and self.dtype.is_floating_point
+        reader = self._get_reader()
+        regions = self._regions(i)
+        reader.prefetch([(ch.variable, region) for ch, region in regions])
+        parts = []
+        for ch, region in regions:
+            block = reader.read(ch.variable, region)
             order = [d for d in (TIME_DIM, BAND_DIM, self.y_dim, self.x_dim) if d in ch.dims]
             block = block.transpose([ch.dims.index(d) for d in order])
             if BAND_DIM in ch.dims:
@@ -492,7 +555,11 @@ class ChipDataset(Dataset):
         return sample
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
-        """Batch read (DataLoader calls this once per batch)."""
+        """Batch read (DataLoader calls this once per batch): the batch's chunks decode in parallel."""
+        reader = self._get_reader()
+        reader.prefetch(
+            [(ch.variable, region) for i in indices for ch, region in self._regions(int(i))]
+        )
         return [self[int(i)] for i in indices]
 
     def _window(self, raster: np.ndarray, i: int) -> np.ndarray:
