@@ -86,7 +86,7 @@ def build_stores(video: bool) -> dict[str, str]:
     if video and not paths["video"].exists():
         # All 12 bands of a tile in one chunk: a chip needs them all, and bands predict each other.
         ds.chunk({"band": 12, "y": 512, "x": 512}).geo.to_zarr(
-            paths["video"], codec="hevc", codec_options={"chunks": {"band": 12, "y": 512, "x": 512}}
+            paths["video"], codec="hevc", codec_options={"crf": 10, "chunks": {"band": 12, "y": 512, "x": 512}}
         )
     return {k: str(v) for k, v in paths.items() if v.exists()}
 
@@ -121,10 +121,13 @@ def cast(t):
 
 if contender == "xgeo":
     from xgeo.torch import ChipDataset, ChunkAwareSampler, collate
+    # A 64 MiB chunk cache holds a batch's chunks but not the 400 MB cube: every epoch decodes
+    # every chunk once, as it would on data larger than memory (the tiny nrt cube fits anyway).
+    cache = 64 * 2**20
     if timeseries:
-        ds = ChipDataset(store, size=size, variables=["B2", "B3", "B4", "B8"], time=16, dtype=dtype)
+        ds = ChipDataset(store, size=size, variables=["B2", "B3", "B4", "B8"], time=16, dtype=dtype, cache_bytes=cache)
     else:
-        ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype)
+        ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype, cache_bytes=cache)
     loader = DataLoader(ds, sampler=ChunkAwareSampler(ds, seed=0), collate_fn=collate, **kw)
     key = "image"
 elif contender == "xbatcher":
