@@ -160,8 +160,7 @@ def compress(
         options["lossless"] = True
         if codec == "hevc":
             codec = "ffv1"
-    from .info import format_table, human_bytes
-    from .pipeline import compress_dataset
+    from .pipeline import compress_dataset, compression_table
 
     ds = _open(src, chunks={})
     result = compress_dataset(
@@ -172,25 +171,7 @@ def compress(
         chunks=_parse_chunks(chunks),
         variables=list(variables) or None,
     )
-    rows = []
-    for name, v in result["variables"].items():
-        rows.append(
-            [
-                name,
-                human_bytes(v["raw_bytes"]),
-                human_bytes(v["stored_bytes"]),
-                f"{v['ratio']:.1f}x",
-                f"{v['bpppb']:.3f}",
-                f"{v['psnr']:.2f}",
-                f"{v['max_error']:.6g}",
-                v.get("encoder", ""),
-            ]
-        )
-    click.echo(
-        format_table(
-            rows, ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder"]
-        )
-    )
+    click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")
 
 

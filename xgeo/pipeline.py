@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["compress_dataset", "run_demo"]
+__all__ = ["compress_dataset", "compression_table", "run_demo"]
 
 
 def compress_dataset(
@@ -59,6 +59,27 @@ def compress_dataset(
     return result
 
 
+def compression_table(variables: dict[str, dict[str, Any]]) -> str:
+    """The table ``xgeo compress`` and the demo print for :func:`compress_dataset` results."""
+    from .info import format_table, human_bytes
+
+    rows = [
+        [
+            name,
+            human_bytes(v["raw_bytes"]),
+            human_bytes(v["stored_bytes"]),
+            f"{v['ratio']:.1f}x",
+            f"{v['bpppb']:.3f}",
+            f"{v['psnr']:.2f}",
+            f"{v['max_error']:.6g}",
+            v.get("encoder", ""),
+        ]
+        for name, v in variables.items()
+    ]
+    header = ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder"]
+    return format_table(rows, header)
+
+
 def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> str:
     """Run the whole pipeline on the bundled Sentinel-2 cube and return a printable summary.
 
@@ -72,7 +93,6 @@ def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> 
     from .indices import compute_indices
     from .info import format_table
     from .io import open_dataset
-    from .metrics import error_stats
     from .reproject import reproject
 
     out = Path(out_dir)
@@ -149,24 +169,7 @@ def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> 
     except ImportError:
         lines.append("(quicklooks skipped: pip install 'xgeo[plot]')")
 
-    stats = error_stats(lonlat.reflectance.values, back.reflectance.values)
-    rows = [
-        [
-            "reflectance (reprojected)",
-            f"{info['raw_bytes'] / 2**20:.2f} MiB",
-            f"{info['stored_bytes'] / 2**10:.1f} KiB",
-            f"{info['ratio']:.1f}x",
-            f"{info['bpppb']:.3f}",
-            f"{stats['psnr']:.2f}",
-            f"{stats['max_error']:.5f}",
-            info.get("encoder", ""),
-        ],
-    ]
-    lines.append(
-        format_table(
-            rows, ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder"]
-        )
-    )
+    lines.append(compression_table({"reflectance (reprojected)": info}))
     lines.append("")
     lines.append(
         format_table([[k, f"{v * 1e3:.0f} ms"] for k, v in timings.items()], ["step", "time"])
