@@ -58,7 +58,16 @@ def render_case(case: dict, max_columns: int = 8) -> str:
         for key in result:
             if not key.startswith("_") and key not in keys and key != "error":
                 keys.append(key)
-    priority = ("psnr", "bpppb", "max_error", "median_s", "chips_per_s", "mb_per_s", "min_s", "bytes")
+    priority = (
+        "psnr",
+        "bpppb",
+        "max_error",
+        "median_s",
+        "chips_per_s",
+        "mb_per_s",
+        "min_s",
+        "bytes",
+    )
 
     def rank(key: str) -> tuple[int, int]:
         hits = [i for i, p in enumerate(priority) if p in key]
@@ -67,7 +76,16 @@ def render_case(case: dict, max_columns: int = 8) -> str:
     keys = sorted(keys, key=rank)[:max_columns]
     ratios = case.get("ratios", {})
     header = ["contender", *keys, "vs xgeo"]
-    lines = [f"**{case.get('case', '')}** (threads: {_fmt(case.get('threads'))})", ""]
+    extras = {
+        k: v
+        for k, v in case.items()
+        if k not in ("case", "threads", "results", "ratios", "notes")
+        and isinstance(v, str | int | float)
+    }
+    context = ", ".join(
+        [f"threads: {_fmt(case.get('threads'))}", *(f"{k}: {_fmt(v)}" for k, v in extras.items())]
+    )
+    lines = [f"**{case.get('case', '')}** ({context})", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for name, result in results.items():
@@ -104,7 +122,26 @@ def render_topic(data: dict) -> str:
     )
     for case in data.get("cases", []):
         lines += ["", render_case(case)]
+    for key, value in data.items():
+        if key in ("topic", "machine", "versions", "cases"):
+            continue
+        lines += ["", f"**{key}**", ""]
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                flat = ", ".join(f"{k}: {_flat(v)}" for k, v in item.items())
+                lines.append(f"- {flat}")
+            else:
+                lines.append(f"- {_fmt(item)}")
     return "\n".join(lines)
+
+
+def _flat(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flat(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return _fmt(value)
 
 
 def render_all() -> str:
