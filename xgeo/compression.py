@@ -151,7 +151,8 @@ def video_encoding(
         if _is_categorical(var) and not params.get("lossless"):
             params.update(codec="ffv1", lossless=True)
         if params.get("lossless"):
-            for k in ("crf", "qp", "preset", "bit_depth", "value_range"):
+            for k in ("crf", "qp", "preset", "bit_depth", "value_range", "psnr", "max_error",
+                      "bpppb"):
                 params.pop(k, None)
         fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
         if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
@@ -250,6 +251,37 @@ def _first_chunk_info(arr: zarr.Array) -> dict[str, Any] | None:
     return None
 
 
+def _quality_summary(arr: zarr.Array) -> dict[str, Any] | None:
+    """Achieved per-chunk quality (format-2 headers) aggregated over the array's chunks."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    store = arr.store_path.store
+    prefix = arr.store_path.path
+    rows = []
+    for coords in np.ndindex(*arr.cdata_shape):
+        key = arr.metadata.encode_chunk_key(coords)
+        buf = sync(store.get(f"{prefix}/{key}" if prefix else key,
+                             prototype=default_buffer_prototype()))
+        if buf is not None:
+            q = chunk_info(buf.to_bytes()).get("quality")
+            if q:
+                rows.append(q)
+    if not rows:
+        return None
+    psnrs = [r["psnr"] for r in rows if r.get("psnr") is not None]
+    errs = [r["max_error"] for r in rows if r.get("max_error") is not None]
+    return {
+        "chunks": len(rows),
+        "psnr_min": min(psnrs) if psnrs else None,
+        "psnr_mean": float(np.mean(psnrs)) if psnrs else None,
+        "max_error": max(errs) if errs else None,
+        "chunk_bpppb_mean": float(np.mean([r["bpppb"] for r in rows])),
+        "encodes_per_chunk": float(np.mean([r.get("encodes", 1) for r in rows])),
+        "target": rows[0].get("target"),
+    }
+
+
 def _chunk_bytes(arr: zarr.Array) -> int:
     """Bytes of every stored chunk of ``arr`` (its metadata document excluded)."""
     from zarr.core.sync import sync
@@ -275,7 +307,10 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     masks included), ``raw_bytes``, ``ratio`` (raw / stored), ``bpppb`` (bits per value:
     stored bytes x 8 / number of values), ``codec`` (serializer and compressors in the
     metadata) and, for video-coded arrays, ``encoder``, ``bit_depth`` and
-    ``format_version`` read from the first stored chunk.
+    ``format_version`` read from the first stored chunk, and ``quality`` (achieved PSNR
+    min/mean, max error, per-chunk bpppb, encodes per chunk, target) aggregated over the
+    chunk headers of arrays written with ``psnr=``, ``max_error=``, ``bpppb=`` or
+    ``stats=True``.
 
     Examples
     --------
@@ -307,5 +342,7 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
             if info is not None:
                 row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),
                            format_version=info.get("format_version"))
+                if info.get("quality") is not None:
+                    row["quality"] = _quality_summary(arr)
         report[str(name)] = row
     return report

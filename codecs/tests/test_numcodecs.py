@@ -54,14 +54,14 @@ def test_numcodecs_config_and_repr(monkeypatch):
 
 
 def test_metadata_from_a_newer_version_still_opens(nrt_b2):
-    """A future parameter in stored config (e.g. issue 6's max_error) must not lock readers
-    out: the chunk says how to decode it; only the constructor stays strict."""
-    with pytest.warns(UserWarning, match="max_error"):
-        codec = numcodecs.get_codec({"id": CODEC_ID, "lossless": True, "max_error": 3})
+    """A future parameter in stored config must not lock readers out: the chunk says how
+    to decode it; only the constructor stays strict."""
+    with pytest.warns(UserWarning, match="future_knob"):
+        codec = numcodecs.get_codec({"id": CODEC_ID, "lossless": True, "future_knob": 3})
     a = nrt_b2[:4, :20, :20]
     np.testing.assert_array_equal(codec.decode(VideoCodec(lossless=True).encode(a)), a)
     with pytest.raises(Exception, match="unknown codec parameters"):
-        VideoCodec(max_error=3)
+        VideoCodec(future_knob=3)
 
 
 def _fixture_arrays(name: str) -> list[np.ndarray]:

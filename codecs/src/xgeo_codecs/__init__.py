@@ -15,6 +15,8 @@ from .params import VideoParams
 from .probe import probe_report
 from .zarr_codec import VideoSerializer
 
+inspect = chunk_info  # the issue-6 name: header, byte breakdown and achieved quality
+
 __all__ = [
     "CODEC_ID",
     "FORMAT_VERSION",
@@ -25,6 +27,7 @@ __all__ = [
     "chunk_info",
     "decode",
     "encode",
+    "inspect",
     "probe_report",
 ]
 __version__ = "0.1.0"

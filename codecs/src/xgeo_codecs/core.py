@@ -11,8 +11,11 @@ frame size, the options it was given), one ``[length, value]`` entry per mask se
 (see :mod:`xgeo_codecs._stream`). The checksum is verified before any byte reaches libav, so a
 damaged chunk is reported as :class:`CodecError` instead of decoding to garbage.
 
-Later versions (issue 6: residual layer for a max-error bound, PSNR targets, PCA across
-bands, per-chunk quality stats) add sections/keys under a new version number; version-1
+Format version 2 (written only when a quality target or ``stats=True`` is asked for) is
+version 1 plus two meta keys: ``quality`` (achieved psnr, max_error, bpppb, crf, encodes
+spent) and optionally ``residual`` = ``[length, {"step", "dtype"}]``, a zlib-compressed
+integer residual section after the plane streams; decoded values are the video's values
+plus ``step * residual`` on valid pixels (this is what guarantees ``max_error``). Version-1
 blobs keep decoding through this reader, as the fixtures in ``tests/fixtures/video`` check.
 """
 
@@ -31,7 +34,7 @@ from .mask import fill_invalid, pack_mask, unpack_mask
 from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # newest version this module reads and writes
 _PREFIX = struct.Struct("<4sBBH")
 _CRC = struct.Struct("<I")
 _DTYPES = {"|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8"}
@@ -240,7 +243,9 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
         Any-dimensional array; the last two axes are (y, x), ``params.frame_axis`` is time,
         all other axes are separate planes.
     params
-        :class:`VideoParams` or its config dict. Default: lossy HEVC 12 bit, CRF 6 (about 1 bit per value on Sentinel-2).
+        :class:`VideoParams` or its config dict. Default: lossy HEVC 12 bit, CRF 6 (about 1
+        bit per value on Sentinel-2). ``psnr=``, ``max_error=``, ``bpppb=`` or
+        ``stats=True`` write format 2 (see :mod:`xgeo_codecs.quality`).
 
     Examples
     --------
@@ -250,6 +255,29 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     >>> bool((decode(encode(a, {"lossless": True})) == a).all())
     True
     """
+    p = coerce(params)
+    if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
+        return _encode_v1(arr, p)
+    from .quality import encode_quality
+    return encode_quality(np.asarray(arr), p)
+
+
+def _repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"") -> bytes:
+    """Turn a version-1 blob into version 2 with ``extra_meta`` keys and a trailing section."""
+    meta, off = _parse(blob)
+    meta.pop("format_version", None)
+    meta.update(extra_meta)
+    body = json.dumps(meta, separators=(",", ":")).encode()
+    if len(body) > 0xFFFF:
+        raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
+                         "chunks along the non-frame axes (e.g. one band per chunk)")
+    out = b"".join([_PREFIX.pack(MAGIC, 2, 0, len(body)), body,
+                    blob[off: len(blob) - _CRC.size], extra])
+    return out + _CRC.pack(zlib.crc32(out))
+
+
+def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) -> bytes:
+    """Format-1 encoding (no quality target): the container described above."""
     p = coerce(params)
     a = np.asarray(arr)
     dtype = _check_dtype(a.dtype)
@@ -336,7 +364,7 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     if len(body) > 0xFFFF:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
                          "chunks along the non-frame axes (e.g. one band per chunk)")
-    out = b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(body)), body, *masks, *streams])
+    out = b"".join([_PREFIX.pack(MAGIC, 1, 0, len(body)), body, *masks, *streams])
     return out + _CRC.pack(zlib.crc32(out))
 
 
@@ -393,6 +421,9 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
     meta, off = _parse(buf)
     mask_bytes = sum(int(m[0]) for m in meta.get("masks", []))
     stream_bytes = sum(int(pl[0]) for pl in meta.get("planes", []))
+    if meta.get("residual"):
+        meta["residual_bytes"] = int(meta["residual"][0])
+        stream_bytes += meta["residual_bytes"]
     meta.update({"total_bytes": len(buf), "mask_bytes": mask_bytes, "stream_bytes": stream_bytes,
                  "header_bytes": len(buf) - mask_bytes - stream_bytes})
     return meta
@@ -445,7 +476,10 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
     planes = meta["planes"]
     if len(planes) != n_planes:
         raise CodecError("header plane count does not match the shape; the chunk is corrupt")
-    total = sum(int(m[0]) for m in mask_entries) + sum(int(p[0]) for p in planes)
+    residual = meta.get("residual") if meta["format_version"] >= 2 else None
+    res_len = int(residual[0]) if residual else 0
+    total = (sum(int(m[0]) for m in mask_entries) + sum(int(p[0]) for p in planes)
+             + res_len)
     if off + total != end:
         raise CodecError("section lengths do not add up to the chunk size; the chunk is corrupt")
     masks = []
@@ -491,6 +525,9 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
                 raise CodecError("predicted plane out of range; the chunk is corrupt")
         prev = codes.astype(np.int64)
         cube[:, j] = _from_codes(codes, m, dtype, maxcode)
+    if residual:
+        from .quality import apply_residual
+        apply_residual(cube, buf[off: off + res_len], residual[1], masks)
     for mk, val in masks:
         fill = np.nan if val == "nan" else val
         cube[mk] = np.asarray(fill).astype(dtype) if val != "nan" else np.nan

@@ -54,6 +54,19 @@ class VideoParams:
     plane_prediction
         Lossless FFV1 only: code each plane (band) as its difference to the previous plane
         of the chunk when that is smaller (tried per plane; bit-exact either way).
+    psnr
+        Quality target in dB (lossy): the CRF of each chunk is searched so the chunk's PSNR
+        (peak = max - min of its valid values, masked pixels excluded) lies in
+        ``[psnr, psnr + 0.5]``. Format 2; the achieved value is stored per chunk.
+    max_error
+        Absolute error bound in data units, guaranteed for every valid value: lossy video plus
+        a losslessly coded residual quantised with step ``2 * max_error``. Format 2.
+    bpppb
+        Rate target in bits per value (every byte of the chunk counted); CRF searched per
+        chunk to land within about 10 % of it. Format 2.
+    stats
+        Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
+        decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
     """
 
     codec: str | None = None
@@ -72,6 +85,10 @@ class VideoParams:
     decoder: str = "software"
     options: dict[str, str] = field(default_factory=dict)
     plane_prediction: bool = True
+    psnr: float | None = None
+    max_error: float | None = None
+    bpppb: float | None = None
+    stats: bool = False
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -101,6 +118,25 @@ class VideoParams:
             raise CodecError("pass crf or qp, not both")
         if self.qp is not None and not (0 <= int(self.qp) <= 51):
             raise CodecError(f"qp={self.qp} is outside 0..51 (a negative qp crashes x265)")
+        targets = [n for n in ("psnr", "max_error", "bpppb") if getattr(self, n) is not None]
+        if len(targets) > 1:
+            raise CodecError(f"pass one quality target, not {targets}")
+        if targets and (self.lossless or fam == "ffv1"):
+            raise CodecError(f"{targets[0]}= is a lossy-mode target; drop lossless=True "
+                             "(lossless is already exact)")
+        if targets and (self.crf is not None or self.qp is not None):
+            raise CodecError(f"{targets[0]}= chooses the CRF itself; do not also pass crf/qp")
+        if targets and fam != "hevc":
+            raise CodecError(f"{targets[0]}= is implemented for codec='hevc' only")
+        if self.psnr is not None and not (0 < float(self.psnr) <= 140):
+            raise CodecError(f"psnr={self.psnr} dB is not reachable by a lossy 12-bit code "
+                             "(use 0 < psnr <= 140); for exact data use lossless=True, for a "
+                             "hard bound use max_error=")
+        if self.max_error is not None and not (float(self.max_error) > 0):
+            raise CodecError(f"max_error={self.max_error} must be > 0 (data units); for an "
+                             "exact round trip use lossless=True")
+        if self.bpppb is not None and not (0.005 <= float(self.bpppb) <= 32):
+            raise CodecError(f"bpppb={self.bpppb} is outside 0.005..32 bits per value")
         object.__setattr__(self, "options", {str(k): str(v) for k, v in self.options.items()})
 
     @property
