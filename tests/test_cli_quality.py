@@ -1,0 +1,89 @@
+"""`xgeo compress --psnr/--max-error/--bpppb` end to end, checked against xgeo.metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import xgeo
+from xgeo.cli import main
+from xgeo.compression import compression_report
+from xgeo.metrics import error_stats
+
+DATA = Path(__file__).parent / "data"
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _ndvi():
+    return xgeo.open_dataset(xgeo.datasets.sentinel2_cube_path()).ndvi.values
+
+
+def test_cli_max_error_bound_holds_for_every_pixel(tmp_path):
+    store = tmp_path / "me.zarr"
+    r = _run("compress", xgeo.datasets.sentinel2_cube_path(), store, "--max-error", "0.01",
+             "--variable", "ndvi")
+    assert r.exit_code == 0, r.output
+    back = xgeo.open_dataset(store).ndvi.values
+    orig = _ndvi()
+    assert np.array_equal(np.isnan(back), np.isnan(orig))
+    assert error_stats(orig, back)["max_error"] <= 0.01
+    q = compression_report(store)["ndvi"]["quality"]
+    assert q["max_error"] <= 0.01 and q["target"] == {"max_error": 0.01}
+
+
+def test_cli_psnr_target_every_chunk(tmp_path):
+    store = tmp_path / "ps.zarr"
+    r = _run("compress", DATA / "nrt_romania_32t.nc", store, "--psnr", "45",
+             "--variable", "B4", "--chunks", "time=16,y=50,x=50")
+    assert r.exit_code == 0, r.output
+    orig = xgeo.open_dataset(DATA / "nrt_romania_32t.nc").B4
+    back = xgeo.open_dataset(store).B4
+    fill = orig.encoding.get("_FillValue")
+    for t0 in (0, 16):
+        for y0 in (0, 50):
+            for x0 in (0, 50):
+                sl = dict(time=slice(t0, t0 + 16), y=slice(y0, y0 + 50), x=slice(x0, x0 + 50))
+                o, b = orig.isel(sl).values, back.isel(sl).values
+                if o.size == 0:
+                    continue
+                s = error_stats(o, b, nodata=fill)
+                assert 45 <= s["psnr"] <= 45.5 + 1e-6, (sl, s["psnr"])
+    q = compression_report(store)["B4"]["quality"]
+    assert q["psnr_min"] >= 45 and q["encodes_per_chunk"] <= 4
+
+
+def test_cli_bpppb_target(tmp_path):
+    store = tmp_path / "r.zarr"
+    r = _run("compress", DATA / "nrt_romania_32t.nc", store, "--bpppb", "0.4",
+             "--variable", "B8")
+    assert r.exit_code == 0, r.output
+    rep = compression_report(store)["B8"]
+    assert rep["bpppb"] == pytest.approx(0.4, rel=0.15)
+
+
+@pytest.mark.parametrize("flag, value", [("--psnr", "200"), ("--max-error", "0"),
+                                         ("--max-error", "-1")])
+def test_cli_impossible_targets_fail_clearly(tmp_path, flag, value):
+    r = _run("compress", xgeo.datasets.sentinel2_cube_path(), tmp_path / "x.zarr", flag, value,
+             "--variable", "ndvi")
+    assert r.exit_code != 0
+    assert "psnr" in r.output.lower() or "max_error" in r.output.lower()
+    assert "Traceback" not in r.output
+
+
+def test_in_codec_metric_agrees_with_xgeo_metrics():
+    from xgeo_codecs import decode, encode
+    from xgeo_codecs.quality import chunk_stats, valid_mask
+
+    a = _ndvi()
+    d = decode(encode(a, {"crf": 14}))
+    mine = chunk_stats(a, d, valid_mask(a, None))
+    ref = error_stats(a, d)
+    assert mine["psnr"] == pytest.approx(ref["psnr"], abs=1e-9)
+    assert mine["max_error"] == pytest.approx(ref["max_error"], abs=0)
