@@ -110,6 +110,36 @@ def render_case(case: dict, max_columns: int = 8) -> str:
     return "\n".join(lines)
 
 
+def render_rd_case(case: dict) -> str:
+    """RD topic: PSNR at each target rate per contender (n/a outside a curve's range), then modes."""
+    table = case["psnr_at_bpppb"]
+    columns: list[str] = []
+    for row in table.values():
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    lines = [f"**{case['name']}** — PSNR (dB) at equal bpppb", ""]
+    lines.append("| bpppb | " + " | ".join(columns) + " |")
+    lines.append("|" + "---|" * (len(columns) + 1))
+    for rate, row in table.items():
+        cells = [
+            (
+                "n/a"
+                if row.get(c) is None
+                else f"{row[c]:+.2f}"
+                if c.startswith("dB")
+                else f"{row[c]:.2f}"
+            )
+            for c in columns
+        ]
+        lines.append(f"| {rate} | " + " | ".join(cells) + " |")
+    for key in ("blosc_zstd_lossless", "max_error_mode", "psnr_mode"):
+        if key in case:
+            items = case[key] if isinstance(case[key], list) else [case[key]]
+            lines += ["", f"_{key}_:", *(f"- {_flat(item)}" for item in items)]
+    return "\n".join(lines)
+
+
 def render_topic(data: dict) -> str:
     """A heading per topic (machine and versions), then one table per case."""
     lines = [f"### {data.get('topic', '?')}", ""]
@@ -121,7 +151,7 @@ def render_topic(data: dict) -> str:
         + ("; versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) if versions else "")
     )
     for case in data.get("cases", []):
-        lines += ["", render_case(case)]
+        lines += ["", render_rd_case(case) if "psnr_at_bpppb" in case else render_case(case)]
     for key, value in data.items():
         if key in ("topic", "machine", "versions", "cases"):
             continue
