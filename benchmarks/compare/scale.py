@@ -117,7 +117,7 @@ def run(dates: int, size: int, workers: int, scheduler: str | None) -> dict:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            memory_limit="4GiB",
+            memory_limit=os.environ.get("XGEO_WORKER_MEMORY", "2GiB"),
             dashboard_address=None,
         )
     client = distributed.Client(scheduler or cluster)
