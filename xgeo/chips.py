@@ -278,7 +278,7 @@ class ChipGrid(Sequence[Chip]):
             pieces.append(piece)
         stacked = da.stack(pieces, axis=0)
         dims = [d for d in src.dims if not (has_time and self.per_step and d == TIME_DIM)]
-        dims = ["chip", *[d if d not in (self.y_dim, self.x_dim) else d for d in dims]]
+        dims = ["chip", *dims]
         coords: dict[Hashable, Any] = {
             "chip": np.arange(len(self)),
             "chip_row": ("chip", self.rows),

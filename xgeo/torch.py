@@ -347,7 +347,7 @@ class ChipDataset(Dataset):
         self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
         self._reader: Any = None
         self._reader_pid: int | None = None
-        self._memory_vars: dict[str, xr.DataArray] | None = None
+        self._memory_vars: dict[str, xr.Variable] | None = None
         if self.kind == "memory":
             self._memory_vars = {
                 name: (obj[name] if isinstance(obj, xr.Dataset) else obj).variable
