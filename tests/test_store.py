@@ -15,6 +15,7 @@ import pytest
 import xarray as xr
 
 import xgeo
+from xgeo.grid import Grid
 from xgeo.store import IncompleteStoreError, missing_chunks, progress_path
 
 SLOW_WRITER = textwrap.dedent(
@@ -144,3 +145,43 @@ def test_object_store_url_goes_through_the_same_code(sample):
     assert back.geo.crs.to_epsg() == 32633
     with pytest.raises(FileNotFoundError):
         xgeo.open_dataset("memory://xgeo-test/nothing.zarr")
+
+
+def test_local_writes_go_in_block_row_order_to_bound_memory(tmp_path, monkeypatch):
+    # dask's static ordering alone hops across the array and keeps shared source chunks alive
+    # (a lazy 4 GiB reprojection peaked at 2 GiB); rows are written group after group.
+    import threading
+
+    import dask
+    import dask.array as dsa
+
+    import xgeo.store
+
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    real = xgeo.store._write_block
+
+    def recording(block, after, *, region, **kw):
+        row = region["y"].start
+        with lock:
+            events.append(("start", row))
+        out = real(block, after, region=region, **kw)
+        with lock:
+            events.append(("end", row))
+        return out
+
+    monkeypatch.setattr(xgeo.store, "_write_block", recording)
+    data = dsa.random.random((8 * 16, 8 * 16), chunks=16).astype("float32")
+    grid = Grid.from_bounds((500000, 5000000, 501280, 5001280), crs=32633, resolution=10)
+    y, x = grid.coords()
+    ds = xgeo.crs.write_grid(xr.Dataset({"v": (("y", "x"), data)}, coords={"y": y, "x": x}), grid)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        markers = xgeo.io.to_zarr(ds, tmp_path / "rows.zarr")
+    assert len(markers) == 64
+    groups = xgeo.store._row_groups([((r,), "v") for r in range(8) for _ in range(8)], 8)
+    assert [len(g) for g in groups] == [8] * 8
+    # every write of block row r ends before any write of row r + 1 starts
+    last_end = {r: max(i for i, e in enumerate(events) if e == ("end", r * 16)) for r in range(8)}
+    first_start = {r: min(i for i, e in enumerate(events) if e == ("start", r * 16)) for r in range(8)}
+    assert all(last_end[r] < first_start[r + 1] for r in range(7))
+    np.testing.assert_array_equal(xgeo.open_dataset(tmp_path / "rows.zarr").v.values, data.compute())

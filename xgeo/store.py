@@ -18,7 +18,9 @@ Markers go through fsspec, so the same code works for object-store URLs.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Hashable
+from functools import partial
 from itertools import product
 from typing import Any
 
@@ -70,6 +72,8 @@ def _blocks(var: xr.Variable) -> list[tuple[tuple[int, ...], dict[Hashable, slic
 
 def _write_block(
     block: np.ndarray,
+    after: list[str],
+    *,
     store: str,
     name: Hashable,
     dims: tuple,
@@ -78,7 +82,10 @@ def _write_block(
     marker: str,
     storage_options: dict[str, Any] | None = None,
 ) -> str:
-    """Write one block with xarray's encoding of the existing array, then mark it done."""
+    """Write one block with xarray's encoding of the existing array, then mark it done.
+
+    ``after`` (the markers of the previous block rows) is only a dependency: it orders writes.
+    """
     ds = xr.Dataset({name: xr.Variable(dims, block, attrs)})
     extra = {"storage_options": storage_options} if storage_options else {}
     ds.to_zarr(store, region=region, mode="r+", consolidated=False, **extra)
@@ -112,6 +119,8 @@ def write_resumable(
         only when standard error is a terminal.
     """
     import dask
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
 
     sidecar = progress_path(store)
     storage_options = kwargs.get("storage_options")
@@ -138,25 +147,75 @@ def write_resumable(
             json.dump(manifest, fh)
     done = set(fs.ls(side, detail=False)) if resume else set()
     done = {p.rsplit("/", 1)[-1] for p in done}
-    tasks = []
+    client = _active_client()
+    pending = []  # (block row, variable name, block key, region, marker)
+    arrays = []
     for name in lazy:
         var = ds[name].variable
         attrs = {k: v for k, v in var.attrs.items() if k not in ("_FillValue", "missing_value")}
-        blocks = var.data.to_delayed().ravel()
-        for (index, region), block in zip(_blocks(var), blocks, strict=True):
+        (data,) = dask.optimize(var.data)  # the array's own optimizations (blockwise fusion)
+        arrays.append(data)
+        write = partial(_write_block, store=store, name=name, dims=var.dims, attrs=attrs,
+                        storage_options=storage_options)
+        for index, region in _blocks(var):  # C order, like the array's own keys
+            key = (data.name, *index)
             marker_name = f"{name}@{_block_key(index)}"
-            if marker_name in done:
-                continue
-            marker = f"{sidecar}/{marker_name}"
-            tasks.append(
-                dask.delayed(_write_block, pure=False)(
-                    block, store, name, var.dims, attrs, region, marker, storage_options
-                )
-            )
+            if marker_name not in done:
+                pending.append((index[:-1], name, key, partial(write, region=region,
+                                                               marker=f"{sidecar}/{marker_name}")))
+    # Without a distributed client, block rows are written in order (each group of rows after
+    # the previous one): dask's static ordering otherwise hops across the array and keeps
+    # source chunks shared by distant output blocks alive (2x the memory for a reprojection).
+    # The distributed scheduler bounds memory itself (root-task queuing, spilling).
+    groups = _row_groups(pending, _min_group()) if client is None else [pending]
+    layer = f"xgeo-write-{uuid.uuid4().hex}"  # writes are side effects: never reuse a result
+    dsk: dict = {}
+    previous: list = []
+    for group in groups:
+        current = []
+        for _, _, key, write in group:
+            out = (layer, len(dsk))
+            dsk[out] = (write, key, previous)
+            current.append(out)
+        previous = current if client is None else []
+    graph = HighLevelGraph.from_collections(layer, dsk, dependencies=arrays)
+    tasks = [Delayed(k, graph, layer=layer) for k in dsk]
     written = list(_compute(tasks, progress)) if tasks else []
     with fs.open(f"{side}/{_DONE}", "w") as fh:
         json.dump({"blocks_written_last_run": len(written)}, fh)
     return written
+
+
+def _active_client() -> Any:
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _min_group() -> int:
+    """Blocks per ordered group: enough to keep every local dask worker busy."""
+    import os
+
+    import dask
+
+    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    return 4 * int(workers)
+
+
+def _row_groups(pending: list, min_size: int) -> list[list]:
+    """``pending`` sorted by block row, cut into consecutive groups of whole rows of at
+    least ``min_size`` blocks."""
+    pending = sorted(pending, key=lambda p: (p[0], str(p[1])))
+    groups: list[list] = []
+    for i, item in enumerate(pending):
+        new_row = i == 0 or item[0] != pending[i - 1][0]
+        if not groups or (new_row and len(groups[-1]) >= min_size):
+            groups.append([])
+        groups[-1].append(item)
+    return groups
 
 
 def _compute(tasks: list, progress: bool | None) -> tuple:
@@ -165,12 +224,7 @@ def _compute(tasks: list, progress: bool | None) -> tuple:
     import dask
 
     show = sys.stderr.isatty() if progress is None else progress
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):
-        client = None
+    client = _active_client()
     if client is not None:
         futures = client.compute(tasks)
         if show:
