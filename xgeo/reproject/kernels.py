@@ -226,6 +226,9 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
     ry = radius if yscale >= 1.0 else int(math.ceil(radius / yscale))
     sx = min(xscale, 1.0)
     sy = min(yscale, 1.0)
+    support = 1.0 if kind == 0 else (2.0 if kind == 1 else 3.0)  # kernel half-width at scale 1
+    hx = support / sx
+    hy = support / sy
     wx = np.empty(2 * rx)
     wy = np.empty(2 * ry)
     px = np.empty(w)
@@ -250,12 +253,6 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
         cy = y - 0.5
         bx = int(math.floor(cx))
         by = int(math.floor(cy))
-        dx = cx - bx
-        dy = cy - by
-        for k in range(2 * rx):
-            wx[k] = _weight(kind, (k - rx + 1 - dx) * sx)
-        for k in range(2 * ry):
-            wy[k] = _weight(kind, (k - ry + 1 - dy) * sy)
         kx0 = bx - rx + 1
         ky0 = by - ry + 1
         # Needed source rows/cols clipped to the raster; all must be in the window.
@@ -267,23 +264,16 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
                 or cy1 - src_row0 > wh):
             miss[i] += 1
             continue
-        # Taps with zero weight add exactly nothing: loop over the non-zero span only.
-        nz0 = 0
-        while nz0 < 2 * rx and wx[nz0] == 0.0:
-            nz0 += 1
-        nz1 = 2 * rx
-        while nz1 > nz0 and wx[nz1 - 1] == 0.0:
-            nz1 -= 1
-        ux0 = max(cx0, kx0 + nz0)
-        ux1 = min(cx1, kx0 + nz1)
-        nz0 = 0
-        while nz0 < 2 * ry and wy[nz0] == 0.0:
-            nz0 += 1
-        nz1 = 2 * ry
-        while nz1 > nz0 and wy[nz1 - 1] == 0.0:
-            nz1 -= 1
-        uy0 = max(cy0, ky0 + nz0)
-        uy1 = min(cy1, ky0 + nz1)
+        # Taps with zero weight add exactly nothing: only the open support interval
+        # |tap - centre| < half-width is visited (computed, not searched: no branches).
+        ux0 = max(cx0, int(math.floor(cx - hx)) + 1)
+        ux1 = min(cx1, int(math.ceil(cx + hx)))
+        uy0 = max(cy0, int(math.floor(cy - hy)) + 1)
+        uy1 = min(cy1, int(math.ceil(cy + hy)))
+        for xx in range(ux0, ux1):
+            wx[xx - ux0] = _weight(kind, (xx - cx) * sx)
+        for yy in range(uy0, uy1):
+            wy[yy - uy0] = _weight(kind, (yy - cy) * sy)
         for b in range(nb):
             if _invalid(src[b, iy - src_row0, ix - src_col0], has_nodata, nodata):
                 out[b, i, j] = fill
@@ -291,12 +281,12 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
             acc = 0.0
             ws = 0.0
             for yy in range(uy0, uy1):
-                wyv = wy[yy - ky0]
+                wyv = wy[yy - uy0]
                 row = yy - src_row0
                 for xx in range(ux0, ux1):
                     v = src[b, row, xx - src_col0]
                     if not _invalid(v, has_nodata, nodata):
-                        wgt = wyv * wx[xx - kx0]
+                        wgt = wyv * wx[xx - ux0]
                         acc += wgt * v
                         ws += wgt
             if ws < 1e-6:
