@@ -24,6 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from _progress import sweep  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -362,10 +363,10 @@ def main() -> None:
               "hardware_notes": "NVIDIA H100/H200 have NVDEC (hevc_cuvid decode) but no "
                                 "NVENC; this run found the encoders listed above",
               "cases": []}
-    for cube, bands in cubes.items():
+    for cube, bands in sweep(cubes.items(), "lossless cubes"):
         print(f"lossless {cube} ...", file=sys.stderr, flush=True)
         report["cases"].append(lossless_case(cube, bands, reps))
-    for cube, bands in cubes.items():
+    for cube, bands in sweep(cubes.items(), "lossy cubes"):
         spectral = {k: v for k, v in bands.items() if k != "SCL"}  # SCL is a class map
         print(f"lossy {cube} ...", file=sys.stderr, flush=True)
         report["cases"].append(lossy_case(cube, spectral, reps))

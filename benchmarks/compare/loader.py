@@ -19,7 +19,10 @@ import subprocess
 import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
+from itertools import product
 from pathlib import Path
+
+from _progress import sweep  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -253,26 +256,25 @@ def main() -> None:
     stores, nrt = json.loads(built.stdout.strip().splitlines()[-1])
     cases = []
     worker_counts = [2] if args.quick else [0, 2]
-    for dtype in ("native", "float32"):
-        for workers in worker_counts:
-            contenders = {"xgeo": stores["zstd"], "xbatcher": stores["zstd"], "torchgeo": stores["tif"], "numpy": stores["zstd"]}
-            if "video" in stores:
-                contenders["xgeo-video"] = stores["video"]
-            runs: dict[str, list[dict]] = {name: [] for name in contenders}
-            for _ in range(reps):  # interleaved: A, B, C, ... then again
-                for name, store in contenders.items():
-                    who = "xgeo" if name.startswith("xgeo") else name
-                    runs[name].append(measure(who, store, workers, dtype, args.epochs, False))
-            cases.append(summarize(f"12x256x256 uint16 chips from 12x4096x4096, out {dtype}", workers, runs))
+    for dtype, workers in sweep(product(("native", "float32"), worker_counts), "loader cases"):
+        contenders = {"xgeo": stores["zstd"], "xbatcher": stores["zstd"], "torchgeo": stores["tif"], "numpy": stores["zstd"]}
+        if "video" in stores:
+            contenders["xgeo-video"] = stores["video"]
+        runs: dict[str, list[dict]] = {name: [] for name in contenders}
+        for _ in range(reps):  # interleaved: A, B, C, ... then again
+            for name, store in contenders.items():
+                who = "xgeo" if name.startswith("xgeo") else name
+                runs[name].append(measure(who, store, workers, dtype, args.epochs, False))
+        cases.append(summarize(f"12x256x256 uint16 chips from 12x4096x4096, out {dtype}", workers, runs))
+        print(json.dumps(cases[-1], indent=1), flush=True)
+        if nrt:
+            ts = {"xgeo": nrt, "xbatcher": nrt, "numpy": nrt}
+            runs = {name: [] for name in ts}
+            for _ in range(reps):
+                for name, store in ts.items():
+                    runs[name].append(measure(name, store, workers, dtype, args.epochs + 3, True))
+            cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
             print(json.dumps(cases[-1], indent=1), flush=True)
-            if nrt:
-                ts = {"xgeo": nrt, "xbatcher": nrt, "numpy": nrt}
-                runs = {name: [] for name in ts}
-                for _ in range(reps):
-                    for name, store in ts.items():
-                        runs[name].append(measure(name, store, workers, dtype, args.epochs + 3, True))
-                cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
-                print(json.dumps(cases[-1], indent=1), flush=True)
     sizes = {k: _store_bytes(v) for k, v in stores.items()}
     result = {
         "topic": "loader",

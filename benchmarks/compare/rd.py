@@ -41,6 +41,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from _progress import sweep  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -386,10 +387,10 @@ def main() -> None:
     for cname, cube in cubes.items():
         print("==", cname, flush=True)
         curves: dict[str, list] = {}
-        for name, sweep in SWEEPS.items():
-            pts = sweep[::2] + sweep[-1:] if args.quick else sweep
+        for name, points in SWEEPS.items():
+            pts = points[::2] + points[-1:] if args.quick else points
             curves[name] = []
-            for knob, val in pts:
+            for knob, val in sweep(pts, f"{cname} {name}"):
                 try:
                     r = measure(contender(name, knob, val), cube)
                 except Exception as err:  # noqa: BLE001 - recorded, not fatal

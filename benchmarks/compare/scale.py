@@ -24,6 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from _progress import sweep  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "scale.json"
@@ -172,7 +173,7 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true")
     args = parser.parse_args()
     cases = []
-    for workers in (1, 2):
+    for workers in sweep((1, 2), "scaling (workers)"):
         r = run(args.scaling_dates, args.size, workers, args.scheduler)
         print(json.dumps(r), flush=True)
         cases.append(
