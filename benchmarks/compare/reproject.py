@@ -29,9 +29,11 @@ import sys
 import tempfile
 import time
 from importlib.metadata import version
+from itertools import product
 from pathlib import Path
 
 import numpy as np
+from _progress import sweep  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "benchmarks" / "results" / "reproject.json"
@@ -149,6 +151,16 @@ def time_case(name: str, da, dst, method: str, threads: int, reps: int) -> dict:
 
 
 # ---------------------------------------------------------------- subprocess cases
+def _peak_rss() -> int:
+    """This process's peak RSS in bytes: VmHWM, which starts afresh at exec (ru_maxrss
+    would carry the parent's peak into a child)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def lazy_child(n: int, store: str, block: int) -> dict:
     """Generate a lazy (n, n) float32 source in ``block``-sized chunks, reproject to 4326
     (bilinear, default output chunking) and write Zarr with 2 dask threads."""
@@ -175,16 +187,18 @@ def lazy_child(n: int, store: str, block: int) -> dict:
     t = time.perf_counter()
     out = xgeo.reproject.reproject(src, "EPSG:4326", resampling="bilinear")
     graph_s = time.perf_counter() - t
+    before = _peak_rss()  # imports, tiles, graph
     t = time.perf_counter()
     with dask.config.set(scheduler="threads", num_workers=2):
         xgeo.io.to_zarr(out.to_dataset(), store, mode="w")
     write_s = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = _peak_rss()
     return {"source_shape": [n, n], "source_chunks": [block, block], "source_gib": n * n * 4 / 2**30,
             "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
             "output_shape": list(out.shape),
             "output_chunks": [out.chunks[0][0], out.chunks[1][0]], "tasks": len(out.data.dask),
-            "graph_build_s": graph_s, "compute_and_write_s": write_s, "peak_rss_gib": rss / 2**30}
+            "graph_build_s": graph_s, "compute_and_write_s": write_s, "peak_rss_gib": rss / 2**30,
+            "peak_rss_before_compute_gib": before / 2**30}
 
 
 def compile_child() -> dict:
@@ -248,16 +262,14 @@ def main() -> None:
     reps = 3 if args.quick else 5
     da, grid = source_dataarray(tiled(real_tiles(1), n)[0])
     dst = output_grid(grid, "EPSG:4326")
-    for method in ("nearest", "bilinear"):
-        for threads in (1, 2):
-            cases.append(time_case(f"({n}, {n}) EPSG:32633 10 m -> 4326", da, dst, method, threads, reps))
+    for method, threads in sweep(product(("nearest", "bilinear"), (1, 2)), f"{n}^2 cases"):
+        cases.append(time_case(f"({n}, {n}) EPSG:32633 10 m -> 4326", da, dst, method, threads, reps))
     m = 512 if args.quick else 2048
     stack, sgrid = source_dataarray(tiled(real_tiles(12), m))
     sdst = output_grid(sgrid, "EPSG:4326")
-    for method in ("nearest", "bilinear"):
-        for threads in (1, 2):
-            cases.append(time_case(f"(12, {m}, {m}) stack -> 4326", stack, sdst, method, threads,
-                                   3 if not args.quick else 2))
+    for method, threads in sweep(product(("nearest", "bilinear"), (1, 2)), "stack cases"):
+        cases.append(time_case(f"(12, {m}, {m}) stack -> 4326", stack, sdst, method, threads,
+                               3 if not args.quick else 2))
     with tempfile.TemporaryDirectory() as cache:
         compile_times = run_child(["--child", "compile"], env={"NUMBA_CACHE_DIR": cache})
     print("compile:", compile_times, flush=True)
@@ -268,7 +280,7 @@ def main() -> None:
         # it to 64 KiB on its workers) decides how much freed memory returns to the OS.
         size = 4096 if args.quick else args.lazy_size
         lazy = []
-        for block, env in ((2048, {}), (1024, {}), (2048, {"MALLOC_TRIM_THRESHOLD_": "65536"})):
+        for block, env in sweep(((2048, {}), (1024, {}), (2048, {"MALLOC_TRIM_THRESHOLD_": "65536"})), "lazy"):
             with tempfile.TemporaryDirectory() as tmp:
                 run = run_child(["--child", "lazy", "--lazy-size", str(size), "--block", str(block),
                                  "--store", f"{tmp}/out.zarr"], env=env)
