@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -80,6 +82,37 @@ def test_uint16_native_and_float_decoded(nrt_store):
         valid = ~np.isnan(expected)
         np.testing.assert_array_equal(a.numpy().astype("float32")[valid], expected[valid])
     assert len(raw[0]["time"]) == 16
+
+
+@pytest.mark.parametrize(
+    ("store", "kwargs"),
+    [
+        ("s2", {"variable": "reflectance"}),  # float32, padded last chips
+        ("s2", {"variable": "reflectance", "dtype": None, "bands": ["B08", "B04"]}),  # reordered
+        ("nrt", {"variables": ["B4", "B8"], "time": 16}),  # (T, C, H, W), fill -> NaN
+        ("nrt", {"variables": ["B4", "B8"], "time": 16, "dtype": None}),
+        ("nrt", {"variables": ["B2"], "time": 1, "dtype": torch.int32}),  # per step, cast
+    ],
+)
+def test_batch_reads_equal_single_reads_and_collate_without_copy(s2_store, nrt_store, store, kwargs):
+    dset = ChipDataset(s2_store if store == "s2" else nrt_store, size=48, **kwargs)
+    picks = [len(dset) - 1, 0, 2, len(dset) - 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # e.g. NaN cast into an integer pad
+        samples = dset.__getitems__(picks)
+        singles = [dset[i] for i in picks]
+    if kwargs.get("dtype", torch.float32) is None and store == "nrt":  # padded with _FillValue 0
+        assert (samples[0]["image"].numpy()[..., -1] == 0).all()
+    for sample, single in zip(samples, singles, strict=True):
+        assert sample["image"].dtype == single["image"].dtype
+        np.testing.assert_array_equal(sample["image"].numpy(), single["image"].numpy())
+        assert sample["time"] == single["time"] and sample["bounds"] == single["bounds"]
+    batch = collate(samples)
+    assert batch["image"].data_ptr() == samples[0]["image"].data_ptr()  # no stacking copy
+    assert tuple(batch["image"].shape) == (len(picks), *samples[0]["image"].shape)
+    # a transform that replaces images falls back to stacking
+    replaced = [dict(s, image=s["image"].clone()) for s in samples]
+    np.testing.assert_array_equal(collate(replaced)["image"].numpy(), batch["image"].numpy())
 
 
 def _all_indices(loader):
