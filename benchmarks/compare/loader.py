@@ -224,6 +224,40 @@ def measure(contender: str, store: str, workers: int, dtype: str, epochs: int, t
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def decode_floor(store: str, variable: str = "reflectance", reps: int = 2) -> dict:
+    """Decode-only speed of a store's chunks, one thread, blobs already in memory: no Zarr, no
+    slicing, no torch. The best any loader over this store can do per core."""
+    import time
+
+    import numcodecs
+    import numpy as np
+
+    root = Path(store) / variable
+    meta = json.loads((root / "zarr.json").read_text())
+    names = [c["name"] for c in meta["codecs"]]
+    blobs = [f.read_bytes() for f in sorted((root / "c").rglob("*")) if f.is_file()]
+    if "zstd" in names:
+        codec = numcodecs.Zstd()
+
+        def decode(b):
+            return codec.decode(b)
+    elif "xgeo.video" in names:
+        from xgeo_codecs.core import decode
+    else:
+        return {"error": f"no decode floor for codecs {names}"}
+    itemsize = np.dtype(meta["data_type"]).itemsize
+    nbytes = int(np.prod(meta["chunk_grid"]["configuration"]["chunk_shape"])) * itemsize * len(blobs)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        for b in blobs:
+            decode(b)
+        best = min(best, time.perf_counter() - t)
+    chip = 12 * SIZE * SIZE * itemsize
+    return {"codecs": names, "chunks": len(blobs), "decoded_mb_per_s": nbytes / best / 1e6,
+            "chips_per_s_per_core": nbytes / best / chip}
+
+
 def versions() -> dict[str, str]:
     out = {}
     for pkg in ("xgeo", "xgeo-codecs", "torch", "xbatcher", "torchgeo", "zarr", "xarray", "numpy"):
@@ -276,11 +310,14 @@ def main() -> None:
             cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
             print(json.dumps(cases[-1], indent=1), flush=True)
     sizes = {k: _store_bytes(v) for k, v in stores.items()}
+    floors = {k: decode_floor(stores[k]) for k in ("zstd", "video") if k in stores}
+    print("decode floors:", json.dumps(floors), flush=True)
     result = {
         "topic": "loader",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "versions": versions(),
         "store_bytes": sizes,
+        "decode_floor_one_core": floors,
         "cases": cases,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
