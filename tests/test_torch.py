@@ -140,6 +140,10 @@ def test_two_workers_read_every_chip_once(s2_store, context):
     assert _all_indices(loader) == list(range(len(dset)))  # a second epoch on persistent workers
     single = next(iter(DataLoader(dset, batch_size=4, collate_fn=collate)))
     np.testing.assert_array_equal(single["image"][1].numpy(), dset[1]["image"].numpy())
+    # batches built in shared memory by the workers arrive intact
+    batch = next(iter(loader))
+    for k, i in enumerate(batch["index"].tolist()):
+        np.testing.assert_array_equal(batch["image"][k].numpy(), dset[i]["image"].numpy())
 
 
 def test_chunk_aware_order_decodes_each_chunk_once(s2_store):

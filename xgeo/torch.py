@@ -642,11 +642,11 @@ class ChipDataset(Dataset):
         reader = self._get_reader()
         reader.prefetch([(ch.variable, region) for i in indices for ch, region in self._regions(i)])
         first = self._read_image(indices[0])
-        images = np.empty((len(indices), *first.shape), dtype=first.dtype)
+        batch = _batch_tensor(torch.from_numpy(np.ascontiguousarray(first)), len(indices))
+        images = batch.numpy()
         images[0] = first
         for k, i in enumerate(indices[1:], start=1):
             self._read_image(i, out=images[k])
-        batch = torch.from_numpy(images)
         if self.dtype is not None and batch.dtype != self.dtype:
             batch = batch.to(self.dtype)  # one cast per batch
         return [self._sample(i, batch[k], images[k]) for k, i in enumerate(indices)]
@@ -675,6 +675,17 @@ class ChipDataset(Dataset):
 
 
 # ---------------------------------------------------------------- batching
+def _batch_tensor(first: torch.Tensor, n: int) -> torch.Tensor:
+    """An uninitialised (n, *first.shape) tensor; in a DataLoader worker it lives in shared
+    memory, as torch's default_collate does, so sending it to the main process copies nothing."""
+    from torch.utils.data import get_worker_info
+
+    if get_worker_info() is None:  # NumPy's allocator asks for huge pages
+        return torch.from_numpy(np.empty((n, *first.shape), dtype=first.numpy().dtype))
+    storage = first._typed_storage()._new_shared(n * first.numel(), device=first.device)
+    return first.new(storage).resize_(n, *first.shape)
+
+
 def _batch_of_views(values: Sequence[torch.Tensor]) -> torch.Tensor | None:
     """The batch tensor when ``values`` are its rows in order (as :meth:`ChipDataset.__getitems__`
     makes them and no transform replaced them), else None."""
