@@ -148,7 +148,7 @@ def write_resumable(
     done = set(fs.ls(side, detail=False)) if resume else set()
     done = {p.rsplit("/", 1)[-1] for p in done}
     client = _active_client()
-    pending = []  # (block row, variable name, block key, region, marker)
+    pending = []  # (block row, variable name, block key, its write task)
     arrays = []
     for name in lazy:
         var = ds[name].variable
