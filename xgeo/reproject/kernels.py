@@ -226,9 +226,8 @@ def _interp_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col
     ry = radius if yscale >= 1.0 else int(math.ceil(radius / yscale))
     sx = min(xscale, 1.0)
     sy = min(yscale, 1.0)
-    support = 1.0 if kind == 0 else (2.0 if kind == 1 else 3.0)  # kernel half-width at scale 1
-    hx = support / sx
-    hy = support / sy
+    hx = radius / sx  # the kernel's half-width in source pixels (radius: at scale 1)
+    hy = radius / sy
     wx = np.empty(2 * rx)
     wy = np.empty(2 * ry)
     px = np.empty(w)
