@@ -82,12 +82,21 @@ class _Channel:
     def count(self) -> int:
         return 1 if self.band_index is None else len(self.band_index)
 
+    @property
+    def has_fill(self) -> bool:
+        """Whether a stored value (not NaN) marks missing pixels."""
+        return _is_value(self.fill)
+
     def stored_fill(self, fallback: Any, dtype: np.dtype) -> Any:
         """The value that marks missing pixels in the stored (undecoded) ``dtype``."""
         for value in (self.fill, fallback):
-            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            if _is_value(value):
                 return value
         return np.nan if np.dtype(dtype).kind == "f" else 0
+
+
+def _is_value(fill: Any) -> bool:
+    return fill is not None and not (isinstance(fill, float) and np.isnan(fill))
 
 
 class _ChunkCache:
@@ -554,7 +563,7 @@ class ChipDataset(Dataset):
             else:
                 target[...] = block
             if (bh, bw) != (h, w):
-                pad = np.nan if floating else ch.stored_fill(self.fill_value, dest.dtype)
+                pad = self._missing(dest.dtype)[c : c + nb]
                 dest[..., c : c + nb, bh:, :] = pad
                 dest[..., c : c + nb, :bh, bw:] = pad
             c += nb
@@ -579,7 +588,7 @@ class ChipDataset(Dataset):
 
     def _decode(self, block: np.ndarray, ch: _Channel, out: np.ndarray | None = None) -> np.ndarray:
         """CF decoding to float, as xarray would: fill value to NaN, then scale and offset."""
-        has_fill = ch.fill is not None and not (isinstance(ch.fill, float) and np.isnan(ch.fill))
+        has_fill = ch.has_fill
         if self.dtype != torch.float64:  # float32: one pass instead of NumPy's three or four
             src = np.ascontiguousarray(block)
             direct = out is not None and out.flags.c_contiguous
@@ -605,9 +614,12 @@ class ChipDataset(Dataset):
         ys = (f + e * r, f + e * (r + h))
         return (min(xs), min(ys), max(xs), max(ys))
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def _check_index(self, i: int) -> None:
         if not 0 <= i < len(self):
             raise IndexError(f"chip {i} out of range for {len(self)} chips")
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        self._check_index(i)
         image = self._read_image(i)
         tensor = torch.from_numpy(np.ascontiguousarray(image))
         return self._sample(i, tensor if self.dtype is None else tensor.to(self.dtype), image)
@@ -635,8 +647,7 @@ class ChipDataset(Dataset):
         :func:`collate` hands on without stacking (a copy saved)."""
         indices = [int(i) for i in indices]
         for i in indices:
-            if not 0 <= i < len(self):
-                raise IndexError(f"chip {i} out of range for {len(self)} chips")
+            self._check_index(i)
         if not indices:
             return []
         reader = self._get_reader()
