@@ -64,6 +64,12 @@ class VideoParams:
     bpppb
         Rate target in bits per value (every byte of the chunk counted); CRF searched per
         chunk to land within about 10 % of it. Format 2.
+    decorrelate
+        ``"klt"``: rotate the chunk's planes (bands) onto their principal components before
+        coding, all components on one step in data units (lossy only; needs several planes
+        per chunk, e.g. ``band_chunk`` = all bands in :func:`xgeo.compression.video_encoding`).
+        Measured on the nrt 4-band cube: +1.7 to +2.7 dB at 0.1-0.5 bits per value. The
+        basis is stored per chunk (format 3). ``None``: each plane coded on its own range.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -89,6 +95,7 @@ class VideoParams:
     max_error: float | None = None
     bpppb: float | None = None
     stats: bool = False
+    decorrelate: str | None = None
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -137,6 +144,14 @@ class VideoParams:
                              "exact round trip use lossless=True")
         if self.bpppb is not None and not (0.005 <= float(self.bpppb) <= 32):
             raise CodecError(f"bpppb={self.bpppb} is outside 0.005..32 bits per value")
+        if self.decorrelate not in (None, "klt"):
+            raise CodecError(f"decorrelate={self.decorrelate!r}; use 'klt' or None")
+        if self.decorrelate and (self.lossless or fam == "ffv1"):
+            raise CodecError("decorrelate='klt' is lossy (a float rotation); for lossless "
+                             "band prediction FFV1 already uses plane_prediction")
+        if self.decorrelate and self.value_range is not None:
+            raise CodecError("value_range is in band units and does not apply to KLT "
+                             "components; pass one of decorrelate= or value_range=")
         object.__setattr__(self, "options", {str(k): str(v) for k, v in self.options.items()})
 
     @property
