@@ -87,3 +87,18 @@ def test_in_codec_metric_agrees_with_xgeo_metrics():
     ref = error_stats(a, d)
     assert mine["psnr"] == pytest.approx(ref["psnr"], abs=1e-9)
     assert mine["max_error"] == pytest.approx(ref["max_error"], abs=0)
+
+
+def test_cli_klt_with_a_psnr_target(tmp_path):
+    store = tmp_path / "klt.zarr"
+    r = _run("compress", xgeo.datasets.sentinel2_cube_path(), store, "--klt", "--psnr", "42",
+             "--variable", "reflectance")
+    assert r.exit_code == 0, r.output
+    orig = xgeo.open_dataset(xgeo.datasets.sentinel2_cube_path()).reflectance.values
+    back = xgeo.open_dataset(store).reflectance.values
+    assert error_stats(orig, back)["psnr"] >= 42
+    rep = compression_report(store)["reflectance"]
+    assert rep["chunks"][1] == 13 and rep["format_version"] == 3
+    bad = _run("compress", xgeo.datasets.sentinel2_cube_path(), tmp_path / "x.zarr", "--klt",
+               "--lossless")
+    assert bad.exit_code != 0 and "--klt" in bad.output

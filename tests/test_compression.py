@@ -90,6 +90,18 @@ def test_lossy_geo_to_zarr_quality_and_size(tmp_path, nrt):
     assert opened.geo.video_encoding(crf=3)["B8"]["serializer"].params.crf == 3
 
 
+def test_klt_keeps_bands_together_and_round_trips_through_zarr(tmp_path, eo):
+    enc = video_encoding(eo, decorrelate="klt", crf=6)
+    assert enc["reflectance"]["chunks"] == (5, 13, 101, 100)  # the planes the KLT rotates
+    assert enc["ndvi"]["chunks"] == (5, 101, 100)
+    store = tmp_path / "klt.zarr"
+    xgeo.io.to_zarr(eo[["reflectance"]], store, codec="hevc",
+                    codec_options={"decorrelate": "klt", "crf": 6})
+    back = xr.open_zarr(store, consolidated=False)["reflectance"].values
+    assert _psnr(eo["reflectance"].values, back) > 40
+    assert compression_report(store)["reflectance"]["format_version"] == 3
+
+
 def test_frame_dim_and_transposed_vars(eo):
     enc = video_encoding(eo[["reflectance"]], frame_dim="band", crf=20)
     params = enc["reflectance"]["serializer"].params

@@ -133,6 +133,9 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
 @click.option("--bpppb", type=float, help="Target rate in bits per pixel per band.")
 @click.option("--chunks", help="Chunk sizes, e.g. time=32,y=256,x=256.")
 @click.option(
+    "--klt", is_flag=True, help="Lossy: code the bands of a chunk as principal components."
+)
+@click.option(
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
 def compress(
@@ -145,6 +148,7 @@ def compress(
     max_error: float | None,
     bpppb: float | None,
     chunks: str | None,
+    klt: bool,
     variables: tuple[str, ...],
 ) -> None:
     """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
@@ -156,6 +160,10 @@ def compress(
     if lossless and targets or len(targets) > 1:
         raise click.UsageError("choose one of --lossless, --crf, --psnr, --max-error, --bpppb")
     options: dict[str, Any] = dict(targets)
+    if klt:
+        if lossless:
+            raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
+        options["decorrelate"] = "klt"
     if lossless:
         options["lossless"] = True
         if codec == "hevc":

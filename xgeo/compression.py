@@ -76,7 +76,9 @@ def video_encoding(
     band_chunk
         Chunk size along non-frame, non-spatial dims (bands). Default: 1 for lossy codecs
         (read one band, decode one band); for lossless, all bands up to 16, so that FFV1 can
-        code a band as its difference to the previous one (3 % smaller on the eo-learn cube).
+        code a band as its difference to the previous one (3 % smaller on the eo-learn cube);
+        with ``decorrelate="klt"`` also all bands up to 16, the planes the KLT rotates
+        (reading one band then decodes all of the chunk's bands).
     variables
         Variables to encode (default: every data variable with both spatial dims and a
         numeric dtype the codec supports).
@@ -133,7 +135,8 @@ def video_encoding(
         fdim = _frame_dim(var, (y_dim, x_dim), frame_dim)
         sizes = dict(var.sizes)
         lossless = codec == "ffv1" or bool(codec_kwargs.get("lossless")) or _is_categorical(var)
-        per_band = band_chunk if band_chunk is not None else (16 if lossless else 1)
+        together = lossless or codec_kwargs.get("decorrelate") is not None
+        per_band = band_chunk if band_chunk is not None else (16 if together else 1)
         want: dict[Hashable, int] = {}
         for d in var.dims:
             if d in (y_dim, x_dim):
@@ -152,7 +155,7 @@ def video_encoding(
             params.update(codec="ffv1", lossless=True)
         if params.get("lossless"):
             for k in ("crf", "qp", "preset", "bit_depth", "value_range", "psnr", "max_error",
-                      "bpppb"):
+                      "bpppb", "decorrelate"):
                 params.pop(k, None)
         fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
         if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
