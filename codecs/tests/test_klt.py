@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, VideoParams, decode, encode, inspect
+from xgeo_codecs import CodecError, VideoCodec, VideoParams, decode, encode, inspect
 from xgeo_codecs import klt as kltmod
 from xgeo_codecs.core import _parse
 from xgeo_codecs.quality import chunk_stats, valid_mask
@@ -80,3 +84,44 @@ def test_klt_bad_options_and_corrupt_basis_are_typed_errors(nrt_bands):
         kltmod.unpack(kltmod.pack(np.eye(3)), 4)
     with pytest.raises(CodecError, match="base64"):
         kltmod.unpack("not base64!", 2)
+
+
+FIX3 = Path(__file__).resolve().parent / "fixtures" / "video" / "v3" / "klt"
+CASES = [{"decorrelate": "klt", "crf": 8.0, "nodata": 0},
+         {"decorrelate": "klt", "max_error": 0.002}]
+
+
+@pytest.mark.parametrize("j", range(len(CASES)))
+def test_v3_fixtures_decode_identically(j):
+    """Committed format-3 chunks (never regenerated) keep decoding to the same values."""
+    folder = FIX3 / f"codec.{j:02d}"
+    codec = VideoCodec.from_config(json.loads((folder / "config.json").read_text()))
+    blobs = sorted(folder.glob("encoded.*.dat"))
+    assert len(blobs) >= 1
+    for enc in blobs:
+        i = enc.name.split(".")[1]
+        np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
+                                      np.load(folder / f"decoded.{i}.npy"))
+        assert inspect(enc.read_bytes())["format_version"] == 3
+
+
+def write_v3_fixtures() -> None:  # pragma: no cover - run by hand once
+    from codec_testdata import EOPATCH, NRT, raw
+    arrays = [[np.stack([raw(NRT, v)[:4, :64, :64] for v in ("B2", "B3", "B4", "B8")], 1)],
+              [raw(EOPATCH, "reflectance").astype(np.float32)[:3, :4, :48, :48]]]
+    for j, (cfg, arrs) in enumerate(zip(CASES, arrays, strict=True)):
+        d = FIX3 / f"codec.{j:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        codec = VideoCodec(**cfg)
+        (d / "config.json").write_text(json.dumps(codec.get_config(), sort_keys=True, indent=4))
+        for i, a in enumerate(arrs):
+            blob = codec.encode(a)
+            (d / f"encoded.{i:02d}.dat").write_bytes(blob)
+            np.save(d / f"decoded.{i:02d}.npy", codec.decode(blob))
+
+
+if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    write_v3_fixtures()
