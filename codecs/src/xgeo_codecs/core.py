@@ -18,10 +18,11 @@ integer residual section after the plane streams; decoded values are the video's
 plus ``step * residual`` on valid pixels (this is what guarantees ``max_error``). Version-1
 blobs keep decoding through this reader, as the fixtures in ``tests/fixtures/video`` check.
 
-Format version 3 (written only with ``decorrelate="klt"``) is version 2 plus the meta key
-``klt``: the chunk's planes were rotated by a stored basis (see :mod:`xgeo_codecs.klt`)
-and each plane stream holds one component; decoding inverts the rotation before the
-residual and the masks are applied. Readers that predate it refuse such chunks by version.
+Format version 3 is version 2 plus two things older readers cannot decode, so they refuse
+such chunks by version: the meta key ``klt`` (``decorrelate="klt"``: the chunk's planes were
+rotated by a stored basis, see :mod:`xgeo_codecs.klt`, and each plane stream holds one
+component; decoding inverts the rotation before the residual and the masks are applied),
+and residual sections coded with raw LZMA2 (``"z": "lzma"`` in the residual entry).
 """
 
 from __future__ import annotations
@@ -301,10 +302,11 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     return encode_quality(np.asarray(arr), p)
 
 
-def _repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"") -> bytes:
-    """Turn a version-1 blob into version 2 with ``extra_meta`` keys and a trailing section."""
+def _repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"",
+            version: int = 2) -> bytes:
+    """Add ``extra_meta`` keys and a trailing section to a plain blob (format >= ``version``)."""
     meta, off = _parse(blob)
-    version = max(2, int(meta.pop("format_version")))
+    version = max(version, int(meta.pop("format_version")))
     meta.update(extra_meta)
     body = json.dumps(meta, separators=(",", ":")).encode()
     if len(body) > 0xFFFF:
