@@ -163,3 +163,34 @@ if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
 
     sys.path.insert(0, str(Path(__file__).parent))
     write_v2_fixtures()
+
+
+def test_tight_max_error_uses_the_ffv1_grid_and_beats_quantisation_plus_zstd(eo_reflectance,
+                                                                             nrt_b2):
+    import numcodecs
+
+    r = eo_reflectance  # all 5 dates, 13 bands: frames = time
+    e = 5e-4  # ~1e-3 of the data's range, five steps of its 1e-4 grid
+    blob = encode(r, {"max_error": e})
+    d = decode(blob)
+    assert float(np.abs(d.astype(np.float64) - r).max()) <= e
+    assert inspect(blob)["encoder"] == "ffv1"  # the near-lossless candidate won
+    q = np.rint((r.astype(np.float64) - r.min()) / (2 * e)).astype(np.int16)
+    assert len(blob) < 0.8 * len(numcodecs.Zstd(level=19).encode(q))
+    # integers with nodata: odd integer step, nodata restored exactly
+    a = nrt_b2[:16, :64, :64].copy()
+    a[:, :5, :5] = 0
+    da = decode(encode(a, {"max_error": 12, "nodata": 0}))
+    assert np.array_equal(da == 0, a == 0)
+    ok = a != 0
+    assert int(np.abs(da[ok].astype(int) - a[ok]).max()) <= 12
+
+
+def test_lossless_integers_on_a_declared_grid_round_trip(nrt_b2):
+    a = nrt_b2[:8, :64, :64]
+    on_grid = (a // 7 * 7 + 3).astype(np.uint16)
+    for arr in (on_grid, a):  # off the grid: falls back to plain integer codes, still exact
+        d = decode(encode(arr, {"lossless": True, "scale_factor": 7, "add_offset": 3}))
+        assert np.array_equal(d, arr)
+    small = len(encode(on_grid, {"lossless": True, "scale_factor": 7, "add_offset": 3}))
+    assert small < len(encode(on_grid, {"lossless": True}))

@@ -110,13 +110,17 @@ def _grid_values(k: np.ndarray, m: dict[str, Any]) -> np.ndarray:
     return v
 
 
+def _bits(v: np.ndarray) -> np.ndarray:
+    """Float values as their bit patterns (so -0.0 and 0.0 differ, as a round trip must)."""
+    return v.view(np.uint32 if v.dtype.itemsize == 4 else np.uint64)
+
+
 def _float_grid(v: np.ndarray, p: VideoParams, maxspan: int) -> dict[str, Any] | None:
     """Find an exact integer grid ``k`` for float values ``v`` (bitwise round trip) or None."""
     if p.scale_factor is not None or p.add_offset is not None:
         cands = [(float(p.scale_factor or 1.0), 1, float(p.add_offset or 0.0))]
     else:
         cands = [(1.0, 10**d, 0.0) for d in range(7)]
-    bits = np.uint32 if v.dtype.itemsize == 4 else np.uint64
     for mul, div, add in cands:
         with np.errstate(all="ignore"):
             k = np.rint((v.astype(np.float64) - add) / mul * div)
@@ -126,8 +130,11 @@ def _float_grid(v: np.ndarray, p: VideoParams, maxspan: int) -> dict[str, Any] |
         if kmax - kmin > maxspan:
             continue
         m = {"k": "grid", "base": int(kmin), "mul": mul, "div": div, "add": add}
-        back = _grid_values(k - kmin + m["base"], m).astype(v.dtype)
-        if np.array_equal(back.view(bits), v.view(bits)):
+        back = _grid_values(k - kmin + m["base"], m)
+        if v.dtype.kind in "iu":
+            if np.array_equal(np.rint(back), v):
+                return m
+        elif np.array_equal(_bits(back.astype(v.dtype)), _bits(v)):
             return m
     return None
 
@@ -197,6 +204,11 @@ def _plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
     if lo == hi:
         return {"k": "const", "v": _py(lo)}
     if lossless:
+        if x.dtype.kind in "iu" and p.scale_factor is not None:
+            # integers snapped to a coarser grid (max_error's near-lossless candidate)
+            m = _float_grid(v, p, maxcode)
+            if m is not None:
+                return m
         if x.dtype.kind in "iu":
             if int(hi) - int(lo) > maxcode:
                 raise CodecError(
@@ -235,7 +247,7 @@ def _from_codes(c: np.ndarray, m: dict[str, Any], dtype: np.dtype, maxcode: int)
     if k == "int":
         return (c.astype(np.int64) + m["base"]).astype(dtype)
     if k == "grid":
-        return _grid_values(c.astype(np.int64) + m["base"], m).astype(dtype)
+        return _cast(_grid_values(c.astype(np.int64) + m["base"], m), dtype)
     if k == "lin":
         return _cast(m["lo"] + c.astype(np.float64) * ((m["hi"] - m["lo"]) / maxcode), dtype)
     raise CodecError(f"unknown value mapping {k!r}; the chunk is corrupt or from a newer version")

@@ -43,6 +43,7 @@ class VideoParams:
     scale_factor, add_offset
         CF packing of float data: a float lossless chunk must equal ``k * scale_factor +
         add_offset`` for integers ``k``. Without them, decimal steps 1, 0.1, ... 1e-6 are tried.
+        Integer chunks on such a grid are coded as their indices ``k`` (fewer codes).
     frame_axis
         Axis of the chunk that is time (frames); may not be one of the last two (y, x).
     threads
@@ -59,8 +60,9 @@ class VideoParams:
         (peak = max - min of its valid values, masked pixels excluded) lies in
         ``[psnr, psnr + 0.5]``. Format 2; the achieved value is stored per chunk.
     max_error
-        Absolute error bound in data units, guaranteed for every valid value: lossy video plus
-        a losslessly coded residual quantised with step ``2 * max_error``. Format 2.
+        Absolute error bound in data units, guaranteed for every valid value: the smaller of
+        lossy video plus a residual quantised with step ``2 * max_error``, and the values
+        snapped to a grid of that step with FFV1 coding the grid (tight bounds). Format 2/3.
     bpppb
         Rate target in bits per value (every byte of the chunk counted); CRF searched per
         chunk to land within about 10 % of it. Format 2.
