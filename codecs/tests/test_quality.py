@@ -194,3 +194,15 @@ def test_lossless_integers_on_a_declared_grid_round_trip(nrt_b2):
         assert np.array_equal(d, arr)
     small = len(encode(on_grid, {"lossless": True, "scale_factor": 7, "add_offset": 3}))
     assert small < len(encode(on_grid, {"lossless": True}))
+
+
+def test_max_error_never_turns_a_valid_value_into_nodata(nrt_b2):
+    # values just above nodata=0 with a bound larger than them: the residual could clip
+    # them to 0, which every reader would take for missing data
+    a = nrt_b2[:16, :64, :64].copy()
+    a[:, 20:30, 20:30] = np.arange(1, 101, dtype=np.uint16).reshape(10, 10) % 35 + 1
+    a[:, :4, :4] = 0
+    for e in (40, 200):
+        d = decode(encode(a, {"max_error": e, "nodata": 0}))
+        assert np.array_equal(d == 0, a == 0)
+        assert int(np.abs(d.astype(int) - a).max()) <= e

@@ -303,11 +303,16 @@ def _residual(a: np.ndarray, dec: np.ndarray, valid: np.ndarray, e: float
     q = q.astype(qd)
     rec = _reconstruct(dec, q, step)
     bad = valid & ~(np.abs(rec.astype(np.float64) - a.astype(np.float64)) <= e)
+    if valid.any():
+        # a valid value reconstructed outside the data's own range may land on ``nodata``
+        # (e.g. 30 - 40 clipped to 0 in uint16) and would read back as missing
+        vals = a[valid]
+        bad |= valid & ((rec < vals.min()) | (rec > vals.max()))
     idx = np.flatnonzero(bad).astype(np.int64)
     payload = _pack(q.tobytes())
     info: dict[str, Any] = {"step": step, "dtype": qd.str, "qlen": len(payload),
                             "n_exc": int(idx.size), "z": "lzma"}
-    if idx.size:  # float casts that land just outside the bound: store those values as is
+    if idx.size:  # float casts just outside the bound, values off the range: stored as is
         payload += _pack(idx.tobytes() + a.reshape(-1)[idx].tobytes())
     return payload, info
 
