@@ -102,3 +102,26 @@ def test_cli_klt_with_a_psnr_target(tmp_path):
     bad = _run("compress", xgeo.datasets.sentinel2_cube_path(), tmp_path / "x.zarr", "--klt",
                "--lossless")
     assert bad.exit_code != 0 and "--klt" in bad.output
+
+
+def test_cli_user_mask_stores_clouds_as_missing_and_costs_fewer_bits(tmp_path):
+    src = DATA / "nrt_romania_32t.nc"
+    runs = {}
+    for label, extra in (("plain", ()), ("masked", ("--mask", "SCL=3,8,9,10"))):
+        store = tmp_path / f"{label}.zarr"
+        # an absolute bound: both stores promise the same thing on the clear pixels
+        r = _run("compress", src, store, "--max-error", "40", "--variable", "B4", *extra)
+        assert r.exit_code == 0, r.output
+        runs[label] = store
+    orig = xgeo.open_dataset(src)
+    cloud = orig.SCL.isin([3, 8, 9, 10]).values
+    assert cloud.mean() > 0.05  # the test needs real clouds
+    back = xgeo.open_dataset(runs["masked"]).B4.values
+    o = orig.B4.values
+    assert np.isnan(back[cloud]).all()  # clouds come back as missing, not as guesses
+    clear = ~cloud & ~np.isnan(o)
+    assert error_stats(o[clear], back[clear])["max_error"] <= 40
+    size = {k: compression_report(v)["B4"]["stored_bytes"] for k, v in runs.items()}
+    assert size["masked"] < 0.9 * size["plain"]
+    bad = _run("compress", src, tmp_path / "x.zarr", "--mask", "NOPE=1")
+    assert bad.exit_code != 0 and "NOPE" in bad.output

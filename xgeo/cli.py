@@ -136,6 +136,10 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
     "--klt", is_flag=True, help="Lossy: code the bands of a chunk as principal components."
 )
 @click.option(
+    "--mask",
+    help="Store these pixels as missing, e.g. cloud_mask (non-zero) or SCL=3,8,9,10 (classes).",
+)
+@click.option(
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
 def compress(
@@ -149,6 +153,7 @@ def compress(
     bpppb: float | None,
     chunks: str | None,
     klt: bool,
+    mask: str | None,
     variables: tuple[str, ...],
 ) -> None:
     """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
@@ -178,6 +183,7 @@ def compress(
         codec_options=options,
         chunks=_parse_chunks(chunks),
         variables=list(variables) or None,
+        mask=mask,
     )
     click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")

@@ -56,6 +56,97 @@ def frames_per_chunk(n_frames: int, gop: int = DEFAULT_GOP) -> int:
     return -(-n_frames // n_chunks)
 
 
+def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | None = None
+               ) -> xr.Dataset:
+    """Mark the pixels of a user mask (e.g. clouds) as missing in every spatial variable.
+
+    Float variables get NaN, integer variables their ``_FillValue``. The video codec then
+    stores those pixels in its lossless mask, fills them with a smooth blend of their
+    neighbours that costs few bits, and leaves them out of the chunk's quality metrics
+    (``psnr=``, ``max_error=`` are met on the clear pixels). Lazy when the data are dask.
+
+    Parameters
+    ----------
+    ds
+        The Dataset to be compressed.
+    mask
+        True / non-zero = masked. Its dimensions must be a subset of each variable's (it
+        is broadcast, e.g. a (time, y, x) cloud mask over a (time, band, y, x) cube) with
+        the same sizes and coordinates.
+    variables
+        Variables to mask (default: every variable that has all of the mask's dims,
+        categorical flag variables and the mask itself excepted).
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> masked = apply_mask(ds[["ndvi", "cloud_mask"]], ds.cloud_mask)
+    >>> bool(masked.ndvi.isnull().sum() > ds.ndvi.isnull().sum())
+    True
+    """
+    m = mask.astype(bool) if mask.dtype != bool else mask
+    names = list(variables) if variables is not None else [
+        n for n, v in ds.data_vars.items()
+        if set(m.dims) <= set(v.dims) and not _is_categorical(v) and n != mask.name]
+    out = ds.copy()
+    for name in names:
+        var = ds[name]
+        if not set(m.dims) <= set(var.dims):
+            raise CodecError(f"mask dims {m.dims} are not all dims of variable {name!r} "
+                             f"{var.dims}; pass a mask on the variable's grid")
+        for d in m.dims:
+            if m.sizes[d] != var.sizes[d] or (d in m.coords and d in var.coords and not
+                                              np.array_equal(m[d].values, var[d].values)):
+                raise CodecError(f"mask and variable {name!r} disagree along {d!r} (sizes "
+                                 f"{m.sizes[d]} vs {var.sizes[d]} or different coordinates); "
+                                 "reproject or align the mask to the variable's grid first")
+        if var.dtype.kind == "f":
+            fill: Any = np.nan
+        else:
+            fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+            if fill is None:
+                raise CodecError(f"variable {name!r} is {var.dtype} with no _FillValue, so "
+                                 "masked pixels have no value to take; set "
+                                 f"ds[{name!r}].encoding['_FillValue'] or cast it to float")
+        # keep the mask's own coordinates out, so alignment never reindexes the data
+        mk = m.drop_vars([c for c in m.coords if c not in m.dims])
+        masked = var.where(~mk, other=np.asarray(fill).astype(var.dtype)[()])
+        out[name] = masked.transpose(*var.dims).astype(var.dtype)
+        out[name].attrs = var.attrs
+        out[name].encoding = var.encoding
+    return out
+
+
+def resolve_mask(ds: xr.Dataset, mask: xr.DataArray | str) -> xr.DataArray:
+    """A mask given as a DataArray, a variable name (non-zero = masked) or
+    ``"name=v1,v2"`` (those class values masked, e.g. ``"SCL=3,8,9,10"`` for cloud and
+    shadow in a Sentinel-2 scene classification).
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> ds = xgeo.datasets.sentinel2_cube()
+    >>> int(resolve_mask(ds, "cloud_mask").sum()) == int(ds.cloud_mask.sum())
+    True
+    """
+    if isinstance(mask, xr.DataArray):
+        return mask
+    name, _, values = str(mask).partition("=")
+    if name not in ds.variables:
+        raise CodecError(f"mask variable {name!r} is not in the dataset; variables: "
+                         f"{sorted(map(str, ds.data_vars))}")
+    var = ds[name]
+    if not values:
+        return (var != 0) & var.notnull()
+    try:
+        classes = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise CodecError(f"mask {mask!r}: class values must be numbers, e.g. "
+                         f"'{name}=3,8,9,10'") from None
+    return var.isin(classes)
+
+
 def _is_categorical(var: xr.DataArray) -> bool:
     """Class maps and masks (CF flag_values / flag_meanings) must never be coded lossily."""
     return var.dtype.kind in "iub" and ("flag_values" in var.attrs or "flag_meanings" in var.attrs

@@ -246,6 +246,7 @@ def to_zarr(
     encoding: dict[str, Any] | None = None,
     resume: bool = False,
     progress: bool | None = None,
+    mask: xr.DataArray | str | None = None,
     **kwargs: Any,
 ) -> Any:
     """Write a Zarr v3 store with the grid, optionally video-compressed.
@@ -268,6 +269,9 @@ def to_zarr(
         Finish an interrupted write of the same Dataset (lazy variables only).
     progress
         Progress bar for lazy writes; default: when standard error is a terminal.
+    mask
+        Pixels to store as missing (e.g. clouds): a boolean DataArray on the data's grid, or
+        the name of such a variable in ``obj`` (see :func:`xgeo.compression.apply_mask`).
     **kwargs
         Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``consolidated``...).
 
@@ -283,6 +287,10 @@ def to_zarr(
     obj = _with_grid(obj)
     if isinstance(obj, xr.DataArray):
         obj = obj.to_dataset(name=obj.name if obj.name is not None else "data")
+    if mask is not None:
+        from .compression import apply_mask, resolve_mask
+
+        obj = apply_mask(obj, resolve_mask(obj, mask))
     merged: dict[str, Any] = {}
     if codec is not None:
         from .compression import video_encoding

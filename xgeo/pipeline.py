@@ -22,12 +22,14 @@ def compress_dataset(
     chunks: dict[str, int] | None = None,
     variables: list[str] | None = None,
     progress: bool | None = None,
+    mask: Any = None,
 ) -> dict[str, Any]:
     """Compress a Dataset into a video Zarr store and measure what it cost and what it lost.
 
     Returns ``{"variables": {name: {raw_bytes, stored_bytes, ratio, bpppb, psnr, max_error,
     encoder, ...}}, "seconds": ...}``. PSNR and max error are measured by reading the store
-    back and comparing with ``src`` (definitions in :mod:`xgeo.metrics`).
+    back and comparing with ``src`` (definitions in :mod:`xgeo.metrics`); pixels of ``mask``
+    (see :func:`xgeo.compression.resolve_mask`) are stored as missing and left out.
 
     Examples
     --------
@@ -37,7 +39,7 @@ def compress_dataset(
     >>> out["variables"]["ndvi"]["psnr"] > 40
     True
     """
-    from .compression import compression_report
+    from .compression import apply_mask, compression_report, resolve_mask
     from .io import open_dataset, to_zarr
     from .metrics import error_stats
 
@@ -46,6 +48,8 @@ def compress_dataset(
         options["chunks"] = chunks
     if variables:
         options["variables"] = variables
+    if mask is not None:
+        src = apply_mask(src, resolve_mask(src, mask))
     started = time.perf_counter()
     to_zarr(src, out, codec=codec, codec_options=options, progress=progress)
     seconds = time.perf_counter() - started
