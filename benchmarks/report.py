@@ -133,6 +133,10 @@ def render_rd_case(case: dict) -> str:
             for c in columns
         ]
         lines.append(f"| {rate} | " + " | ".join(cells) + " |")
+    packing = (case.get("packing") or {}).get("psnr_at_bpppb")
+    if packing:
+        lines += ["", "_packing (xarrayvideo method, 3 bands per 4:4:4 stream vs one grey stream "
+                  "per band)_:", *(f"- @{rate}: {_flat(row)}" for rate, row in packing.items())]
     for key in ("blosc_zstd_lossless", "max_error_mode", "psnr_mode"):
         if key in case:
             items = case[key] if isinstance(case[key], list) else [case[key]]

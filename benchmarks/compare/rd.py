@@ -10,8 +10,12 @@ never extrapolated (``None`` = outside the curve's range).
 
 Contenders, same process, one core each:
 
-* xgeo: ``xgeo_codecs`` HEVC 12 bit, one band per chunk, GOP 32 frames (what
-  ``xgeo.compression`` writes), x265 preset medium, CRF sweep.
+* xgeo: ``xgeo_codecs`` HEVC 12 bit, chunks of at most 32 frames (spread evenly:
+  ``xgeo.compression.frames_per_chunk``) x all bands with
+  ``decorrelate="klt"`` (what ``xgeo.compression.video_encoding(..., decorrelate="klt")``
+  writes; one-band cubes are coded as they are), x265 preset medium (as the baseline), CRF
+  sweep plus QP 0 and 3 (CRF 0 is not x265's finest quantiser), plus ``bpppb=`` points
+  that add the residual layer. ``xgeo (no KLT)``: the same, one band per chunk.
 * xarrayvideo method, written here from its paper/README description (not its code): per-band
   min-max over the cube to 12 bit, three bands per 4:4:4 stream (``gbrp12le``; a missing
   third/second band is a constant plane), the whole series one video, libx265 preset
@@ -20,6 +24,9 @@ Contenders, same process, one core each:
 * JPEG 2000, JPEG XL, AVIF (imagecodecs) per frame per band on 16-bit (JPEG 2000 / JPEG XL) or
   12-bit (AVIF) codes of the same per-band min-max mapping.
 * Blosc-zstd (numcodecs, level 9, bit shuffle) lossless.
+
+Packing, measured rather than assumed: the xarrayvideo method as above against the same
+method with each band its own grey 12-bit stream (``packing`` in the JSON).
 
 Also: ``max_error`` mode vs SZ-style uniform quantisation + zstd and JPEG 2000 + a quantised
 zstd residual at equal bounds, and ``psnr=`` mode statistics (encodes per chunk,
@@ -33,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -69,25 +77,38 @@ def load_cubes() -> dict[str, dict]:
     with netCDF4.Dataset(DATA / "eo-learn" / "s2_eopatch_ndvi_clouds_68t.nc") as ds:
         ds.set_auto_maskandscale(True)
         v = np.ma.filled(ds["ndvi"][:].astype(np.float32), np.nan)[:, None]
+        cloud = np.asarray(ds["cloud_mask"][:]) == 1
     cubes["eo-learn NDVI (68 dates, float32, NaN)"] = {
         "x": v, "valid": np.isfinite(v), "nodata": None}
+    # the same series with its s2cloudless mask as a user mask (xgeo.compression.apply_mask):
+    # cloudy pixels are NaN for every contender and left out of every metric
+    vm = np.where(cloud[:, None], np.float32(np.nan), v)
+    cubes[f"eo-learn NDVI, cloud_mask as user mask ({cloud.mean():.0%} masked)"] = {
+        "x": vm, "valid": np.isfinite(vm), "nodata": None}
     return cubes
 
 
 # ------------------------------------------------------------------------- contenders
-def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, **params) -> tuple[int, np.ndarray, dict]:
+def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True, **params
+               ) -> tuple[int, np.ndarray, dict]:
+    """Chunks of GOP frames x all bands (KLT) or x one band, encoded and decoded."""
     from xgeo_codecs import decode, encode, inspect
 
+    from xgeo.compression import frames_per_chunk
+
     t, b = x.shape[:2]
+    gop = frames_per_chunk(t, GOP)
     out = np.empty_like(x)
     n = 0
     stats = []
-    for j in range(b):
-        for t0 in range(0, t, GOP):
-            c = np.ascontiguousarray(x[t0:t0 + GOP, j])
-            blob = encode(c, {"preset": "medium", "nodata": nodata, **params})
+    groups = [slice(0, b)] if klt and b > 1 else [slice(j, j + 1) for j in range(b)]
+    extra = {"decorrelate": "klt"} if klt and b > 1 else {}
+    for g in groups:
+        for t0 in range(0, t, gop):
+            c = np.ascontiguousarray(x[t0:t0 + gop, g])
+            blob = encode(c, {"preset": "medium", "nodata": nodata, **extra, **params})
             n += len(blob)
-            out[t0:t0 + GOP, j] = decode(blob)
+            out[t0:t0 + gop, g] = decode(blob)
             q = inspect(blob).get("quality")
             if q:
                 stats.append(q)
@@ -120,28 +141,31 @@ def _unmap(codes: np.ndarray, rng: list, bits: int, dtype) -> np.ndarray:
     return out.astype(dtype)
 
 
-def xarrayvideo_method(x: np.ndarray, valid: np.ndarray, nodata, crf: float
-                       ) -> tuple[int, np.ndarray, dict]:
+def xarrayvideo_method(x: np.ndarray, valid: np.ndarray, nodata, crf: float,
+                       packed: bool = True) -> tuple[int, np.ndarray, dict]:
+    """``packed=False``: the same, but every band its own grey 12-bit stream."""
     import av
 
     codes, rng = _minmax(x, valid, 12)
     t, b, h, w = codes.shape
     dec = np.empty_like(codes)
     total = 0
-    for g in range(0, b, 3):
-        grp = codes[:, g:g + 3]
+    per = 3 if packed else 1
+    fmt = "gbrp12le" if packed else "gray12le"
+    for g in range(0, b, per):
+        grp = codes[:, g:g + per]
         planes = [grp[:, k] if k < grp.shape[1] else np.zeros((t, h, w), np.uint16)
-                  for k in range(3)]
+                  for k in range(per)]
         enc = av.CodecContext.create("libx265", "w")
-        enc.width, enc.height, enc.pix_fmt = w, h, "gbrp12le"
+        enc.width, enc.height, enc.pix_fmt = w, h, fmt
         enc.time_base = Fraction(1, 25)
         enc.options = {"preset": "medium", "tune": "psnr", "crf": str(crf),
                        "x265-params": "log-level=none:ctu=32:pools=1:frame-threads=1"}
         pkts = []
         for i in range(t):
-            fr = av.VideoFrame(w, h, "gbrp12le")
+            fr = av.VideoFrame(w, h, fmt)
             # gbrp plane order is G, B, R
-            for plane, img in zip(fr.planes, (planes[0], planes[1], planes[2]), strict=True):
+            for plane, img in zip(fr.planes, planes, strict=True):
                 _put(plane, img[i])
             fr.pts = i
             pkts += enc.encode(fr)
@@ -211,11 +235,14 @@ def blosc(x: np.ndarray, valid: np.ndarray, nodata) -> tuple[int, np.ndarray, di
     return len(blob), back, {}
 
 
+CRFS = (0, 2, 5, 8, 12, 16, 21, 27, 33, 40)
 SWEEPS = {
-    # above CRF 0's rate, xgeo's best mode is the residual layer (bpppb= target per chunk)
-    "xgeo": [("crf", c) for c in (0, 2, 5, 8, 12, 16, 21, 27, 33)]
+    # CRF 0 is not x265's finest quantiser: QP 3 and 0 go further; above that rate the
+    # residual layer (bpppb= target per chunk) takes over
+    "xgeo": [("crf", c) for c in CRFS] + [("qp", q) for q in (3, 0)]
     + [("bpppb", r) for r in (2.0, 3.0)],
-    "xarrayvideo-method": [("crf", c) for c in (0, 2, 5, 8, 12, 16, 21, 27, 33)],
+    "xgeo (no KLT)": [("crf", c) for c in CRFS] + [("qp", q) for q in (3, 0)],
+    "xarrayvideo-method": [("crf", c) for c in CRFS],
     "jpeg2000": [("level", q) for q in (40, 45, 50, 55, 60, 65, 70, 76, 82)],
     "jpegxl": [("distance", d) for d in (0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5, 4.0)],
     # imagecodecs 2026.3.6's avif_encode ignores `level` here (every level gives identical
@@ -225,8 +252,9 @@ SWEEPS = {
 
 
 def contender(name: str, knob: str, val: float):
-    if name == "xgeo":
-        return lambda x, v, nd: xgeo_codec(x, v, nd, **{knob: val})
+    if name.startswith("xgeo"):
+        klt = name == "xgeo"
+        return lambda x, v, nd: xgeo_codec(x, v, nd, klt=klt, **{knob: val})
     if name == "xarrayvideo-method":
         return lambda x, v, nd: xarrayvideo_method(x, v, nd, val)
     return image_codec(name, val)
@@ -341,7 +369,7 @@ def plot(report: dict) -> None:
     cases = report["cases"]
     fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.5))
     for ax, case in zip(np.atleast_1d(axes), cases, strict=True):
-        for name, curve in case["curves"].items():
+        for name, curve in case["results"].items():
             pts = sorted((p["bpppb"], p["psnr"]) for p in curve if math.isfinite(p["psnr"]))
             ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", ms=3, label=name)
         ax.set_xscale("log")
@@ -354,40 +382,23 @@ def plot(report: dict) -> None:
     fig.savefig(PNG, dpi=110)
 
 
-def markdown(report: dict) -> str:
-    """The README table (PSNR in dB at each target rate), generated from ``rd.json``."""
-    names = ("xgeo", "xarrayvideo-method", "jpeg2000", "jpegxl", "avif")
-    lines = []
-    for case in report["cases"]:
-        lines += [f"**{case['name']}**", "",
-                  "| bpppb | " + " | ".join(names) + " | xgeo - xarrayvideo | xgeo - best image |",
-                  "|---" * (len(names) + 3) + "|"]
-        for tgt, row in case["psnr_at_bpppb"].items():
-            cells = [row.get(n) for n in names] + [row["dB_xgeo_minus_xarrayvideo"],
-                                                   row["dB_xgeo_minus_best_image"]]
-            lines.append(f"| {tgt} | " + " | ".join(
-                "n/a" if v is None else f"{v:.2f}" for v in cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--markdown", action="store_true", help="print the table from rd.json")
     args = ap.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(OUT.read_text())))
-        return
     cubes = load_cubes()
-    report = {"topic": "rd", "versions": versions(), "targets_bpppb": list(TARGETS),
+    report = {"topic": "rd", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "versions": versions(), "targets_bpppb": list(TARGETS),
               "notes": ["avif: imagecodecs avif_encode ignores level here (identical bytes at "
                         "every level); one point only, so its curve has no range (n/a)"],
               "cases": []}
     for cname, cube in cubes.items():
         print("==", cname, flush=True)
         curves: dict[str, list] = {}
+        multiband = cube["x"].shape[1] > 1
         for name, points in SWEEPS.items():
+            if name == "xgeo (no KLT)" and not multiband:
+                continue  # one band: identical to "xgeo"
             pts = points[::2] + points[-1:] if args.quick else points
             curves[name] = []
             for knob, val in sweep(pts, f"{cname} {name}"):
@@ -403,6 +414,17 @@ def main() -> None:
                 print(f"  {name:20s} {knob}={val:<5} {r['bpppb']:.3f} bpppb "
                       f"{r['psnr']:.2f} dB", flush=True)
         lossless = measure(blosc, cube)
+        packing = None
+        if multiband:
+            grey = [measure(lambda x, v, nd, c=c: xarrayvideo_method(x, v, nd, c, packed=False),
+                            cube) | {"crf": c}
+                    for c in sweep(CRFS[::2] if args.quick else CRFS, f"{cname} packing")]
+            packing = {"grey_curve": grey, "psnr_at_bpppb": {}}
+            for tgt in TARGETS:
+                pk, gr = psnr_at(curves["xarrayvideo-method"], tgt), psnr_at(grey, tgt)
+                packing["psnr_at_bpppb"][str(tgt)] = {
+                    "packed_444": pk, "grey": gr,
+                    "dB_grey_minus_packed": None if None in (pk, gr) else gr - pk}
         table = {}
         for tgt in TARGETS:
             row = {n: psnr_at(c, tgt) for n, c in curves.items()}
@@ -415,8 +437,14 @@ def main() -> None:
         x = cube["x"]
         span = float(x[cube["valid"]].max()) - float(x[cube["valid"]].min())
         bounds = [span * f for f in (1e-3, 5e-3, 2e-2)]
-        case = {"name": cname, "curves": curves, "psnr_at_bpppb": table,
-                "blosc_zstd_lossless": {"bpppb": lossless["bpppb"]},
+        ratios = {f"dB {a} - {b} @{tgt}": row[k]
+                  for tgt, row in table.items()
+                  for (a, b, k) in (("xgeo", "xarrayvideo-method", "dB_xgeo_minus_xarrayvideo"),
+                                    ("xgeo", "best image codec", "dB_xgeo_minus_best_image"))
+                  if row[k] is not None}
+        case = {"case": cname, "name": cname, "threads": 1, "results": curves,
+                "ratios": ratios, "psnr_at_bpppb": table,
+                "blosc_zstd_lossless": {"bpppb": lossless["bpppb"]}, "packing": packing,
                 "max_error_mode": max_error_case(cube, bounds),
                 "psnr_mode": psnr_mode_case(cube, (40.0, 48.0))}
         report["cases"].append(case)
