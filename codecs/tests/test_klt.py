@@ -125,3 +125,17 @@ if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
 
     sys.path.insert(0, str(Path(__file__).parent))
     write_v3_fixtures()
+
+
+def test_klt_at_high_rate_keeps_the_better_of_klt_and_band_by_band(nrt_bands):
+    from xgeo_codecs.quality import _encode_target
+
+    a = nrt_bands[:16]
+    p = VideoParams(bpppb=2.0, nodata=0, decorrelate="klt")
+    both = inspect(encode(a, p))["quality"]
+    rot = inspect(_encode_target(a, p))["quality"]
+    sep = inspect(_encode_target(a, VideoParams(bpppb=2.0, nodata=0)))["quality"]
+    assert both["encodes"] == rot["encodes"] + sep["encodes"]  # it measured both
+    assert both["psnr"] >= max(rot["psnr"], sep["psnr"]) - 0.3  # and kept the better
+    low = inspect(encode(a, {"bpppb": 0.3, "nodata": 0, "decorrelate": "klt"}))
+    assert low["format_version"] == 3 and "klt" in low  # low rate: KLT alone, no extra search
