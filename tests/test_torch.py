@@ -282,3 +282,20 @@ def test_unknown_codecs_fall_back_to_zarr_indexing(tmp_path):
     )
     arr[:] = np.arange(36, dtype="int16").reshape(6, 6)
     assert _direct_chunk_reader(zarr.open_array(path)) is None
+
+
+def test_float_decoding_from_a_chunk_window_into_a_batch_slot_matches_numpy(data_dir):
+    from xgeo.torch import _cf_decode_f32, _flat_window
+
+    nrt = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)
+    chunk = np.ascontiguousarray(nrt["B4"].values[:8, None])  # (8, 1, 100, 100) uint16
+    chunk[2, 0, 20:25, 20:25] = 0  # fill values inside the window
+    window = chunk[1:5, :, 10:60, 20:70]  # strided view of the cached chunk
+    batch = np.zeros((3, 4, 2, 50, 50), np.float32)
+    slot = batch[1, :, 1:2]  # one channel of one sample: strided too
+    shape = np.array(window.shape, dtype=np.int64)
+    _cf_decode_f32(*_flat_window(window), *_flat_window(slot), shape, 0.0, True, 1e-4, 0.5, True)
+    want = np.where(window == 0, np.nan, window.astype(np.float32) * np.float32(1e-4)
+                    + np.float32(0.5)).astype(np.float32)
+    np.testing.assert_array_equal(slot, want)
+    assert np.all(batch[0] == 0) and np.all(batch[1, :, 0] == 0)  # nothing written outside

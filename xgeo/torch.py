@@ -47,24 +47,52 @@ __all__ = [
 
 # ---------------------------------------------------------------- reading pixels
 @njit(cache=True, nogil=True)
-def _cf_decode_f32(src, out, fill, has_fill, scale, offset, scaled):
-    # Same float32 arithmetic as NumPy's ``block.astype(float32) * scale + offset``; one loop
-    # per case and a select instead of branches, so the loop vectorises.
+def _cf_decode_f32(src, s_off, s_str, out, o_off, o_str, shape, fill, has_fill, scale, offset,
+                   scaled):
+    # Same float32 arithmetic as NumPy's ``block.astype(float32) * scale + offset``, from a
+    # 4-D window of one flat array into a 4-D window of another (element offsets and strides;
+    # innermost axis contiguous on both sides): a window of a cached chunk goes straight into
+    # its slot of the batch, no contiguous copies. The case is chosen outside the loops and
+    # the inner loop runs over contiguous memory with a select, so it vectorises.
     s = np.float32(scale)
     o = np.float32(offset)
     nan = np.float32(np.nan)
-    if has_fill and scaled:
-        for k in range(src.size):
-            out[k] = nan if src[k] == fill else np.float32(src[k]) * s + o
-    elif has_fill:
-        for k in range(src.size):
-            out[k] = nan if src[k] == fill else np.float32(src[k])
-    elif scaled:
-        for k in range(src.size):
-            out[k] = np.float32(src[k]) * s + o
-    else:
-        for k in range(src.size):
-            out[k] = np.float32(src[k])
+    for a in range(shape[0]):
+        for b in range(shape[1]):
+            for c in range(shape[2]):
+                i0 = s_off + a * s_str[0] + b * s_str[1] + c * s_str[2]
+                j0 = o_off + a * o_str[0] + b * o_str[1] + c * o_str[2]
+                x = src[i0:i0 + shape[3]]
+                y = out[j0:j0 + shape[3]]
+                if has_fill and scaled:
+                    for k in range(shape[3]):
+                        y[k] = nan if x[k] == fill else np.float32(x[k]) * s + o
+                elif has_fill:
+                    for k in range(shape[3]):
+                        y[k] = nan if x[k] == fill else np.float32(x[k])
+                elif scaled:
+                    for k in range(shape[3]):
+                        y[k] = np.float32(x[k]) * s + o
+                else:
+                    for k in range(shape[3]):
+                        y[k] = np.float32(x[k])
+
+
+def _flat_window(a: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """``a`` as (flat contiguous base, element offset, 4-D element strides), or None when it is
+    not a window of a contiguous array with a contiguous last axis."""
+    a = a[(None,) * (4 - a.ndim)] if a.ndim < 4 else a
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    item = a.itemsize
+    if not root.flags.c_contiguous or (a.shape[3] > 1 and a.strides[3] != item):
+        return None
+    if any(st % item for st in a.strides):
+        return None
+    start = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    strides = np.array([st // item for st in a.strides[:3]], dtype=np.int64)
+    return root.reshape(-1), start // item, strides
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,8 @@ class _ZarrReader:
 
         self.group = zarr.open_group(path, mode="r")
         self.arrays: dict[str, Any] = {}
+        # (chunk shape, array shape) per variable: zarr's properties cost microseconds a call
+        self.geometry: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.direct: dict[str, Callable[[tuple[int, ...]], np.ndarray] | None] = {}
         self.cache = _ChunkCache(cache_bytes)
         # Decoders (zstd, libav) release the GIL: missing chunks of one window decode in parallel.
@@ -154,12 +184,13 @@ class _ZarrReader:
         if arr is None:
             arr = self.arrays[name] = self.group[name]
             self.direct[name] = _direct_chunk_reader(arr)
+            self.geometry[name] = (tuple(arr.chunks), tuple(arr.shape))
         return arr
 
     def _chunks_of(
-        self, arr: Any, region: Sequence[slice]
+        self, name: str, region: Sequence[slice]
     ) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
-        chunks = arr.chunks
+        chunks, shape = self.geometry[name]
         ranges = [
             range(s.start // c, (s.stop - 1) // c + 1) for s, c in zip(region, chunks, strict=True)
         ]
@@ -168,7 +199,7 @@ class _ZarrReader:
                 key,
                 tuple(
                     slice(k * c, min((k + 1) * c, n))
-                    for k, c, n in zip(key, chunks, arr.shape, strict=True)
+                    for k, c, n in zip(key, chunks, shape, strict=True)
                 ),
             )
             for key in product(*ranges)
@@ -189,8 +220,8 @@ class _ZarrReader:
             return
         missing = {}
         for name, region in requests:
-            arr = self.array(name)
-            for key, sel in self._chunks_of(arr, region):
+            self.array(name)
+            for key, sel in self._chunks_of(name, region):
                 if (name, key) not in self.cache.items:
                     missing[(name, key)] = self._loader(name, key, sel)
         if len(missing) > 1:
@@ -199,10 +230,18 @@ class _ZarrReader:
             ):
                 self.cache.get(cache_key, lambda block=block: block)
 
-    def read(self, name: str, region: Sequence[slice]) -> np.ndarray:
+    def read(self, name: str, region: Sequence[slice], view: bool = False) -> np.ndarray:
+        """The window's values; ``view=True`` may return a read-only view of a cached chunk
+        (when the window lies in one chunk), for callers that copy it straight away."""
         arr = self.array(name)
+        parts = self._chunks_of(name, region)
+        if view and len(parts) == 1:
+            (key, chunk_sel), = parts
+            block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
+            return block[tuple(slice(s.start - cs.start, s.stop - cs.start)
+                               for s, cs in zip(region, chunk_sel, strict=True))]
         out = np.empty([s.stop - s.start for s in region], dtype=arr.dtype)
-        for key, chunk_sel in self._chunks_of(arr, region):
+        for key, chunk_sel in parts:
             block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
             src, dst = [], []
             for s, cs in zip(region, chunk_sel, strict=True):
@@ -278,7 +317,7 @@ class _ArrayReader:
     def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
         """Nothing to decode ahead: in-memory or file-backed reads happen in :meth:`read`."""
 
-    def read(self, name: str, region: Sequence[slice]) -> np.ndarray:
+    def read(self, name: str, region: Sequence[slice], view: bool = False) -> np.ndarray:
         part = self.variables[name][tuple(region)]
         if hasattr(part.data, "dask"):
             import dask
@@ -529,29 +568,28 @@ class ChipDataset(Dataset):
             out.append((ch, region))
         return out
 
-    def _read_image(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+    def _read_image(self, i: int, out: np.ndarray | None = None, prefetch: bool = True
+                    ) -> np.ndarray:
         """The chip's pixels ([T,] C, H, W), written into ``out`` (that shape, the output
-        dtype) when given: batch reads decode straight into the batch, with no per-chip array."""
+        dtype) when given: batch reads decode straight into the batch, with no per-chip array.
+        ``prefetch=False`` when the caller already decoded the chip's chunks (a batch)."""
         h, w = self.size
         floating = self.dtype is not None and self.dtype.is_floating_point
         reader = self._get_reader()
         regions = self._regions(i)
-        reader.prefetch([(ch.variable, region) for ch, region in regions])
+        if prefetch:
+            reader.prefetch([(ch.variable, region) for ch, region in regions])
         dest = None
         if out is not None:  # per-step time chips read one step: give out that axis back
             dest = out[None] if self.t0 is not None and self.per_step else out
         parts = []
         c = 0
-        for ch, region in regions:
-            block = reader.read(ch.variable, region)
-            order = [d for d in (TIME_DIM, BAND_DIM, self.y_dim, self.x_dim) if d in ch.dims]
-            block = block.transpose([ch.dims.index(d) for d in order])
-            if BAND_DIM in ch.dims:
-                lo = min(ch.band_index)
-                picks = [b - lo for b in ch.band_index]
-                if picks != list(range(len(picks))):  # a plain slice when in order (no copy)
-                    block = block[..., picks, :, :]
-            else:
+        for (ch, region), (perm, picks) in zip(regions, self._layouts(), strict=True):
+            # into ``out``: a view of the cached chunk is enough, it is copied right below
+            block = reader.read(ch.variable, region, view=dest is not None).transpose(perm)
+            if picks is not None:
+                block = block[..., picks, :, :]
+            elif BAND_DIM not in ch.dims:
                 block = block[..., None, :, :]
             if dest is None:
                 parts.append(self._decode(block, ch) if floating else block)
@@ -579,6 +617,23 @@ class ChipDataset(Dataset):
             image = padded
         return image
 
+    def _layouts(self) -> list[tuple[list[int], list[int] | None]]:
+        """Per channel: the transpose to ([T,] band, y, x) and the band picks (None when the
+        bands are a plain slice, read without a copy). Computed once per process."""
+        layouts = self.__dict__.get("_layout_cache")
+        if layouts is None:
+            layouts = []
+            for ch in self.channels:
+                order = [d for d in (TIME_DIM, BAND_DIM, self.y_dim, self.x_dim) if d in ch.dims]
+                picks = None
+                if BAND_DIM in ch.dims:
+                    lo = min(ch.band_index)
+                    picks = [b - lo for b in ch.band_index]
+                    picks = None if picks == list(range(len(picks))) else picks
+                layouts.append(([ch.dims.index(d) for d in order], picks))
+            self.__dict__["_layout_cache"] = layouts
+        return layouts
+
     def _missing(self, dtype: np.dtype) -> np.ndarray:
         """Per-channel missing value of an output image of ``dtype``, shaped (C, 1, 1)."""
         if self.dtype is not None and self.dtype.is_floating_point:
@@ -590,11 +645,16 @@ class ChipDataset(Dataset):
         """CF decoding to float, as xarray would: fill value to NaN, then scale and offset."""
         has_fill = ch.has_fill
         if self.dtype != torch.float64:  # float32: one pass instead of NumPy's three or four
-            src = np.ascontiguousarray(block)
-            direct = out is not None and out.flags.c_contiguous
-            res = out if direct else np.empty(src.shape, np.float32)
+            res = out if out is not None else np.empty(block.shape, np.float32)
+            src, dst = _flat_window(block), _flat_window(res)
+            if src is None:
+                src = _flat_window(np.ascontiguousarray(block))
+            if dst is None:
+                res = np.empty(block.shape, np.float32)
+                dst = _flat_window(res)
+            shape = np.array(((1,) * 4 + block.shape)[-4:], dtype=np.int64)
             scaled = ch.scale != 1.0 or ch.offset != 0.0
-            _cf_decode_f32(src.reshape(-1), res.reshape(-1), float(ch.fill) if has_fill else 0.0,
+            _cf_decode_f32(*src, *dst, shape, float(ch.fill) if has_fill else 0.0,
                            has_fill, float(ch.scale), float(ch.offset), scaled)
         else:
             res = block.astype(np.float64)  # a copy
@@ -652,12 +712,12 @@ class ChipDataset(Dataset):
             return []
         reader = self._get_reader()
         reader.prefetch([(ch.variable, region) for i in indices for ch, region in self._regions(i)])
-        first = self._read_image(indices[0])
+        first = self._read_image(indices[0], prefetch=False)
         batch = _batch_tensor(torch.from_numpy(np.ascontiguousarray(first)), len(indices))
         images = batch.numpy()
         images[0] = first
         for k, i in enumerate(indices[1:], start=1):
-            self._read_image(i, out=images[k])
+            self._read_image(i, out=images[k], prefetch=False)
         if self.dtype is not None and batch.dtype != self.dtype:
             batch = batch.to(self.dtype)  # one cast per batch
         return [self._sample(i, batch[k], images[k]) for k, i in enumerate(indices)]
