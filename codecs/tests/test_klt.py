@@ -87,8 +87,10 @@ def test_klt_bad_options_and_corrupt_basis_are_typed_errors(nrt_bands):
 
 
 FIX3 = Path(__file__).resolve().parent / "fixtures" / "video" / "v3" / "klt"
-CASES = [{"decorrelate": "klt", "crf": 8.0, "nodata": 0},
-         {"decorrelate": "klt", "max_error": 0.002}]
+CASES = [{"decorrelate": "klt", "crf": 8.0, "nodata": 0},  # written before 4:4:4 packing
+         {"decorrelate": "klt", "max_error": 0.002},
+         {"crf": 8.0, "nodata": 0},  # bands packed three per 4:4:4 stream
+         {"decorrelate": "klt", "crf": 8.0, "nodata": 0}]  # KLT components packed
 
 
 @pytest.mark.parametrize("j", range(len(CASES)))
@@ -105,13 +107,17 @@ def test_v3_fixtures_decode_identically(j):
         assert inspect(enc.read_bytes())["format_version"] == 3
 
 
-def write_v3_fixtures() -> None:  # pragma: no cover - run by hand once
+def write_v3_fixtures() -> None:  # pragma: no cover - run by hand when a case is added
+    """Writes the cases whose folder does not exist yet; committed ones are never rewritten."""
     from codec_testdata import EOPATCH, NRT, raw
-    arrays = [[np.stack([raw(NRT, v)[:4, :64, :64] for v in ("B2", "B3", "B4", "B8")], 1)],
-              [raw(EOPATCH, "reflectance").astype(np.float32)[:3, :4, :48, :48]]]
+    bands = [np.stack([raw(NRT, v)[:4, :64, :64] for v in ("B2", "B3", "B4", "B8")], 1)]
+    arrays = [bands, [raw(EOPATCH, "reflectance").astype(np.float32)[:3, :4, :48, :48]],
+              bands, bands]
     for j, (cfg, arrs) in enumerate(zip(CASES, arrays, strict=True)):
         d = FIX3 / f"codec.{j:02d}"
-        d.mkdir(parents=True, exist_ok=True)
+        if d.exists():
+            continue
+        d.mkdir(parents=True)
         codec = VideoCodec(**cfg)
         (d / "config.json").write_text(json.dumps(codec.get_config(), sort_keys=True, indent=4))
         for i, a in enumerate(arrs):
@@ -139,3 +145,28 @@ def test_klt_at_high_rate_keeps_the_better_of_klt_and_band_by_band(nrt_bands):
     assert both["psnr"] >= max(rot["psnr"], sep["psnr"]) - 0.3  # and kept the better
     low = inspect(encode(a, {"bpppb": 0.3, "nodata": 0, "decorrelate": "klt"}))
     assert low["format_version"] == 3 and "klt" in low  # low rate: KLT alone, no extra search
+
+
+def test_planes_packed_three_per_444_stream_decode_and_pay(nrt_bands):
+    a = nrt_bands[:16]
+    packed = encode(a, {"bpppb": 0.2, "nodata": 0})
+    grey = encode(a, {"bpppb": 0.2, "nodata": 0, "pack_planes": False})
+    info = inspect(packed)
+    assert info["groups"] == [[0, 1, 2]] and info["format_version"] == 3  # B8 left grey
+    assert "groups" not in inspect(grey)
+    pp, pg = _psnr(a, decode(packed), 0), _psnr(a, decode(grey), 0)
+    assert pp > pg + 0.3  # shared motion and partitions: measured +0.8 dB here
+    assert len(packed) <= 1.12 * len(grey)
+    two = encode(a[:, :2], {"crf": 8, "nodata": 0})  # fewer than three planes: grey
+    assert "groups" not in inspect(two)
+    assert np.array_equal(decode(two) == 0, a[:, :2] == 0)
+
+
+def test_corrupt_plane_groups_are_typed_errors(nrt_bands):
+    from xgeo_codecs.core import _repack
+
+    blob = encode(nrt_bands[:4], {"crf": 10, "nodata": 0})
+    for bad in ([[0, 1]], [[0, 0, 1]], [[1, 2, 3]], [[0, 1, 9]], "x"):
+        broken = _repack(blob, {"groups": bad}, b"", 3)
+        with pytest.raises(CodecError, match="groups|corrupt"):
+            decode(broken)

@@ -1,6 +1,8 @@
 """Encode/decode one plane (a stack of frames of integer codes) with libav through PyAV.
 
-A plane is ``(T, H, W)`` unsigned integer codes already mapped to the encoder's bit depth.
+A plane is ``(T, H, W)`` unsigned integer codes already mapped to the encoder's bit depth;
+x265 can also take three planes at once, ``(3, T, H, W)``, as one 4:4:4 stream (GBR), so
+the three share motion vectors and block partitions.
 The bitstream is stored raw: a tiny packet table (packet sizes as LEB128 varints) and the
 codec's extradata, then the packets — no Matroska/MP4 container. Each call builds its own
 PyAV codec context, so nothing is shared between threads or across ``fork``.
@@ -31,7 +33,8 @@ class Layout:
     """How codes are laid into an encoder's frames."""
 
     pix_fmt: str
-    # "gray": one plane; "yuv420": codes in Y, constant chroma; "p010": codes MSB-aligned in Y
+    # "gray": one plane; "gbr": three planes, 4:4:4; "yuv420": codes in Y, constant chroma;
+    # "p010": codes MSB-aligned in Y
     kind: str
     # frame dimensions must be multiples of this and at least ``min_size``
     align: int
@@ -42,10 +45,16 @@ class Layout:
 SOFTWARE_DECODER = {"hevc": "hevc", "ffv1": "ffv1", "av1": "libdav1d", "vp9": "vp9"}
 
 GRAY_FMT = {8: "gray", 9: "gray9le", 10: "gray10le", 12: "gray12le", 14: "gray14le", 16: "gray16le"}
+GBR_FMT = {8: "gbrp", 10: "gbrp10le", 12: "gbrp12le"}
 
 
-def layout_for(encoder: str, bit_depth: int) -> Layout:
-    """Pixel layout for ``encoder`` at ``bit_depth`` (codes occupy the low ``bit_depth`` bits)."""
+def layout_for(encoder: str, bit_depth: int, planes: int = 1) -> Layout:
+    """Pixel layout for ``encoder`` at ``bit_depth`` (codes occupy the low ``bit_depth`` bits);
+    ``planes=3``: three planes in one 4:4:4 stream (libx265 only)."""
+    if planes == 3:
+        if encoder != "libx265" or bit_depth not in GBR_FMT:
+            raise CodecError(f"{encoder} at {bit_depth} bit has no 4:4:4 layout; use libx265")
+        return Layout(GBR_FMT[bit_depth], "gbr", 8, 64)
     if encoder == "ffv1":
         # FFV1 refuses every slice layout for some thin frames (e.g. 300x1): pad to >= 16
         return Layout(GRAY_FMT[bit_depth], "gray", 1, 16)
@@ -90,9 +99,12 @@ def _get_plane(plane: av.video.plane.VideoPlane, h: int, w: int, dtype: np.dtype
 
 
 def _make_frame(img: np.ndarray, lay: Layout, bit_depth: int) -> av.VideoFrame:
-    h, w = img.shape
+    h, w = img.shape[-2:]
     frame = av.VideoFrame(w, h, lay.pix_fmt)
-    if lay.kind == "gray":
+    if lay.kind == "gbr":
+        for k in range(3):
+            _put_plane(frame.planes[k], img[k].astype(np.uint8 if bit_depth == 8 else np.uint16))
+    elif lay.kind == "gray":
         _put_plane(frame.planes[0], img.astype(np.uint8 if bit_depth == 8 else np.uint16))
     elif lay.kind == "yuv420":
         dt = np.uint8 if bit_depth == 8 else np.uint16
@@ -201,11 +213,13 @@ def _open_encoder(encoder: str, w: int, h: int, pix_fmt: str, options: dict[str,
 
 def encode_stream(codes: np.ndarray, encoder: str, bit_depth: int, options: dict[str, str],
                   threads: int = 1) -> bytes:
-    """Encode ``(T, H, W)`` codes (already padded to the layout) and return the packed stream."""
-    lay = layout_for(encoder, bit_depth)
-    t, h, w = codes.shape
+    """Encode ``(T, H, W)`` codes, or ``(3, T, H, W)`` as one 4:4:4 stream, (already padded to
+    the layout) and return the packed stream."""
+    lay = layout_for(encoder, bit_depth, 3 if codes.ndim == 4 else 1)
+    t, h, w = codes.shape[-3:]
     ctx = _open_encoder(encoder, w, h, lay.pix_fmt, options, threads)
-    frames = [_make_frame(codes[i], lay, bit_depth) for i in range(t)]
+    frames = [_make_frame(codes[:, i] if codes.ndim == 4 else codes[i], lay, bit_depth)
+              for i in range(t)]
     packets: list[bytes] = []
     for i, fr in enumerate(frames):
         fr.pts = i
@@ -216,8 +230,10 @@ def encode_stream(codes: np.ndarray, encoder: str, bit_depth: int, options: dict
 
 
 def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: int,
-                  decoder: str | None = None, coded: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode a packed stream back to ``(T, h, w)`` uint16/uint8 codes.
+                  decoder: str | None = None, coded: tuple[int, int] | None = None,
+                  planes: int = 1) -> np.ndarray:
+    """Decode a packed stream back to ``(T, h, w)`` uint16/uint8 codes (``(3, T, h, w)`` for a
+    4:4:4 stream of three planes).
 
     ``coded`` is the padded frame size the encoder saw (FFV1 needs it before the first frame).
     """
@@ -230,7 +246,7 @@ def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: in
     ctx.width, ctx.height = cw, ch
     ctx.thread_count = 1
     dt = np.uint8 if bit_depth == 8 else np.uint16
-    out = np.empty((t, h, w), dtype=dt)
+    out = np.empty((planes, t, h, w), dtype=dt)
     n = 0
 
     def take(frames) -> None:
@@ -241,11 +257,14 @@ def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: in
             fmt = fr.format.name
             if fr.width < w or fr.height < h:
                 raise CodecError("decoded frame is smaller than the header says; corrupt chunk")
-            ibd = 8 if fmt in ("gray", "yuv420p", "nv12", "yuvj420p") else 16
-            img = _get_plane(fr.planes[0], h, w, np.uint8 if ibd == 8 else np.uint16)
-            if fmt.startswith(("p010", "p016", "p012")):
-                img = img >> (16 - bit_depth)
-            out[n] = img
+            ibd = 8 if fmt in ("gray", "yuv420p", "nv12", "yuvj420p", "gbrp") else 16
+            if planes > 1 and (not fmt.startswith("gbrp") or len(fr.planes) < planes):
+                raise CodecError(f"a {planes}-plane stream decoded to {fmt}; corrupt chunk")
+            for k in range(planes):
+                img = _get_plane(fr.planes[k], h, w, np.uint8 if ibd == 8 else np.uint16)
+                if fmt.startswith(("p010", "p016", "p012")):
+                    img = img >> (16 - bit_depth)
+                out[k, n] = img
             n += 1
 
     for data in packets:
@@ -253,4 +272,4 @@ def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: in
     take(ctx.decode(None))
     if n != t:
         raise CodecError(f"stream decoded to {n} frames, header says {t}; corrupt chunk")
-    return out
+    return out if planes > 1 else out[0]

@@ -18,8 +18,10 @@ integer residual section after the plane streams; decoded values are the video's
 plus ``step * residual`` on valid pixels (this is what guarantees ``max_error``). Version-1
 blobs keep decoding through this reader, as the fixtures in ``tests/fixtures/video`` check.
 
-Format version 3 is version 2 plus two things older readers cannot decode, so they refuse
-such chunks by version: the meta key ``klt`` (``decorrelate="klt"``: the chunk's planes were
+Format version 3 is version 2 plus three things older readers cannot decode, so they refuse
+such chunks by version: the meta key ``groups`` (lists of three plane indices coded together
+as one 4:4:4 stream, stored at the first plane's place; the other two have empty sections),
+the meta key ``klt`` (``decorrelate="klt"``: the chunk's planes were
 rotated by a stored basis, see :mod:`xgeo_codecs.klt`, and each plane stream holds one
 component; decoding inverts the rotation before the residual and the masks are applied),
 and residual sections coded with raw LZMA2 (``"z": "lzma"`` in the residual entry).
@@ -390,7 +392,8 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
                      "options": opts})
         def code(codes: np.ndarray, depth: int) -> bytes:
             if (hc, wc) != (h, w):
-                codes = np.pad(codes, ((0, 0), (0, hc - h), (0, wc - w)), mode="edge")
+                lead = ((0, 0),) * (codes.ndim - 2)
+                codes = np.pad(codes, (*lead, (0, hc - h), (0, wc - w)), mode="edge")
             try:
                 return _stream.encode_stream(codes, enc, depth, opts, p.threads)
             except CodecError:
@@ -399,15 +402,29 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
                 raise CodecError(f"encoder {enc} failed ({err}); check the encoder options "
                                  f"{opts} or pick another codec/encoder") from err
 
-        prev: np.ndarray | None = None  # codes of the previous plane (inter-plane prediction)
-        for j, m in enumerate(maps):
-            if m["k"] == "const":
-                streams.append(b"")
-                prev = None
-                continue
+        def codes_of(j: int) -> np.ndarray:
+            m = maps[j]
             xf = (comps[:, j] if comps is not None
                   else fill_invalid(cube[:, j].astype(np.float64), inv[:, j]))
-            codes = _to_codes(xf, m, (1 << bd) - 1 if m["k"] == "lin" else maxcode)
+            return _to_codes(xf, m, (1 << bd) - 1 if m["k"] == "lin" else maxcode)
+
+        # lossy x265: planes three at a time as one 4:4:4 stream, sharing motion vectors and
+        # partitions (measured at equal rate: +0.4 to +5.4 dB over one grey stream per band
+        # with per-band ranges, +0.1 to +1.2 dB on KLT components)
+        live = [j for j, m in enumerate(maps) if m["k"] != "const"]
+        groups = ([live[i:i + 3] for i in range(0, len(live) - len(live) % 3, 3)]
+                  if p.pack_planes and not p.lossless and enc == "libx265" else [])
+        in_group = {j for g in groups for j in g}
+        packed = {g[0]: code(np.stack([codes_of(j) for j in g]), bd) for g in groups}
+        if groups:
+            meta["groups"] = groups
+        prev: np.ndarray | None = None  # codes of the previous plane (inter-plane prediction)
+        for j, m in enumerate(maps):
+            if m["k"] == "const" or j in in_group:
+                streams.append(packed.get(j, b""))
+                prev = None
+                continue
+            codes = codes_of(j)
             stream = code(codes, bd)
             if p.plane_prediction and enc == "ffv1" and prev is not None:
                 # neighbouring bands are alike: code the difference to the previous plane
@@ -428,7 +445,7 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
     if len(body) > 0xFFFF:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
                          "chunks along the non-frame axes (e.g. one band per chunk)")
-    version = 3 if "klt" in meta else 1
+    version = 3 if "klt" in meta or "groups" in meta else 1
     out = b"".join([_PREFIX.pack(MAGIC, version, 0, len(body)), body, *masks, *streams])
     return out + _CRC.pack(zlib.crc32(out))
 
@@ -440,6 +457,26 @@ def _span(x: np.ndarray, inv: np.ndarray, m: dict[str, Any]) -> int:
     if m["k"] == "int":
         return int(v.max()) - m["base"]
     return int(np.rint((v.astype(np.float64) - m["add"]) / m["mul"] * m["div"]).max()) - m["base"]
+
+
+def _check_groups(groups: Any, planes: list[Any]) -> list[list[int]]:
+    """The 4:4:4 plane groups of a header, validated: three distinct increasing non-constant
+    planes each, the stream stored with the first, the other two with none."""
+    if groups is None:
+        return []
+    seen: set[int] = set()
+    try:
+        for g in groups:
+            ok = (len(g) == 3 and all(isinstance(j, int) for j in g) and g[0] < g[1] < g[2]
+                  and 0 <= g[0] and g[2] < len(planes) and not seen & set(g)
+                  and int(planes[g[0]][0]) > 0 and all(int(planes[j][0]) == 0 for j in g[1:])
+                  and all(planes[j][1].get("k") != "const" for j in g))
+            if not ok:
+                raise ValueError
+            seen |= set(g)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+        raise CodecError("header has invalid plane groups; the chunk is corrupt") from None
+    return [list(g) for g in groups]
 
 
 def _parse(buf: bytes) -> tuple[dict[str, Any], int]:
@@ -560,6 +597,9 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         raise CodecError(f"unknown codec family {fam!r}; the chunk is corrupt or newer")
     hw = probe.hardware_decoder(fam) if decoder == "auto" else None
     cube = np.empty((t, n_planes, h, w), dtype)
+    groups = _check_groups(meta.get("groups") if meta["format_version"] >= 3 else None, planes)
+    first_of = {j: g for g in groups for j in g[:1]}
+    pending: dict[int, np.ndarray] = {}  # codes of packed planes decoded with their group
     rot = meta.get("klt") if meta["format_version"] >= 3 else None
     vec = None if rot is None else klt.unpack(rot.get("basis", ""), n_planes)
     # KLT chunks decode components as float64 first, then rotate back into the bands
@@ -578,14 +618,21 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         pbd = int(m.get("bd", bd))
         if not 0 < pbd <= 16:
             raise CodecError("header has an invalid plane bit depth; the chunk is corrupt")
-        codes = None
-        if hw is not None:
-            try:
-                codes = _stream.decode_stream(seg, fam, pbd, t, h, w, hw, (hc, wc))
-            except Exception:  # noqa: BLE001 - fall back to software, which reports errors
-                codes = None
-        if codes is None:
-            codes = _stream.decode_stream(seg, fam, pbd, t, h, w, None, (hc, wc))
+        if j in pending:
+            codes = pending.pop(j)
+        else:
+            k = 3 if j in first_of else 1
+            codes = None
+            if hw is not None:
+                try:
+                    codes = _stream.decode_stream(seg, fam, pbd, t, h, w, hw, (hc, wc), k)
+                except Exception:  # noqa: BLE001 - fall back to software, which reports errors
+                    codes = None
+            if codes is None:
+                codes = _stream.decode_stream(seg, fam, pbd, t, h, w, None, (hc, wc), k)
+            if k == 3:
+                pending.update({g: codes[i] for i, g in enumerate(first_of[j]) if i})
+                codes = codes[0]
         if m.get("pred"):
             if prev is None:
                 raise CodecError("predicted plane without a reference; the chunk is corrupt")
