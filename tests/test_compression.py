@@ -46,7 +46,8 @@ def test_plain_xarray_serializer_round_trip(tmp_path, nrt):
 
 def test_video_encoding_chunks_and_skips(eo, nrt):
     enc = video_encoding(eo, "hevc", crf=12)
-    assert enc["reflectance"]["chunks"] == (5, 1, 101, 100)  # all 5 frames, one band
+    assert enc["reflectance"]["chunks"] == (5, 3, 101, 100)  # 5 frames, one 4:4:4 stream
+    assert video_encoding(eo, "av1")["reflectance"]["chunks"] == (5, 1, 101, 100)
     assert enc["dem"]["chunks"] == (101, 100)  # a 2-D variable is one frame
     assert "cloud_coverage" not in enc  # no spatial dims
     # flag variables are class maps: lossless FFV1 even when the rest is lossy
@@ -105,7 +106,7 @@ def test_klt_keeps_bands_together_and_round_trips_through_zarr(tmp_path, eo):
 def test_frame_dim_and_transposed_vars(eo):
     enc = video_encoding(eo[["reflectance"]], frame_dim="band", crf=20)
     params = enc["reflectance"]["serializer"].params
-    assert params.frame_axis == 1 and enc["reflectance"]["chunks"] == (1, 13, 101, 100)
+    assert params.frame_axis == 1 and enc["reflectance"]["chunks"] == (3, 13, 101, 100)
     bad = eo[["ndvi"]].transpose("y", "x", "time")
     with pytest.raises(CodecError, match="transpose"):
         video_encoding(bad)
