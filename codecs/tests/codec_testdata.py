@@ -22,3 +22,16 @@ def raw(path: Path, var: str) -> np.ndarray:
     with netCDF4.Dataset(path) as ds:
         ds.set_auto_maskandscale(False)
         return np.asarray(ds[var][:])
+
+
+def write_fixture_case(folder: Path, codec, arrays) -> None:  # noqa: ANN001 - a VideoCodec
+    """One committed fixture case: the codec's config, and per array its encoded bytes and the
+    values they decode to (run by hand when a format version or case is added)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(codec.get_config(), sort_keys=True, indent=4))
+    for i, a in enumerate(arrays):
+        blob = codec.encode(a)
+        (folder / f"encoded.{i:02d}.dat").write_bytes(blob)
+        np.save(folder / f"decoded.{i:02d}.npy", codec.decode(blob))

@@ -109,28 +109,15 @@ def test_v3_fixtures_decode_identically(j):
 
 def write_v3_fixtures() -> None:  # pragma: no cover - run by hand when a case is added
     """Writes the cases whose folder does not exist yet; committed ones are never rewritten."""
-    from codec_testdata import EOPATCH, NRT, raw
+    from codec_testdata import EOPATCH, NRT, raw, write_fixture_case
     bands = [np.stack([raw(NRT, v)[:4, :64, :64] for v in ("B2", "B3", "B4", "B8")], 1)]
     arrays = [bands, [raw(EOPATCH, "reflectance").astype(np.float32)[:3, :4, :48, :48]],
               bands, bands]
     for j, (cfg, arrs) in enumerate(zip(CASES, arrays, strict=True)):
         d = FIX3 / f"codec.{j:02d}"
-        if d.exists():
-            continue
-        d.mkdir(parents=True)
-        codec = VideoCodec(**cfg)
-        (d / "config.json").write_text(json.dumps(codec.get_config(), sort_keys=True, indent=4))
-        for i, a in enumerate(arrs):
-            blob = codec.encode(a)
-            (d / f"encoded.{i:02d}.dat").write_bytes(blob)
-            np.save(d / f"decoded.{i:02d}.npy", codec.decode(blob))
+        if not d.exists():
+            write_fixture_case(d, VideoCodec(**cfg), arrs)
 
-
-if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    write_v3_fixtures()
 
 
 def test_klt_at_high_rate_keeps_the_better_of_klt_and_band_by_band(nrt_bands):
@@ -170,3 +157,10 @@ def test_corrupt_plane_groups_are_typed_errors(nrt_bands):
         broken = _repack(blob, {"groups": bad}, b"", 3)
         with pytest.raises(CodecError, match="groups|corrupt"):
             decode(broken)
+
+
+if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    write_v3_fixtures()

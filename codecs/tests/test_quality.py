@@ -143,26 +143,15 @@ def test_v2_fixtures_decode_identically(j):
 
 
 def write_v2_fixtures() -> None:  # pragma: no cover - run by hand once
+    from codec_testdata import write_fixture_case
+
     arrays = _fixture_arrays()
     FIX2.mkdir(parents=True, exist_ok=True)
     for i, a in enumerate(arrays):
         np.save(FIX2 / f"array.{i:02d}.npy", a)
     for j, (k, v) in enumerate(CASES):
-        codec = VideoCodec(**{k: v})
-        d = FIX2 / f"codec.{j:02d}"
-        d.mkdir(exist_ok=True)
-        (d / "config.json").write_text(json.dumps(codec.get_config(), sort_keys=True, indent=4))
-        for i, a in enumerate(arrays):
-            blob = codec.encode(a)
-            (d / f"encoded.{i:02d}.dat").write_bytes(blob)
-            np.save(d / f"decoded.{i:02d}.npy", codec.decode(blob))
+        write_fixture_case(FIX2 / f"codec.{j:02d}", VideoCodec(**{k: v}), arrays)
 
-
-if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    write_v2_fixtures()
 
 
 def test_tight_max_error_uses_the_ffv1_grid_and_beats_quantisation_plus_zstd(eo_reflectance,
@@ -206,3 +195,10 @@ def test_max_error_never_turns_a_valid_value_into_nodata(nrt_b2):
         d = decode(encode(a, {"max_error": e, "nodata": 0}))
         assert np.array_equal(d == 0, a == 0)
         assert int(np.abs(d.astype(int) - a).max()) <= e
+
+
+if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    write_v2_fixtures()
