@@ -15,7 +15,8 @@ Contenders, same process, one core each:
   ``decorrelate="klt"`` (what ``xgeo.compression.video_encoding(..., decorrelate="klt")``
   writes; one-band cubes are coded as they are), x265 preset medium (as the baseline), CRF
   sweep plus QP 0 and 3 (CRF 0 is not x265's finest quantiser), plus ``bpppb=`` points
-  that add the residual layer. ``xgeo (no KLT)``: the same, one band per chunk.
+  that add the residual layer. ``xgeo (no KLT)``: the same without the KLT, 3 bands per
+  chunk in one 4:4:4 stream (``video_encoding``'s default).
 * xarrayvideo method, written here from its paper/README description (not its code): per-band
   min-max over the cube to 12 bit, three bands per 4:4:4 stream (``gbrp12le``; a missing
   third/second band is a constant plane), the whole series one video, libx265 preset
@@ -91,7 +92,8 @@ def load_cubes() -> dict[str, dict]:
 # ------------------------------------------------------------------------- contenders
 def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True, **params
                ) -> tuple[int, np.ndarray, dict]:
-    """Chunks of GOP frames x all bands (KLT) or x one band, encoded and decoded."""
+    """Chunks of GOP frames x all bands (KLT) or x 3 bands (one 4:4:4 stream, what
+    ``video_encoding`` writes by default), encoded and decoded."""
     from xgeo_codecs import decode, encode, inspect
 
     from xgeo.compression import frames_per_chunk
@@ -101,7 +103,7 @@ def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True, **par
     out = np.empty_like(x)
     n = 0
     stats = []
-    groups = [slice(0, b)] if klt and b > 1 else [slice(j, j + 1) for j in range(b)]
+    groups = [slice(0, b)] if klt and b > 1 else [slice(j, j + 3) for j in range(0, b, 3)]
     extra = {"decorrelate": "klt"} if klt and b > 1 else {}
     for g in groups:
         for t0 in range(0, t, gop):
