@@ -107,6 +107,13 @@ def test_batch_reads_equal_single_reads_and_collate_without_copy(s2_store, nrt_s
         assert sample["image"].dtype == single["image"].dtype
         np.testing.assert_array_equal(sample["image"].numpy(), single["image"].numpy())
         assert sample["time"] == single["time"] and sample["bounds"] == single["bounds"]
+    # whole-window batches of float output are CF-decoded per batch: same values as single reads
+    ny, nx = dset.shape
+    inner = [i for i in range(len(dset))
+             if dset.rows[i] + 48 <= ny and dset.cols[i] + 48 <= nx][:3]
+    assert len(inner) >= 2
+    for sample, i in zip(dset.__getitems__(inner), inner, strict=True):
+        np.testing.assert_array_equal(sample["image"].numpy(), dset[i]["image"].numpy())
     batch = collate(samples)
     assert batch["image"].data_ptr() == samples[0]["image"].data_ptr()  # no stacking copy
     assert tuple(batch["image"].shape) == (len(picks), *samples[0]["image"].shape)
