@@ -1,8 +1,8 @@
 """Video codec vs general-purpose and image codecs on real Sentinel-2 cubes.
 
 Writes ``benchmarks/results/codec.json`` and prints a table. Every contender compresses the
-same uint16 chunks (one band, one GOP of frames: the chunks ``xgeo.compression`` writes),
-single-threaded; image codecs (JPEG 2000, JPEG XL) code each frame of a chunk. Timings are
+same uint16 chunks (one band, one GOP of frames: the plane-by-plane cost; packing bands into
+4:4:4 streams and the KLT are measured in ``rd.py``), single-threaded; image codecs (JPEG 2000, JPEG XL) code each frame of a chunk. Timings are
 interleaved across contenders (min and median of the repetitions); sizes include every
 header byte. Metrics follow ``BENCHMARKS.md`` (bpppb, PSNR over valid values with the cube's
 valid range as peak, max error).
