@@ -371,7 +371,7 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         comps = None
         if p.decorrelate == "klt" and n_planes > 1:
             filled = np.stack([fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
-                               for j in range(n_planes)], axis=1)
+                               .astype(np.float32) for j in range(n_planes)], axis=1)
             vec = klt.basis(filled, inv)
             comps = klt.forward(filled, vec)
             del filled
@@ -602,7 +602,8 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
     pending: dict[int, np.ndarray] = {}  # codes of packed planes decoded with their group
     rot = meta.get("klt") if meta["format_version"] >= 3 else None
     vec = None if rot is None else klt.unpack(rot.get("basis", ""), n_planes)
-    # KLT chunks decode components as float64 first, then rotate back into the bands
+    # KLT chunks decode components as float64 first, then rotate them back frame by frame
+    # (float64 throughout: the committed format-3 fixtures must decode to the same values)
     out = cube if vec is None else np.empty((t, n_planes, h, w), np.float64)
     prev: np.ndarray | None = None
     maxcode = (1 << bd) - 1
@@ -642,13 +643,14 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         prev = codes.astype(np.int64)
         out[:, j] = _from_codes(codes, m, out.dtype, maxcode)
     if vec is not None:
-        bands = klt.inverse(out, vec)
-        del out
         lo, hi = (np.asarray(rot[k], np.float64) for k in ("lo", "hi"))
         if lo.shape != (n_planes,) or hi.shape != (n_planes,):
             raise CodecError("band transform bounds do not match the planes; corrupt chunk")
-        np.clip(bands, lo[None, :, None, None], hi[None, :, None, None], out=bands)
-        cube[...] = _cast(bands, dtype)
+        for f in range(t):  # one frame at a time: no second float64 copy of the chunk
+            bands = klt.inverse(out[f: f + 1], vec)
+            np.clip(bands, lo[None, :, None, None], hi[None, :, None, None], out=bands)
+            cube[f: f + 1] = _cast(bands, dtype)
+        del out
     if residual:
         from .quality import apply_residual
         apply_residual(cube, buf[off: off + res_len], residual[1], masks)

@@ -21,12 +21,14 @@ import numpy as np
 
 from .errors import CodecError
 
+_MAX_SAMPLES = 1 << 20  # pixels the covariance is estimated from (a regular subsample)
+
 
 def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-    """Orthonormal (P, P) basis of the planes of a (T, P, H, W) float64 cube, rounded to float16.
+    """Orthonormal (P, P) basis of the planes of a (T, P, H, W) cube, rounded to float16.
 
     Columns are components, strongest first. Statistics come from pixels valid in every
-    plane (all pixels when none is).
+    plane (all pixels when none is), at most ``_MAX_SAMPLES`` of them on a regular lattice.
 
     Examples
     --------
@@ -38,7 +40,11 @@ def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     array([1., 2.])
     """
     p = cube.shape[1]
-    pix = np.moveaxis(cube, 1, -1).reshape(-1, p)
+    s = 1
+    while cube.shape[0] * (-(-cube.shape[2] // s)) * (-(-cube.shape[3] // s)) > _MAX_SAMPLES:
+        s += 1
+    cube, invalid = cube[:, :, ::s, ::s], invalid[:, :, ::s, ::s]
+    pix = np.moveaxis(cube, 1, -1).reshape(-1, p).astype(np.float64)
     ok = ~np.moveaxis(invalid, 1, -1).reshape(-1, p).any(axis=1)
     if ok.sum() > p:
         pix = pix[ok]
@@ -52,13 +58,15 @@ def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
 
 
 def forward(cube: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    """(T, P, H, W) bands -> (T, P, H, W) components."""
-    return np.einsum("tphw,pk->tkhw", cube, vec, optimize=True)
+    """(T, P, H, W) bands -> (T, P, H, W) components, in ``cube``'s float type (float32
+    keeps a chunk's transient memory at half: components are coded on 12 bits anyway)."""
+    return np.einsum("tphw,pk->tkhw", cube, vec.astype(cube.dtype), optimize=True)
 
 
 def inverse(comp: np.ndarray, vec: np.ndarray) -> np.ndarray:
     """Components -> bands with the exact inverse of the stored (rounded) basis."""
-    return np.einsum("tkhw,kp->tphw", comp, np.linalg.inv(vec), optimize=True)
+    inv = np.linalg.inv(vec).astype(comp.dtype)
+    return np.einsum("tkhw,kp->tphw", comp, inv, optimize=True)
 
 
 def pack(vec: np.ndarray) -> str:
