@@ -96,8 +96,8 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
     With ``decorrelate="klt"`` and a ``psnr=``/``bpppb=`` target that lands above
     ``_KLT_HIGH_RATE`` bits per value, the chunk is also coded band by band and the better
     of the two is kept: at high rates the KLT's common step is bounded by the strongest
-    component's 12-bit range (measured at 2 bpppb: per band +1.3 dB on nrt, +0.3 on L1C;
-    at 1 bpppb the KLT leads by +1.6 and +0.3).
+    component's 12-bit range (measured at 2 bpppb with one grey stream per plane: band by
+    band +1.3 dB on nrt, +0.3 on L1C; at 1 bpppb the KLT led by +1.6 and +0.3).
     """
     from .core import _parse, _repack
 
@@ -357,18 +357,24 @@ def _pack(raw: bytes) -> bytes:
     return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
 
 
-def _unpack(seg: bytes, info: dict[str, Any]) -> bytes:
-    """Residual payload bytes; format-2 chunks carry zlib streams (no ``z`` key)."""
+def _unpack(seg: bytes, info: dict[str, Any], size: int) -> bytes:
+    """Residual payload bytes, exactly ``size`` of them (a corrupt header cannot make the
+    decoder inflate more); format-2 chunks carry zlib streams (no ``z`` key)."""
     z = info.get("z", "zlib")
     try:
         if z == "lzma":
-            return lzma.decompress(seg, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
-        if z == "zlib":
-            return zlib.decompress(seg)
+            raw = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_LZMA_FILTERS).decompress(
+                seg, max_length=size + 1)
+        elif z == "zlib":
+            raw = zlib.decompressobj().decompress(seg, size + 1)
+        else:
+            raise CodecError(f"unknown residual coder {z!r}; the chunk is corrupt or newer")
     except (lzma.LZMAError, zlib.error) as err:
         raise CodecError(f"residual section does not decompress ({err}); the chunk is "
                          "corrupt") from None
-    raise CodecError(f"unknown residual coder {z!r}; the chunk is corrupt or newer")
+    if len(raw) != size:
+        raise CodecError("residual section has the wrong size; the chunk is corrupt")
+    return raw
 
 
 def _reconstruct(dec: np.ndarray, q: np.ndarray, step: float) -> np.ndarray:
@@ -386,13 +392,13 @@ def apply_residual(cube: np.ndarray, seg: bytes, info: dict[str, Any],
     if qd.kind != "i" or qd.itemsize > 4:
         raise CodecError("invalid residual dtype; the chunk is corrupt")
     qlen = int(info["qlen"])
-    q = np.frombuffer(_unpack(seg[:qlen], info), qd)
-    if q.size != cube.size:
-        raise CodecError("residual size does not match the chunk; the chunk is corrupt")
+    q = np.frombuffer(_unpack(seg[:qlen], info, cube.size * qd.itemsize), qd)
     rec = _reconstruct(cube.reshape(-1), q, float(info["step"]))
     n_exc = int(info.get("n_exc", 0))
+    if not 0 <= n_exc <= cube.size:
+        raise CodecError("invalid residual exception count; the chunk is corrupt")
     if n_exc:
-        raw = _unpack(seg[qlen:], info)
+        raw = _unpack(seg[qlen:], info, n_exc * (8 + cube.dtype.itemsize))
         idx = np.frombuffer(raw[: 8 * n_exc], np.int64)
         if idx.size != n_exc or idx.min() < 0 or idx.max() >= cube.size:
             raise CodecError("invalid residual exceptions; the chunk is corrupt")
@@ -486,10 +492,11 @@ def _with_residual(a, dec, valid, e, to_cube, c, blob, st):  # noqa: ANN001, ANN
     extra, info = _residual(np.ascontiguousarray(ac), np.ascontiguousarray(dc),
                             np.ascontiguousarray(vc), e)
     rc_flat = _reconstruct(np.ascontiguousarray(dc).reshape(-1),
-                           np.frombuffer(_unpack(extra[: info["qlen"]], info),
+                           np.frombuffer(_unpack(extra[: info["qlen"]], info,
+                                                 ac.size * np.dtype(info["dtype"]).itemsize),
                                          np.dtype(info["dtype"])), info["step"])
     if info["n_exc"]:
-        raw = _unpack(extra[info["qlen"]:], info)
+        raw = _unpack(extra[info["qlen"]:], info, info["n_exc"] * (8 + a.dtype.itemsize))
         idx = np.frombuffer(raw[: 8 * info["n_exc"]], np.int64)
         rc_flat[idx] = np.frombuffer(raw[8 * info["n_exc"]:], a.dtype)
     st2 = chunk_stats(np.ascontiguousarray(ac), rc_flat.reshape(ac.shape),
