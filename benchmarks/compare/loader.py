@@ -2,7 +2,8 @@
 
 Same store, same chips (256x256, and T=16 time-series chips for the nrt cube), batch 16,
 workers 0 and 2, same output dtype. Each measurement runs in a fresh subprocess (so worker
-peak RSS is clean and no state carries over), contenders interleaved per repetition.
+peak RSS is clean and no state carries over), contenders interleaved per repetition; a rate is
+whole epochs repeated for at least 0.5 s, after one warm-up epoch.
 Writes ``benchmarks/results/loader.json``.
 
 Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick]``
@@ -204,8 +205,15 @@ n, dt, first, nbytes, out_dtype, shape = run_epoch()  # warm-up epoch: imports, 
 first_latency = time.perf_counter() - t_start if first is None else first
 rates = []
 for _ in range(epochs):
-    n, dt, _, nbytes, out_dtype, shape = run_epoch()
-    rates.append(n / dt)
+    # whole epochs until at least 0.5 s have passed: an nrt epoch is 32 chips (5-10 ms), too
+    # short to time alone; an S2 epoch (256 chips, 0.3-3 s) is timed by itself as before
+    chips, t0 = 0, time.perf_counter()
+    while True:
+        n, dt, _, nbytes, out_dtype, shape = run_epoch()
+        chips += n
+        if time.perf_counter() - t0 >= 0.5:
+            break
+    rates.append(chips / (time.perf_counter() - t0))
 del loader
 parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
