@@ -139,3 +139,30 @@ def test_compression_report_matches_bytes_on_disk(tmp_path, nrt):
     assert rep["B2"]["format_version"] == 1
     with pytest.raises(CodecError, match="path"):
         compression_report(nrt)
+
+
+def test_user_mask_broadcasts_over_bands_stays_lazy_and_is_checked(tmp_path, eo):
+    from xgeo.compression import apply_mask
+
+    lazy = eo[["reflectance", "cloud_mask"]].chunk({"time": 1})
+    masked = apply_mask(lazy, lazy.cloud_mask)
+    assert masked.reflectance.chunks is not None  # nothing computed yet
+    cloud = eo.cloud_mask.values.astype(bool)
+    back = masked.reflectance.values
+    assert np.isnan(back[np.broadcast_to(cloud[:, None], back.shape)]).all()
+    clear = ~np.broadcast_to(cloud[:, None], back.shape)
+    np.testing.assert_array_equal(back[clear], eo.reflectance.values[clear])
+    assert masked.cloud_mask.equals(eo.cloud_mask)  # flag variables are never masked
+    store = tmp_path / "masked.zarr"
+    xgeo.io.to_zarr(eo[["reflectance", "cloud_mask"]], store, codec="hevc",
+                    codec_options={"crf": 8}, mask="cloud_mask")
+    read = xr.open_zarr(store, consolidated=False).reflectance.values
+    assert np.array_equal(np.isnan(read), np.isnan(back))
+    with pytest.raises(CodecError, match="disagree"):
+        apply_mask(eo[["ndvi"]], eo.cloud_mask.isel(x=slice(0, 50)))
+    nofill = eo[["lulc"]].copy()
+    nofill["lulc"] = nofill.lulc.expand_dims(time=eo.time)
+    nofill.lulc.attrs.pop("_FillValue", None)
+    nofill.lulc.encoding.pop("_FillValue", None)
+    with pytest.raises(CodecError, match="_FillValue"):
+        apply_mask(nofill, eo.cloud_mask.astype(bool), variables=["lulc"])
