@@ -56,6 +56,12 @@ def frames_per_chunk(n_frames: int, gop: int = DEFAULT_GOP) -> int:
     return -(-n_frames // n_chunks)
 
 
+def _fill_value(var: xr.DataArray) -> Any:
+    """The variable's ``_FillValue`` (encoding first, then attrs): the codec's ``nodata`` and
+    the value :func:`apply_mask` writes into masked integer pixels, so the two always agree."""
+    return var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+
+
 def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | None = None
                ) -> xr.Dataset:
     """Mark the pixels of a user mask (e.g. clouds) as missing in every spatial variable.
@@ -104,7 +110,7 @@ def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | N
         if var.dtype.kind == "f":
             fill: Any = np.nan
         else:
-            fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+            fill = _fill_value(var)
             if fill is None:
                 raise CodecError(f"variable {name!r} is {var.dtype} with no _FillValue, so "
                                  "masked pixels have no value to take; set "
@@ -270,7 +276,7 @@ def video_encoding(
             for k in ("crf", "qp", "preset", "bit_depth", "value_range", "psnr", "max_error",
                       "bpppb", "decorrelate"):
                 params.pop(k, None)
-        fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+        fill = _fill_value(var)
         if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
             params["nodata"] = float(fill) if stored.kind == "f" else int(fill)
         params["frame_axis"] = var.dims.index(fdim) if fdim is not None and var.ndim > 2 else 0
