@@ -99,7 +99,7 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
     component's 12-bit range (measured at 2 bpppb with one grey stream per plane: band by
     band +1.3 dB on nrt, +0.3 on L1C; at 1 bpppb the KLT led by +1.6 and +0.3).
     """
-    from .core import _parse, _repack
+    from .core import _parse
 
     blob = _encode_target(a, p)
     if not (p.decorrelate and (p.psnr is not None or p.bpppb is not None)):
@@ -118,11 +118,7 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
     chosen, q = (alt, dict(qb)) if keep_alt else (blob, dict(qa))
     q["encodes"] = qa["encodes"] + qb["encodes"]
     version = int(_parse(chosen)[0]["format_version"])
-    n = max(a.size, 1)
-    for _ in range(2):  # the new count may change the header length: settle bpppb
-        chosen = _repack(chosen, {"quality": q}, b"", version)
-        q["bpppb"] = round(len(chosen) * 8 / n, 5)
-    return _repack(chosen, {"quality": q}, b"", version)
+    return _with_quality(chosen, {"quality": q}, b"", version, max(a.size, 1))
 
 
 def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
@@ -183,8 +179,6 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
 
 def _finish(blob: bytes, st: dict[str, Any], crf: float | None, encodes: int, extra: bytes,
             res_meta: dict[str, Any] | None, n: int, p: VideoParams) -> bytes:
-    from .core import _repack
-
     q = {"psnr": _r(st["psnr"]), "max_error": _r(st["max_error"]), "encodes": encodes,
          "bpppb": 0.0}
     if crf is not None and crf < 0:
@@ -198,9 +192,18 @@ def _finish(blob: bytes, st: dict[str, Any], crf: float | None, encodes: int, ex
     if res_meta is not None:
         meta["residual"] = [len(extra), res_meta]
     version = 3 if res_meta is not None and res_meta.get("z") == "lzma" else 2
+    return _with_quality(blob, meta, extra, version, n)
+
+
+def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, version: int, n: int
+                  ) -> bytes:
+    """``blob`` repacked with ``meta`` (holding the ``quality`` record) and ``extra``; the
+    record's bpppb counts every byte, header included, so it settles its own digits."""
+    from .core import _repack
+
     out = _repack(blob, meta, extra, version)
-    for _ in range(2):  # bpppb counts every byte, header included: settle its own digits
-        q["bpppb"] = round(len(out) * 8 / n, 5)
+    for _ in range(2):
+        meta["quality"]["bpppb"] = round(len(out) * 8 / n, 5)
         out = _repack(blob, meta, extra, version)
     return out
 
