@@ -646,8 +646,9 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         lo, hi = (np.asarray(rot[k], np.float64) for k in ("lo", "hi"))
         if lo.shape != (n_planes,) or hi.shape != (n_planes,):
             raise CodecError("band transform bounds do not match the planes; corrupt chunk")
+        back = np.linalg.inv(vec)  # the exact inverse of the stored basis, once per chunk
         for f in range(t):  # one frame at a time: no second float64 copy of the chunk
-            bands = klt.inverse(out[f: f + 1], vec)
+            bands = klt.rotate(out[f: f + 1], back)
             np.clip(bands, lo[None, :, None, None], hi[None, :, None, None], out=bands)
             cube[f: f + 1] = _cast(bands, dtype)
         del out

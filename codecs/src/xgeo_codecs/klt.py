@@ -57,16 +57,20 @@ def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     return vec.astype("<f2").astype(np.float64)
 
 
+def rotate(cube: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(T, P, H, W) -> (T, P, H, W): every pixel's P values times ``matrix`` (P, P), in the
+    cube's float type (float32 keeps a chunk's transient memory at half)."""
+    return np.einsum("tphw,pk->tkhw", cube, matrix.astype(cube.dtype), optimize=True)
+
+
 def forward(cube: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    """(T, P, H, W) bands -> (T, P, H, W) components, in ``cube``'s float type (float32
-    keeps a chunk's transient memory at half: components are coded on 12 bits anyway)."""
-    return np.einsum("tphw,pk->tkhw", cube, vec.astype(cube.dtype), optimize=True)
+    """(T, P, H, W) bands -> components (coded on 12 bits, so float32 input is enough)."""
+    return rotate(cube, vec)
 
 
 def inverse(comp: np.ndarray, vec: np.ndarray) -> np.ndarray:
     """Components -> bands with the exact inverse of the stored (rounded) basis."""
-    inv = np.linalg.inv(vec).astype(comp.dtype)
-    return np.einsum("tkhw,kp->tphw", comp, inv, optimize=True)
+    return rotate(comp, np.linalg.inv(vec))
 
 
 def pack(vec: np.ndarray) -> str:
