@@ -723,20 +723,31 @@ class ChipDataset(Dataset):
         reader.prefetch([(ch.variable, region) for i in indices for ch, region in self._regions(i)])
         if self._decode_per_batch(reader, indices):
             return self._float_batch(indices)
-        first = self._read_image(indices[0], prefetch=False)
-        batch = _batch_tensor(torch.from_numpy(np.ascontiguousarray(first)), len(indices))
+        # the tensor _batch_tensor made (shared memory in a worker), not a NumPy wrapper of it
+        batch = self._read_batch(
+            indices, True, lambda first: _batch_tensor(torch.from_numpy(first), len(indices)))
         images = batch.numpy()
-        images[0] = first
-        for k, i in enumerate(indices[1:], start=1):
-            self._read_image(i, out=images[k], prefetch=False)
         if self.dtype is not None and batch.dtype != self.dtype:
             batch = batch.to(self.dtype)  # one cast per batch
         return [self._sample(i, batch[k], images[k]) for k, i in enumerate(indices)]
 
+    def _read_batch(self, indices: Sequence[int], decode: bool, alloc: Callable[[np.ndarray], Any]
+                    ) -> Any:
+        """Every chip of a batch written into the (batch, ...) tensor or array that ``alloc``
+        makes from the first chip (its shape and dtype), which is returned; ``decode`` as in
+        :meth:`_read_image`."""
+        first = np.ascontiguousarray(self._read_image(indices[0], prefetch=False, decode=decode))
+        made = alloc(first)
+        images = made.numpy() if isinstance(made, torch.Tensor) else made
+        images[0] = first
+        for k, i in enumerate(indices[1:], start=1):
+            self._read_image(i, out=images[k], prefetch=False, decode=decode)
+        return made
+
     def _decode_per_batch(self, reader: Any, indices: Sequence[int]) -> bool:
         """Float output whose chips are all whole windows of one stored dtype: read the stored
-        values for the whole batch, then CF-decode it in one pass per channel group (two
-        calls per batch instead of one per chip and variable)."""
+        values for the whole batch, then CF-decode it in one call per channel group (instead
+        of one per chip and channel group)."""
         if self.dtype is None or not self.dtype.is_floating_point:
             return False
         idx = np.asarray(indices)
@@ -747,12 +758,9 @@ class ChipDataset(Dataset):
         return len({reader.dtype(ch.variable) for ch in self.channels}) == 1
 
     def _float_batch(self, indices: Sequence[int]) -> list[dict[str, Any]]:
-        first = self._read_image(indices[0], prefetch=False, decode=False)
-        raw = np.empty((len(indices), *first.shape), first.dtype)
-        raw[0] = first
-        for k, i in enumerate(indices[1:], start=1):
-            self._read_image(i, out=raw[k], prefetch=False, decode=False)
-        batch = _batch_tensor(torch.empty(first.shape, dtype=self.dtype), len(indices))
+        raw = self._read_batch(
+            indices, False, lambda first: np.empty((len(indices), *first.shape), first.dtype))
+        batch = _batch_tensor(torch.empty(raw.shape[1:], dtype=self.dtype), len(indices))
         images = batch.numpy()
         src = raw.reshape(-1, *raw.shape[-3:])  # (B [* T], C, H, W)
         dst = images.reshape(-1, *images.shape[-3:])
