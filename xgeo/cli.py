@@ -136,6 +136,11 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
     "--klt", is_flag=True, help="Lossy: code the bands of a chunk as principal components."
 )
 @click.option(
+    "--reorder-frames",
+    is_flag=True,
+    help="Code the dates of a chunk in similarity order (cloudy series in long time chunks).",
+)
+@click.option(
     "--mask",
     help="Store these pixels as missing, e.g. cloud_mask (non-zero) or SCL=3,8,9,10 (classes).",
 )
@@ -153,6 +158,7 @@ def compress(
     bpppb: float | None,
     chunks: str | None,
     klt: bool,
+    reorder_frames: bool,
     mask: str | None,
     variables: tuple[str, ...],
 ) -> None:
@@ -169,6 +175,8 @@ def compress(
         if lossless:
             raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
         options["decorrelate"] = "klt"
+    if reorder_frames:
+        options["reorder_frames"] = True
     if lossless:
         options["lossless"] = True
         if codec == "hevc":

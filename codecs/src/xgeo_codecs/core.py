@@ -25,6 +25,10 @@ the meta key ``klt`` (``decorrelate="klt"``: the chunk's planes were
 rotated by a stored basis, see :mod:`xgeo_codecs.klt`, and each plane stream holds one
 component; decoding inverts the rotation before the residual and the masks are applied),
 and residual sections coded with raw LZMA2 (``"z": "lzma"`` in the residual entry).
+
+Format version 4 is version 3 plus the meta key ``frame_order`` (``reorder_frames=True``): the
+original index of each coded frame; masks and plane streams are in coding order, the
+residual in the original order, and decoding puts the frames back before the residual.
 """
 
 from __future__ import annotations
@@ -36,13 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _stream, klt, probe
+from . import _stream, frame_order, klt, probe
 from .errors import CodecError
 from .mask import fill_invalid, pack_mask, unpack_mask
 from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 3  # newest version this module reads and writes
+FORMAT_VERSION = 4  # newest version this module reads and writes
 _PREFIX = struct.Struct("<4sBBH")
 _CRC = struct.Struct("<I")
 _DTYPES = {"|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8"}
@@ -348,6 +352,16 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         nod = None
         if p.nodata is not None and not np.isnan(p.nodata):
             nod = cube == np.asarray(p.nodata).astype(dtype)
+        if p.reorder_frames and t > 2:
+            missing = np.zeros(cube.shape, bool) if nan is None else nan.copy()
+            if nod is not None:
+                missing |= nod
+            order = frame_order.similarity_order(cube, missing)
+            del missing
+            meta["frame_order"] = order.tolist()
+            cube = cube[order]
+            nan = None if nan is None else nan[order]
+            nod = None if nod is None else nod[order]
         inv = np.zeros(cube.shape, bool)
         meta["masks"] = []
         for val, mk in (("nan", nan), (p.nodata, nod)):
@@ -445,9 +459,17 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
     if len(body) > 0xFFFF:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
                          "chunks along the non-frame axes (e.g. one band per chunk)")
-    version = 3 if "klt" in meta or "groups" in meta else 1
+    version = (4 if "frame_order" in meta else 3 if "klt" in meta or "groups" in meta
+               else 1)
     out = b"".join([_PREFIX.pack(MAGIC, version, 0, len(body)), body, *masks, *streams])
     return out + _CRC.pack(zlib.crc32(out))
+
+
+def _unorder(coded: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Frames in coding order (axis 0) put back at their original indices ``order``."""
+    out = np.empty_like(coded)
+    out[order] = coded
+    return out
 
 
 def _span(x: np.ndarray, inv: np.ndarray, m: dict[str, Any]) -> int:
@@ -652,6 +674,11 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
             np.clip(bands, lo[None, :, None, None], hi[None, :, None, None], out=bands)
             cube[f: f + 1] = _cast(bands, dtype)
         del out
+    order = frame_order.check_order(
+        meta.get("frame_order") if meta["format_version"] >= 4 else None, t)
+    if order is not None:  # back to the original frame order, masks with the values
+        cube = _unorder(cube, order)
+        masks = [(_unorder(mk, order), val) for mk, val in masks]
     if residual:
         from .quality import apply_residual
         apply_residual(cube, buf[off: off + res_len], residual[1], masks)

@@ -77,6 +77,11 @@ class VideoParams:
         motion vectors and block partitions (measured: +0.4 to +5.4 dB at equal rate over a
         grey stream per band on the nrt and L1C cubes, +0.1 to +1.2 dB on KLT components).
         Leftover planes (1 or 2) are coded grey. Format 3.
+    reorder_frames
+        Code the chunk's frames in an order that puts similar dates next to each other
+        (:mod:`xgeo_codecs.frame_order`; the order is stored, format 4, and undone on
+        decode). Measured on cloudy series: +0.5 to +0.8 dB at equal rate with a whole
+        68-date series in one chunk, -0.15 dB in 23-frame chunks: for long chunks.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -104,6 +109,7 @@ class VideoParams:
     stats: bool = False
     decorrelate: str | None = None
     pack_planes: bool = True
+    reorder_frames: bool = False
 
     def __post_init__(self) -> None:
         fam = self.family
