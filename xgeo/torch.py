@@ -127,6 +127,9 @@ def _is_value(fill: Any) -> bool:
     return fill is not None and not (isinstance(fill, float) and np.isnan(fill))
 
 
+_MAX_PLANS = 1 << 16  # memoised chip windows per reader (a few hundred bytes each)
+
+
 class _ChunkCache:
     """Least-recently-used decoded chunks, bounded in bytes (one per process)."""
 
@@ -172,6 +175,9 @@ class _ZarrReader:
         self.geometry: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.direct: dict[str, Callable[[tuple[int, ...]], np.ndarray] | None] = {}
         self.cache = _ChunkCache(cache_bytes)
+        # (variable, window) -> its chunks, and its slice inside the chunk when it lies in one:
+        # a dataset's chips repeat every epoch, and working this out costs ~10 us a read
+        self.plans: dict[tuple[Any, ...], tuple[list[Any], tuple[slice, ...] | None]] = {}
         # Decoders (zstd, libav) release the GIL: missing chunks of one window decode in parallel.
         self.pool = None
         if threads > 1:
@@ -205,6 +211,24 @@ class _ZarrReader:
             for key in product(*ranges)
         ]
 
+    def _plan(
+        self, name: str, region: Sequence[slice]
+    ) -> tuple[list[tuple[tuple[int, ...], tuple[slice, ...]]], tuple[slice, ...] | None]:
+        memo = (name, *((s.start, s.stop) for s in region))
+        plan = self.plans.get(memo)
+        if plan is None:
+            parts = self._chunks_of(name, region)
+            inner = None
+            if len(parts) == 1:
+                inner = tuple(
+                    slice(s.start - cs.start, s.stop - cs.start)
+                    for s, cs in zip(region, parts[0][1], strict=True)
+                )
+            if len(self.plans) >= _MAX_PLANS:
+                self.plans.clear()
+            plan = self.plans[memo] = (parts, inner)
+        return plan
+
     def _loader(
         self, name: str, key: tuple[int, ...], sel: tuple[slice, ...]
     ) -> Callable[[], np.ndarray]:
@@ -221,7 +245,7 @@ class _ZarrReader:
         missing = {}
         for name, region in requests:
             self.array(name)
-            for key, sel in self._chunks_of(name, region):
+            for key, sel in self._plan(name, region)[0]:
                 if (name, key) not in self.cache.items:
                     missing[(name, key)] = self._loader(name, key, sel)
         if len(missing) > 1:
@@ -238,12 +262,10 @@ class _ZarrReader:
         """The window's values; ``view=True`` may return a read-only view of a cached chunk
         (when the window lies in one chunk), for callers that copy it straight away."""
         arr = self.array(name)
-        parts = self._chunks_of(name, region)
-        if view and len(parts) == 1:
+        parts, inner = self._plan(name, region)
+        if view and inner is not None:
             (key, chunk_sel), = parts
-            block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
-            return block[tuple(slice(s.start - cs.start, s.stop - cs.start)
-                               for s, cs in zip(region, chunk_sel, strict=True))]
+            return self.cache.get((name, key), self._loader(name, key, chunk_sel))[inner]
         out = np.empty([s.stop - s.start for s in region], dtype=arr.dtype)
         for key, chunk_sel in parts:
             block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
