@@ -425,7 +425,7 @@ def main() -> None:
                     curves[name].append({knob: val, "error": repr(err)[:200],
                                          "bpppb": math.nan, "psnr": math.nan})
                     continue
-                r[knob] = val
+                r["target_bpppb" if knob == "bpppb" else knob] = val  # keep the measured rate
                 r.pop("chunks", None)
                 curves[name].append(r)
                 print(f"  {name:20s} {knob}={val:<5} {r['bpppb']:.3f} bpppb "

@@ -10,9 +10,9 @@ QP 0..6, finer than CRF 0 (on 12-bit codes CRF 0 still quantises with a step of 
 codes; QP 0 spends ~1.9x its bits for ~+6 dB on the nrt cube).
 
 * ``psnr=t``: level searched per chunk so the PSNR lands in ``[t, t + 0.5]``. The first
-  probe uses a fixed model (PSNR ~ 53 - 0.8 x CRF dB for 12-bit HEVC on Sentinel-2), the
-  second a slope half from that model, half from the first point, then secant steps on the
-  measured points; the encodes spent are recorded per chunk.
+  probe uses a fixed model (PSNR ~ 54 - 0.8 x CRF dB for 12-bit HEVC on Sentinel-2), then
+  secant steps on the measured points (interpolation once the aim is bracketed); the
+  encodes spent are recorded per chunk.
 * ``bpppb=r``: the same search on log2(bits per value), within 10 % of ``r``; beyond the
   finest level's rate, a residual layer spends the rest.
 * ``max_error=e``: lossy video plus the residual quantised with step ``2e`` (integers: step
@@ -36,10 +36,9 @@ from .params import VideoParams
 
 # PSNR(crf) prior for the first probe, dB and dB per CRF step: fit by replaying the search on
 # PSNR(level) tables measured every 0.25 CRF on the 12 real chunks (nrt, L1C, NDVI with and
-# without the cloud mask) for targets 36..52 dB every 0.5 dB: mean probes per cube 2.6-2.8
-# (2.4-3.0 with the previous 53 - 0.7 CRF prior and a fixed second-step slope)
-_P0, _SLOPE = 53.0, -0.8
-_PIVOT = 0.5  # weight of the chunk's own slope, seen from the first probe, in the second step
+# without the cloud mask) for targets 36..52 dB every 0.5 dB: 2.4 probes per chunk on average,
+# 1.9-3.0 per cube (2.6 and up to 3.0 with the previous 53 - 0.7 CRF)
+_P0, _SLOPE = 54.0, -0.8
 _LOG2_SLOPE = -1.0 / 6.0  # rate halves every ~6 CRF steps (x265)
 _MAX_ENCODES = 8
 _LEVEL_LO, _LEVEL_HI = -7.0, 51.0  # -7..-1: QP 0..6; 0..51: CRF
@@ -230,12 +229,7 @@ def _search(probe: Any, target: float) -> tuple[float, bytes, np.ndarray, dict[s
         if target <= ps <= target + 0.5:
             return c, blob, dec, st
         pts.append((c, ps))
-        slope = _SLOPE
-        if len(pts) == 1 and c > 2 and math.isfinite(ps):
-            # one point says how steep this chunk is: the line from the prior's CRF-0 PSNR
-            # to it (NDVI frames fall ~0.9 dB per CRF step, Sentinel-2 reflectance ~0.6)
-            slope = min((1 - _PIVOT) * _SLOPE + _PIVOT * (ps - _P0) / c, -0.3)
-        crf = _next_crf(pts, aim, slope)
+        crf = _next_crf(pts, aim, _SLOPE)
         if crf is None:
             break
     return _best_meeting(probe, pts, target)
