@@ -34,7 +34,8 @@ def _fmt(value) -> str:
 
 
 def _cell(key: str, value) -> str:
-    if isinstance(value, int | float) and (key.endswith("_s") or key in ("min_s", "median_s")):
+    # "..._s" is a duration; "..._per_s" (mb_per_s, chips_per_s) is a rate
+    if isinstance(value, int | float) and key.endswith("_s") and not key.endswith("_per_s"):
         return _fmt_seconds(float(value))
     if isinstance(value, list):
         return ", ".join(_fmt(v) for v in value)
