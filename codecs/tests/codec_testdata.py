@@ -35,3 +35,20 @@ def write_fixture_case(folder: Path, codec, arrays) -> None:  # noqa: ANN001 - a
         blob = codec.encode(a)
         (folder / f"encoded.{i:02d}.dat").write_bytes(blob)
         np.save(folder / f"decoded.{i:02d}.npy", codec.decode(blob))
+
+
+def assert_fixture_case_decodes(folder: Path, version: int, min_blobs: int = 1) -> None:
+    """A committed fixture case (never regenerated) still decodes to its stored values, and
+    every blob says it is of format ``version``."""
+    import json
+
+    from xgeo_codecs import VideoCodec, inspect
+
+    codec = VideoCodec.from_config(json.loads((folder / "config.json").read_text()))
+    blobs = sorted(folder.glob("encoded.*.dat"))
+    assert len(blobs) >= min_blobs, f"committed fixtures are missing in {folder}"
+    for enc in blobs:
+        i = enc.name.split(".")[1]
+        np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
+                                      np.load(folder / f"decoded.{i}.npy"))
+        assert inspect(enc.read_bytes())["format_version"] == version

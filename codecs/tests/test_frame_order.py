@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -84,15 +83,9 @@ CASES = [{"reorder_frames": True, "crf": 8.0, "nodata": 0},
 @pytest.mark.parametrize("j", range(len(CASES)))
 def test_v4_fixtures_decode_identically(j):
     """Committed format-4 chunks (never regenerated) keep decoding to the same values."""
-    folder = FIX4 / f"codec.{j:02d}"
-    codec = VideoCodec.from_config(json.loads((folder / "config.json").read_text()))
-    blobs = sorted(folder.glob("encoded.*.dat"))
-    assert len(blobs) >= 1
-    for enc in blobs:
-        i = enc.name.split(".")[1]
-        np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
-                                      np.load(folder / f"decoded.{i}.npy"))
-        assert inspect(enc.read_bytes())["format_version"] == 4
+    from codec_testdata import assert_fixture_case_decodes
+
+    assert_fixture_case_decodes(FIX4 / f"codec.{j:02d}", 4)
 
 
 def write_v4_fixtures() -> None:  # pragma: no cover - run by hand when a case is added

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -96,15 +95,9 @@ CASES = [{"decorrelate": "klt", "crf": 8.0, "nodata": 0},  # written before 4:4:
 @pytest.mark.parametrize("j", range(len(CASES)))
 def test_v3_fixtures_decode_identically(j):
     """Committed format-3 chunks (never regenerated) keep decoding to the same values."""
-    folder = FIX3 / f"codec.{j:02d}"
-    codec = VideoCodec.from_config(json.loads((folder / "config.json").read_text()))
-    blobs = sorted(folder.glob("encoded.*.dat"))
-    assert len(blobs) >= 1
-    for enc in blobs:
-        i = enc.name.split(".")[1]
-        np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
-                                      np.load(folder / f"decoded.{i}.npy"))
-        assert inspect(enc.read_bytes())["format_version"] == 3
+    from codec_testdata import assert_fixture_case_decodes
+
+    assert_fixture_case_decodes(FIX3 / f"codec.{j:02d}", 3)
 
 
 def write_v3_fixtures() -> None:  # pragma: no cover - run by hand when a case is added
