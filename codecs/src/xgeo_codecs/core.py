@@ -352,24 +352,22 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         nod = None
         if p.nodata is not None and not np.isnan(p.nodata):
             nod = cube == np.asarray(p.nodata).astype(dtype)
+        inv = np.zeros(cube.shape, bool)
+        for mk in (nan, nod):
+            if mk is not None:
+                inv |= mk
         if p.reorder_frames and t > 2:
-            missing = np.zeros(cube.shape, bool) if nan is None else nan.copy()
-            if nod is not None:
-                missing |= nod
-            order = frame_order.similarity_order(cube, missing)
-            del missing
+            order = frame_order.similarity_order(cube, inv)
             meta["frame_order"] = order.tolist()
-            cube = cube[order]
+            cube, inv = cube[order], inv[order]
             nan = None if nan is None else nan[order]
             nod = None if nod is None else nod[order]
-        inv = np.zeros(cube.shape, bool)
         meta["masks"] = []
         for val, mk in (("nan", nan), (p.nodata, nod)):
             if mk is not None and mk.any():
                 masks.append(pack_mask(mk))
                 meta["masks"].append([len(masks[-1]), val if val == "nan" else _py(
                     np.asarray(val).astype(dtype)[()])])
-                inv |= mk
         fam = p.family
         enc = "ffv1" if fam == "ffv1" else probe.resolve_encoder(
             fam, "auto" if p.encoder == "auto" and not p.lossless else

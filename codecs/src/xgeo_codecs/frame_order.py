@@ -62,23 +62,24 @@ def similarity_order(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
 def _two_opt(order: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Reverse path segments [i, k] while that shortens the open path (vectorised over k)."""
     t = len(order)
+    # an end node t at distance 0 from every frame: reversing the path's tail is scored like
+    # any other segment (the open path's last edge costs nothing)
+    dd = np.zeros((t + 1, t + 1))
+    dd[:t, :t] = d
+    path = np.append(order, t)
     for _ in range(4 * t):  # bounded; each pass that changes something shortens the path
         changed = False
         for i in range(1, t - 1):
-            a, b = order[i - 1], order[i]
-            ks = np.arange(i + 1, t)
-            c = order[ks]
-            nxt = np.where(ks + 1 < t, order[np.minimum(ks + 1, t - 1)], -1)
-            tail_old = np.where(nxt >= 0, d[c, np.maximum(nxt, 0)], 0.0)
-            tail_new = np.where(nxt >= 0, d[b, np.maximum(nxt, 0)], 0.0)
-            gain = d[a, b] + tail_old - d[a, c] - tail_new
+            a, b = path[i - 1], path[i]
+            c, e = path[i + 1 : t], path[i + 2 : t + 1]  # segment ends k and what follows them
+            gain = dd[a, b] + dd[c, e] - dd[a, c] - dd[b, e]
             k = int(np.argmax(gain))
-            if gain[k] > 1e-12 * (1.0 + d[a, b]):
-                order[i: ks[k] + 1] = order[i: ks[k] + 1][::-1]
+            if gain[k] > 1e-12 * (1.0 + dd[a, b]):
+                path[i : i + k + 2] = path[i : i + k + 2][::-1]
                 changed = True
         if not changed:
             break
-    return order
+    return path[:t]
 
 
 def check_order(order: Any, t: int) -> np.ndarray | None:

@@ -255,13 +255,14 @@ def _next_crf(pts: list[tuple[float, float]], aim: float, slope: float) -> float
     secant step whose slope stays within 0.5-2x the prior ``slope`` (x265's PSNR moves in
     +-0.2 dB steps at 0.1-CRF scale, so two close points can fake a flat or steep curve)."""
     c1, v1 = pts[-1]
+    below = [(c, v) for c, v in pts if v < aim]
+    above = [(c, v) for c, v in pts if v >= aim]  # higher level -> lower value
     if not math.isfinite(v1):
         nxt = c1 + 6.0
     else:
-        below = [(c, v) for c, v in pts if v < aim]
-        above = [(c, v) for c, v in pts if v >= aim and math.isfinite(v)]
-        if below and above:  # higher level -> lower value
-            (ch, vh), (cl, vl) = min(below, key=lambda p: p[0]), max(above, key=lambda p: p[0])
+        reached = [(c, v) for c, v in above if math.isfinite(v)]
+        if below and reached:
+            (ch, vh), (cl, vl) = min(below, key=lambda p: p[0]), max(reached, key=lambda p: p[0])
             nxt = cl + (aim - vl) * (ch - cl) / (vh - vl) if vh != vl else (cl + ch) / 2
         else:
             s = slope
@@ -273,11 +274,9 @@ def _next_crf(pts: list[tuple[float, float]], aim: float, slope: float) -> float
     nxt = min(max(nxt, _LEVEL_LO), _LEVEL_HI)
     if any(abs(nxt - c) < 0.05 for c, _ in pts):
         # bisect between the closest points either side of the aim
-        below_c = [c for c, v in pts if v < aim]
-        above_c = [c for c, v in pts if v >= aim]
-        if not below_c or not above_c:
+        if not below or not above:
             return None
-        lo, hi = max(above_c), min(below_c)
+        lo, hi = max(c for c, _ in above), min(c for c, _ in below)
         if hi - lo < 0.1:
             return None
         nxt = (lo + hi) / 2
