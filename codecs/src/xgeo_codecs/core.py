@@ -34,6 +34,7 @@ residual in the original order, and decoding puts the frames back before the res
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from typing import Any
@@ -406,17 +407,19 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
             span = max([0] + [_span(cube[:, j], inv[:, j], m) for j, m in enumerate(maps)])
             bd = next(b for b in (_LOSSLESS_DEPTHS if enc == "ffv1" else (8, 10, 12))
                       if (1 << b) > span and b <= maxbits)
-        lay = _stream.layout_for(enc, bd)
+        lay = _stream.layout_for(enc, bd, lossless=p.lossless)
         hc, wc = _stream.padded_size(h, w, lay)
         opts = _encoder_options(p, enc, t, hc, wc)
         meta.update({"encoder": enc, "family": fam, "bit_depth": bd, "coded": [hc, wc],
                      "options": opts})
+        if enc == "libx265" and lay.kind == "yuv420":
+            meta["chroma"] = "420"  # grey planes in 4:2:0 streams: NVDEC takes them too
         def code(codes: np.ndarray, depth: int) -> bytes:
             if (hc, wc) != (h, w):
                 lead = ((0, 0),) * (codes.ndim - 2)
                 codes = np.pad(codes, (*lead, (0, hc - h), (0, wc - w)), mode="edge")
             try:
-                return _stream.encode_stream(codes, enc, depth, opts, p.threads)
+                return _stream.encode_stream(codes, enc, depth, opts, p.threads, p.lossless)
             except CodecError:
                 raise
             except Exception as err:  # libav reports option/encoder problems as OSError etc.
@@ -560,8 +563,17 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
     return meta
 
 
-def decode(buf: bytes | bytearray | memoryview, *, decoder: str = "software") -> np.ndarray:
+DECODER_ENV = "XGEO_CODECS_DECODER"
+
+
+def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -> np.ndarray:
     """Decode a chunk produced by :func:`encode`.
+
+    ``decoder``: ``"software"``, or ``"auto"`` to decode the streams NVDEC can take (4:4:4
+    packed planes of at least 144x144) on the GPU when one works here, the rest in software;
+    the output is identical either way. ``None`` reads the environment variable
+    ``XGEO_CODECS_DECODER`` (a property of the machine reading the data, not of the data),
+    else software.
 
     Raises :class:`CodecError` (never crashes or returns a wrong shape) for any input that is
     not an intact chunk.
@@ -574,6 +586,11 @@ def decode(buf: bytes | bytearray | memoryview, *, decoder: str = "software") ->
     >>> decode(encode(a)).shape
     (3, 4, 4)
     """
+    if decoder is None:
+        decoder = os.environ.get(DECODER_ENV) or "software"
+    if decoder not in ("software", "auto"):
+        raise CodecError(f"decoder={decoder!r} (argument or ${DECODER_ENV}); use 'software' "
+                         "or 'auto'")
     try:
         return _decode(bytes(buf), decoder)
     except CodecError:
@@ -653,7 +670,9 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         else:
             k = 3 if j in first_of else 1
             codes = None
-            if hw is not None:
+            if (hw is not None and (k == 3 or meta.get("chroma") == "420")
+                    and min(hc, wc) >= _stream.HARDWARE_MIN_SIZE):
+                # NVDEC has no monochrome HEVC: older grey streams go to software directly
                 try:
                     codes = _stream.decode_stream(seg, fam, pbd, t, h, w, hw, (hc, wc), k)
                 except Exception:  # noqa: BLE001 - fall back to software, which reports errors

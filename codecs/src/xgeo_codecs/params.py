@@ -49,7 +49,9 @@ class VideoParams:
     threads
         Encoder threads per chunk (1 = one core; Zarr/dask already run chunks in parallel).
     decoder
-        ``"software"`` or ``"auto"`` (use NVDEC ``*_cuvid`` when one works here).
+        ``"software"``, ``"auto"`` (NVDEC ``hevc_cuvid`` for the streams it takes, when one
+        works here) or ``None``: the reading machine decides (``$XGEO_CODECS_DECODER``, else
+        software). Output is identical either way.
     options
         Extra libav encoder options, passed through verbatim (strings).
     plane_prediction
@@ -100,7 +102,7 @@ class VideoParams:
     add_offset: float | None = None
     frame_axis: int = 0
     threads: int = 1
-    decoder: str = "software"
+    decoder: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     plane_prediction: bool = True
     psnr: float | None = None
@@ -131,8 +133,8 @@ class VideoParams:
             if not lo < hi:
                 raise CodecError(f"value_range={self.value_range!r} needs lo < hi")
             object.__setattr__(self, "value_range", (lo, hi))
-        if self.decoder not in ("software", "auto"):
-            raise CodecError(f"decoder={self.decoder!r}; use 'software' or 'auto'")
+        if self.decoder not in (None, "software", "auto"):
+            raise CodecError(f"decoder={self.decoder!r}; use 'software', 'auto' or None")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise CodecError(f"threads={self.threads!r}; use a count >= 1 (0 lets libav choose)")
         if self.crf is not None and self.qp is not None:

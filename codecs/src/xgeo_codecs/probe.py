@@ -21,7 +21,9 @@ HARDWARE_ENCODERS = {
     "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
 }
 SOFTWARE_ENCODERS = {"hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "ffv1": "ffv1"}
-HARDWARE_DECODERS = {"hevc": ("hevc_cuvid",), "av1": ("av1_cuvid",)}
+# NVDEC decodes only the codec's 4:4:4 HEVC streams exactly (its AV1 path refuses the
+# 4:2:0 10-bit layout SVT-AV1 gets; measured on an H100 with libavcodec 62)
+HARDWARE_DECODERS = {"hevc": ("hevc_cuvid",)}
 
 _lock = threading.Lock()
 _cache: dict[str, object] = {}
@@ -81,15 +83,16 @@ def _can_decode(name: str, family: str) -> bool:
 
 def _try_decode(name: str, family: str) -> bool:
     try:
-        from ._stream import decode_stream, encode_stream
+        from ._stream import HARDWARE_MIN_SIZE, decode_stream, encode_stream
 
-        codes = (np.arange(4 * 64 * 64) % 200).reshape(4, 64, 64).astype(np.uint16)
+        # the layout the codec hands to NVDEC: 12-bit 4:4:4 (it has no monochrome HEVC and
+        # refuses frames under 144x144, measured on an H100), decoded exactly or not at all
+        n = 2 * HARDWARE_MIN_SIZE
         enc = SOFTWARE_ENCODERS[family]
-        bd = 12 if enc == "libx265" else 8
-        opts = {"x265-params": "lossless=1:log-level=none"} if enc == "libx265" else {}
-        blob = encode_stream(codes, enc, bd, opts)
-        out = decode_stream(blob, family, bd, 4, 64, 64, decoder=name)
-        return bool(np.array_equal(out, codes)) if enc == "libx265" else out.shape == codes.shape
+        codes = (np.arange(3 * 2 * n * n) % 4001).reshape(3, 2, n, n).astype(np.uint16)
+        blob = encode_stream(codes, enc, 12, {"x265-params": "lossless=1:log-level=none"})
+        out = decode_stream(blob, family, 12, 2, n, n, decoder=name, planes=3, reuse=False)
+        return bool(np.array_equal(out, codes))
     except Exception:  # noqa: BLE001
         return False
 
