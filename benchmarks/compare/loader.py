@@ -61,8 +61,9 @@ def mosaic(n: int, seed: int = 0):
     return out
 
 
-def build_stores(video: bool) -> dict[str, str]:
-    """The 12-band 4096x4096 uint16 cube tiled from the real S2 sample, as Zarr+zstd and video."""
+def build_stores(video: bool, tif: bool = True) -> dict[str, str]:
+    """The 12-band 4096x4096 uint16 cube tiled from the real S2 sample, as Zarr+zstd and video
+    (and a GeoTIFF for TorchGeo unless ``tif=False``)."""
     import xarray as xr
 
     import xgeo
@@ -78,7 +79,7 @@ def build_stores(video: bool) -> dict[str, str]:
     ds = xgeo.write_grid(da.to_dataset(), grid)
     if not paths["zstd"].exists():
         ds.chunk({"band": 1, "y": 512, "x": 512}).geo.to_zarr(paths["zstd"])
-    if not paths["tif"].exists():
+    if tif and not paths["tif"].exists():
         import rasterio
 
         with rasterio.open(

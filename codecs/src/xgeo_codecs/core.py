@@ -412,8 +412,6 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         opts = _encoder_options(p, enc, t, hc, wc)
         meta.update({"encoder": enc, "family": fam, "bit_depth": bd, "coded": [hc, wc],
                      "options": opts})
-        if enc == "libx265" and lay.kind == "yuv420":
-            meta["chroma"] = "420"  # grey planes in 4:2:0 streams: NVDEC takes them too
         def code(codes: np.ndarray, depth: int) -> bytes:
             if (hc, wc) != (h, w):
                 lead = ((0, 0),) * (codes.ndim - 2)
@@ -439,6 +437,8 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         groups = ([live[i:i + 3] for i in range(0, len(live) - len(live) % 3, 3)]
                   if p.pack_planes and not p.lossless and enc == "libx265" else [])
         in_group = {j for g in groups for j in g}
+        if enc == "libx265" and lay.kind == "yuv420" and set(live) - in_group:
+            meta["chroma"] = "420"  # grey planes in 4:2:0 streams: NVDEC takes them too
         packed = {g[0]: code(np.stack([codes_of(j) for j in g]), bd) for g in groups}
         if groups:
             meta["groups"] = groups
