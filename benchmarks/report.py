@@ -145,9 +145,48 @@ def render_rd_case(case: dict) -> str:
     return "\n".join(lines)
 
 
+def render_nvdec(data: dict) -> list[str]:
+    """NVDEC topic: decode rates per thread count, then the loader per worker count."""
+    lines: list[str] = []
+    dec = data.get("decode")
+    if dec:
+        m = dec.get("machine", {})
+        lines += ["", f"**decode** (chips/s, four 256x256x12 chips per 12x512x512 chunk; "
+                  f"{m.get('gpu', '?')}, {m.get('cpus', '?')} cpus; NVDEC found: "
+                  f"{_flat(dec.get('probe', {}).get('hardware_decoders'))}; exact: "
+                  f"{sum(v['equal'] for v in dec['exact'].values())}/{len(dec['exact'])} chunks, "
+                  f"{dec.get('exact_interleaved')} interleaved)", ""]
+        rates = dec["chips_per_s"]
+        cols = ["zstd band-chunks", "grey software", "grey auto", "packed software",
+                "packed auto"]
+        threads = sorted({int(k.rsplit("=", 1)[1]) for k in rates})
+        lines += ["| threads | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+        for n in threads:
+            cells = [_fmt(rates.get(f"{c} threads={n}")) for c in cols]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines += ["", *(f"_{note}_" for note in dec.get("notes", []))]
+    lod = data.get("loader")
+    if lod:
+        lines += ["", f"**loader** (ChipDataset, 12x256x256 uint16 chips, batch 16; stores MB: "
+                  f"{_flat(lod.get('store_mb'))})", "",
+                  "| workers | zstd | video software | video NVDEC | NVDEC first batch |",
+                  "|---|---|---|---|---|"]
+        runs = lod["runs"]
+        for w in sorted({int(k.rsplit("=", 1)[1]) for k in runs}):
+            z, sw, hw = (runs.get(f"{lab} workers={w}", {}) for lab in
+                         ("zstd", "video software", "video nvdec"))
+            cell = [_fmt(z.get("chips_per_s"))] + [
+                f"{_fmt(r.get('chips_per_s'))} ({_fmt(r.get('ratio_to_zstd'))}x)" for r in (sw, hw)]
+            lines.append(f"| {w} | " + " | ".join(cell) + f" | {_fmt_seconds(hw.get('first_batch_s'))} |")
+        lines += ["", *(f"_{note}_" for note in lod.get("notes", []))]
+    return lines
+
+
 def render_topic(data: dict) -> str:
     """A heading per topic (machine and versions), then one table per case."""
     lines = [f"### {data.get('topic', '?')}", ""]
+    if data.get("topic") == "nvdec":
+        return "\n".join(lines[:1] + render_nvdec(data))
     machine = data.get("machine", {})
     versions = data.get("versions", {})
     lines.append(
