@@ -8,12 +8,26 @@ an H100; see benchmarks/results/nvdec.json.)
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, VideoParams, _stream, chunk_info, decode, encode, probe
+from codec_testdata import FIXTURES, assert_fixture_case_decodes
+from xgeo_codecs import (
+    CodecError,
+    VideoCodec,
+    VideoParams,
+    _stream,
+    chunk_info,
+    decode,
+    encode,
+    probe,
+)
 from xgeo_codecs.core import DECODER_ENV
+
+FIX420 = FIXTURES / "v1" / "chroma420"
 
 
 @pytest.fixture
@@ -139,3 +153,24 @@ def test_forked_children_open_their_own_decoder_contexts(packed_chunk):
         assert all(pool.map(_reused_decode_in_child, streams * 2))
     assert _stream._hardware.contexts == parent_contexts  # the parent's are untouched
     assert _reused_decode_in_child(streams[0])
+
+
+def test_committed_4_2_0_grey_chunks_decode_forever():
+    # grey planes coded 4:2:0 are format 1 chunks with a "chroma" header key
+    assert_fixture_case_decodes(FIX420 / "codec.00", 1)
+    blob = next((FIX420 / "codec.00").glob("encoded.*.dat")).read_bytes()
+    assert chunk_info(blob)["chroma"] == "420"
+
+
+def write_chroma420_fixtures() -> None:  # pragma: no cover - run by hand when a case is added
+    """Writes the cases whose folder does not exist yet; committed ones are never rewritten."""
+    from codec_testdata import NRT, raw, write_fixture_case
+
+    d = FIX420 / "codec.00"
+    if not d.exists():
+        write_fixture_case(d, VideoCodec(crf=8, nodata=0), [raw(NRT, "B2")[:8, :64, :64]])
+
+
+if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
+    sys.path.insert(0, str(Path(__file__).parent))
+    write_chroma420_fixtures()
