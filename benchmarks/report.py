@@ -127,6 +127,8 @@ def render_rd_case(case: dict) -> str:
             (
                 "n/a"
                 if row.get(c) is None
+                else str(row[c])
+                if isinstance(row[c], str)
                 else f"{row[c]:+.2f}"
                 if c.startswith("dB")
                 else f"{row[c]:.2f}"
