@@ -263,7 +263,7 @@ def _open_decoder(name: str, cw: int, ch: int, planes: int) -> _OpenDecoder:
     4:4:4 streams of three planes, 4:2:0 streams of one).
 
     Measured on an H100 with hevc_cuvid: opening costs 0.4-0.5 s (CUDA context and NVDEC
-    session), a flush 0.22 s (it rebuilds the decoder), a 12-frame 512x512 stream a few ms.
+    session), a flush 0.22 s (it rebuilds the decoder), a 12-frame 512x512 stream ~28 ms.
     So contexts stay open per thread and are never drained nor flushed: each stream carries
     its parameter sets in-band, and its last frames are pushed out by padding (see
     :func:`decode_stream`). A forked child never touches (nor frees) its parent's GPU state.

@@ -570,8 +570,8 @@ def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -
     """Decode a chunk produced by :func:`encode`.
 
     ``decoder``: ``"software"``, or ``"auto"`` to decode the streams NVDEC can take (4:4:4
-    packed planes of at least 144x144) on the GPU when one works here, the rest in software;
-    the output is identical either way. ``None`` reads the environment variable
+    plane groups and 4:2:0 grey planes, frames of at least 144x144) on the GPU when one works
+    here, the rest in software; the output is identical either way. ``None`` reads the environment variable
     ``XGEO_CODECS_DECODER`` (a property of the machine reading the data, not of the data),
     else software.
 

@@ -21,8 +21,8 @@ HARDWARE_ENCODERS = {
     "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
 }
 SOFTWARE_ENCODERS = {"hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "ffv1": "ffv1"}
-# NVDEC decodes only the codec's 4:4:4 HEVC streams exactly (its AV1 path refuses the
-# 4:2:0 10-bit layout SVT-AV1 gets; measured on an H100 with libavcodec 62)
+# NVDEC decodes the codec's 4:4:4 and 4:2:0 HEVC streams exactly; its AV1 path refuses the
+# 4:2:0 10-bit layout SVT-AV1 gets (measured on an H100 with libavcodec 62)
 HARDWARE_DECODERS = {"hevc": ("hevc_cuvid",)}
 
 _lock = threading.Lock()
