@@ -1,8 +1,8 @@
 """Hardware decode plumbing, checked without a GPU: which streams go to NVDEC, the reading
 machine's choice, fallback to software, and decoder contexts kept open between streams.
 
-(The GPU side itself — hevc_cuvid decoding these 4:4:4 streams bit-exactly — was measured on
-an H100; see benchmarks/results/nvdec.json.)
+(The GPU side itself — hevc_cuvid decoding these 4:4:4 and 4:2:0 streams bit-exactly — was
+measured on an H100: benchmarks/compare/nvdec.py, benchmarks/results/nvdec.json.)
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def decode_calls(monkeypatch) -> list:
     return calls
 
 
-def test_auto_sends_only_packed_streams_to_the_gpu_and_falls_back_exactly(
+def test_auto_sends_only_streams_nvdec_takes_to_the_gpu_and_falls_back_exactly(
         packed_chunk, nrt_bands, decode_calls):
     blob = encode(packed_chunk, {"crf": 8})
     want = decode(blob, decoder="software")
