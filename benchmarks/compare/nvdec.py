@@ -13,7 +13,8 @@ Two parts, each updating its section of ``benchmarks/results/nvdec.json``:
     measurement) over the zstd store, and over the video store with software and with NVDEC
     decoding (``XGEO_CODECS_DECODER``), per worker count.
 
-Run: ``python benchmarks/compare/nvdec.py decode`` then ``... loader`` (needs torch).
+Run: ``python benchmarks/compare/nvdec.py [decode] [loader]`` (both by default; the loader
+part needs torch). Without a working NVDEC it measures nothing and leaves the JSON as it is.
 """
 
 from __future__ import annotations
@@ -140,13 +141,19 @@ def loader_part() -> dict:
 
 
 def main() -> None:
-    part = sys.argv[1] if len(sys.argv) > 1 else "decode"
-    report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"topic": "nvdec"}
-    result = decode_part() if part == "decode" else loader_part()
-    result["machine"] = machine()
-    result["versions"] = loader.versions()
-    report[part] = result
-    Path(RESULTS).write_text(json.dumps(report, indent=1, default=str) + "\n")
+    from xgeo_codecs.probe import hardware_decoder
+
+    if hardware_decoder("hevc") is None:  # e.g. `bash dev.sh bench` on a machine without one
+        print(f"no working NVDEC here: nothing measured, {RESULTS.name} keeps its last GPU run")
+        return
+    parts = sys.argv[1:] or ["decode", "loader"]
+    for part in parts:
+        report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"topic": "nvdec"}
+        result = decode_part() if part == "decode" else loader_part()
+        result["machine"] = machine()
+        result["versions"] = loader.versions()
+        report[part] = result
+        Path(RESULTS).write_text(json.dumps(report, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":
