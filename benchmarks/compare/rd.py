@@ -254,7 +254,7 @@ SWEEPS = {
     "xgeo (series in one chunk, reordered)": [("crf", c) for c in CRFS]
     + [("qp", q) for q in (3, 0)],
     # the same with more encoder effort (x265 preset slower: rd=6, more partitions and
-    # references; ~5x the encode time of medium, measured on the NDVI series)
+    # references; 3-6x the encode time of medium, measured on these cubes)
     "xgeo (series in one chunk, reordered, preset slower)": [("crf", c) for c in CRFS]
     + [("qp", q) for q in (3, 0)],
     "xarrayvideo-method": [("crf", c) for c in CRFS],
