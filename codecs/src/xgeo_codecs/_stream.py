@@ -336,7 +336,6 @@ def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: in
         except BaseException:  # its state is unknown now: the next stream gets a fresh one
             _hardware.contexts.pop((name, cw, ch, planes), None)
             raise
-        n = t
     if n != t:
         raise CodecError(f"stream decoded to {n} frames, header says {t}; corrupt chunk")
     return out if planes > 1 else out[0]
