@@ -44,16 +44,10 @@ SETTINGS = {
 }
 
 
-def x265_params(cube: dict, extra: str) -> str:
-    """xgeo's x265 parameter string for this cube's frames, with ``extra`` appended."""
-    from xgeo_codecs import _stream
-    from xgeo_codecs.core import _encoder_options
-    from xgeo_codecs.params import VideoParams
-
-    h, w = cube["x"].shape[-2:]
-    hc, wc = _stream.padded_size(h, w, _stream.layout_for("libx265", 12))
-    base = _encoder_options(VideoParams(crf=10.0), "libx265", 32, hc, wc)["x265-params"]
-    return base + (":" + extra if extra else "")
+def x265_options(extra: str) -> dict[str, str]:
+    """Options adding ``extra`` x265 parameters: xgeo merges them key by key with its own
+    (ctu, rdoq-level, scenecut, logging, pools), a key given here replacing xgeo's."""
+    return {"x265-params": extra} if extra else {}
 
 
 def main() -> None:
@@ -74,7 +68,7 @@ def main() -> None:
         x, valid = cube["x"], cube["valid"]
         results, curves = {}, {}
         for label, (extra, preset) in sweep(list(SETTINGS.items()), cname[:24]):
-            opts = {"x265-params": x265_params(cube, extra)}
+            opts = x265_options(extra)
             curve, seconds = [], 0.0
             for crf in CRFS:
                 t0 = time.perf_counter()

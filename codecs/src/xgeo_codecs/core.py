@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _stream, frame_order, klt, probe
+from . import _stream, encoder_options, frame_order, klt, probe
 from .errors import CodecError
 from .mask import fill_invalid, pack_mask, unpack_mask
 from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
@@ -198,8 +198,7 @@ def _encoder_options(p: VideoParams, enc: str, t: int, hc: int, wc: int) -> dict
              "qp": str(int(p.qp if p.qp is not None else (p.crf or 20)))}
     elif enc.endswith(("_qsv", "_vaapi")):
         o = {"global_quality": str(int(p.crf if p.crf is not None else 25))}
-    o.update(p.options)
-    return o
+    return encoder_options.merge(o, encoder_options.checked(p.options, enc))
 
 
 def _plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
+import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from . import encoder_options
 from .errors import CodecError
 
 FAMILIES = ("hevc", "av1", "vp9", "ffv1")
@@ -13,6 +16,9 @@ FAMILIES = ("hevc", "av1", "vp9", "ffv1")
 DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
 DEFAULT_CRF = {"hevc": 6.0, "av1": 30.0, "vp9": 30.0}  # hevc 6: ~1 bpppb, ~52 dB on nrt
 DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: offsets on flat frames
+# True while parameters read from array metadata are built: their ``options`` are checked
+# when a chunk is encoded (reading the store never uses them), not when the store is opened
+_FROM_METADATA = contextvars.ContextVar("xgeo_codecs_from_metadata", default=False)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,12 @@ class VideoParams:
         works here) or ``None``: the reading machine decides (``$XGEO_CODECS_DECODER``, else
         software). Output is identical either way.
     options
-        Extra libav encoder options, passed through verbatim (strings).
+        Extra libav encoder options (strings or numbers), checked against an allow-list of
+        pure coding parameters (:mod:`xgeo_codecs.encoder_options`): no option that names a
+        file, a log or thread pools, whether given here or read from a store's metadata
+        (there, checked before the first encode). ``x265-params`` / ``svtav1-params`` merge
+        key by key with the codec's own settings (``ctu``, ``rdoq-level``, ``scenecut``,
+        logging off, pools from ``threads``).
     plane_prediction
         Lossless FFV1 only: code each plane (band) as its difference to the previous plane
         of the chunk when that is smaller (tried per plane; bit-exact either way).
@@ -168,7 +179,18 @@ class VideoParams:
         if self.decorrelate and self.value_range is not None:
             raise CodecError("value_range is in band units and does not apply to KLT "
                              "components; pass one of decorrelate= or value_range=")
-        object.__setattr__(self, "options", {str(k): str(v) for k, v in self.options.items()})
+        if self.value_range is not None and not all(
+                math.isfinite(v) for v in self.value_range):
+            raise CodecError(f"value_range={self.value_range!r} must be finite")
+        if not isinstance(self.options, dict):
+            raise CodecError(f"options must be a dict of encoder options, got "
+                             f"{type(self.options).__name__}")
+        if _FROM_METADATA.get():  # checked at encode time against the resolved encoder
+            opts = {str(k): str(v) for k, v in self.options.items()}
+        else:
+            opts = encoder_options.checked(
+                self.options, None if self.encoder == "auto" else self.encoder)
+        object.__setattr__(self, "options", opts)
 
     @property
     def family(self) -> str:
@@ -193,7 +215,9 @@ class VideoParams:
         ``stored=True`` is for configs read from array metadata: parameters this version
         does not know (written by a newer xgeo-codecs) are ignored with a warning, since
         every chunk carries what its decoder needs; a chunk of a newer *format* still
-        raises :class:`CodecError` when decoded.
+        raises :class:`CodecError` when decoded. Stored ``options`` are not checked here
+        (reading never uses them) but by every encode, before libav sees them: a store whose
+        metadata asks for a file, log or thread option refuses to be written to.
         """
         names = {f.name for f in fields(cls)}
         unknown = set(config) - names
@@ -207,7 +231,11 @@ class VideoParams:
             cfg = {k: v for k, v in cfg.items() if k in names}
         if cfg.get("value_range") is not None:
             cfg["value_range"] = tuple(cfg["value_range"])
-        return cls(**cfg)
+        token = _FROM_METADATA.set(stored)
+        try:
+            return cls(**cfg)
+        finally:
+            _FROM_METADATA.reset(token)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
