@@ -166,3 +166,18 @@ def test_user_mask_broadcasts_over_bands_stays_lazy_and_is_checked(tmp_path, eo)
     nofill.lulc.encoding.pop("_FillValue", None)
     with pytest.raises(CodecError, match="_FillValue"):
         apply_mask(nofill, eo.cloud_mask.astype(bool), variables=["lulc"])
+
+
+def test_one_infinity_stays_one_value_through_to_zarr(tmp_path, eo):
+    """Issue 15 item 3: an inf was spread as NaN over the whole variable."""
+    ndvi = eo[["ndvi"]].load()
+    a = ndvi["ndvi"].values.copy()
+    a[0, 0, 0], a[3, 20, 30] = np.inf, -np.inf
+    ndvi["ndvi"].values[:] = a
+    store = tmp_path / "inf.zarr"
+    xgeo.io.to_zarr(ndvi, store, codec="hevc", codec_options={"crf": 6})
+    back = xr.open_zarr(store, consolidated=False)["ndvi"].values
+    fin = np.isfinite(a)
+    np.testing.assert_array_equal(back[~fin], a[~fin])
+    assert np.isfinite(back[fin]).all()
+    assert np.abs(back[fin] - a[fin]).max() < 0.05

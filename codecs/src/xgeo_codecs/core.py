@@ -6,7 +6,9 @@ Container, format version 1 (little endian)::
     | mask sections ... | plane streams ... | u32 crc32 of every preceding byte
 
 ``meta`` holds the chunk's shape, dtype, frame axis, encoder (name, family, bit depth, coded
-frame size, the options it was given), one ``[length, value]`` entry per mask section and one
+frame size, the options it was given), one ``[length, value]`` entry per mask section (value:
+a number, ``"nan"``, ``"inf"`` or ``"-inf"``; every reader since format 1 fills a mask with
+``np.asarray(value).astype(dtype)``, so infinity masks need no new version) and one
 ``[length, mapping]`` entry per plane. A plane stream is a packet table plus raw codec packets
 (see :mod:`xgeo_codecs._stream`). The checksum is verified before any byte reaches libav, so a
 damaged chunk is reported as :class:`CodecError` instead of decoding to garbage.
@@ -233,9 +235,14 @@ def _plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
         return m
     # lossy: spread the valid range over every code (a 1000-value span at 12 bit would
     # otherwise waste two bits of precision at the same rate)
-    if p.value_range is not None:
-        return {"k": "lin", "lo": p.value_range[0], "hi": p.value_range[1]}
-    return {"k": "lin", "lo": float(lo), "hi": float(hi)}
+    lo, hi = p.value_range if p.value_range is not None else (float(lo), float(hi))
+    if not np.isfinite(hi - lo):
+        raise CodecError(
+            f"the plane's values span {lo:g}..{hi:g}, a range float64 arithmetic cannot "
+            "hold (hi - lo overflows); lossy coding would turn it into NaN. Scale the "
+            "variable (e.g. store it in other units), or use a general-purpose compressor "
+            "(numcodecs Blosc/Zstd) for it")
+    return {"k": "lin", "lo": lo, "hi": hi}
 
 
 def _to_codes(xf: np.ndarray, m: dict[str, Any], maxcode: int) -> np.ndarray:
@@ -357,25 +364,29 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
         cube, fa = _to_cube(a, p.frame_axis)
         meta["frame_axis"] = fa
         t, n_planes, h, w = cube.shape
-        nan = np.isnan(cube) if dtype.kind == "f" else None
+        # NaN and +-inf are stored exactly in mask sections ("nan", "inf", "-inf": readers
+        # of every format fill a mask with np.asarray(value).astype(dtype)) and kept out of
+        # the value range, so one infinity cannot spread over the chunk
+        special = ({"nan": np.isnan(cube), "inf": np.isposinf(cube), "-inf": np.isneginf(cube)}
+                   if dtype.kind == "f" else {})
         nod = None
         if p.nodata is not None and not np.isnan(p.nodata):
             nod = cube == np.asarray(p.nodata).astype(dtype)
         inv = np.zeros(cube.shape, bool)
-        for mk in (nan, nod):
+        for mk in (*special.values(), nod):
             if mk is not None:
                 inv |= mk
         if p.reorder_frames and t > 2:
             order = frame_order.similarity_order(cube, inv)
             meta["frame_order"] = order.tolist()
             cube, inv = cube[order], inv[order]
-            nan = None if nan is None else nan[order]
+            special = {k: mk[order] for k, mk in special.items()}
             nod = None if nod is None else nod[order]
         meta["masks"] = []
-        for val, mk in (("nan", nan), (p.nodata, nod)):
+        for val, mk in (*special.items(), (p.nodata, nod)):
             if mk is not None and mk.any():
                 masks.append(pack_mask(mk))
-                meta["masks"].append([len(masks[-1]), val if val == "nan" else _py(
+                meta["masks"].append([len(masks[-1]), val if isinstance(val, str) else _py(
                     np.asarray(val).astype(dtype)[()])])
         fam = p.family
         enc = "ffv1" if fam == "ffv1" else probe.resolve_encoder(
@@ -396,6 +407,10 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
             vec = klt.basis(filled, inv)
             comps = klt.forward(filled, vec)
             del filled
+            if not np.isfinite(comps).all():
+                raise CodecError(
+                    "decorrelate='klt': the band rotation overflows for this chunk's values "
+                    "(beyond float32 range); use decorrelate=None")
             maps = _shared_step_maps(comps, maxcode)
             meta["klt"] = {"basis": klt.pack(vec), **_valid_bounds(cube, inv)}
         else:

@@ -49,10 +49,11 @@ _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9}]
 
 
 def valid_mask(a: np.ndarray, nodata: float | None) -> np.ndarray:
-    """True where a value is data (not NaN, not ``nodata``)."""
+    """True where a value is data (not NaN, not +-inf, not ``nodata``: those are stored
+    exactly in the chunk's masks)."""
     valid = np.ones(a.shape, bool)
     if a.dtype.kind == "f":
-        valid &= ~np.isnan(a)
+        valid &= np.isfinite(a)
     if nodata is not None and not np.isnan(nodata):
         valid &= a != np.asarray(nodata).astype(a.dtype)
     return valid
@@ -347,12 +348,14 @@ def _residual(a: np.ndarray, dec: np.ndarray, valid: np.ndarray, e: float
         step = float(2 * math.floor(e) + 1)
     else:
         step = 2.0 * e
-    r = np.where(valid, a.astype(np.float64) - dec.astype(np.float64), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf where the masks hold the infinities
+        r = np.where(valid, a.astype(np.float64) - dec.astype(np.float64), 0.0)
     q = np.rint(r / step)
     qd = _int_dtype(q)
     q = q.astype(qd)
     rec = _reconstruct(dec, q, step)
-    bad = valid & ~(np.abs(rec.astype(np.float64) - a.astype(np.float64)) <= e)
+    with np.errstate(invalid="ignore"):
+        bad = valid & ~(np.abs(rec.astype(np.float64) - a.astype(np.float64)) <= e)
     if valid.any():
         # a valid value reconstructed outside the data's own range may land on ``nodata``
         # (e.g. 30 - 40 clipped to 0 in uint16) and would read back as missing
