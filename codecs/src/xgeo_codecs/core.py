@@ -31,6 +31,12 @@ and residual sections coded with raw LZMA2 (``"z": "lzma"`` in the residual entr
 Format version 4 is version 3 plus the meta key ``frame_order`` (``reorder_frames=True``): the
 original index of each coded frame; masks and plane streams are in coding order, the
 residual in the original order, and decoding puts the frames back before the residual.
+
+Format version 5 is any earlier version plus the meta key ``order`` = ``"F"``: the chunk was
+given in Fortran memory order (Zarr format 2 ``order="F"``, whose reader takes the decoded
+bytes in that order) and decodes to a Fortran-ordered array with the same values. Older
+readers would return C order, which such a reader reads transposed, so they refuse it by
+version; chunks given in C order keep versions 1-4.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from .mask import fill_invalid, pack_mask, unpack_mask
 from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 4  # newest version this module reads and writes
+FORMAT_VERSION = 5  # newest version this module reads and writes
 _PREFIX = struct.Struct("<4sBBH")
 _CRC = struct.Struct("<I")
 _DTYPES = {"|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8"}
@@ -330,10 +336,17 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     True
     """
     p = coerce(params)
+    a = np.asarray(arr)
     if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
-        return _encode_v1(arr, p)
-    from .quality import encode_quality
-    return encode_quality(np.asarray(arr), p)
+        blob = _encode_v1(a, p)
+    else:
+        from .quality import encode_quality
+        blob = encode_quality(a, p)
+    if a.ndim > 1 and a.size > 1 and a.flags.f_contiguous and not a.flags.c_contiguous:
+        # numcodecs and Zarr format 2 read a chunk's bytes in its array's memory order
+        # (order="F"): the decoder must hand back the memory order it was given (format 5)
+        blob = _repack(blob, {"order": "F"}, version=5)
+    return blob
 
 
 def _repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"",
@@ -727,4 +740,6 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         fill = np.nan if val == "nan" else val
         cube[mk] = np.asarray(fill).astype(dtype) if val != "nan" else np.nan
     fa = int(meta.get("frame_axis", 0))
-    return _from_cube(cube, shape, fa)
+    out = _from_cube(cube, shape, fa)
+    return np.asfortranarray(out) if meta["format_version"] >= 5 and meta.get(
+        "order") == "F" else out

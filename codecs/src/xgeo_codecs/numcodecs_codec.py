@@ -41,8 +41,19 @@ class VideoCodec(Codec):
         return encode(np.asarray(ensure_ndarray_like(buf)), self.params)
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
+        """Decode a chunk; into ``out`` when given.
+
+        A chunk encoded from a Fortran-ordered array decodes to one (format 5), so readers
+        that take the decoded bytes in the array's memory order (Zarr format 2
+        ``order="F"``) get the right values. An ``out`` of the chunk's shape and dtype receives
+        the values whatever its memory order; any other ``out`` the bytes, as numcodecs does.
+        """
         arr = decode(ensure_bytes(buf), decoder=self.params.decoder)
         if out is not None:
+            if (isinstance(out, np.ndarray) and out.shape == arr.shape
+                    and out.dtype == arr.dtype):
+                np.copyto(out, arr)
+                return out
             return ndarray_copy(arr, out)
         return arr
 
