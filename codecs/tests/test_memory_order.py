@@ -57,3 +57,17 @@ def test_f_ordered_chunks_are_format_5_and_decode_f_ordered(cube):
     q = encode(f, {"max_error": 2.0})
     assert chunk_info(q)["format_version"] == 5
     assert np.abs(decode(q).astype(np.int64) - cube).max() <= 2
+
+
+def test_zarr_v3_codes_a_transposed_chunk_c_ordered(tmp_path, cube):
+    """The v3 serializer gets values, not bytes: a transposed view gives a format-1 chunk
+    (readable by older xgeo-codecs), not format 5."""
+    from xgeo_codecs import VideoSerializer
+
+    t = np.ascontiguousarray(cube.transpose(2, 1, 0)).transpose(2, 1, 0)  # F-ordered view
+    z = zarr.create_array(str(tmp_path / "a.zarr"), shape=t.shape, chunks=t.shape, dtype=t.dtype,
+                          serializer=VideoSerializer(lossless=True), compressors=None)
+    z[:] = t
+    np.testing.assert_array_equal(z[:], cube)
+    blob = (tmp_path / "a.zarr" / "c" / "0" / "0" / "0").read_bytes()
+    assert chunk_info(blob)["format_version"] == 1

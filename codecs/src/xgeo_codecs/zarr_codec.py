@@ -85,7 +85,9 @@ class VideoSerializer(ArrayBytesCodec):
                 value = float("nan")
             if np.isfinite(value):
                 params = replace(params, nodata=value)
-        data = encode(chunk_array.as_numpy_array(), params)
+        # Zarr v3 hands the serializer values, not bytes: memory order is irrelevant here, so a
+        # transposed view is coded C-ordered (format 1-4, not 5, for older readers)
+        data = encode(np.ascontiguousarray(chunk_array.as_numpy_array()), params)
         return chunk_spec.prototype.buffer.from_bytes(data)
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
