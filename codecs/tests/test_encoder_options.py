@@ -109,7 +109,8 @@ def test_coding_parameters_are_allowed():
 
 def test_user_x265_params_merge_with_the_codecs_own(chunk, capfd):
     capfd.readouterr()
-    blob = encode(chunk, {"crf": 10.0, "options": {"x265-params": "bframes=2:scenecut=40"}})
+    blob = encode(chunk, {"crf": 10.0, "encoder": "libx265",
+                          "options": {"x265-params": "bframes=2:scenecut=40"}})
     out, err = capfd.readouterr()
     assert "x265 [" not in err and "x265 [" not in out  # logging stays off
     got = dict(kv.split("=") for kv in chunk_info(blob)["options"]["x265-params"].split(":"))
@@ -118,11 +119,21 @@ def test_user_x265_params_merge_with_the_codecs_own(chunk, capfd):
                        ("rdoq-level", "2"), ("pools", "1"), ("frame-threads", "1")):
         assert got[key] == value, key
     dec = decode(blob)
-    ref = decode(encode(chunk, {"crf": 10.0}))
+    ref = decode(encode(chunk, {"crf": 10.0, "encoder": "libx265"}))
     # the codec's settings kept: error of the same order as without the user's keys
     err_user = np.abs(dec.astype(float) - chunk).max()
     err_ref = np.abs(ref.astype(float) - chunk).max()
     assert err_user <= 1.5 * err_ref + 2
+
+
+def test_x265_params_for_a_hardware_encoder_say_which_encoder_they_are_for(chunk):
+    # checked before libav is asked for the encoder: no GPU needed for this test
+    for opts, match in (("bframes=2", "is for libx265, not hevc_nvenc"),
+                        ("analysis-save=x", "analysis-save")):  # named whatever the encoder
+        p = VideoParams.from_config({"encoder": "hevc_nvenc",
+                                     "options": {"x265-params": opts}}, stored=True)
+        with pytest.raises(CodecError, match=match):
+            encode(chunk, p)
 
 
 def test_merge_replaces_a_key_and_its_no_form():

@@ -200,14 +200,20 @@ def checked(options: Mapping[str, Any], encoder: str | None,
         if not isinstance(key, str):
             raise CodecError(f"{where}: option names are strings, got {key!r}")
         s = _scalar(key, value, where)
+        if key in _NESTED:  # first, so a refused key is named whatever the encoder
+            parse_params(s, key, where)
         if key not in top:
+            owner = _NESTED[key][2] if key in _NESTED else None
+            if owner and encoder:
+                raise CodecError(
+                    f"{where}: option {key!r} is for {owner}, not {encoder} (encoder='auto' "
+                    f"picks a hardware encoder when one works); pass encoder={owner!r} to "
+                    "use it, or drop the option")
             target = f"encoder {encoder}" if encoder else "any encoder"
             raise CodecError(
                 f"{where}: option {key!r} is refused for {target}: only coding parameters "
                 f"are allowed ({', '.join(sorted(top))})")
-        if key in _NESTED:
-            parse_params(s, key, where)
-        else:
+        if key not in _NESTED:
             _check_value(key, s, where)
         out[key] = s
     return out
