@@ -40,8 +40,12 @@ class VideoCodec(Codec):
     def encode(self, buf: Any) -> bytes:
         return encode(np.asarray(ensure_ndarray_like(buf)), self.params)
 
-    def decode(self, buf: Any, out: Any = None) -> np.ndarray:
-        arr = decode(ensure_bytes(buf), decoder=self.params.decoder)
+    def decode(self, buf: Any, out: Any = None, *, max_bytes: int | None = None) -> np.ndarray:
+        """Decode one chunk; a header announcing more than ``max_bytes`` (``out``'s size when
+        given, else :func:`xgeo_codecs.decode`'s default of 2 GiB) raises CodecError."""
+        if out is not None and max_bytes is None:
+            max_bytes = ensure_ndarray_like(out).nbytes
+        arr = decode(ensure_bytes(buf), decoder=self.params.decoder, max_bytes=max_bytes)
         if out is not None:
             return ndarray_copy(arr, out)
         return arr
