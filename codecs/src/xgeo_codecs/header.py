@@ -151,7 +151,7 @@ def _mask_value(v: Any, dtype: np.dtype, field: str) -> None:
 def _mapping(m: Any, field: str, dtype: np.dtype, as_float: bool, bit_depth: int) -> str:
     """Validate one plane's code mapping; returns its kind."""
     k = m.get("k") if isinstance(m, dict) else None
-    if k not in _MAP_KEYS:
+    if not isinstance(k, str) or k not in _MAP_KEYS:
         raise _bad(f"{field}.k", f"must be one of {sorted(_MAP_KEYS)}, got {_short(k)}")
     extra = _PRED_KEYS if k != "const" else set()
     _dict(m, field, {"k"} | _MAP_KEYS[k] | extra, {"k"} | _MAP_KEYS[k])
