@@ -614,13 +614,16 @@ def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
         # has a float64 copy)
         lo, hi = (np.asarray(rot[k], np.float64)[None, :, None, None] for k in ("lo", "hi"))
         back = np.linalg.inv(vec)  # the exact inverse of the stored basis, once per chunk
-        comp = np.empty((1, n_planes, h, w), np.float64)
+        rows = max(1, (1 << 16) // w)  # a slab of rows at a time: small float64 buffers
         for f in range(t):
-            for j, (c, (_, m)) in enumerate(zip(kcodes, planes, strict=True)):
-                comp[0, j] = m["v"] if c is None else _from_codes(c[f], m, comp.dtype, maxcode)
-            bands = klt.rotate(comp, back)
-            np.clip(bands, lo, hi, out=bands)
-            cube[f: f + 1] = _cast(bands, dtype)
+            for y in range(0, h, rows):
+                comp = np.empty((1, n_planes, min(rows, h - y), w), np.float64)
+                for j, (c, (_, m)) in enumerate(zip(kcodes, planes, strict=True)):
+                    comp[0, j] = (m["v"] if c is None
+                                  else _from_codes(c[f, y: y + rows], m, comp.dtype, maxcode))
+                bands = klt.rotate(comp, back)
+                np.clip(bands, lo, hi, out=bands)
+                cube[f: f + 1, :, y: y + rows] = _cast(bands, dtype)
         del kcodes
     order = frame_order.check_order(meta.get("frame_order"), t)
     if order is not None:  # back to the original frame order, masks with the values
