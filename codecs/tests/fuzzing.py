@@ -462,17 +462,21 @@ class _Supervisor:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path)}
         mem, timeout, max_bytes = self.limits
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "worker", self.case_file, self.result_file,
-             str(self.start), str(mem), str(timeout), str(max_bytes)], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, never a pipe: libav's messages about corrupt streams would fill
+        # an unread pipe and block the child (which then looks like a hang)
+        with open(self.result_file + ".err", "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, "worker", self.case_file, self.result_file,
+                 str(self.start), str(mem), str(timeout), str(max_bytes)], env=env,
+                stdout=subprocess.DEVNULL, stderr=err)
 
     def step(self) -> bool:
         """Poll; returns whether this supervisor still has work."""
         if self.proc is None or self.proc.poll() is None:
             return self.proc is not None
         rc = self.proc.returncode
-        err = self.proc.stderr.read().decode(errors="replace")[-300:] if self.proc.stderr else ""
+        with open(self.result_file + ".err", "rb") as f:
+            err = f.read()[-300:].decode(errors="replace")
         started = None
         with open(self.result_file) as f:
             for line in f:
