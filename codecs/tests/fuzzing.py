@@ -550,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": a.seed, "cases_asked": a.cases, "source_chunks": len(blobs),
         "workers": a.workers, "address_space_limit_bytes": a.mem_limit,
         "per_case_timeout_s": a.case_timeout, "decode_max_bytes": a.max_bytes,
-        "wall_s": round(time.time() - t0, 1), "command": "bash dev.sh fuzz",
+        "wall_s": round(time.time() - t0, 1),
+        "command": " ".join(["fuzzing.py", *(sys.argv[1:] if argv is None else argv)]),
         "versions": _versions()},
         "by_kind": report["by_kind"], "failures": report["failures"][:200]}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ Container, format version 1 (little endian)::
 frame size, the options it was given), one ``[length, value]`` entry per mask section and one
 ``[length, mapping]`` entry per plane. A plane stream is a packet table plus raw codec packets
 (see :mod:`xgeo_codecs._stream`). The checksum is verified before any byte reaches libav, so a
-damaged chunk is reported as :class:`CodecError` instead of decoding to garbage.
+damaged chunk is reported as :class:`CodecError` instead of decoding to garbage; the header
+is then validated against its format version's schema (:mod:`xgeo_codecs.header`).
 
 Format version 2 (written only when a quality target or ``stats=True`` is asked for) is
 version 1 plus two meta keys: ``quality`` (achieved psnr, max_error, bpppb, crf, encodes
