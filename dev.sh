@@ -3,6 +3,8 @@
 #   bash dev.sh demo    set up .venv and run the demo on the bundled Sentinel-2 cube
 #   bash dev.sh test    set up .venv with test extras, lint, run the whole test suite
 #   bash dev.sh bench   run the peer comparisons (writes benchmarks/results/*.json)
+#   bash dev.sh fuzz    >= 100,000 CRC-valid mutated chunks through the decoder in contained
+#                       children (writes benchmarks/results/fuzz.json; args go to fuzzing.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -42,8 +44,13 @@ case "${1:-}" in
             "$VENV/bin/python" "$script"
         done
         ;;
+    fuzz)
+        setup dev
+        shift
+        "$VENV/bin/python" codecs/tests/fuzzing.py run "$@"
+        ;;
     *)
-        echo "usage: bash dev.sh {demo|test|bench}" >&2
+        echo "usage: bash dev.sh {demo|test|bench|fuzz}" >&2
         exit 2
         ;;
 esac

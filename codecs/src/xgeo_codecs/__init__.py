@@ -8,8 +8,9 @@ Both are registered under the id ``"xgeo.video"`` by entry points, so any proces
 
 from __future__ import annotations
 
-from .core import FORMAT_VERSION, chunk_info, decode, encode
+from .core import chunk_info, decode, encode
 from .errors import CodecError
+from .header import FORMAT_VERSION
 from .numcodecs_codec import CODEC_ID, VideoCodec
 from .params import VideoParams
 from .probe import probe_report

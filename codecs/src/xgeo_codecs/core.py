@@ -11,7 +11,8 @@ a number, ``"nan"``, ``"inf"`` or ``"-inf"``; every reader since format 1 fills 
 ``np.asarray(value).astype(dtype)``, so infinity masks need no new version) and one
 ``[length, mapping]`` entry per plane. A plane stream is a packet table plus raw codec packets
 (see :mod:`xgeo_codecs._stream`). The checksum is verified before any byte reaches libav, so a
-damaged chunk is reported as :class:`CodecError` instead of decoding to garbage.
+damaged chunk is reported as :class:`CodecError` instead of decoding to garbage; the header
+is then validated against its format version's schema (:mod:`xgeo_codecs.header`).
 
 Format version 2 (written only when a quality target or ``stats=True`` is asked for) is
 version 1 plus two meta keys: ``quality`` (achieved psnr, max_error, bpppb, crf, encodes
@@ -43,23 +44,18 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import zlib
 from typing import Any
 
 import numpy as np
 
-from . import _stream, encoder_options, frame_order, klt, probe
+from . import _stream, encoder_options, frame_order, header, klt, probe
 from .errors import CodecError
+from .header import MAGIC
 from .mask import fill_invalid, pack_mask, unpack_mask
 from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
 
-MAGIC = b"XGVC"
-FORMAT_VERSION = 5  # newest version this module reads and writes
-_PREFIX = struct.Struct("<4sBBH")
-_CRC = struct.Struct("<I")
-_DTYPES = {"|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8"}
-_MAX_VALUES = 1 << 34  # refuse headers announcing absurd sizes (corruption, not data)
+_PREFIX, _CRC = header.PREFIX, header.CRC
 _LOSSLESS_DEPTHS = (8, 9, 10, 12, 14, 16)
 
 
@@ -89,17 +85,6 @@ def _to_cube(a: np.ndarray, frame_axis: int) -> tuple[np.ndarray, int]:
             f"are (y, x); use an axis in 0..{a.ndim - 3}")
     m = np.moveaxis(a, fa, 0)
     return m.reshape(m.shape[0], -1, m.shape[-2], m.shape[-1]), fa
-
-
-def _cube_shape(shape: tuple[int, ...], fa: int) -> tuple[int, int, int, int]:
-    """(T, P, H, W) of a chunk of ``shape`` with frame axis ``fa`` (no allocation)."""
-    if len(shape) <= 2:
-        full = (1,) * (2 - len(shape)) + tuple(shape)
-        return 1, 1, full[0], full[1]
-    if not 0 <= fa < len(shape) - 2:
-        raise CodecError("header has an invalid frame axis; the chunk is corrupt")
-    rest = [s for i, s in enumerate(shape[:-2]) if i != fa]
-    return shape[fa], int(np.prod(rest, dtype=np.int64)), shape[-2], shape[-1]
 
 
 def _from_cube(cube: np.ndarray, shape: tuple[int, ...], fa: int) -> np.ndarray:
@@ -502,13 +487,6 @@ def _encode_v1(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = No
     return out + _CRC.pack(zlib.crc32(out))
 
 
-def _unorder(coded: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Frames in coding order (axis 0) put back at their original indices ``order``."""
-    out = np.empty_like(coded)
-    out[order] = coded
-    return out
-
-
 def _span(x: np.ndarray, inv: np.ndarray, m: dict[str, Any]) -> int:
     if m["k"] == "const":
         return 0
@@ -518,53 +496,9 @@ def _span(x: np.ndarray, inv: np.ndarray, m: dict[str, Any]) -> int:
     return int(np.rint((v.astype(np.float64) - m["add"]) / m["mul"] * m["div"]).max()) - m["base"]
 
 
-def _check_groups(groups: Any, planes: list[Any]) -> list[list[int]]:
-    """The 4:4:4 plane groups of a header, validated: three distinct increasing non-constant
-    planes each, the stream stored with the first, the other two with none."""
-    if groups is None:
-        return []
-    seen: set[int] = set()
-    try:
-        for g in groups:
-            ok = (len(g) == 3 and all(isinstance(j, int) for j in g) and g[0] < g[1] < g[2]
-                  and 0 <= g[0] and g[2] < len(planes) and not seen & set(g)
-                  and int(planes[g[0]][0]) > 0 and all(int(planes[j][0]) == 0 for j in g[1:])
-                  and all(planes[j][1].get("k") != "const" for j in g))
-            if not ok:
-                raise ValueError
-            seen |= set(g)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-        raise CodecError("header has invalid plane groups; the chunk is corrupt") from None
-    return [list(g) for g in groups]
-
-
 def _parse(buf: bytes) -> tuple[dict[str, Any], int]:
     """Validate prefix, checksum and meta; return (meta, offset of first section)."""
-    if len(buf) < _PREFIX.size + _CRC.size:
-        raise CodecError(f"{len(buf)} bytes is too short to be an xgeo video chunk")
-    magic, version, _flags, n = _PREFIX.unpack_from(buf, 0)
-    if magic != MAGIC:
-        raise CodecError("not an xgeo video chunk (bad magic); was this array written with "
-                         "another codec?")
-    if version > FORMAT_VERSION:
-        raise CodecError(f"chunk uses container format {version}, this xgeo-codecs reads up to "
-                         f"{FORMAT_VERSION}; upgrade xgeo-codecs")
-    if version < 1:
-        raise CodecError(f"invalid container format version {version}; the chunk is corrupt")
-    (crc,) = _CRC.unpack_from(buf, len(buf) - _CRC.size)
-    if zlib.crc32(memoryview(buf)[: len(buf) - _CRC.size]) != crc:
-        raise CodecError("checksum mismatch: the chunk is truncated or corrupt")
-    end = _PREFIX.size + n
-    if end > len(buf) - _CRC.size:
-        raise CodecError("header longer than the chunk; the chunk is corrupt")
-    try:
-        meta = json.loads(bytes(buf[_PREFIX.size:end]))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise CodecError(f"header is not valid JSON ({err}); the chunk is corrupt") from None
-    if not isinstance(meta, dict):
-        raise CodecError("header is not a JSON object; the chunk is corrupt")
-    meta["format_version"] = version
-    return meta, end
+    return header.parse(buf)
 
 
 def chunk_info(buf: bytes) -> dict[str, Any]:
@@ -593,7 +527,8 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
 DECODER_ENV = "XGEO_CODECS_DECODER"
 
 
-def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -> np.ndarray:
+def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None,
+           max_bytes: int | None = None) -> np.ndarray:
     """Decode a chunk produced by :func:`encode`.
 
     ``decoder``: ``"software"``, or ``"auto"`` to decode the streams NVDEC can take (4:4:4
@@ -601,6 +536,11 @@ def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -
     here, the rest in software; the output is identical either way. ``None`` reads the environment variable
     ``XGEO_CODECS_DECODER`` (a property of the machine reading the data, not of the data),
     else software.
+
+    ``max_bytes``: refuse (:class:`CodecError`) a chunk whose header announces a decoded
+    array of more bytes; ``None`` reads ``XGEO_CODECS_MAX_BYTES``, else 2 GiB. Decoding
+    needs at most about the output plus 8 bytes per value (3x the output for float32,
+    9x for uint8) plus a few frames, whatever the chunk holds.
 
     Raises :class:`CodecError` (never crashes or returns a wrong shape) for any input that is
     not an intact chunk.
@@ -618,8 +558,9 @@ def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -
     if decoder not in ("software", "auto"):
         raise CodecError(f"decoder={decoder!r} (argument or ${DECODER_ENV}); use 'software' "
                          "or 'auto'")
+    limit = header.max_bytes_limit(max_bytes)
     try:
-        return _decode(bytes(buf), decoder)
+        return _decode(bytes(buf), decoder, limit)
     except CodecError:
         raise
     except MemoryError:
@@ -628,70 +569,43 @@ def decode(buf: bytes | bytearray | memoryview, *, decoder: str | None = None) -
         raise CodecError(f"corrupt or unsupported chunk ({type(err).__name__}: {err})") from None
 
 
-def _decode(buf: bytes, decoder: str) -> np.ndarray:
-    meta, off = _parse(buf)
-    dtype_s = meta.get("dtype")
-    if dtype_s not in _DTYPES:
-        raise CodecError(f"header names unsupported dtype {dtype_s!r}; the chunk is corrupt")
-    dtype = np.dtype(dtype_s)
-    shape = tuple(meta.get("shape", ()))
-    if not all(isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 32:
-        raise CodecError("header has an invalid shape; the chunk is corrupt")
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if size > _MAX_VALUES:
-        raise CodecError("header announces an implausibly large chunk; the chunk is corrupt")
-    end = len(buf) - _CRC.size
-    if size == 0:
-        if off != end:
-            raise CodecError("empty chunk with trailing data; the chunk is corrupt")
+def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
+    meta, off = _parse(buf)  # validated: every key below has its type, range and length
+    header.check_size(meta, max_bytes)
+    dtype = np.dtype(meta["dtype"])
+    shape = tuple(meta["shape"])
+    if 0 in shape:
         return np.zeros(shape, dtype)
-    fa = int(meta["frame_axis"])
-    t, n_planes, h, w = _cube_shape(shape, fa)
-    mask_entries = meta["masks"]
+    fa = meta["frame_axis"]
+    t, n_planes, h, w = header.cube_shape(meta["shape"], fa)
     planes = meta["planes"]
-    if len(planes) != n_planes:
-        raise CodecError("header plane count does not match the shape; the chunk is corrupt")
-    residual = meta.get("residual") if meta["format_version"] >= 2 else None
-    res_len = int(residual[0]) if residual else 0
-    total = (sum(int(m[0]) for m in mask_entries) + sum(int(p[0]) for p in planes)
-             + res_len)
-    if off + total != end:
-        raise CodecError("section lengths do not add up to the chunk size; the chunk is corrupt")
+    residual = meta.get("residual")
     masks = []
-    for length, val in mask_entries:
+    for length, val in meta["masks"]:
         masks.append((unpack_mask(buf[off: off + length], (t, n_planes, h, w)), val))
         off += length
-    bd = int(meta["bit_depth"])
-    hc, wc = (int(v) for v in meta["coded"])
-    if not (0 < bd <= 16 and hc >= h and wc >= w):
-        raise CodecError("header has an invalid bit depth or frame size; the chunk is corrupt")
+    bd = meta["bit_depth"]
+    hc, wc = meta["coded"]
     fam = meta["family"]
-    if fam not in _stream.SOFTWARE_DECODER:
-        raise CodecError(f"unknown codec family {fam!r}; the chunk is corrupt or newer")
     hw = probe.hardware_decoder(fam) if decoder == "auto" else None
     cube = np.empty((t, n_planes, h, w), dtype)
-    groups = _check_groups(meta.get("groups") if meta["format_version"] >= 3 else None, planes)
-    first_of = {j: g for g in groups for j in g[:1]}
+    first_of = {g[0]: g for g in meta.get("groups", [])}
     pending: dict[int, np.ndarray] = {}  # codes of packed planes decoded with their group
-    rot = meta.get("klt") if meta["format_version"] >= 3 else None
-    vec = None if rot is None else klt.unpack(rot.get("basis", ""), n_planes)
-    # KLT chunks decode components as float64 first, then rotate them back frame by frame
-    # (float64 throughout: the committed format-3 fixtures must decode to the same values)
-    out = cube if vec is None else np.empty((t, n_planes, h, w), np.float64)
+    rot = meta.get("klt")
+    vec = None if rot is None else klt.unpack(rot["basis"], n_planes)
+    kcodes: list[np.ndarray | None] = []  # KLT: each component's codes, mapped frame by frame
     prev: np.ndarray | None = None
     maxcode = (1 << bd) - 1
     for j, (length, m) in enumerate(planes):
         seg = buf[off: off + length]
         off += length
         if m["k"] == "const":
-            if length:
-                raise CodecError("constant plane with a stream; the chunk is corrupt")
-            out[:, j] = np.asarray(m["v"]).astype(out.dtype)
+            if vec is None:
+                cube[:, j] = np.asarray(m["v"]).astype(dtype)
+            kcodes.append(None)
             prev = None
             continue
-        pbd = int(m.get("bd", bd))
-        if not 0 < pbd <= 16:
-            raise CodecError("header has an invalid plane bit depth; the chunk is corrupt")
+        pbd = m.get("bd", bd)
         if j in pending:
             codes = pending.pop(j)
         else:
@@ -712,34 +626,43 @@ def _decode(buf: bytes, decoder: str) -> np.ndarray:
         if m.get("pred"):
             if prev is None:
                 raise CodecError("predicted plane without a reference; the chunk is corrupt")
-            codes = codes.astype(np.int64) + int(m["rbase"]) + prev
+            # int32 holds code + rbase + previous code (each below 2**17)
+            codes = codes.astype(np.int32) + np.int32(m["rbase"]) + prev
             if codes.min() < 0 or codes.max() > maxcode:
                 raise CodecError("predicted plane out of range; the chunk is corrupt")
             codes = codes.astype(np.uint16 if maxcode > 255 else np.uint8)
-        prev = codes.astype(np.int64)
-        out[:, j] = _from_codes(codes, m, out.dtype, maxcode)
+        prev = codes
+        if vec is None:
+            cube[:, j] = _from_codes(codes, m, dtype, maxcode)
+        else:
+            kcodes.append(codes)
     if vec is not None:
-        lo, hi = (np.asarray(rot[k], np.float64) for k in ("lo", "hi"))
-        if lo.shape != (n_planes,) or hi.shape != (n_planes,):
-            raise CodecError("band transform bounds do not match the planes; corrupt chunk")
+        # components mapped to float64 and rotated back one frame at a time (float64: the
+        # committed format-3 fixtures decode to the same values; per frame: the chunk never
+        # has a float64 copy)
+        lo, hi = (np.asarray(rot[k], np.float64)[None, :, None, None] for k in ("lo", "hi"))
         back = np.linalg.inv(vec)  # the exact inverse of the stored basis, once per chunk
-        for f in range(t):  # one frame at a time: no second float64 copy of the chunk
-            bands = klt.rotate(out[f: f + 1], back)
-            np.clip(bands, lo[None, :, None, None], hi[None, :, None, None], out=bands)
-            cube[f: f + 1] = _cast(bands, dtype)
-        del out
-    order = frame_order.check_order(
-        meta.get("frame_order") if meta["format_version"] >= 4 else None, t)
+        rows = max(1, (1 << 16) // w)  # a slab of rows at a time: small float64 buffers
+        for f in range(t):
+            for y in range(0, h, rows):
+                comp = np.empty((1, n_planes, min(rows, h - y), w), np.float64)
+                for j, (c, (_, m)) in enumerate(zip(kcodes, planes, strict=True)):
+                    comp[0, j] = (m["v"] if c is None
+                                  else _from_codes(c[f, y: y + rows], m, comp.dtype, maxcode))
+                bands = klt.rotate(comp, back)
+                np.clip(bands, lo, hi, out=bands)
+                cube[f: f + 1, :, y: y + rows] = _cast(bands, dtype)
+        del kcodes
+    order = frame_order.check_order(meta.get("frame_order"), t)
     if order is not None:  # back to the original frame order, masks with the values
-        cube = _unorder(cube, order)
-        masks = [(_unorder(mk, order), val) for mk, val in masks]
+        frame_order.unorder_inplace(cube, order)
+        for mk, _ in masks:
+            frame_order.unorder_inplace(mk, order)
     if residual:
         from .quality import apply_residual
-        apply_residual(cube, buf[off: off + res_len], residual[1], masks)
+        apply_residual(cube, buf[off: off + residual[0]], residual[1], masks)
     for mk, val in masks:
-        fill = np.nan if val == "nan" else val
-        cube[mk] = np.asarray(fill).astype(dtype) if val != "nan" else np.nan
-    fa = int(meta.get("frame_axis", 0))
+        fill = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}.get(val, val)
+        np.copyto(cube, np.asarray(fill).astype(dtype), where=mk)
     out = _from_cube(cube, shape, fa)
-    return np.asfortranarray(out) if meta["format_version"] >= 5 and meta.get(
-        "order") == "F" else out
+    return np.asfortranarray(out) if meta.get("order") == "F" else out

@@ -94,3 +94,32 @@ def check_order(order: Any, t: int) -> np.ndarray | None:
     if not ok:
         raise CodecError("header has an invalid frame order; the chunk is corrupt")
     return o
+
+
+def unorder_inplace(a: np.ndarray, order: np.ndarray) -> None:
+    """Put frames in coding order (axis 0 of ``a``) back at their original indices ``order``,
+    in place: each cycle of the permutation moves through two frame buffers, never a copy
+    of the whole chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([10, 30, 20])
+    >>> unorder_inplace(a, np.array([0, 2, 1]))
+    >>> a.tolist()
+    [10, 20, 30]
+    """
+    done = np.zeros(len(order), bool)
+    for start in range(len(order)):
+        if done[start]:
+            continue
+        carry = a[start].copy()  # coded frame ``start`` belongs at ``order[start]``
+        pos = int(order[start])
+        done[start] = True
+        while pos != start:
+            nxt = a[pos].copy()
+            a[pos] = carry
+            carry = nxt
+            done[pos] = True
+            pos = int(order[pos])
+        a[start] = carry

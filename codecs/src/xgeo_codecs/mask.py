@@ -15,15 +15,22 @@ def pack_mask(invalid: np.ndarray) -> bytes:
 
 
 def unpack_mask(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`pack_mask`."""
-    n = int(np.prod(shape))
+    """Inverse of :func:`pack_mask`.
+
+    Inflates at most the size ``shape`` implies, so a small section cannot expand into a
+    large buffer (a zlib bomb) before its size is checked.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    size = (n + 7) // 8
+    inflate = zlib.decompressobj()
     try:
-        raw = zlib.decompress(blob)
+        raw = inflate.decompress(blob, size + 1)
     except zlib.error as err:
         raise CodecError(f"mask section is not valid zlib data ({err}); the chunk is corrupt") from None
-    if len(raw) != (n + 7) // 8:
+    if len(raw) != size or inflate.unconsumed_tail or not inflate.eof or inflate.unused_data:
         raise CodecError("mask section has the wrong size; the chunk is corrupt")
-    return np.unpackbits(np.frombuffer(raw, np.uint8), count=n).astype(bool).reshape(shape)
+    bits = np.unpackbits(np.frombuffer(raw, np.uint8), count=n)
+    return bits.view(bool).reshape(shape)
 
 
 def fill_invalid(plane: np.ndarray, invalid: np.ndarray) -> np.ndarray:

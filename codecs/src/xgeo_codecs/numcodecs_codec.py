@@ -40,15 +40,19 @@ class VideoCodec(Codec):
     def encode(self, buf: Any) -> bytes:
         return encode(np.asarray(ensure_ndarray_like(buf)), self.params)
 
-    def decode(self, buf: Any, out: Any = None) -> np.ndarray:
-        """Decode a chunk; into ``out`` when given.
+    def decode(self, buf: Any, out: Any = None, *, max_bytes: int | None = None) -> np.ndarray:
+        """Decode one chunk; into ``out`` when given.
 
-        A chunk encoded from a Fortran-ordered array decodes to one (format 5), so readers
-        that take the decoded bytes in the array's memory order (Zarr format 2
-        ``order="F"``) get the right values. An ``out`` of the chunk's shape and dtype receives
-        the values whatever its memory order; any other ``out`` the bytes, as numcodecs does.
+        A header announcing more than ``max_bytes`` (``out``'s size when given, else
+        :func:`xgeo_codecs.decode`'s default of 2 GiB) raises CodecError. A chunk encoded from
+        a Fortran-ordered array decodes to one (format 5), so readers that take the decoded
+        bytes in the array's memory order (Zarr format 2 ``order="F"``) get the right values.
+        An ``out`` of the chunk's shape and dtype receives the values whatever its memory
+        order; any other ``out`` the bytes, as numcodecs does.
         """
-        arr = decode(ensure_bytes(buf), decoder=self.params.decoder)
+        if out is not None and max_bytes is None:
+            max_bytes = ensure_ndarray_like(out).nbytes
+        arr = decode(ensure_bytes(buf), decoder=self.params.decoder, max_bytes=max_bytes)
         if out is not None:
             if (isinstance(out, np.ndarray) and out.shape == arr.shape
                     and out.dtype == arr.dtype):

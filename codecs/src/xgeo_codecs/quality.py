@@ -410,17 +410,22 @@ def apply_residual(cube: np.ndarray, seg: bytes, info: dict[str, Any],
         raise CodecError("invalid residual dtype; the chunk is corrupt")
     qlen = int(info["qlen"])
     q = np.frombuffer(_unpack(seg[:qlen], info, cube.size * qd.itemsize), qd)
-    rec = _reconstruct(cube.reshape(-1), q, float(info["step"]))
     n_exc = int(info.get("n_exc", 0))
     if not 0 <= n_exc <= cube.size:
         raise CodecError("invalid residual exception count; the chunk is corrupt")
+    flat = cube.reshape(-1)  # a view: the cube is C-contiguous
+    step = float(info["step"])
+    for s in range(0, flat.size, _BLOCK):  # in blocks: float64 temporaries stay small
+        flat[s: s + _BLOCK] = _reconstruct(flat[s: s + _BLOCK], q[s: s + _BLOCK], step)
     if n_exc:
         raw = _unpack(seg[qlen:], info, n_exc * (8 + cube.dtype.itemsize))
         idx = np.frombuffer(raw[: 8 * n_exc], np.int64)
         if idx.size != n_exc or idx.min() < 0 or idx.max() >= cube.size:
             raise CodecError("invalid residual exceptions; the chunk is corrupt")
-        rec[idx] = np.frombuffer(raw[8 * n_exc:], cube.dtype)[:n_exc]
-    cube[...] = rec.reshape(cube.shape)
+        flat[idx] = np.frombuffer(raw[8 * n_exc:], cube.dtype)[:n_exc]
+
+
+_BLOCK = 1 << 18  # values reconstructed at a time by apply_residual
 
 
 def _bounded(probe: Any, a: np.ndarray, valid: np.ndarray, e: float) -> tuple[Any, ...]:

@@ -10,6 +10,7 @@ import numpy as np
 from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 
+from . import header
 from .core import _check_dtype, decode, encode
 from .errors import CodecError
 from .numcodecs_codec import CODEC_ID
@@ -66,11 +67,20 @@ class VideoSerializer(ArrayBytesCodec):
                              f"axes are (y, x); use an axis in 0..{ndim - 3}")
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
-        arr = decode(chunk_bytes.to_bytes(), decoder=self.params.decoder)
-        if arr.shape != tuple(chunk_spec.shape):
-            raise CodecError(f"chunk decoded to shape {arr.shape}, the array expects "
-                             f"{tuple(chunk_spec.shape)}; the store is corrupt")
+        blob = chunk_bytes.to_bytes()
         want = np.dtype(chunk_spec.dtype.to_native_dtype())
+        # the header alone first: a chunk announcing another shape or dtype than the array's
+        # is refused before anything is inflated or allocated
+        meta = header.parse(blob)[0]
+        shape = tuple(chunk_spec.shape)
+        if tuple(meta["shape"]) != shape:
+            raise CodecError(f"chunk header announces shape {tuple(meta['shape'])}, the array "
+                             f"expects {shape}; the store is corrupt")
+        got = np.dtype(meta["dtype"])
+        if (got.kind, got.itemsize) != (want.kind, want.itemsize):
+            raise CodecError(f"chunk header announces dtype {got}, the array expects {want}; "
+                             "the store is corrupt")
+        arr = decode(blob, decoder=self.params.decoder, max_bytes=header.nbytes(meta))
         return chunk_spec.prototype.nd_buffer.from_numpy_array(arr.astype(want, copy=False))
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
