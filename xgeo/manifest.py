@@ -6,8 +6,9 @@ The writer in :mod:`xgeo.store` keeps, in the sidecar folder ``<store>.progress/
   metadata is known to be complete, ``"writing"`` after), the dask chunks of every lazy
   variable, a :func:`fingerprint` of the Dataset, and the chunk records of the variables
   written with the metadata;
-- one marker per written dask block, holding :func:`chunk_records` of the Zarr chunks it
-  wrote and a :func:`block_digest` of the values, computed as the block is written.
+- one marker per written dask block, holding :func:`chunk_records` (size and digest of
+  each Zarr chunk object it wrote) and a :func:`block_digest` of the values, computed as
+  the block is written.
 
 The fingerprint covers everything cheap to compare (variables, dims, shapes, dtypes,
 chunks, coordinate values, attributes). Dask task names are deliberately left out: names of
@@ -25,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-import zlib
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["write_json_atomic", "read_json", "fingerprint", "block_digest", "chunk_records",
-           "chunk_keys"]
+           "chunk_keys", "object_digest"]
 
 
 def _is_local(fs: Any) -> bool:
@@ -137,8 +137,19 @@ def chunk_keys(meta: Any, region: tuple[slice, ...] | None = None) -> list[str]:
     return [meta.encode_chunk_key(tuple(idx)) for idx in product(*ranges)]
 
 
+def object_digest(data: bytes) -> str:
+    """The digest recorded for one stored chunk object (BLAKE2b, 128 bit).
+
+    Not CRC-32: every xgeo video chunk ends with the CRC-32 of what precedes it, and the
+    CRC-32 of a message followed by its own CRC-32 is a constant (0x2144DF1C), so it would
+    tell no two valid video chunks apart.
+    """
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def chunk_records(fs: Any, root: str, name: str, keys: Iterable[str]) -> dict[str, Any]:
-    """``{"<name>/<key>": [size, crc32] or None}`` for chunk objects of array ``name``.
+    """``{"<name>/<key>": [size, digest] or None}`` for chunk objects of array ``name``
+    (digest: :func:`object_digest`).
 
     None marks a chunk Zarr did not store (every value equal to the fill value).
     """
@@ -150,5 +161,5 @@ def chunk_records(fs: Any, root: str, name: str, keys: Iterable[str]) -> dict[st
         except FileNotFoundError:
             out[rel] = None
             continue
-        out[rel] = [len(data), zlib.crc32(data) & 0xFFFFFFFF]
+        out[rel] = [len(data), object_digest(data)]
     return out

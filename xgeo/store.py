@@ -14,7 +14,7 @@ that :func:`xgeo.open_dataset` refuses (:class:`IncompleteStoreError`) and that
    the manifest moves to ``phase: "writing"`` with the chunk records of those variables;
 4. every dask block of every lazy variable becomes one task that writes its region with
    xarray's own encoding and then drops a marker for that block in the sidecar, holding
-   the size and CRC-32 of each chunk object it wrote and a digest of its values;
+   the size and digest (BLAKE2b) of each chunk object it wrote and a digest of its values;
 5. ``complete.json`` records the end of the write (with the manifest's token).
 
 A store is complete only when ``complete.json`` carries the manifest's token. Resuming in
@@ -117,7 +117,7 @@ def _write_block(
     """Write one block with xarray's encoding of the existing array, then mark it done.
 
     ``after`` (the markers of the previous block rows) is only a dependency: it orders writes.
-    The marker records the size and CRC-32 of the chunk objects ``keys`` and a digest of
+    The marker records the size and digest of the chunk objects ``keys`` and a digest of
     the block's values.
     """
     ds = xr.Dataset({name: xr.Variable(dims, block, attrs)})
@@ -469,6 +469,20 @@ def store_state(
     if manifest.get("phase") != "writing":
         return "prepared", manifest, set()
     return "writing", manifest, done
+
+
+def drop_progress(
+    store: str, storage_options: dict[str, Any] | None = None, *, completion_only: bool = False
+) -> None:
+    """Forget a lazy write's records when something else replaces the store.
+
+    With ``completion_only`` only its completion record goes (so the store counts as
+    incomplete while it is being replaced); otherwise the whole progress folder.
+    """
+    fs, side = _fs(progress_path(store), storage_options)
+    target = f"{side}/{_DONE}" if completion_only else side
+    if fs.exists(target):
+        fs.rm(target, recursive=not completion_only)
 
 
 def missing_chunks(
