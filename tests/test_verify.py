@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +47,9 @@ def test_a_corrupt_chunk_names_store_variable_and_key(copy):
     path.write_bytes(bytes(data))
     for chunks in (None, {}):  # in memory and through dask
         ds = xgeo.open_dataset(copy, chunks=chunks)
-        ds.reflectance.isel(band=0).values  # other chunks read fine
+        assert ds.reflectance.isel(band=0).values.size  # other chunks read fine
         with pytest.raises(CodecError) as err:
-            ds.reflectance.values
+            _ = ds.reflectance.values
         message = str(err.value)
         assert str(copy) in message and "'reflectance'" in message
         assert "c/0/1/1/0" in message and "checksum" in message
@@ -116,4 +115,3 @@ def test_a_corrupt_zarr_json_is_a_typed_error_naming_the_file(copy):
 def test_verify_of_nothing_says_so():
     result = CliRunner().invoke(main, ["verify", "/nonexistent/x.zarr"])
     assert result.exit_code == 1 and "no such Zarr store" in result.output
-    assert sys.modules["xgeo.verify"]

@@ -326,7 +326,10 @@ def to_zarr(
     encoding
         Per-variable encodings, merged over the codec's.
     resume
-        Finish an interrupted write of the same Dataset (lazy variables only).
+        Finish an interrupted write of the same Dataset (lazy variables only), whatever
+        step it stopped at; refused (:class:`~xgeo.store.IncompleteStoreError`) when the
+        Dataset differs from the interrupted write's (see :mod:`xgeo.store`). Every write
+        holds the store's lock: a second writer gets :class:`~xgeo.errors.StoreLockedError`.
     progress
         Progress bar for lazy writes; default: when standard error is a terminal.
     mask

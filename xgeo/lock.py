@@ -209,8 +209,7 @@ class StoreLock:
         A second lock file, ``<store>.lock.takeover``, serialises takers so that two of
         them never both delete and recreate the lock.
         """
-        guard = StoreLock.__new__(StoreLock)
-        guard.__dict__.update(self.__dict__)
+        guard = StoreLock(self.store, self.storage_options)
         guard.path = self.path + ".takeover"
         if not guard._create():
             other = _read_path_age(guard)

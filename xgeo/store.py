@@ -111,7 +111,7 @@ def _write_block(
     attrs: dict,
     region: dict,
     marker: str,
-    keys: list[str] = (),  # type: ignore[assignment]
+    keys: tuple[str, ...] | list[str] = (),
     storage_options: dict[str, Any] | None = None,
 ) -> str:
     """Write one block with xarray's encoding of the existing array, then mark it done.
