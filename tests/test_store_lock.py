@@ -145,3 +145,20 @@ def test_object_store_locks_are_exclusive():
         with pytest.raises(StoreLockedError):
             StoreLock(url).acquire()
     assert read_lock(url) is None
+
+
+def test_a_writer_that_lost_its_lock_does_not_record_completion(tmp_path, monkeypatch):
+    import xgeo.store
+
+    store = tmp_path / "cube.zarr"
+
+    def steal(step):
+        if step == "chunks-done":  # another writer took the lock over meanwhile
+            Path(lock_path(str(store))).write_text(json.dumps(
+                {"host": "elsewhere", "pid": 7, "started": 0, "token": "other"}))
+
+    monkeypatch.setattr(xgeo.store, "_checkpoint", steal)
+    with pytest.raises(StoreLockedError, match="lost the lock"):
+        xgeo.io.to_zarr(_cube(0.0), store)
+    assert xgeo.store.missing_chunks(str(store)) == {}  # written, but not complete
+    assert Path(lock_path(str(store))).exists()  # the new holder's lock is left alone

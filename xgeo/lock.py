@@ -246,6 +246,18 @@ class StoreLock:
             except OSError:
                 return
 
+    def check(self) -> None:
+        """Raise :class:`~xgeo.errors.StoreLockedError` if the lock was taken over (this
+        writer stalled past :data:`STALE_AFTER_S`) and is no longer ours."""
+        if not self._mine():
+            info = read_lock(self.store, self.storage_options)
+            holder = _describe(info) if info else "nobody"
+            raise StoreLockedError(
+                f"lost the lock of {self.store} ({self.path}): this writer stalled past "
+                f"{STALE_AFTER_S:.0f} s and the lock is now held by {holder}; its write was "
+                "not recorded as complete. Rerun it with resume=True when the store is free"
+            )
+
     def release(self) -> None:
         """Stop the heartbeat and delete the lock file if it is still ours."""
         self._stop.set()

@@ -169,14 +169,14 @@ def write_resumable(
         The store exists and ``mode`` is not ``"w"`` (or ``"a"``/``"r+"``).
     """
     storage_options = kwargs.get("storage_options")
-    with StoreLock(store, storage_options):
+    with StoreLock(store, storage_options) as lock:
         _checkpoint("locked")
-        return _write_locked(ds, str(store), encoding, resume, progress, kwargs)
+        return _write_locked(ds, str(store), encoding, resume, progress, kwargs, lock)
 
 
 def _write_locked(
     ds: xr.Dataset, store: str, encoding: dict[str, Any] | None, resume: bool,
-    progress: bool | None, kwargs: dict[str, Any],
+    progress: bool | None, kwargs: dict[str, Any], lock: StoreLock,
 ) -> list[str]:
     sidecar = progress_path(store)
     storage_options = kwargs.get("storage_options")
@@ -219,6 +219,7 @@ def _write_locked(
         done = set()
     written = _write_blocks(ds, store, lazy, done, progress, storage_options)
     _checkpoint("chunks-done")
+    lock.check()  # a writer that stalled and lost its lock never records completion
     write_json_atomic(fs, f"{side}/{_DONE}",
                       {"token": manifest.get("token"), "blocks_written_last_run": len(written)})
     _checkpoint("complete")
