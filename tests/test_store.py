@@ -78,8 +78,13 @@ def test_resume_needs_the_same_layout(tmp_path):
     subprocess.run([sys.executable, "-c", SLOW_WRITER, str(store), "0"], check=True)
     with pytest.raises(IncompleteStoreError, match="differ"):
         xgeo.io.to_zarr(_lazy_cube().chunk({"time": 5}), store, resume=True)
+    eager = tmp_path / "eager.zarr"  # written in memory: no progress folder
+    xgeo.io.to_zarr(_lazy_cube().load(), eager)
     with pytest.raises(IncompleteStoreError, match="nothing to resume"):
-        xgeo.io.to_zarr(_lazy_cube(), tmp_path / "other.zarr", resume=True)
+        xgeo.io.to_zarr(_lazy_cube(), eager, resume=True)
+    # a resume of a write that stopped before it wrote anything is that write
+    xgeo.io.to_zarr(_lazy_cube(), tmp_path / "other.zarr", resume=True)
+    assert missing_chunks(str(tmp_path / "other.zarr")) is None
 
 
 def test_a_second_write_over_an_interrupted_one_is_refused(tmp_path):

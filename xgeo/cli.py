@@ -320,5 +320,30 @@ def demo(out_dir: str, crf: float | None) -> None:
     click.echo(run_demo(out_dir, crf=crf))
 
 
+@main.command()
+@click.argument("store", type=click.Path())
+def verify(store: str) -> None:
+    """Check every chunk of the Zarr STORE against the sizes and digests its writer recorded.
+
+    Prints one line per missing or changed chunk, then a summary; exits with status 1
+    when anything is wrong. Stores without records (written in memory, or by older xgeo)
+    are checked as far as possible and the notes say what was not.
+    """
+    from pathlib import Path
+
+    from .verify import verify_store
+
+    if "://" not in store and not Path(store).exists() and not Path(store + ".progress").exists():
+        raise FileNotFoundError(f"no such Zarr store: {store}")
+    report = verify_store(store)
+    for line in report.problems:
+        click.echo(line)
+    for line in report.notes:
+        click.echo(f"note: {line}")
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

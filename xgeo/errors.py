@@ -69,3 +69,15 @@ class FormulaError(XgeoError, ValueError):
 
 class MissingConstantError(XgeoError, ValueError):
     """A spectral index needs a constant that has no catalog default and was not given."""
+
+
+class StoreLockedError(XgeoError, BlockingIOError):
+    """Another live writer holds the lock of the Zarr store being written.
+
+    The message names the store, the holder (host, pid, start time, last heartbeat) and
+    the lock file; see :mod:`xgeo.lock` for when a lock counts as stale.
+    """
+
+
+class StoreIntegrityError(XgeoError, OSError):
+    """Chunks of a Zarr store are missing or differ from what its writer recorded."""

@@ -59,6 +59,7 @@ def open_dataset(
     engine: str | None = None,
     chunks: Any = None,
     allow_incomplete: bool = False,
+    verify: bool = False,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Open a netCDF file, Zarr store or GeoTIFF as a Dataset with a readable grid.
@@ -78,6 +79,12 @@ def open_dataset(
     allow_incomplete
         Open a Zarr store whose xgeo write was interrupted (unwritten chunks read as the
         fill value); by default that raises :class:`~xgeo.store.IncompleteStoreError`.
+    verify
+        Zarr only: first read every chunk and compare it with the size and digest its
+        writer recorded (see :func:`xgeo.verify.verify_store`); raises
+        :class:`~xgeo.errors.StoreIntegrityError` listing missing or changed chunks.
+        Reading a corrupt chunk later raises :class:`~xgeo.errors.CodecError` naming the
+        store, variable and chunk key, with or without it.
     **kwargs
         Passed to :func:`xarray.open_dataset`.
 
@@ -86,7 +93,8 @@ def open_dataset(
     FileNotFoundError
         If ``path`` does not exist.
     DecodeError
-        If no reader can decode the file; the message lists what each reader said.
+        If no reader can decode the file (or a Zarr metadata document is corrupt); the
+        message names the file and lists what each reader said.
 
     Examples
     --------
@@ -96,9 +104,14 @@ def open_dataset(
     32633
     """
     if isinstance(path, str) and "://" in path:
-        return _open_zarr_url(path, chunks=chunks, allow_incomplete=allow_incomplete, **kwargs)
+        return _open_zarr_url(path, chunks=chunks, allow_incomplete=allow_incomplete,
+                              verify=verify, **kwargs)
     path = Path(path)
     if not path.exists():
+        if not allow_incomplete:
+            from .store import check_complete
+
+            check_complete(str(path))  # a write interrupted before it created the store
         raise FileNotFoundError(f"no such file or Zarr store: {path}")
     kind = (
         "geotiff" if engine == "rasterio" else ("zarr" if engine == "zarr" else detect_format(path))
@@ -108,12 +121,18 @@ def open_dataset(
             from .store import check_complete
 
             check_complete(str(path))
+        if verify:
+            _verify(str(path), None)
         kwargs.setdefault("decode_coords", "all")
         kwargs.setdefault("consolidated", _has_consolidated_metadata(path))
+        from .readerrors import chunk_error_context
+
         try:
-            return xr.open_zarr(path, chunks=chunks, **kwargs)
+            with chunk_error_context():
+                return xr.open_zarr(path, chunks=chunks, **kwargs)
         except Exception as exc:
-            raise DecodeError(f"cannot open Zarr store {path}: {exc}") from exc
+            raise DecodeError(f"cannot open Zarr store {path}: {_corrupt_metadata(path) or exc}"
+                              ) from exc
     if kind == "geotiff":
         return _open_with_gdal(path, chunks)
 
@@ -161,19 +180,54 @@ def open_dataset(
     )
 
 
-def _open_zarr_url(url: str, *, chunks: Any, allow_incomplete: bool, **kwargs: Any) -> xr.Dataset:
+def _open_zarr_url(
+    url: str, *, chunks: Any, allow_incomplete: bool, verify: bool, **kwargs: Any
+) -> xr.Dataset:
     """A Zarr store behind an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)."""
     if not allow_incomplete:
         from .store import check_complete
 
         check_complete(url, storage_options=kwargs.get("storage_options"))
+    if verify:
+        _verify(url, kwargs.get("storage_options"))
     kwargs.setdefault("decode_coords", "all")
+    from .readerrors import chunk_error_context
+
     try:
-        return xr.open_zarr(url, chunks=chunks, **kwargs)
+        with chunk_error_context():
+            return xr.open_zarr(url, chunks=chunks, **kwargs)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"no Zarr store at {url}") from exc
     except Exception as exc:
         raise DecodeError(f"cannot open Zarr store {url}: {exc}") from exc
+
+
+def _verify(store: str, storage_options: dict[str, Any] | None) -> None:
+    from .errors import StoreIntegrityError
+    from .verify import verify_store
+
+    report = verify_store(store, storage_options)
+    if not report.ok:
+        shown = "; ".join(report.problems[:5])
+        more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+        raise StoreIntegrityError(
+            f"{report.summary()}: {shown}{more}. Rewrite the store from its source; "
+            "`xgeo verify STORE` lists every problem"
+        )
+
+
+def _corrupt_metadata(path: Path) -> str | None:
+    """A sentence naming the first Zarr metadata document under ``path`` that is not JSON."""
+    import json
+
+    for doc in sorted(path.rglob("*")):
+        if doc.name not in ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"):
+            continue
+        try:
+            json.loads(doc.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            return f"its metadata file {doc} is corrupt (not JSON: {exc})"
+    return None
 
 
 def _has_consolidated_metadata(path: Path) -> bool:
@@ -184,7 +238,13 @@ def _has_consolidated_metadata(path: Path) -> bool:
     if root.exists():
         import json
 
-        return json.loads(root.read_text()).get("consolidated_metadata") is not None
+        try:
+            meta = json.loads(root.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"cannot open Zarr store {path}: its metadata file {root} is "
+                              f"corrupt (not JSON: {exc}); rewrite the store from its source"
+                              ) from exc
+        return isinstance(meta, dict) and meta.get("consolidated_metadata") is not None
     return False
 
 
@@ -266,7 +326,10 @@ def to_zarr(
     encoding
         Per-variable encodings, merged over the codec's.
     resume
-        Finish an interrupted write of the same Dataset (lazy variables only).
+        Finish an interrupted write of the same Dataset (lazy variables only), whatever
+        step it stopped at; refused (:class:`~xgeo.store.IncompleteStoreError`) when the
+        Dataset differs from the interrupted write's (see :mod:`xgeo.store`). Every write
+        holds the store's lock: a second writer gets :class:`~xgeo.errors.StoreLockedError`.
     progress
         Progress bar for lazy writes; default: when standard error is a terminal.
     mask
@@ -336,7 +399,20 @@ def _write_zarr(
     if not any(var.chunks is not None for var in obj.variables.values()):
         if resume:
             raise ValueError("resume=True needs dask-backed data (the write it resumes was lazy)")
-        return obj.to_zarr(store, encoding=merged or None, **kwargs)
+        if not isinstance(store, str | os.PathLike):
+            return obj.to_zarr(store, encoding=merged or None, **kwargs)
+        from .lock import StoreLock
+        from .store import drop_progress
+
+        storage_options = kwargs.get("storage_options")
+        with StoreLock(str(store), storage_options):  # one writer at a time
+            replacing = kwargs.get("mode") == "w"
+            if replacing:  # a lazy write's records no longer describe the store
+                drop_progress(str(store), storage_options, completion_only=True)
+            result = obj.to_zarr(store, encoding=merged or None, **kwargs)
+            if replacing:
+                drop_progress(str(store), storage_options)
+            return result
     from .store import write_resumable
 
     # Coordinates are metadata-sized: load them so only data variables become block tasks.

@@ -1,23 +1,33 @@
 """Writing Zarr stores chunk by chunk so an interrupted write can be checked and resumed.
 
 An xarray ``to_zarr`` killed half-way leaves a store that reads back with silent fill
-values where chunks were never written. Here the write happens in two phases:
+values where chunks were never written. Here a write holds the store's lock
+(:class:`xgeo.lock.StoreLock`) and goes through these steps, each of which leaves a state
+that :func:`xgeo.open_dataset` refuses (:class:`IncompleteStoreError`) and that
+``resume=True`` finishes:
 
-1. metadata and small (in-memory) variables are written by xarray (``compute=False``);
-2. every dask block of every lazy variable becomes one task that writes its region with
-   xarray's own encoding and then drops a marker file for that chunk in a sidecar folder
-   ``<store>.progress/``.
+1. ``<store>.progress/`` is created: from now on the store counts as incomplete;
+2. ``manifest.json`` is written atomically (token, ``phase: "prepared"``, chunks, a
+   fingerprint of the Dataset, see :mod:`xgeo.manifest`); files of an earlier write left
+   in the sidecar are deleted;
+3. metadata and small (in-memory) variables are written by xarray (``compute=False``);
+   the manifest moves to ``phase: "writing"`` with the chunk records of those variables;
+4. every dask block of every lazy variable becomes one task that writes its region with
+   xarray's own encoding and then drops a marker for that block in the sidecar, holding
+   the size and digest (BLAKE2b) of each chunk object it wrote and a digest of its values;
+5. ``complete.json`` records the end of the write (with the manifest's token).
 
-Until the last block is written the sidecar says which chunks are missing
-(:func:`missing_chunks`) and :func:`xgeo.open_dataset` refuses the store with that list;
-``to_zarr(..., resume=True)`` writes only the missing blocks. The tasks run on whatever
-dask scheduler is active, ``dask.distributed`` included: this module schedules nothing.
-Markers go through fsspec, so the same code works for object-store URLs.
+A store is complete only when ``complete.json`` carries the manifest's token. Resuming in
+phase ``"prepared"`` rewrites the metadata; in phase ``"writing"`` only blocks without a
+marker are written, after checking that the Dataset matches the manifest and that blocks
+already stored have the same values (recomputed, at most two per variable).
+:func:`_checkpoint` is called after every step (tests patch it to kill the writer there).
+The tasks run on whatever dask scheduler is active, ``dask.distributed`` included: this
+module schedules nothing. Everything goes through fsspec, so object-store URLs work too.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Hashable
 from functools import partial
@@ -28,18 +38,35 @@ import numpy as np
 import xarray as xr
 
 from .errors import XgeoError
+from .lock import StoreLock
+from .manifest import (
+    block_digest,
+    chunk_keys,
+    chunk_records,
+    fingerprint,
+    read_json,
+    write_json_atomic,
+)
 
-__all__ = ["IncompleteStoreError", "write_resumable", "missing_chunks", "progress_path"]
+__all__ = ["IncompleteStoreError", "write_resumable", "missing_chunks", "progress_path",
+           "store_state"]
 
 _DONE = "complete.json"
+_MANIFEST = "manifest.json"
+_VERSION = 2
 
 
 class IncompleteStoreError(XgeoError, OSError):
-    """A Zarr store whose write was interrupted: some chunks were never written."""
+    """A Zarr store whose write was interrupted: some chunks were never written, or a
+    resume was asked with data other than the interrupted write's."""
+
+
+def _checkpoint(step: str) -> None:
+    """Called after every step of the write protocol (a no-op; tests patch it)."""
 
 
 def progress_path(store: str) -> str:
-    """The sidecar folder holding one marker per written chunk."""
+    """The sidecar folder holding the manifest and one marker per written block."""
     return str(store).rstrip("/") + ".progress"
 
 
@@ -70,6 +97,10 @@ def _blocks(var: xr.Variable) -> list[tuple[tuple[int, ...], dict[Hashable, slic
     return out
 
 
+def _store_exists(fs: Any, root: str) -> bool:
+    return any(fs.exists(f"{root}/{m}") for m in ("zarr.json", ".zgroup", ".zarray"))
+
+
 def _write_block(
     block: np.ndarray,
     after: list[str],
@@ -80,18 +111,24 @@ def _write_block(
     attrs: dict,
     region: dict,
     marker: str,
+    keys: tuple[str, ...] | list[str] = (),
     storage_options: dict[str, Any] | None = None,
 ) -> str:
     """Write one block with xarray's encoding of the existing array, then mark it done.
 
     ``after`` (the markers of the previous block rows) is only a dependency: it orders writes.
+    The marker records the size and digest of the chunk objects ``keys`` and a digest of
+    the block's values.
     """
     ds = xr.Dataset({name: xr.Variable(dims, block, attrs)})
     extra = {"storage_options": storage_options} if storage_options else {}
     ds.to_zarr(store, region=region, mode="r+", consolidated=False, **extra)
-    fs, path = _fs(marker, storage_options)
-    with fs.open(path, "wb") as fh:  # written after the data: a marker never lies
-        fh.write(b"")
+    _checkpoint("chunk-data")
+    fs, root = _fs(store, storage_options)
+    record = {"chunks": chunk_records(fs, root, str(name), keys), "digest": block_digest(block)}
+    _, path = _fs(marker, storage_options)
+    write_json_atomic(fs, path, record)  # written after the data: a marker never lies
+    _checkpoint("chunk-marker")
     return marker
 
 
@@ -104,7 +141,7 @@ def write_resumable(
     progress: bool | None = None,
     **kwargs: Any,
 ) -> list[str]:
-    """Write ``ds`` to a Zarr store block by block with per-chunk completion markers.
+    """Write ``ds`` to a Zarr store block by block with per-block completion markers.
 
     Lazy (dask) variables must be chunked like their Zarr chunks (xgeo's ``to_zarr``
     rechunks them). Returns the markers written by this call.
@@ -112,46 +149,143 @@ def write_resumable(
     Parameters
     ----------
     resume
-        Continue an interrupted write of the same Dataset: only blocks without a marker
-        are computed and written. Without it the store must not exist.
+        Finish an interrupted write of the same Dataset, whatever step it stopped at: only
+        blocks without a marker are computed and written. A store that does not exist yet
+        is simply written. Without it, an existing store needs ``mode="w"`` (which also
+        replaces an interrupted write).
     progress
         Show a progress bar (dask's, or distributed's when a client is active); default:
         only when standard error is a terminal.
+
+    Raises
+    ------
+    StoreLockedError
+        Another live writer holds the store's lock (see :mod:`xgeo.lock`).
+    IncompleteStoreError
+        A resume with a Dataset other than the interrupted write's (variables, chunks,
+        coordinates, attributes or values differ), or a write without ``resume=True`` or
+        ``mode="w"`` over an interrupted one.
+    FileExistsError
+        The store exists and ``mode`` is not ``"w"`` (or ``"a"``/``"r+"``).
     """
+    storage_options = kwargs.get("storage_options")
+    with StoreLock(store, storage_options) as lock:
+        _checkpoint("locked")
+        return _write_locked(ds, str(store), encoding, resume, progress, kwargs, lock)
+
+
+def _write_locked(
+    ds: xr.Dataset, store: str, encoding: dict[str, Any] | None, resume: bool,
+    progress: bool | None, kwargs: dict[str, Any], lock: StoreLock,
+) -> list[str]:
+    sidecar = progress_path(store)
+    storage_options = kwargs.get("storage_options")
+    fs, side = _fs(sidecar, storage_options)
+    _, root = _fs(store, storage_options)
+    lazy = _lazy_variables(ds)
+    mode = kwargs.pop("mode", None)
+    fp = fingerprint(ds, lazy)
+    status, manifest, done = store_state(store, storage_options)
+    if resume:
+        if status == "absent" and _store_exists(fs, root):
+            raise IncompleteStoreError(
+                f"nothing to resume at {store}: there is no {sidecar} progress folder (the "
+                "store is complete, or was not written by xgeo's lazy writer); write it with "
+                "mode='w' to replace it"
+            )
+        if status in ("absent", "no-manifest"):
+            # nothing recorded yet: start over (the lock says no one else is writing)
+            manifest = _prepare(ds, store, encoding, kwargs, mode or "w-", fp, lazy,
+                                uuid.uuid4().hex, replace=status == "no-manifest")
+            done = set()
+        else:
+            _check_same_data(ds, store, lazy, manifest, fp)
+            if status == "prepared":
+                manifest = _prepare(ds, store, encoding, kwargs, manifest.get("mode") or "w-",
+                                    fp, lazy, manifest["token"], replace=True)
+                done = set()
+            else:
+                _check_same_values(ds, store, lazy, fs, side, done)
+    else:
+        if status not in ("absent", "complete") and mode != "w":
+            raise IncompleteStoreError(
+                f"{sidecar} exists: a previous write of {store} was interrupted; pass "
+                "resume=True to finish it, or mode='w' to start over"
+            )
+        if mode in (None, "w-") and (status != "absent" or _store_exists(fs, root)):
+            raise FileExistsError(f"{store} exists: pass mode='w' to replace it")
+        manifest = _prepare(ds, store, encoding, kwargs, mode or "w-", fp, lazy,
+                            uuid.uuid4().hex, replace=mode == "w")
+        done = set()
+    written = _write_blocks(ds, store, lazy, done, progress, storage_options)
+    _checkpoint("chunks-done")
+    lock.check()  # a writer that stalled and lost its lock never records completion
+    write_json_atomic(fs, f"{side}/{_DONE}",
+                      {"token": manifest.get("token"), "blocks_written_last_run": len(written)})
+    _checkpoint("complete")
+    return written
+
+
+def _prepare(
+    ds: xr.Dataset, store: str, encoding: dict[str, Any] | None, kwargs: dict[str, Any],
+    mode: str, fp: dict[str, Any], lazy: list[Hashable], token: str, *, replace: bool,
+) -> dict[str, Any]:
+    """Steps 1-3 of the protocol; returns the manifest in phase ``"writing"``."""
+    storage_options = kwargs.get("storage_options")
+    fs, side = _fs(progress_path(store), storage_options)
+    fs.makedirs(side, exist_ok=True)
+    _checkpoint("sidecar")
+    manifest: dict[str, Any] = {
+        "version": _VERSION, "token": token, "phase": "prepared", "mode": mode,
+        "chunks": {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy},
+        "fingerprint": fp,
+    }
+    write_json_atomic(fs, f"{side}/{_MANIFEST}", manifest)
+    _checkpoint("manifest")
+    for path in fs.ls(side, detail=False):  # markers of an earlier write are stale
+        if path.rsplit("/", 1)[-1] != _MANIFEST:
+            fs.rm(path, recursive=True)
+    _checkpoint("cleaned")
+    zarr_mode = "w" if replace and mode in ("w", "w-") else mode
+    ds.to_zarr(store, compute=False, encoding=encoding, mode=zarr_mode, **kwargs)
+    _checkpoint("metadata")
+    group = _open_group(store, storage_options)
+    _, root = _fs(store, storage_options)
+    lazy_names = {str(n) for n in lazy}
+    records: dict[str, Any] = {}
+    for name, arr in group.arrays():
+        if name not in lazy_names:
+            records.update(chunk_records(fs, root, name, chunk_keys(arr.metadata)))
+    manifest.update(phase="writing", arrays=records)
+    write_json_atomic(fs, f"{side}/{_MANIFEST}", manifest)
+    _checkpoint("writing")
+    return manifest
+
+
+def _open_group(store: str, storage_options: dict[str, Any] | None) -> Any:
+    import zarr
+
+    if storage_options:
+        return zarr.open_group(store, mode="r", storage_options=storage_options)
+    return zarr.open_group(store, mode="r")
+
+
+def _write_blocks(
+    ds: xr.Dataset, store: str, lazy: list[Hashable], done: set[str], progress: bool | None,
+    storage_options: dict[str, Any] | None,
+) -> list[str]:
     import dask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
 
     sidecar = progress_path(store)
-    storage_options = kwargs.get("storage_options")
-    fs, side = _fs(sidecar, storage_options)
-    lazy = _lazy_variables(ds)
-    if resume:
-        if not fs.exists(side):
-            raise IncompleteStoreError(
-                f"nothing to resume at {store}: no {sidecar} progress folder"
-            )
-        _check_same_layout(ds, store, lazy, storage_options)
-    else:
-        if fs.exists(side) and fs.exists(f"{side}/{_DONE}") and kwargs.get("mode") == "w":
-            fs.rm(side, recursive=True)  # overwriting a complete store: its markers are stale
-        if fs.exists(side):
-            raise IncompleteStoreError(
-                f"{sidecar} exists: a previous write of {store} was interrupted; pass resume=True "
-                "to finish it, or delete both folders to start over"
-            )
-        ds.to_zarr(store, compute=False, encoding=encoding, **kwargs)
-        fs.makedirs(side, exist_ok=True)
-        manifest = {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy}
-        with fs.open(f"{side}/manifest.json", "w") as fh:
-            json.dump(manifest, fh)
-    done = set(fs.ls(side, detail=False)) if resume else set()
-    done = {p.rsplit("/", 1)[-1] for p in done}
+    group = _open_group(store, storage_options) if lazy else None
     client = _active_client()
     pending = []  # (block row, variable name, block key, its write task)
     arrays = []
     for name in lazy:
         var = ds[name].variable
+        meta = group[str(name)].metadata
         attrs = {k: v for k, v in var.attrs.items() if k not in ("_FillValue", "missing_value")}
         (data,) = dask.optimize(var.data)  # the array's own optimizations (blockwise fusion)
         arrays.append(data)
@@ -161,8 +295,9 @@ def write_resumable(
             key = (data.name, *index)
             marker_name = f"{name}@{_block_key(index)}"
             if marker_name not in done:
-                pending.append((index[:-1], name, key, partial(write, region=region,
-                                                               marker=f"{sidecar}/{marker_name}")))
+                keys = chunk_keys(meta, tuple(region[d] for d in var.dims))
+                pending.append((index[:-1], name, key, partial(
+                    write, region=region, marker=f"{sidecar}/{marker_name}", keys=keys)))
     # Without a distributed client, block rows are written in order (each group of rows after
     # the previous one): dask's static ordering otherwise hops across the array and keeps
     # source chunks shared by distant output blocks alive (2x the memory for a reprojection).
@@ -171,20 +306,16 @@ def write_resumable(
     layer = f"xgeo-write-{uuid.uuid4().hex}"  # writes are side effects: never reuse a result
     dsk: dict = {}
     previous: list = []
-    for group in groups:
+    for grp in groups:
         current = []
-        for _, _, key, write in group:
+        for _, _, key, write in grp:
             out = (layer, len(dsk))
             dsk[out] = (write, key, previous)
             current.append(out)
         previous = current if client is None else []
     graph = HighLevelGraph.from_collections(layer, dsk, dependencies=arrays)
     tasks = [Delayed(k, graph, layer=layer) for k in dsk]
-    written = list(_compute(tasks, progress)) if tasks else []
-    with fs.open(f"{side}/{_DONE}", "w") as fh:
-        json.dump({"blocks_written_last_run": len(written)}, fh)
-    return written
-
+    return list(_compute(tasks, progress)) if tasks else []
 
 def _active_client() -> Any:
     try:
@@ -240,18 +371,119 @@ def _compute(tasks: list, progress: bool | None) -> tuple:
     return dask.compute(*tasks)
 
 
-def _check_same_layout(
-    ds: xr.Dataset, store: str, lazy: list[Hashable], storage_options: dict[str, Any] | None
+def _diff(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """The first few differences between two fingerprints, in words."""
+    sv, gv = stored.get("variables", {}), given.get("variables", {})
+    out = []
+    if sorted(sv) != sorted(gv):
+        out.append(f"variables {sorted(sv)} != {sorted(gv)}")
+    for name in sorted(set(sv) & set(gv)):
+        for field in ("dims", "shape", "dtype", "chunks", "values", "attrs"):
+            if sv[name].get(field) != gv[name].get(field):
+                out.append(f"{name}: {field} differ")
+    if stored.get("attrs") != given.get("attrs"):
+        out.append("Dataset attrs differ")
+    return "; ".join(out[:5]) or "fingerprints differ"
+
+
+def _check_same_data(
+    ds: xr.Dataset, store: str, lazy: list[Hashable], manifest: dict[str, Any],
+    fp: dict[str, Any],
 ) -> None:
-    fs, side = _fs(progress_path(store), storage_options)
-    with fs.open(f"{side}/manifest.json") as fh:
-        manifest = json.load(fh)
     mine = {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy}
-    if manifest != mine:
+    if manifest.get("chunks") != mine:
         raise IncompleteStoreError(
-            f"cannot resume {store}: the Dataset's variables or chunks differ from the interrupted "
-            f"write (stored {sorted(manifest)}, given {sorted(mine)}); write the same Dataset"
+            f"cannot resume {store}: the Dataset's variables or chunks differ from the "
+            f"interrupted write (stored {sorted(manifest.get('chunks', {}))}, given "
+            f"{sorted(mine)}); write the same Dataset, or mode='w' to start over"
         )
+    stored = manifest.get("fingerprint")
+    if stored is not None and stored != fp:
+        raise IncompleteStoreError(
+            f"cannot resume {store}: the Dataset differs from the interrupted write "
+            f"({_diff(stored, fp)}); resume with the same data, or write with mode='w' to "
+            "start over"
+        )
+
+
+def _check_same_values(
+    ds: xr.Dataset, store: str, lazy: list[Hashable], fs: Any, side: str, done: set[str],
+) -> None:
+    """Recompute up to two stored blocks per variable and compare with their markers."""
+    import dask
+
+    samples = []
+    for name in lazy:
+        written = sorted(m for m in done if m.startswith(f"{name}@"))
+        for marker in dict.fromkeys([*written[:1], *written[-1:]]):
+            record = read_json(fs, f"{side}/{marker}")
+            if not isinstance(record, dict) or "digest" not in record:
+                continue  # a marker of a writer before chunk records: nothing to compare
+            index = tuple(int(i) for i in marker.split("@", 1)[1].split("."))
+            data = ds[name].data
+            block = data.blocks[index] if data.ndim else data
+            samples.append((name, marker, record["digest"], block))
+    if not samples:
+        return
+    values = dask.compute(*(s[3] for s in samples))
+    for (name, marker, digest, _), value in zip(samples, values, strict=True):
+        if block_digest(np.asarray(value)) != digest:
+            raise IncompleteStoreError(
+                f"cannot resume {store}: block {marker.split('@', 1)[1]} of {name!r} has other "
+                "values than the interrupted write stored; resume with the same data, or "
+                "write with mode='w' to start over"
+            )
+
+
+def _normal_manifest(raw: Any) -> dict[str, Any] | None:
+    """The manifest in the current layout (writers before version 2 stored only chunks)."""
+    if not isinstance(raw, dict):
+        return None
+    if "version" not in raw:
+        return {"token": None, "phase": "writing", "chunks": raw, "legacy": True}
+    return raw
+
+
+def store_state(
+    store: str, storage_options: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any] | None, set[str]]:
+    """Where a store's xgeo write stands: ``(status, manifest, written block markers)``.
+
+    ``status`` is ``"absent"`` (no progress folder: not written by the lazy writer),
+    ``"no-manifest"`` (interrupted before it recorded what it writes), ``"prepared"``
+    (interrupted while writing metadata), ``"writing"`` (interrupted while writing
+    blocks) or ``"complete"``.
+    """
+    fs, side = _fs(progress_path(store), storage_options)
+    if not fs.exists(side):
+        return "absent", None, set()
+    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(side, detail=False)}
+    manifest = _normal_manifest(read_json(fs, f"{side}/{_MANIFEST}")) if _MANIFEST in names \
+        else None
+    if manifest is None:
+        return "no-manifest", None, set()
+    done = {n for n in names if "@" in n and ".tmp-" not in n}
+    if _DONE in names:
+        record = read_json(fs, f"{side}/{_DONE}")
+        if isinstance(record, dict) and record.get("token") == manifest.get("token"):
+            return "complete", manifest, done
+    if manifest.get("phase") != "writing":
+        return "prepared", manifest, set()
+    return "writing", manifest, done
+
+
+def drop_progress(
+    store: str, storage_options: dict[str, Any] | None = None, *, completion_only: bool = False
+) -> None:
+    """Forget a lazy write's records when something else replaces the store.
+
+    With ``completion_only`` only its completion record goes (so the store counts as
+    incomplete while it is being replaced); otherwise the whole progress folder.
+    """
+    fs, side = _fs(progress_path(store), storage_options)
+    target = f"{side}/{_DONE}" if completion_only else side
+    if fs.exists(target):
+        fs.rm(target, recursive=not completion_only)
 
 
 def missing_chunks(
@@ -259,17 +491,15 @@ def missing_chunks(
 ) -> dict[str, list[tuple[int, ...]]] | None:
     """Chunks (block indices per variable) an interrupted write left unwritten.
 
-    None when the store was not written by :func:`write_resumable` or is complete
-    (an empty dict never occurs: a complete write says so).
+    None when the store was not written by :func:`write_resumable` or is complete. Empty
+    when every block was written but the write did not record its end (``resume=True``
+    records it) or when it stopped before recording what it writes.
     """
-    fs, side = _fs(progress_path(store), storage_options)
-    if not fs.exists(side) or fs.exists(f"{side}/{_DONE}"):
+    status, manifest, done = store_state(store, storage_options)
+    if status in ("absent", "complete"):
         return None
-    with fs.open(f"{side}/manifest.json") as fh:
-        manifest = json.load(fh)
-    done = {p.rsplit("/", 1)[-1] for p in fs.ls(side, detail=False)}
     missing: dict[str, list[tuple[int, ...]]] = {}
-    for name, chunks in manifest.items():
+    for name, chunks in (manifest or {}).get("chunks", {}).items():
         for index in product(*(range(len(c)) for c in chunks)):
             if f"{name}@{_block_key(index)}" not in done:
                 missing.setdefault(name, []).append(index)
@@ -277,17 +507,30 @@ def missing_chunks(
 
 
 def check_complete(store: str, storage_options: dict[str, Any] | None = None) -> None:
-    """Raise :class:`IncompleteStoreError` naming the missing chunks if a write was interrupted."""
-    missing = missing_chunks(store, storage_options)
-    if missing is None:
+    """Raise :class:`IncompleteStoreError` saying how far an interrupted write got."""
+    status, manifest, _ = store_state(store, storage_options)
+    if status in ("absent", "complete"):
         return
+    fix = ("Finish it with the same call plus resume=True (or rewrite it with mode='w'), "
+           "or open with allow_incomplete=True.")
+    if status == "no-manifest":
+        raise IncompleteStoreError(
+            f"{store} is incomplete: its write was interrupted before it recorded what it "
+            f"writes (no {progress_path(store)}/{_MANIFEST}). {fix}")
+    if status == "prepared":
+        raise IncompleteStoreError(
+            f"{store} is incomplete: its write was interrupted while writing its metadata. "
+            f"{fix}")
+    missing = missing_chunks(store, storage_options) or {}
     total = sum(len(v) for v in missing.values())
     if total == 0:
-        return
+        raise IncompleteStoreError(
+            f"{store} is incomplete: every chunk was written but the write was interrupted "
+            f"before it recorded its end. {fix}")
     detail = "; ".join(
         f"{name}: {len(idx)} chunk(s), e.g. {idx[:3]}" for name, idx in missing.items()
     )
     raise IncompleteStoreError(
         f"{store} is incomplete, its write was interrupted: {total} chunk(s) missing ({detail}). "
-        "Finish it with the same call plus resume=True, or open with allow_incomplete=True."
+        f"{fix}"
     )
