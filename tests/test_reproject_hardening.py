@@ -82,3 +82,36 @@ def test_eager_output_above_the_memory_limit_is_refused(cube, monkeypatch):
                         dst_crs=32633, shape=(200, 200))
     with pytest.raises(ReprojectionError, match="allow_large"):
         ds.geo.reproject_match(Grid.from_bounds(read_grid(cube).bounds, crs=32633, shape=(200, 200)))
+
+
+# ----------------------------------------------------------- exact integers
+SRC = Grid.from_bounds((500000, 5000000, 501200, 5000960), crs=32633, resolution=60)  # 16 x 20
+
+
+@pytest.mark.parametrize("dtype,method", [("int64", "nearest"), ("int64", "mode"), ("uint64", "nearest")])
+def test_large_integers_come_through_nearest_and_mode_exactly(dtype, method):
+    rng = np.random.default_rng(7)
+    ids = np.arange(SRC.height * SRC.width, dtype="int64").reshape(SRC.shape)
+    # distinct values near 2**62 (float64 spacing there: 1024); 1 + id keeps clear of fill 0
+    a = (np.asarray(2**62, dtype) + rng.permutation(ids.size).astype(dtype).reshape(SRC.shape)
+         * np.asarray(3, dtype) + np.asarray(1, dtype))
+    out, grid = reproject_array(a, SRC, dst_crs=4326, resampling=method)
+    # which source pixel each output pixel takes: the same run on pixel ids (exact in float)
+    where, _ = reproject_array(ids + 1, SRC, dst_crs=4326, resampling=method)
+    hit = where > 0
+    assert hit.sum() > 100
+    assert out.dtype == a.dtype
+    np.testing.assert_array_equal(out[hit], a.ravel()[where[hit] - 1])
+    assert (out[~hit] == 0).all()
+
+
+def test_large_integer_nodata_is_compared_exactly():
+    nodata = 2**62 + 1
+    a = np.full(SRC.shape, 2**62, "int64")  # 2**62 == float(2**62 + 1): valid, not nodata
+    a[:8] = nodata
+    da = xr.DataArray(a, dims=("y", "x"), coords=dict(zip(("y", "x"), SRC.coords(), strict=True)),
+                      attrs={"nodata": np.int64(nodata)})
+    out = reproject(xgeo.crs.write_grid(da, SRC), "EPSG:4326")
+    values = set(np.unique(out.values).tolist())
+    assert values <= {2**62, nodata} and 2**62 in values and nodata in values
+    assert out.encoding["_FillValue"] == nodata

@@ -152,14 +152,17 @@ def reproject_match(obj: XObj, other: XObj | Grid, **kwargs: Any) -> XObj:
     return reproject(obj, grid=grid, **kwargs)
 
 
-def source_nodata(var: xr.DataArray) -> float | None:
-    """The nodata value a variable declares (``_FillValue``/``missing_value``/``nodata``)."""
+def source_nodata(var: xr.DataArray) -> float | int | None:
+    """The nodata value a variable declares (``_FillValue``/``missing_value``/``nodata``);
+    an integer stays an ``int`` (exact for int64/uint64)."""
     for holder in (var.attrs, var.encoding):
         for key in ("_FillValue", "missing_value", "nodata"):
             value = holder.get(key)
             if value is not None and np.ndim(value) == 0:
                 if holder is var.encoding and var.dtype.kind == "f" and key != "nodata":
                     continue  # xarray already decoded it to NaN
+                if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+                    return int(value)
                 return float(value)
     return None
 
@@ -191,7 +194,7 @@ def _reproject_variable(
     for key in ("_FillValue", "missing_value", "nodata"):
         out.attrs.pop(key, None)
     encoding = {k: v for k, v in var.encoding.items() if k in ("dtype", "scale_factor", "add_offset", "units", "calendar")}
-    if out_nodata is not None and not np.isnan(out_nodata):
+    if out_nodata is not None and not (isinstance(out_nodata, float) and math.isnan(out_nodata)):
         if out.dtype.kind in "iu":
             encoding["_FillValue"] = out.dtype.type(out_nodata)
         else:

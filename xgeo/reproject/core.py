@@ -167,23 +167,29 @@ def _units(grid: Grid) -> str:
     return crs.axis_info[0].unit_name
 
 
-def _fill_value(dtype: np.dtype, nodata: float | None) -> float:
+def _fill_value(dtype: np.dtype, nodata: float | int | None) -> float | int:
+    if dtype.kind in "iu":  # an exact integer, not a float64 that may round (2**62 + 1)
+        return 0 if nodata is None else int(nodata)
     if nodata is not None:
         return float(nodata)
     return math.nan if dtype.kind in "fc" else 0.0
 
 
-def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any, nodata: Any) -> float | None:
-    """Output nodata: the requested one, else the source's, else NaN (floats) / 0 (integers)."""
+def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any,
+                   nodata: Any) -> float | int | None:
+    """Output nodata: the requested one, else the source's, else NaN (floats) / 0 (integers).
+
+    An integer value (Python or NumPy) stays an ``int``, so large int64 nodata is exact.
+    """
     value = nodata if nodata is not None else src_nodata
     if value is None:
         return None if out_dtype.kind in "fc" else 0.0
-    value = float(value)
+    value = int(value) if isinstance(value, int | np.integer) and not isinstance(value, bool) else float(value)
     if out_dtype.kind in "iu":
         if math.isnan(value):
             raise ReprojectionError(f"nodata NaN cannot be stored in integer dtype {out_dtype}; give nodata=")
         info = np.iinfo(out_dtype)
-        if not (info.min <= value <= info.max) or value != int(value):
+        if math.isinf(value) or not (info.min <= value <= info.max) or value != int(value):
             raise ReprojectionError(f"nodata {value} does not fit dtype {out_dtype}; give another nodata=")
     return value
 
