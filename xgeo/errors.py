@@ -43,6 +43,10 @@ class UnknownIndexError(XgeoError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class IndexNamesError(XgeoError, ValueError):
+    """The index names asked for are empty or not strings (``indices([])``)."""
+
+
 class BandMappingError(XgeoError, ValueError):
     """Band names cannot be mapped to catalog symbols unambiguously."""
 
@@ -65,6 +69,13 @@ class CodecError(XgeoError, ValueError):
 
 class FormulaError(XgeoError, ValueError):
     """A spectral-index formula cannot be parsed or uses something outside the whitelist."""
+
+
+class KernelCacheWarning(UserWarning):
+    """The on-disk cache of compiled index kernels is off: its directory is unsafe or unwritable.
+
+    A warning, not an error: kernels are then compiled in memory, once per process.
+    """
 
 
 class MissingConstantError(XgeoError, ValueError):

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ..bands import BAND_DIM, band_array
-from ..crs import spatial_variables
+from ..crs import read_crs, spatial_variables
 from ..errors import MissingBandError
 from .catalog import catalog, catalog_source, get_index
 from .core import (
@@ -30,6 +30,7 @@ from .core import (
     index_bands,
     index_constants,
     n_threads,
+    request_names,
     run_kernel,
     warn_unscaled,
 )
@@ -74,6 +75,15 @@ def _source(obj: Any, variable: Hashable | None) -> _Source:
         names = list(obj.data_vars)
     names = [n for n in names if obj[n].dtype.kind in "uif"]
     return _Source(list(names), separate={n: obj[n] for n in names})
+
+
+def _check_one_crs(obj: Any, src: _Source, labels: Iterable[Hashable]) -> None:
+    """Band variables of a Dataset must share one CRS: :func:`xgeo.crs.read_crs` raises
+    :class:`~xgeo.errors.GridMappingConflictError` otherwise (variables not read are ignored)."""
+    if src.separate is None or not isinstance(obj, xr.Dataset):
+        return
+    used = set(labels)  # grid-mapping variables are 0-d: keep those, drop other unused arrays
+    read_crs(obj.drop_vars([n for n, v in obj.data_vars.items() if n not in used and v.ndim]))
 
 
 def _mapping(src: _Source, symbols: Iterable[str], sensor: str | None,
@@ -289,6 +299,13 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
         One variable per index with the input's non-band dims and coordinates, and the
         attributes ``long_name``, ``formula``, ``reference``. Lazy (dask) if the input is.
 
+    Raises
+    ------
+    GridMappingConflictError
+        If the band variables read point at grid mappings with different CRSs.
+    IndexNamesError
+        If ``names`` is empty or not a list of strings.
+
     Notes
     -----
     A denominator of exactly zero gives NaN (never inf, never an epsilon); other infinite
@@ -303,7 +320,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
     >>> list(out.data_vars), out.NDVI.dims
     (['NDVI', 'EVI', 'NDWI'], ('time', 'y', 'x'))
     """
-    names = [names] if isinstance(names, str) else list(names)
+    names = request_names(names)
     names = list(dict.fromkeys(names))
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -316,6 +333,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
     _check_bands(names, mapping, src, preset, kernel)
     plan = build_plan(names, constants=consts, wavelengths=preset.wavelengths if preset else None,
                       kernel=kernel, dtype=dtype)
+    _check_one_crs(obj, src, [mapping[s] for s in plan.symbols])
     data, dims, template = _run(plan, src, mapping, scale, nodata)
     out = xr.Dataset({
         n: _output_array(data[k], dims, template, n, _attrs(n, plan))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import FormulaError
+from .cachedir import kernel_cache_dir, untrusted_reason, warn_once
 
 __all__ = ["generate_source", "load_kernels", "cache_dir", "BLOCK"]
 
@@ -35,24 +35,22 @@ BLOCK = 16384
 _LOCK = threading.Lock()
 _MODULES: dict[str, ModuleType] = {}
 _FTYPES = {"float32": "np.float32", "float64": "np.float64"}
+# The kernel's decorator; without a trusted cache directory the module is compiled from memory
+# with caching off (numba cannot cache a function that has no source file).
+_CACHED = '@njit(nogil=True, cache=True, error_model="numpy")'
+_UNCACHED = '@njit(nogil=True, cache=False, error_model="numpy")'
 
 
-def cache_dir() -> Path:
-    """Directory of generated kernel modules (and numba's cache of them).
+def cache_dir() -> Path | None:
+    """Directory of generated kernel modules (and numba's cache of them); None if caching on
+    disk is off.
 
     ``$XGEO_CACHE_DIR/indices`` if set, else ``$XDG_CACHE_HOME/xgeo/indices`` (default
-    ``~/.cache/xgeo/indices``); a private temporary directory if that is not writable.
+    ``~/.cache/xgeo/indices``); ``$TMPDIR/xgeo-<uid>/indices`` if that cannot be written. A
+    directory another user could write into is refused with a
+    :class:`~xgeo.errors.KernelCacheWarning`; see :mod:`xgeo.indices.cachedir`.
     """
-    env = os.environ.get("XGEO_CACHE_DIR")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xgeo"
-    for d in (base / "indices", Path(tempfile.gettempdir()) / f"xgeo-{os.getuid()}" / "indices"):
-        try:
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            continue
-    raise OSError("no writable cache directory for xgeo index kernels; set XGEO_CACHE_DIR")
+    return kernel_cache_dir()
 
 
 class _Emitter:
@@ -157,7 +155,7 @@ ZERO = F(0.0)
 {literals}
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+{decorator}
 def kernel({args}, scale, offset, nodata, c, plane, out, block, t_start, t_stop):
 {loop}
 '''
@@ -213,6 +211,7 @@ def generate_source(exprs: list[ast.expr], names: list[str], n_bands: int, n_con
         literals="\n".join(f"{k} = F(float({str(v)!r}))" for v, k in em.literals.items()),
         args=", ".join(f"x{i}, i{i}" for i in range(n_bands)),
         loop=loop,
+        decorator=_CACHED,
     )
 
 
@@ -223,7 +222,13 @@ def _names(line: str) -> list[str]:
 
 
 def load_kernels(source: str) -> ModuleType:
-    """Import (once per process) the module for ``source`` from the on-disk cache."""
+    """Import (once per process) the module for ``source``: from the on-disk cache when a
+    trusted cache directory exists (:func:`cache_dir`), else compiled in memory.
+
+    The module is executed from ``source`` itself (never from the file's bytes or a ``.pyc``),
+    and numba's own cache directory for it (in-tree ``__pycache__``, or ``$NUMBA_CACHE_DIR``)
+    is checked like the cache directory before anything is loaded from it.
+    """
     key = hashlib.sha256(source.encode()).hexdigest()[:24]
     mod = _MODULES.get(key)
     if mod is not None:
@@ -232,23 +237,53 @@ def load_kernels(source: str) -> ModuleType:
         mod = _MODULES.get(key)
         if mod is not None:
             return mod
-        path = cache_dir() / f"xgeo_indices_{key}.py"
-        # Re-check the content so a stale or tampered file is never imported; rewriting only
-        # when it differs keeps the mtime that numba's on-disk cache is keyed on.
-        try:
-            same = path.read_text(encoding="utf-8") == source
-        except OSError:
-            same = False
-        if not same:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(source)
-            os.replace(tmp, path)
         name = f"_xgeo_indices_kernels.k{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod  # numba's cache looks the module up while compiling
-        spec.loader.exec_module(mod)
+        d = cache_dir()
+        mod = None
+        if d is not None:
+            try:
+                mod = _from_file(d / f"xgeo_indices_{key}.py", source, name)
+            except OSError as exc:
+                warn_once(str(d), f"the kernel module cannot be written ({exc})")
+        if mod is None:
+            mod = _in_memory(source.replace(_CACHED, _UNCACHED, 1), name, key)
         _MODULES[key] = mod
         return mod
+
+
+def _exec(code: str, name: str, filename: str) -> ModuleType:
+    mod = ModuleType(name)
+    mod.__file__ = filename
+    sys.modules[name] = mod  # numba's cache looks the module up while compiling
+    exec(compile(code, filename, "exec"), mod.__dict__)
+    return mod
+
+
+def _in_memory(code: str, name: str, key: str) -> ModuleType:
+    return _exec(code, name, f"<xgeo index kernel {key}>")
+
+
+def _from_file(path: Path, source: str, name: str) -> ModuleType | None:
+    """The module executed from ``path`` (written if it differs from ``source``), or None
+    when numba would cache it in an untrusted directory."""
+    # Rewriting only when the content differs keeps the file numba's cache is keyed on.
+    try:
+        same = path.read_text(encoding="utf-8") == source
+    except OSError:
+        same = False
+    if not same:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    mod = _exec(source, name, str(path))
+    # Where numba will unpickle this kernel's cache from: our __pycache__ (checked already)
+    # unless NUMBA_CACHE_DIR or a custom locator sends it elsewhere; check that place too.
+    where = mod.kernel.stats.cache_path
+    if where is not None and Path(where) != path.parent / "__pycache__":
+        reason = untrusted_reason(where)
+        if reason is not None:
+            del sys.modules[name]
+            warn_once(str(where), reason)
+            return None
+    return mod

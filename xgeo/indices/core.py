@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormulaError, MissingBandError, MissingConstantError
+from ..errors import FormulaError, IndexNamesError, MissingBandError, MissingConstantError
 from .catalog import KERNEL_DOMAIN, get_index
 from .catalog import constants as catalog_constants
 from .codegen import BLOCK, generate_source, load_kernels
-from .formula import parse, substitute, symbols
+from .formula import check_depth, parse, substitute, symbols
+from .formula import depth as tree_depth
 from .sensors import BAND_SYMBOLS
 
 __all__ = ["evaluate", "build_plan", "Plan", "KERNELS", "index_bands", "ScaleLike"]
@@ -164,6 +165,9 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
         else:
             raise MissingConstantError(
                 f"{name}: constant {s!r} must be a number or a formula string, got {type(v).__name__}")
+    if sub:  # bound the composed tree before building it (its walks recurse per level)
+        check_depth(tree_depth(tree) + max(tree_depth(t) for t in sub.values()) - 1,
+                    f"{name} with its constant formulas ({', '.join(sorted(sub))})")
     return substitute(tree, sub)
 
 
@@ -173,7 +177,13 @@ def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
     """Resolve a request into a :class:`Plan` (memoised: repeated calls cost a dict lookup).
 
     See :func:`_build_plan`.
+
+    Raises
+    ------
+    IndexNamesError
+        If ``names`` is empty or holds something other than strings.
     """
+    names = request_names(names)
     try:
         key = (tuple(names), repr(sorted((constants or {}).items())),
                tuple(sorted((wavelengths or {}).items())), kernel, dtype)
@@ -190,6 +200,29 @@ def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
 
 
 _PLANS: dict[tuple, Plan] = {}
+
+
+def request_names(names: Any) -> list[str]:
+    """``names`` (one index name or an iterable of them) as a non-empty list of strings.
+
+    Raises
+    ------
+    IndexNamesError
+        If ``names`` is empty, not iterable, or holds something other than strings.
+    """
+    if isinstance(names, str):
+        return [names]
+    try:
+        names = list(names)
+    except TypeError:
+        raise IndexNamesError(f"names must be an index name or a list of them, got {names!r}") from None
+    if not names:
+        raise IndexNamesError("names is empty: give at least one index name, e.g. ['NDVI'] "
+                              "(xgeo.indices.catalog() lists them)")
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise IndexNamesError(f"index names must be strings, got {bad!r} in names={names!r}")
+    return names
 
 
 def _build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
@@ -392,7 +425,7 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
     >>> out["NDVI"]
     array([0.5, 0. , nan], dtype=float32)
     """
-    names = [names] if isinstance(names, str) else list(names)
+    names = request_names(names)
     plan = build_plan(names, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
     bad = [k for k in bands if k not in BAND_SYMBOLS]
     if bad:

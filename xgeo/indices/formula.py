@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 from ..errors import FormulaError
 
-__all__ = ["parse", "symbols", "substitute", "FUNCTIONS", "MAX_FORMULA_LENGTH"]
+__all__ = ["parse", "symbols", "substitute", "depth", "FUNCTIONS", "MAX_FORMULA_LENGTH",
+           "MAX_FORMULA_DEPTH"]
 
 #: Whitelisted functions: name -> (arity, float64 implementation used for constant folding).
 FUNCTIONS = {
@@ -29,6 +30,32 @@ _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _UNARY = (ast.USub, ast.UAdd)
 #: Longer text is refused before parsing (deep nesting could exhaust the parser's stack).
 MAX_FORMULA_LENGTH = 4000
+#: Deepest nesting of operations accepted (``a + b + c`` is 3 deep: ``(a + b) + c``), in a
+#: formula as written and once constant formulas are substituted into an index. The catalog's
+#: deepest index (GEMI) is 12; deeper trees would exhaust Python's stack in the tree walks.
+MAX_FORMULA_DEPTH = 64
+
+
+def depth(tree: ast.AST) -> int:
+    """Nesting depth of the expression nodes of ``tree`` (a name or number is 1), iteratively."""
+    best = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, ast.expr):
+            d += 1
+            best = max(best, d)
+        stack.extend((c, d) for c in ast.iter_child_nodes(node))
+    return best
+
+
+def check_depth(d: int, what: str) -> None:
+    """Raise :class:`FormulaError` if a depth ``d`` of ``what`` is above the limit."""
+    if d > MAX_FORMULA_DEPTH:
+        raise FormulaError(
+            f"{what} nests operations {d} deep; the limit is MAX_FORMULA_DEPTH = "
+            f"{MAX_FORMULA_DEPTH}. Group long sums or products with parentheses "
+            "(e.g. (a + b) + (c + d)) or simplify the formula.")
 
 
 def _check(node: ast.AST, text: str) -> None:
@@ -90,9 +117,14 @@ def parse(text: str) -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError) as e:
-        raise FormulaError(f"cannot parse formula {text!r}: {e}") from None
+        raise FormulaError(f"cannot parse formula {_short(text)}: {e}") from None
+    check_depth(depth(tree.body), f"formula {_short(text)}")
     _check(tree, text)
     return tree.body
+
+
+def _short(text: str, n: int = 80) -> str:
+    return repr(text) if len(text) <= n else repr(text[:n]) + f"... ({len(text)} characters)"
 
 
 def symbols(tree: ast.AST) -> set[str]:

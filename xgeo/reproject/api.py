@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ import xarray as xr
 from ..crs import find_spatial_dims, read_grid, write_grid
 from ..errors import CRSError, ReprojectionError
 from ..grid import Grid, parse_crs
-from .core import Plan, make_plan, reproject_array, resolve_nodata
+from .core import Plan, check_dtype, check_output_size, make_plan, reproject_array, resolve_nodata
 from .output_grid import output_grid
 
 __all__ = ["reproject", "reproject_match"]
@@ -33,6 +34,7 @@ def reproject(
     target_aligned_pixels: bool = False,
     exact: bool = False,
     chunks: Any = None,
+    allow_large: bool = False,
 ) -> XObj:
     """Reproject a DataArray or every spatial variable of a Dataset onto a new grid.
 
@@ -61,14 +63,21 @@ def reproject(
     chunks
         Output spatial chunks ``(y, x)``, an int or ``"auto"`` for a lazy dask result
         (dask input is always lazy; the default chunking comes from a memory budget).
+    allow_large
+        Accept an output grid above :data:`~xgeo.reproject.core.MAX_OUTPUT_PIXELS` (2**31)
+        pixels per 2-D plane, or an eager result above
+        :data:`~xgeo.reproject.core.MAX_OUTPUT_BYTES` (4 GiB, all variables together);
+        without it such requests (typically a resolution in the wrong units) are refused
+        before anything is allocated.
 
     Raises
     ------
     CRSError
         If the source has no CRS or ``dst_crs`` cannot be parsed.
     ReprojectionError
-        For a bad resolution/shape/bounds, an unknown resampling, or an output grid
-        that misses the source.
+        For a bad resolution/shape/bounds, an unknown resampling, an output grid
+        that misses the source or is above the size limits, a bad ``chunks=``, or a
+        variable whose dtype cannot be resampled (complex, datetime, strings...).
 
     Examples
     --------
@@ -93,13 +102,30 @@ def reproject(
         raise ReprojectionError(f"grid= must be an xgeo.grid.Grid, got {type(grid).__name__}")
     elif dst_crs is not None and parse_crs(dst_crs) != grid.crs:
         raise ReprojectionError("dst_crs differs from grid.crs; give one of them")
-    plan = make_plan(src_grid, grid, resampling, exact=exact)
     y_dim, x_dim = find_spatial_dims(obj)
+    _check_request(obj, grid, y_dim, x_dim, dtype, chunks, exact, allow_large)
+    plan = make_plan(src_grid, grid, resampling, exact=exact)
     if isinstance(obj, xr.DataArray):
         out = _reproject_variable(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
     else:
         out = _reproject_dataset(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
     return write_grid(out, grid)
+
+
+def _check_request(obj: XObj, grid: Grid, y_dim: Hashable, x_dim: Hashable, dtype: Any,
+                   chunks: Any, exact: bool, allow_large: bool) -> None:
+    """Dtypes of the spatial variables, and the output size of all of them together."""
+    variables = [obj] if isinstance(obj, xr.DataArray) else [
+        v for v in obj.data_vars.values() if y_dim in v.dims and x_dim in v.dims]
+    per_pixel = 0  # bytes per output pixel of the eager (NumPy) results
+    for var in variables:
+        name = "the DataArray" if var.name is None else f"variable {var.name!r}"
+        in_dtype = check_dtype(var.dtype, name)
+        out_dtype = check_dtype(dtype, "dtype=") if dtype is not None else in_dtype
+        if chunks is None and var.chunks is None:
+            planes = math.prod(n for d, n in var.sizes.items() if d not in (y_dim, x_dim))
+            per_pixel += planes * out_dtype.itemsize
+    check_output_size(grid, per_pixel, 1, lazy=False, exact=exact, allow_large=allow_large)
 
 
 def reproject_match(obj: XObj, other: XObj | Grid, **kwargs: Any) -> XObj:
@@ -126,14 +152,17 @@ def reproject_match(obj: XObj, other: XObj | Grid, **kwargs: Any) -> XObj:
     return reproject(obj, grid=grid, **kwargs)
 
 
-def source_nodata(var: xr.DataArray) -> float | None:
-    """The nodata value a variable declares (``_FillValue``/``missing_value``/``nodata``)."""
+def source_nodata(var: xr.DataArray) -> float | int | None:
+    """The nodata value a variable declares (``_FillValue``/``missing_value``/``nodata``);
+    an integer stays an ``int`` (exact for int64/uint64)."""
     for holder in (var.attrs, var.encoding):
         for key in ("_FillValue", "missing_value", "nodata"):
             value = holder.get(key)
             if value is not None and np.ndim(value) == 0:
                 if holder is var.encoding and var.dtype.kind == "f" and key != "nodata":
                     continue  # xarray already decoded it to NaN
+                if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+                    return int(value)
                 return float(value)
     return None
 
@@ -150,6 +179,7 @@ def _reproject_variable(
     out_data, grid = reproject_array(
         data, plan.src, plan.dst, resampling=plan.method, src_nodata=src_nodata, nodata=nodata,
         dtype=dtype, chunks=chunks, plan=plan,
+        allow_large=True,  # reproject() checked the size of the whole request
     )
     coords = {
         name: coord for name, coord in var.coords.items()
@@ -164,7 +194,7 @@ def _reproject_variable(
     for key in ("_FillValue", "missing_value", "nodata"):
         out.attrs.pop(key, None)
     encoding = {k: v for k, v in var.encoding.items() if k in ("dtype", "scale_factor", "add_offset", "units", "calendar")}
-    if out_nodata is not None and not np.isnan(out_nodata):
+    if out_nodata is not None and not (isinstance(out_nodata, float) and math.isnan(out_nodata)):
         if out.dtype.kind in "iu":
             encoding["_FillValue"] = out.dtype.type(out_nodata)
         else:

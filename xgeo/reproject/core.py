@@ -28,10 +28,19 @@ from .coords import DEFAULT_TILE, DEFAULT_TOLERANCE, CoordMap, build_coord_map
 from .kernels import INTERP_RADIUS, METHODS, warp_block
 from .output_grid import output_grid
 
-__all__ = ["reproject_array", "Plan", "make_plan", "default_chunks", "CHUNK_BUDGET"]
+__all__ = ["reproject_array", "Plan", "make_plan", "default_chunks", "CHUNK_BUDGET",
+           "check_dtype", "check_output_size", "MAX_OUTPUT_PIXELS", "MAX_OUTPUT_BYTES"]
 
 CHUNK_BUDGET = 32 * 2**20
 """Default bytes per output chunk of a lazy reprojection."""
+
+MAX_OUTPUT_PIXELS = 2**31
+"""Largest output grid (pixels of one 2-D plane) accepted without ``allow_large=True``."""
+
+MAX_OUTPUT_BYTES = 4 * 2**30
+"""Largest memory a reprojection may hold at once without ``allow_large=True``: the NumPy
+output of an eager call (all leading planes) plus, with ``exact=True``, the per-pixel
+coordinate map (16 bytes per output pixel)."""
 
 _AREA = ("average", "mode", "min", "max", "median")
 
@@ -107,23 +116,80 @@ def make_plan(
     return Plan(src, dst, method, cm, (float(xscale), float(yscale)), margin)
 
 
-def _fill_value(dtype: np.dtype, nodata: float | None) -> float:
+def check_dtype(dtype: Any, what: str) -> np.dtype:
+    """``dtype`` if reprojection can resample it (bool, integers, floats), else
+    :class:`ReprojectionError` naming ``what`` (complex, datetime, strings, objects...)."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "biuf":
+        hint = (" Reproject the real and imaginary parts separately (x.real, x.imag)."
+                if dt.kind == "c" else "")
+        raise ReprojectionError(
+            f"{what} has dtype {dt}; reprojection resamples real numbers only (bool, integer, "
+            f"float).{hint}")
+    return dt
+
+
+def check_output_size(dst: Grid, planes: int, itemsize: int, *, lazy: bool, exact: bool,
+                      allow_large: bool) -> None:
+    """Refuse an output grid above :data:`MAX_OUTPUT_PIXELS` per plane, or one holding more
+    than :data:`MAX_OUTPUT_BYTES` at once, unless ``allow_large``.
+
+    ``planes`` x ``itemsize`` is the bytes per output pixel over all leading planes (and all
+    variables of a Dataset); it counts only when ``lazy`` is false.
+    """
+    if allow_large:
+        return
+    h, w = dst.shape
+    pixels = h * w
+    held = (0 if lazy else pixels * planes * itemsize) + (16 * pixels if exact else 0)
+    if pixels <= MAX_OUTPUT_PIXELS and held <= MAX_OUTPUT_BYTES:
+        return
+    what = (f"{pixels / 1e6:,.0f} million pixels per plane (limit {MAX_OUTPUT_PIXELS / 1e6:,.0f} million)"
+            if pixels > MAX_OUTPUT_PIXELS else
+            f"about {_size(held)} in memory at once (limit {_size(MAX_OUTPUT_BYTES)})")
+    lazy_hint = ("pass chunks= for a lazy dask result, "
+                 if pixels <= MAX_OUTPUT_PIXELS and not lazy and not exact else "")
+    res = tuple(float(f"{abs(v):.6g}") for v in (dst.transform.a, dst.transform.e))
+    raise ReprojectionError(
+        f"the output grid is {h} x {w} pixels at resolution {res} in {dst.crs.name if dst.crs else 'no CRS'}"
+        f" (units {_units(dst)}): {what}. Check resolution= (it is in the target CRS's units), "
+        f"give shape= or bounds=, {lazy_hint}or pass allow_large=True if this is intended.")
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
+
+
+def _units(grid: Grid) -> str:
+    crs = grid.crs
+    if crs is None or not crs.axis_info:
+        return "unknown"
+    return crs.axis_info[0].unit_name
+
+
+def _fill_value(dtype: np.dtype, nodata: float | int | None) -> float | int:
+    if dtype.kind in "iu":  # an exact integer, not a float64 that may round (2**62 + 1)
+        return 0 if nodata is None else int(nodata)
     if nodata is not None:
         return float(nodata)
     return math.nan if dtype.kind in "fc" else 0.0
 
 
-def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any, nodata: Any) -> float | None:
-    """Output nodata: the requested one, else the source's, else NaN (floats) / 0 (integers)."""
+def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any,
+                   nodata: Any) -> float | int | None:
+    """Output nodata: the requested one, else the source's, else NaN (floats) / 0 (integers).
+
+    An integer value (Python or NumPy) stays an ``int``, so large int64 nodata is exact.
+    """
     value = nodata if nodata is not None else src_nodata
     if value is None:
         return None if out_dtype.kind in "fc" else 0.0
-    value = float(value)
+    value = int(value) if isinstance(value, int | np.integer) and not isinstance(value, bool) else float(value)
     if out_dtype.kind in "iu":
         if math.isnan(value):
             raise ReprojectionError(f"nodata NaN cannot be stored in integer dtype {out_dtype}; give nodata=")
         info = np.iinfo(out_dtype)
-        if not (info.min <= value <= info.max) or value != int(value):
+        if math.isinf(value) or not (info.min <= value <= info.max) or value != int(value):
             raise ReprojectionError(f"nodata {value} does not fit dtype {out_dtype}; give another nodata=")
     return value
 
@@ -156,6 +222,7 @@ def reproject_array(
     exact: bool = False,
     chunks: Any = None,
     plan: Plan | None = None,
+    allow_large: bool = False,
 ) -> tuple[Any, Grid]:
     """Reproject an array whose last two axes are ``(y, x)`` on ``src_grid``.
 
@@ -183,6 +250,15 @@ def reproject_array(
     chunks
         Output spatial chunk size ``(y, x)`` (or an int) for a lazy dask result;
         ``"auto"`` picks one from :data:`CHUNK_BUDGET`. Dask input is always lazy.
+    allow_large
+        Accept an output grid above :data:`MAX_OUTPUT_PIXELS` pixels per plane, or holding
+        more than :data:`MAX_OUTPUT_BYTES` at once (see :func:`check_output_size`).
+
+    Raises
+    ------
+    ReprojectionError
+        For a dtype other than bool/integer/float (e.g. complex), an output grid above the
+        size limits, a bad ``chunks=``, or an output grid that misses the source.
 
     Returns
     -------
@@ -207,12 +283,15 @@ def reproject_array(
         raise ReprojectionError(
             f"array shape {tuple(array.shape)} does not end with the grid's (height, width) {src_grid.shape}"
         )
+    in_dtype = check_dtype(array.dtype, "the array")
+    out_dtype = check_dtype(dtype, "dtype=") if dtype is not None else in_dtype
+    lazy = chunks is not None or _is_dask(array)
+    planes = math.prod(array.shape[:-2])
+    check_output_size(dst_grid, planes, out_dtype.itemsize, lazy=lazy, exact=exact,
+                      allow_large=allow_large)
     plan = plan or make_plan(src_grid, dst_grid, resampling, exact=exact)
-    in_dtype = np.dtype(array.dtype)
-    out_dtype = np.dtype(dtype) if dtype is not None else in_dtype
     out_nodata = resolve_nodata(in_dtype, out_dtype, src_nodata, nodata)
     fill = _fill_value(out_dtype, out_nodata)
-    lazy = chunks is not None or _is_dask(array)
     if lazy:
         from .plan import reproject_dask
 

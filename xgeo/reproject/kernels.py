@@ -20,7 +20,13 @@ Rules (as gdalwarp, per band):
 * area methods (average, mode, min, max, median) use the source pixels under
   the output pixel's footprint (its top-left and bottom-right corners mapped
   into the source); average weights them by their fractional overlap;
-* integer outputs are rounded half up and clamped to the dtype's range.
+* integer outputs are rounded half up and clamped to the dtype's range;
+* the methods that pick a source value (nearest, mode, min, max, median) keep integers
+  exact: an integer source is read, compared and stored in its own dtype, so int64/uint64
+  values beyond 2**53 come through unchanged (clamped only to a narrower output dtype), and an
+  integer nodata is compared exactly. The methods that compute a value (bilinear, cubic,
+  lanczos, average) do it in float64: integers beyond 2**53 are rounded to float64 precision
+  (a relative error below 1.2e-16) before being stored.
 
 Pure-NumPy references of the same rules live in :mod:`xgeo.reproject.reference`.
 """
@@ -28,6 +34,7 @@ Pure-NumPy references of the same rules live in :mod:`xgeo.reproject.reference`.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -140,6 +147,23 @@ def _store(out, b, i, j, value, is_int, lo, hi, fill):
 
 
 @njit(cache=True, inline="always")
+def _store_sel(out, b, i, j, v, sel, is_int, lo, hi, fill):
+    # A source value picked as is (nearest, mode, min, max, median). ``sel = (exact, lo, hi,
+    # fill, fill_in_range, one)`` in the source's dtype: for an integer source and output the value
+    # is clamped, nudged off the fill and stored without passing through float64.
+    if sel[0]:
+        if v < sel[1]:
+            v = sel[1]
+        elif v > sel[2]:
+            v = sel[2]
+        if sel[4] and v == sel[3]:
+            v = sel[3] + sel[5] if sel[3] < sel[2] else sel[3] - sel[5]
+        out[b, i, j] = v
+    else:
+        _store(out, b, i, j, v, is_int, lo, hi, fill)
+
+
+@njit(cache=True, inline="always")
 def _weight(kind, x):
     ax = abs(x)
     if kind == 0:  # bilinear (triangle)
@@ -162,17 +186,20 @@ def _weight(kind, x):
 # ---------------------------------------------------------------------- nearest
 @njit(cache=True, parallel=True)
 def _nearest(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
-             tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+             tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+             sel):
     # One row per parallel iteration; the row body is its own function so numba's
     # parfor pass never sees (and never mis-privatises) its conditional variables.
     for i in prange(out.shape[1]):
         _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
-                     tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss)
+                     tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+                     sel)
 
 
 @njit(cache=True)
 def _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
-                 tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss):
+                 tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
+                 sel):
     nb, h, w = out.shape
     wh, ww = src.shape[1], src.shape[2]
     bx = np.empty(w)
@@ -202,7 +229,7 @@ def _nearest_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_co
             if _invalid(v, has_nodata, nodata):
                 out[b, i, j] = fill
             else:
-                _store(out, b, i, j, v, is_int, lo, hi, fill)
+                _store_sel(out, b, i, j, v, sel, is_int, lo, hi, fill)
 
 
 # ------------------------------------------------------------ interpolating
@@ -393,20 +420,20 @@ def _box_overlap(k, lo, hi):
 @njit(cache=True, parallel=True)
 def _area(src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
           tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
-          kind, max_pixels):
+          sel, kind, max_pixels):
     for i in prange(out.shape[1]):
         _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
                   tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi,
-                  miss, kind, max_pixels)
+                  miss, sel, kind, max_pixels)
 
 
 @njit(cache=True)
 def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
               tile, tr0, tc0, steps, starts, nx, ny, has_nodata, nodata, fill, is_int, lo, hi, miss,
-              kind, max_pixels):
+              sel, kind, max_pixels):
     nb, h, w = out.shape
     wh, ww = src.shape[1], src.shape[2]
-    vals = np.empty(max_pixels)
+    vals = np.empty(max_pixels, src.dtype)  # the source's dtype: integers stay exact
     wts = np.empty(max_pixels)
     # Corner map: output pixel (i, j) spans corners (i, j) (top-left) to (i + 1, j + 1).
     tx = np.empty(w + 1)
@@ -450,7 +477,7 @@ def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
             miss[i] += 1
             continue
         if (ix1 - ix0) * (iy1 - iy0) > vals.size:
-            vals = np.empty((ix1 - ix0) * (iy1 - iy0))
+            vals = np.empty((ix1 - ix0) * (iy1 - iy0), src.dtype)
             wts = np.empty((ix1 - ix0) * (iy1 - iy0))
         for b in range(nb):
             n = 0
@@ -465,29 +492,30 @@ def _area_row(i, src, src_row0, src_col0, src_h, src_w, out, dst_row0, dst_col0,
             if n == 0:
                 out[b, i, j] = fill
                 continue
-            if kind == 0:  # average
+            if kind == 0:  # average (in float64); the others pick a value (in its own dtype)
                 acc = 0.0
                 ws = 0.0
                 for k in range(n):
                     acc += vals[k] * wts[k]
                     ws += wts[k]
-                value = acc / ws
-            elif kind == 2:  # min
-                value = vals[0]
+                _store(out, b, i, j, acc / ws, is_int, lo, hi, fill)
+                continue
+            if kind == 2:  # min
+                pick = vals[0]
                 for k in range(1, n):
-                    if vals[k] < value:
-                        value = vals[k]
+                    if vals[k] < pick:
+                        pick = vals[k]
             elif kind == 3:  # max
-                value = vals[0]
+                pick = vals[0]
                 for k in range(1, n):
-                    if vals[k] > value:
-                        value = vals[k]
+                    if vals[k] > pick:
+                        pick = vals[k]
             elif kind == 4:  # median: the lower middle of the sorted valid values
                 s = np.sort(vals[:n])
-                value = s[(n - 1) // 2]
+                pick = s[(n - 1) // 2]
             else:  # mode
-                value = _mode(vals, n)
-            _store(out, b, i, j, value, is_int, lo, hi, fill)
+                pick = _mode(vals, n)
+            _store_sel(out, b, i, j, pick, sel, is_int, lo, hi, fill)
 
 
 @njit(cache=True)
@@ -533,24 +561,31 @@ def warp_block(
     covering the output points. Raises RuntimeError if the window misses a needed pixel
     (a planner bug, never silently wrong pixels).
     """
+    if src.dtype.kind == "b":
+        src = src.view(np.uint8)
     is_int = np.issubdtype(out.dtype, np.integer)
-    lo, hi = (float(np.iinfo(out.dtype).min), float(np.iinfo(out.dtype).max)) if is_int else (0.0, 0.0)
+    lo, hi = _float_range(out.dtype) if is_int else (0.0, 0.0)
     has_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))
-    nd = float(nodata) if has_nodata else 0.0
-    if src.dtype.kind in "iub" and has_nodata and not _representable(nd, src.dtype):
-        has_nodata = False  # a nodata the dtype cannot hold never matches
+    if src.dtype.kind in "iu":
+        # integer nodata compared in the source's dtype (exact); one it cannot hold never matches
+        has_nodata = has_nodata and _representable(nodata, src.dtype)
+        nd = src.dtype.type(nodata if has_nodata else 0)
+    else:
+        nd = float(nodata) if has_nodata else 0.0
+    if is_int and isinstance(fill, int | np.integer):
+        fill = out.dtype.type(fill)  # stored exactly, not through float64
     miss = np.zeros(out.shape[1], dtype=np.int64)
     args = (src, src_offset[0], src_offset[1], src_shape[0], src_shape[1], out, dst_offset[0],
             dst_offset[1], cm.tile, cm.tile_row0, cm.tile_col0, cm.steps, cm.starts, cm.nodes_x,
             cm.nodes_y, has_nodata, nd, fill, is_int, lo, hi, miss)
     if method == "nearest":
-        _nearest(*args)
+        _nearest(*args, _selection(src.dtype, out.dtype, fill))
     elif method == "bilinear" and scale[0] >= 1.0 and scale[1] >= 1.0:
         _bilinear(*args)
     elif method in _INTERP_ID:
         _interp(*args, _INTERP_ID[method], INTERP_RADIUS[method], float(scale[0]), float(scale[1]))
     elif method in _AREA_ID:
-        _area(*args, _AREA_ID[method], 64)
+        _area(*args, _selection(src.dtype, out.dtype, fill), _AREA_ID[method], 64)
     else:
         raise ValueError(f"unknown resampling {method!r}")
     if miss.any():
@@ -560,6 +595,28 @@ def warp_block(
         )
 
 
-def _representable(value: float, dtype: np.dtype) -> bool:
+def _representable(value: float | int, dtype: np.dtype) -> bool:
     info = np.iinfo(dtype) if dtype.kind in "iu" else None
-    return info is None or (value == int(value) and info.min <= value <= info.max)
+    return info is None or (value == int(value) and info.min <= int(value) <= info.max)
+
+
+def _float_range(dtype: np.dtype) -> tuple[float, float]:
+    """The integer dtype's range as float64 values inside it (float(2**63 - 1) is 2**63)."""
+    info = np.iinfo(dtype)
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:
+        hi = float(np.nextafter(hi, 0.0))
+    return lo, hi
+
+
+def _selection(src_dtype: np.dtype, out_dtype: np.dtype, fill: Any) -> tuple:
+    """``sel`` of :func:`_store_sel`: exact integer storing, with the output range and the
+    fill in the source's dtype, when source and output are both integers."""
+    t = src_dtype.type
+    if src_dtype.kind not in "iu" or out_dtype.kind not in "iu":
+        return (False, t(0), t(0), t(0), False, t(1))
+    si, oi = np.iinfo(src_dtype), np.iinfo(out_dtype)
+    lo, hi = max(si.min, oi.min), min(si.max, oi.max)
+    f = int(fill) if float(fill) == int(fill) else None
+    hit = f is not None and lo <= f <= hi
+    return (True, t(lo), t(hi), t(f if hit else 0), hit, t(1))

@@ -20,18 +20,31 @@ def output_chunks(plan: Plan, lead_items: int, itemsize: int, chunks: Any) -> tu
     The default is never copied from the input: tiny input chunks would make a huge graph.
     """
     h, w = plan.dst.shape
-    if chunks is None or chunks == "auto":
+    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
         cy = cx = default_chunks(lead_items, itemsize)
-    elif isinstance(chunks, int | np.integer):
+    elif _is_size(chunks):
         cy = cx = int(chunks)
     else:
         try:
-            cy, cx = (int(v) for v in chunks)
-        except (TypeError, ValueError) as exc:
-            raise ReprojectionError(f"chunks must be an int, (y, x) or 'auto', got {chunks!r}") from exc
+            cy, cx = chunks
+        except (TypeError, ValueError):
+            cy = cx = None
+        if not (_is_size(cy) and _is_size(cx)):
+            raise ReprojectionError(
+                f"chunks must be a positive int, a pair (y, x) of them or 'auto', got {chunks!r}")
+        cy, cx = int(cy), int(cx)
     if cy <= 0 or cx <= 0:
         raise ReprojectionError(f"chunks must be positive, got {chunks!r}")
     return _split(h, cy), _split(w, cx)
+
+
+def _is_size(v: Any) -> bool:
+    """An integer (Python or NumPy, not bool) or an integral float: a chunk length."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    if isinstance(v, int | np.integer):
+        return True
+    return isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
 
 
 def _split(n: int, size: int) -> tuple[int, ...]:
