@@ -12,16 +12,16 @@ the edge (the fill value is recorded), ``"shift"`` moves the last window inside,
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
 from .bands import BAND_DIM, band_array
-from .crs import find_spatial_dims, read_grid, write_grid
+from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
 
@@ -127,7 +127,7 @@ class ChipGrid(Sequence[Chip]):
         cols: np.ndarray,
         t0: np.ndarray | None,
         t1: np.ndarray | None,
-        valid: np.ndarray | None,
+        valid: np.ndarray | Callable[[], np.ndarray] | None,
         boundary: Boundary,
         fill_value: Any,
         per_step: bool = False,
@@ -138,12 +138,21 @@ class ChipGrid(Sequence[Chip]):
         self.cols = np.asarray(cols, dtype=np.int64)
         self.t0 = t0
         self.t1 = t1
-        self.valid = valid
+        # an array, or a function computing it on first use (a mask without min_valid
+        # filters nothing, so its pixels are read only when the fractions are looked at)
+        self._valid = valid
         self.boundary = boundary
         self.fill_value = fill_value
         # True when chips were made one per time step (time=None): images are [C, H, W].
         self.per_step = per_step
         self.y_dim, self.x_dim = find_spatial_dims(source)
+
+    @property
+    def valid(self) -> np.ndarray | None:
+        """Valid fraction per chip, or None when neither ``min_valid`` nor ``mask`` was given."""
+        if callable(self._valid):
+            self._valid = np.asarray(self._valid())
+        return self._valid
 
     # ---------------------------------------------------------------- sequence API
     @cached_property
@@ -203,7 +212,11 @@ class ChipGrid(Sequence[Chip]):
             cols=self.cols[idx],
             t0=None if self.t0 is None else self.t0[idx],
             t1=None if self.t1 is None else self.t1[idx],
-            valid=None if self.valid is None else self.valid[idx],
+            valid=(
+                partial(_valid_of, self, idx)
+                if callable(self._valid)
+                else None if self._valid is None else self._valid[idx]
+            ),
             boundary=self.boundary,
             fill_value=self.fill_value,
             per_step=self.per_step,
@@ -347,12 +360,23 @@ class ChipGrid(Sequence[Chip]):
         return gpd.GeoDataFrame(frame, geometry=boxes, crs=self.grid.crs)
 
 
+def _valid_of(grid: ChipGrid, idx: np.ndarray) -> np.ndarray:
+    """The valid fractions of ``grid``'s chips at ``idx`` (computed once, by ``grid``)."""
+    return grid.valid[idx]
+
+
 # ------------------------------------------------------------------ construction
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(pair) != 2 or any(int(v) != v or v <= 0 for v in pair):
         raise ChipError(f"{name} must be a positive int or a (y, x) pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
+
+
+def _positive(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value <= 0:
+        raise ChipError(f"{name} must be a positive int (time steps), got {value!r}")
+    return int(value)
 
 
 def _storage_chunks(arr: xr.DataArray, dim: Hashable) -> tuple[int, ...] | None:
@@ -447,6 +471,22 @@ def _valid_fractions(
     return total / ((b - a) * h * w)
 
 
+def _deferred_fractions(
+    arr: xr.DataArray, mask: xr.DataArray, fill: Any, rows: np.ndarray, cols: np.ndarray,
+    t0: np.ndarray | None, t1: np.ndarray | None, size: tuple[int, int],
+) -> np.ndarray:
+    y_dim, x_dim = find_spatial_dims(arr)
+    return _valid_fractions(_valid_mask(arr, mask, fill), rows, cols, t0, t1, size, y_dim, x_dim)
+
+
+def _check_one_crs(obj: xr.Dataset, names: Sequence[Hashable]) -> None:
+    """Raise GridMappingConflictError (as to_zarr and reproject do) when the variables that
+    make the chips, mask included, point at grid mappings with different CRSs."""
+    names = list(dict.fromkeys(n for n in names if n in obj.data_vars))
+    if len(names) > 1:
+        read_crs(obj[names])
+
+
 def _roi_mask(grid: Grid, rows, cols, size, roi: Any, roi_crs: Any) -> np.ndarray:
     """True for windows whose footprint intersects ``roi`` (bounds tuple or shapely geometry)."""
     import shapely
@@ -537,6 +577,8 @@ def make_chips(
     >>> len(chips), chips[0].window, chips.extract(3).dims
     (20, (slice(0, 64, None), slice(0, 64, None)), ('band', 'y', 'x'))
     """
+    source = obj
+    mask_name = None
     if (
         isinstance(obj, xr.Dataset)
         and mask is not None
@@ -548,6 +590,9 @@ def make_chips(
         if variables is None and variable is None and bands is None:
             obj = obj.drop_vars(mask_name)
     arr = band_array(obj, variable=variable, variables=variables, bands=bands)
+    if isinstance(source, xr.Dataset):  # per-band variables are the band labels
+        used = [variable] if variable is not None else arr[BAND_DIM].values.tolist()
+        _check_one_crs(source, [*used, mask_name])
     if dims is not None:
         y_dim, x_dim = dims
         arr = arr.rename({y_dim: "y", x_dim: "x"}) if (y_dim, x_dim) != ("y", "x") else arr
@@ -591,10 +636,9 @@ def make_chips(
             per_step = True
             t_starts, t_len = np.arange(nt, dtype=np.int64), 1
         else:
-            t_starts, t_len = (
-                window_starts(nt, int(time), int(time_stride or time), "drop"),
-                int(time),
-            )
+            t_len = _positive(time, "time")
+            t_step = t_len if time_stride is None else _positive(time_stride, "time_stride")
+            t_starts = window_starts(nt, t_len, t_step, "drop")
         n_space = rows.size
         t0 = np.repeat(t_starts, n_space)
         t1 = t0 + t_len
@@ -611,10 +655,10 @@ def make_chips(
                 f"the ROI {roi!r} does not intersect any chip of this {grid.shape} grid"
             )
     fill = fill_value_for(arr)
-    valid = None
-    if min_valid > 0 or mask is not None:
-        if mask is not None and not isinstance(mask, xr.DataArray):
-            raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
+    valid: Any = None
+    if mask is not None and not isinstance(mask, xr.DataArray):
+        raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
+    if min_valid > 0:  # the one case that reads pixels here (lazily, chunk by chunk if dask)
         vmask = _valid_mask(arr, mask, fill)
         valid = _valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
         keep &= valid >= min_valid
@@ -622,6 +666,12 @@ def make_chips(
             raise ChipError(
                 f"no chip has a valid fraction >= {min_valid} (best: {valid.max():.3f})"
             )
+        valid = valid[keep]
+    elif mask is not None:  # nothing to filter: fractions computed when first looked at
+        valid = partial(
+            _deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
+            None if t0 is None else t0[keep], None if t1 is None else t1[keep], (h, w),
+        )
 
     chips = ChipGrid(
         arr,
@@ -630,7 +680,7 @@ def make_chips(
         cols=cols[keep],
         t0=None if t0 is None else t0[keep],
         t1=None if t1 is None else t1[keep],
-        valid=None if valid is None else valid[keep],
+        valid=valid,
         boundary=boundary,
         fill_value=fill,
         per_step=per_step,
