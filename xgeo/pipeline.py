@@ -111,9 +111,8 @@ def run_demo(
     from .indices import compute_indices
     from .info import format_table
     from .io import open_dataset
-    from .reproject import reproject
-
     from .outputs import prepare_output
+    from .reproject import reproject
 
     out = Path(out_dir)
     store, *_ = outputs = demo_outputs(out)
