@@ -11,7 +11,6 @@ the edge (the fill value is recorded), ``"shift"`` moves the last window inside,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -24,11 +23,11 @@ from .bands import BAND_DIM, band_array
 from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
+from .validity import TIME_DIM, deferred_fractions, valid_fractions, valid_mask
 
 __all__ = ["Chip", "ChipGrid", "make_chips", "window_starts", "fill_value_for"]
 
 Boundary = Literal["pad", "shift", "drop"]
-TIME_DIM = "time"
 
 
 def window_starts(length: int, size: int, stride: int, boundary: Boundary) -> np.ndarray:
@@ -407,78 +406,6 @@ def _aligned_starts(chunks: tuple[int, ...], size: int, stride: int) -> np.ndarr
     return np.concatenate(starts)
 
 
-def _valid_mask(arr: xr.DataArray, mask: xr.DataArray | None, fill: Any) -> xr.DataArray:
-    """True where every band of a pixel holds data and the user mask does not flag it."""
-    if np.issubdtype(arr.dtype, np.floating):
-        valid = arr.notnull()
-        if fill is not None and not (isinstance(fill, float) and math.isnan(fill)):
-            valid = valid & (arr != fill)
-    else:
-        valid = arr != fill if fill is not None else xr.ones_like(arr, dtype=bool)
-    if BAND_DIM in valid.dims:
-        valid = valid.all(BAND_DIM)
-    if mask is not None:
-        valid = valid & ~mask.astype(bool)
-    return valid
-
-
-def _valid_fractions(
-    valid: xr.DataArray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    t0: np.ndarray | None,
-    t1: np.ndarray | None,
-    size: tuple[int, int],
-    y_dim: Hashable,
-    x_dim: Hashable,
-) -> np.ndarray:
-    """Valid fraction per window from a coarse count grid and its summed-area table.
-
-    Pixels are reduced once into cells of ``g`` x ``g`` (``g`` divides every window
-    edge), so the full-resolution mask is never held twice; padded areas count as invalid.
-    """
-    h, w = size
-    gy = math.gcd(h, *map(int, np.unique(rows)))
-    gx = math.gcd(w, *map(int, np.unique(cols)))
-    counts = valid.coarsen({y_dim: gy, x_dim: gx}, boundary="pad").sum()
-    order = ([TIME_DIM] if TIME_DIM in counts.dims else []) + [y_dim, x_dim]
-    extra = [d for d in counts.dims if d not in order]
-    if extra:
-        counts = counts.sum(extra)
-    c = np.asarray(counts.transpose(*order).values, dtype=np.int64)
-    if c.ndim == 2:
-        c = c[None]
-    sat = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2] + 1), dtype=np.int64)
-    sat[1:, 1:, 1:] = c.cumsum(0).cumsum(1).cumsum(2)
-    r0 = np.minimum(rows // gy, c.shape[1])
-    r1 = np.minimum((rows + h) // gy, c.shape[1])
-    c0 = np.minimum(cols // gx, c.shape[2])
-    c1 = np.minimum((cols + w) // gx, c.shape[2])
-    if t0 is None:
-        a, b = np.zeros_like(rows), np.full_like(rows, c.shape[0])
-    else:
-        a, b = t0, t1
-    total = (
-        sat[b, r1, c1]
-        - sat[a, r1, c1]
-        - sat[b, r0, c1]
-        - sat[b, r1, c0]
-        + sat[a, r0, c1]
-        + sat[a, r1, c0]
-        + sat[b, r0, c0]
-        - sat[a, r0, c0]
-    )
-    return total / ((b - a) * h * w)
-
-
-def _deferred_fractions(
-    arr: xr.DataArray, mask: xr.DataArray, fill: Any, rows: np.ndarray, cols: np.ndarray,
-    t0: np.ndarray | None, t1: np.ndarray | None, size: tuple[int, int],
-) -> np.ndarray:
-    y_dim, x_dim = find_spatial_dims(arr)
-    return _valid_fractions(_valid_mask(arr, mask, fill), rows, cols, t0, t1, size, y_dim, x_dim)
-
-
 def _check_one_crs(obj: xr.Dataset, names: Sequence[Hashable]) -> None:
     """Raise GridMappingConflictError (as to_zarr and reproject do) when the variables that
     make the chips, mask included, point at grid mappings with different CRSs."""
@@ -659,8 +586,8 @@ def make_chips(
     if mask is not None and not isinstance(mask, xr.DataArray):
         raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
     if min_valid > 0:  # the one case that reads pixels here (lazily, chunk by chunk if dask)
-        vmask = _valid_mask(arr, mask, fill)
-        valid = _valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
+        vmask = valid_mask(arr, mask, fill)
+        valid = valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
         keep &= valid >= min_valid
         if not keep.any():
             raise ChipError(
@@ -669,7 +596,7 @@ def make_chips(
         valid = valid[keep]
     elif mask is not None:  # nothing to filter: fractions computed when first looked at
         valid = partial(
-            _deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
+            deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
             None if t0 is None else t0[keep], None if t1 is None else t1[keep], (h, w),
         )
 

@@ -408,6 +408,8 @@ class ChipDataset(Dataset):
         in the main process and 1 inside DataLoader workers (the workers are the parallelism).
     **chip_kwargs
         Passed to :func:`~xgeo.chips.make_chips` (``time``, ``boundary``, ``min_valid``, ...).
+        The chip index comes from metadata: a path source has no pixel decoded at
+        construction unless ``min_valid`` asks for valid fractions (then chunk by chunk).
 
     Examples
     --------
