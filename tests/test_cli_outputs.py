@@ -117,3 +117,11 @@ def test_demo_keeps_user_files_and_replaces_only_its_own(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["notes.txt", *(p.name for p in demo_outputs(out))]
     )
+
+
+def test_a_failing_command_leaves_the_old_output_even_with_overwrite(tmp_path):
+    out = tmp_path / "ll.nc"
+    out.write_text("the user's file")
+    result = _run("reproject", SRC, out, "--crs", "EPSG:999999", "--overwrite")
+    assert result.exit_code == 1 and "cannot parse CRS" in result.output
+    assert out.read_text() == "the user's file"

@@ -81,10 +81,13 @@ def _open(path: str, chunks: Any = None) -> Any:
     return open_dataset(path, chunks=chunks)
 
 
-def _write(ds: Any, out: str, **zarr_kwargs: Any) -> None:
-    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY."""
+def _write(ds: Any, out: str, overwrite: bool, **zarr_kwargs: Any) -> None:
+    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY;
+    an existing OUT is removed (with --overwrite) only now, when the result is ready to write."""
     from .io import to_netcdf, to_zarr
+    from .outputs import prepare_output
 
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     if out.lower().endswith((".nc", ".nc4", ".netcdf")):
         ds = _netcdf_safe(ds)
         if sys.stderr.isatty():
@@ -130,11 +133,12 @@ _overwrite = click.option(
 )
 
 
-def _prepare(out: str, overwrite: bool, *inputs: str) -> None:
-    """Refuse an existing output unless --overwrite (then remove it, and only it)."""
-    from .outputs import prepare_output
+def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
+    """Before any work: refuse an existing output unless --overwrite, and an output that is
+    an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
+    from .outputs import check_output
 
-    prepare_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite")
+    check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite")
 
 
 @main.command()
@@ -202,11 +206,13 @@ def compress(
         options["lossless"] = True
         if codec == "hevc":
             codec = "ffv1"
+    from .outputs import prepare_output
     from .pipeline import compress_dataset, compression_table
 
     parsed_chunks = _parse_chunks(chunks)
-    _prepare(out, overwrite, src)
+    _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
         ds,
         out,
@@ -226,8 +232,8 @@ def compress(
 @_overwrite
 def decompress(src: str, out: str, overwrite: bool) -> None:
     """Decode the Zarr store SRC (video or not) into OUT (.nc for netCDF, else Zarr)."""
-    _prepare(out, overwrite, src)
-    _write(_open(src, chunks={}), out)
+    _check_output(out, overwrite, src)
+    _write(_open(src, chunks={}), out, overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -253,12 +259,12 @@ def reproject(
     """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
     from .reproject import reproject as reproject_
 
-    _prepare(out, overwrite, src)
+    _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
     )
-    _write(result, out)
+    _write(result, out, overwrite)
     click.echo(f"wrote {out}: {result.geo.grid!r}")
 
 
@@ -278,9 +284,9 @@ def indices(
     """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
     from .indices import compute_indices
 
-    _prepare(out, overwrite, src)
+    _check_output(out, overwrite, src)
     result = compute_indices(_open(src, chunks={}), list(names), sensor=sensor, variable=variable)
-    _write(result, out)
+    _write(result, out, overwrite)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
 
 
@@ -309,10 +315,11 @@ def chips(
 ) -> None:
     """Index the chips of SRC and write one row per chip (window, bounds, validity) to --out."""
     from .chips import make_chips
+    from .outputs import prepare_output
 
     if not out.lower().endswith((".csv", ".parquet")):
         raise click.BadParameter("--out must end in .csv or .parquet")
-    _prepare(out, overwrite, src)
+    _check_output(out, overwrite, src)
     grid = make_chips(
         _open(src),
         size,
@@ -323,6 +330,7 @@ def chips(
         variable=variable,
     )
     frame = grid.to_dataframe()
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     if out.lower().endswith(".parquet"):
         try:
             frame.to_parquet(out)
@@ -355,10 +363,10 @@ def demo(out_dir: str, crf: float | None, overwrite: bool) -> None:
 
     Writes OUT/cube.zarr and four PNGs; other files in OUT are never touched.
     """
-    from .outputs import prepare_output
+    from .outputs import check_output
     from .pipeline import demo_outputs, run_demo
 
-    prepare_output(*demo_outputs(out_dir), overwrite=overwrite, flag="--overwrite")
+    check_output(*demo_outputs(out_dir), overwrite=overwrite, flag="--overwrite")
     click.echo(run_demo(out_dir, crf=crf, overwrite=overwrite))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import OutputExistsError
 from .store import progress_path
 
-__all__ = ["prepare_output"]
+__all__ = ["check_output", "prepare_output"]
 
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
@@ -74,6 +74,24 @@ def prepare_output(
     >>> prepare_output(out, overwrite=True); os.path.exists(out)
     False
     """
+    for p in check_output(*paths, overwrite=overwrite, inputs=inputs, flag=flag):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def check_output(
+    *paths: str | os.PathLike,
+    overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike] = (),
+    flag: str = "overwrite=True",
+) -> list[Path]:
+    """What :func:`prepare_output` would remove (raising as it does), removing nothing.
+
+    Call it before long work so a refusal comes first, and :func:`prepare_output` right
+    before writing, so an input or argument error found on the way leaves the old output.
+    """
     doomed: list[Path] = []
     for path in paths:
         out = Path(path)
@@ -94,8 +112,4 @@ def prepare_output(
                 "files and stores it can replace, so it will not delete it: choose another path"
             )
         doomed += found
-    for p in doomed:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+    return doomed
