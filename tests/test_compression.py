@@ -181,3 +181,24 @@ def test_one_infinity_stays_one_value_through_to_zarr(tmp_path, eo):
     np.testing.assert_array_equal(back[~fin], a[~fin])
     assert np.isfinite(back[fin]).all()
     assert np.abs(back[fin] - a[fin]).max() < 0.05
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [({"chunks": {"time": 0}}, r"chunks\['time'\]=0"), ({"chunks": {"x": -50}}, r"chunks\['x'\]=-50"),
+     ({"tile": 0}, "tile=0"), ({"gop": 0}, "gop=0"), ({"band_chunk": 0}, "band_chunk=0")],
+)
+def test_zero_or_negative_chunk_sizes_name_the_argument(eo, kwargs, arg):
+    with pytest.raises(CodecError, match=f"{arg}: chunk sizes must be positive"):
+        video_encoding(eo, "hevc", **kwargs)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_zero_chunks_in_to_zarr_encoding_are_a_typed_error(tmp_path, eo, lazy):
+    ds = eo[["ndvi"]].chunk({"time": 1}) if lazy else eo[["ndvi"]]
+    store = tmp_path / "z.zarr"
+    with pytest.raises(CodecError, match=r"encoding\['ndvi'\]\['chunks'\]=0"):
+        ds.geo.to_zarr(store, encoding={"ndvi": {"chunks": (0, 50, 50)}})
+    with pytest.raises(CodecError, match=r"chunks\['time'\]=0"):
+        ds.geo.to_zarr(store, codec="hevc", codec_options={"chunks": {"time": 0}})
+    assert not store.exists()

@@ -11,24 +11,23 @@ the edge (the fill value is recorded), ``"shift"`` moves the last window inside,
 
 from __future__ import annotations
 
-import math
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
 from .bands import BAND_DIM, band_array
-from .crs import find_spatial_dims, read_grid, write_grid
+from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
+from .validity import TIME_DIM, deferred_fractions, valid_fractions, valid_mask
 
 __all__ = ["Chip", "ChipGrid", "make_chips", "window_starts", "fill_value_for"]
 
 Boundary = Literal["pad", "shift", "drop"]
-TIME_DIM = "time"
 
 
 def window_starts(length: int, size: int, stride: int, boundary: Boundary) -> np.ndarray:
@@ -127,7 +126,7 @@ class ChipGrid(Sequence[Chip]):
         cols: np.ndarray,
         t0: np.ndarray | None,
         t1: np.ndarray | None,
-        valid: np.ndarray | None,
+        valid: np.ndarray | Callable[[], np.ndarray] | None,
         boundary: Boundary,
         fill_value: Any,
         per_step: bool = False,
@@ -138,12 +137,21 @@ class ChipGrid(Sequence[Chip]):
         self.cols = np.asarray(cols, dtype=np.int64)
         self.t0 = t0
         self.t1 = t1
-        self.valid = valid
+        # an array, or a function computing it on first use (a mask without min_valid
+        # filters nothing, so its pixels are read only when the fractions are looked at)
+        self._valid = valid
         self.boundary = boundary
         self.fill_value = fill_value
         # True when chips were made one per time step (time=None): images are [C, H, W].
         self.per_step = per_step
         self.y_dim, self.x_dim = find_spatial_dims(source)
+
+    @property
+    def valid(self) -> np.ndarray | None:
+        """Valid fraction per chip, or None when neither ``min_valid`` nor ``mask`` was given."""
+        if callable(self._valid):
+            self._valid = np.asarray(self._valid())
+        return self._valid
 
     # ---------------------------------------------------------------- sequence API
     @cached_property
@@ -203,7 +211,11 @@ class ChipGrid(Sequence[Chip]):
             cols=self.cols[idx],
             t0=None if self.t0 is None else self.t0[idx],
             t1=None if self.t1 is None else self.t1[idx],
-            valid=None if self.valid is None else self.valid[idx],
+            valid=(
+                partial(_valid_of, self, idx)
+                if callable(self._valid)
+                else None if self._valid is None else self._valid[idx]
+            ),
             boundary=self.boundary,
             fill_value=self.fill_value,
             per_step=self.per_step,
@@ -347,12 +359,23 @@ class ChipGrid(Sequence[Chip]):
         return gpd.GeoDataFrame(frame, geometry=boxes, crs=self.grid.crs)
 
 
+def _valid_of(grid: ChipGrid, idx: np.ndarray) -> np.ndarray:
+    """The valid fractions of ``grid``'s chips at ``idx`` (computed once, by ``grid``)."""
+    return grid.valid[idx]
+
+
 # ------------------------------------------------------------------ construction
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(pair) != 2 or any(int(v) != v or v <= 0 for v in pair):
         raise ChipError(f"{name} must be a positive int or a (y, x) pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
+
+
+def _positive(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value <= 0:
+        raise ChipError(f"{name} must be a positive int (time steps), got {value!r}")
+    return int(value)
 
 
 def _storage_chunks(arr: xr.DataArray, dim: Hashable) -> tuple[int, ...] | None:
@@ -383,68 +406,12 @@ def _aligned_starts(chunks: tuple[int, ...], size: int, stride: int) -> np.ndarr
     return np.concatenate(starts)
 
 
-def _valid_mask(arr: xr.DataArray, mask: xr.DataArray | None, fill: Any) -> xr.DataArray:
-    """True where every band of a pixel holds data and the user mask does not flag it."""
-    if np.issubdtype(arr.dtype, np.floating):
-        valid = arr.notnull()
-        if fill is not None and not (isinstance(fill, float) and math.isnan(fill)):
-            valid = valid & (arr != fill)
-    else:
-        valid = arr != fill if fill is not None else xr.ones_like(arr, dtype=bool)
-    if BAND_DIM in valid.dims:
-        valid = valid.all(BAND_DIM)
-    if mask is not None:
-        valid = valid & ~mask.astype(bool)
-    return valid
-
-
-def _valid_fractions(
-    valid: xr.DataArray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    t0: np.ndarray | None,
-    t1: np.ndarray | None,
-    size: tuple[int, int],
-    y_dim: Hashable,
-    x_dim: Hashable,
-) -> np.ndarray:
-    """Valid fraction per window from a coarse count grid and its summed-area table.
-
-    Pixels are reduced once into cells of ``g`` x ``g`` (``g`` divides every window
-    edge), so the full-resolution mask is never held twice; padded areas count as invalid.
-    """
-    h, w = size
-    gy = math.gcd(h, *map(int, np.unique(rows)))
-    gx = math.gcd(w, *map(int, np.unique(cols)))
-    counts = valid.coarsen({y_dim: gy, x_dim: gx}, boundary="pad").sum()
-    order = ([TIME_DIM] if TIME_DIM in counts.dims else []) + [y_dim, x_dim]
-    extra = [d for d in counts.dims if d not in order]
-    if extra:
-        counts = counts.sum(extra)
-    c = np.asarray(counts.transpose(*order).values, dtype=np.int64)
-    if c.ndim == 2:
-        c = c[None]
-    sat = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2] + 1), dtype=np.int64)
-    sat[1:, 1:, 1:] = c.cumsum(0).cumsum(1).cumsum(2)
-    r0 = np.minimum(rows // gy, c.shape[1])
-    r1 = np.minimum((rows + h) // gy, c.shape[1])
-    c0 = np.minimum(cols // gx, c.shape[2])
-    c1 = np.minimum((cols + w) // gx, c.shape[2])
-    if t0 is None:
-        a, b = np.zeros_like(rows), np.full_like(rows, c.shape[0])
-    else:
-        a, b = t0, t1
-    total = (
-        sat[b, r1, c1]
-        - sat[a, r1, c1]
-        - sat[b, r0, c1]
-        - sat[b, r1, c0]
-        + sat[a, r0, c1]
-        + sat[a, r1, c0]
-        + sat[b, r0, c0]
-        - sat[a, r0, c0]
-    )
-    return total / ((b - a) * h * w)
+def _check_one_crs(obj: xr.Dataset, names: Sequence[Hashable]) -> None:
+    """Raise GridMappingConflictError (as to_zarr and reproject do) when the variables that
+    make the chips, mask included, point at grid mappings with different CRSs."""
+    names = list(dict.fromkeys(n for n in names if n in obj.data_vars))
+    if len(names) > 1:
+        read_crs(obj[names])
 
 
 def _roi_mask(grid: Grid, rows, cols, size, roi: Any, roi_crs: Any) -> np.ndarray:
@@ -537,6 +504,8 @@ def make_chips(
     >>> len(chips), chips[0].window, chips.extract(3).dims
     (20, (slice(0, 64, None), slice(0, 64, None)), ('band', 'y', 'x'))
     """
+    source = obj
+    mask_name = None
     if (
         isinstance(obj, xr.Dataset)
         and mask is not None
@@ -548,6 +517,9 @@ def make_chips(
         if variables is None and variable is None and bands is None:
             obj = obj.drop_vars(mask_name)
     arr = band_array(obj, variable=variable, variables=variables, bands=bands)
+    if isinstance(source, xr.Dataset):  # per-band variables are the band labels
+        used = [variable] if variable is not None else arr[BAND_DIM].values.tolist()
+        _check_one_crs(source, [*used, mask_name])
     if dims is not None:
         y_dim, x_dim = dims
         arr = arr.rename({y_dim: "y", x_dim: "x"}) if (y_dim, x_dim) != ("y", "x") else arr
@@ -591,10 +563,9 @@ def make_chips(
             per_step = True
             t_starts, t_len = np.arange(nt, dtype=np.int64), 1
         else:
-            t_starts, t_len = (
-                window_starts(nt, int(time), int(time_stride or time), "drop"),
-                int(time),
-            )
+            t_len = _positive(time, "time")
+            t_step = t_len if time_stride is None else _positive(time_stride, "time_stride")
+            t_starts = window_starts(nt, t_len, t_step, "drop")
         n_space = rows.size
         t0 = np.repeat(t_starts, n_space)
         t1 = t0 + t_len
@@ -611,17 +582,23 @@ def make_chips(
                 f"the ROI {roi!r} does not intersect any chip of this {grid.shape} grid"
             )
     fill = fill_value_for(arr)
-    valid = None
-    if min_valid > 0 or mask is not None:
-        if mask is not None and not isinstance(mask, xr.DataArray):
-            raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
-        vmask = _valid_mask(arr, mask, fill)
-        valid = _valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
+    valid: Any = None
+    if mask is not None and not isinstance(mask, xr.DataArray):
+        raise ChipError(f"mask {mask!r} is not a variable of the Dataset")
+    if min_valid > 0:  # the one case that reads pixels here (lazily, chunk by chunk if dask)
+        vmask = valid_mask(arr, mask, fill)
+        valid = valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
         keep &= valid >= min_valid
         if not keep.any():
             raise ChipError(
                 f"no chip has a valid fraction >= {min_valid} (best: {valid.max():.3f})"
             )
+        valid = valid[keep]
+    elif mask is not None:  # nothing to filter: fractions computed when first looked at
+        valid = partial(
+            deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
+            None if t0 is None else t0[keep], None if t1 is None else t1[keep], (h, w),
+        )
 
     chips = ChipGrid(
         arr,
@@ -630,7 +607,7 @@ def make_chips(
         cols=cols[keep],
         t0=None if t0 is None else t0[keep],
         t1=None if t1 is None else t1[keep],
-        valid=None if valid is None else valid[keep],
+        valid=valid,
         boundary=boundary,
         fill_value=fill,
         per_step=per_step,

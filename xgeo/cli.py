@@ -81,10 +81,13 @@ def _open(path: str, chunks: Any = None) -> Any:
     return open_dataset(path, chunks=chunks)
 
 
-def _write(ds: Any, out: str, **zarr_kwargs: Any) -> None:
-    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY."""
+def _write(ds: Any, out: str, overwrite: bool, **zarr_kwargs: Any) -> None:
+    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY;
+    an existing OUT is removed (with --overwrite) only now, when the result is ready to write."""
     from .io import to_netcdf, to_zarr
+    from .outputs import prepare_output
 
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     if out.lower().endswith((".nc", ".nc4", ".netcdf")):
         ds = _netcdf_safe(ds)
         if sys.stderr.isatty():
@@ -111,11 +114,31 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
     if not text:
         return None
     try:
-        return {k.strip(): int(v) for k, v in (item.split("=") for item in text.split(","))}
+        chunks = {k.strip(): int(v) for k, v in (item.split("=") for item in text.split(","))}
     except ValueError as exc:
         raise click.BadParameter(
-            f"expected dim=size,... (e.g. time=32,y=256,x=256), got {text!r}"
+            f"expected dim=size,... (e.g. time=32,y=256,x=256), got {text!r}",
+            param_hint="--chunks",
         ) from exc
+    bad = [f"{k}={v}" for k, v in chunks.items() if v <= 0]
+    if bad:
+        raise click.BadParameter(
+            f"chunk sizes must be positive integers, got {', '.join(bad)}", param_hint="--chunks"
+        )
+    return chunks
+
+
+_overwrite = click.option(
+    "--overwrite", is_flag=True, help="Replace the output if it exists (only the output itself)."
+)
+
+
+def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
+    """Before any work: refuse an existing output unless --overwrite, and an output that is
+    an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
+    from .outputs import check_output
+
+    check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite")
 
 
 @main.command()
@@ -147,6 +170,7 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
 @click.option(
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
+@_overwrite
 def compress(
     src: str,
     out: str,
@@ -161,6 +185,7 @@ def compress(
     reorder_frames: bool,
     mask: str | None,
     variables: tuple[str, ...],
+    overwrite: bool,
 ) -> None:
     """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
     targets = {
@@ -181,15 +206,19 @@ def compress(
         options["lossless"] = True
         if codec == "hevc":
             codec = "ffv1"
+    from .outputs import prepare_output
     from .pipeline import compress_dataset, compression_table
 
+    parsed_chunks = _parse_chunks(chunks)
+    _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
         ds,
         out,
         codec=codec,
         codec_options=options,
-        chunks=_parse_chunks(chunks),
+        chunks=parsed_chunks,
         variables=list(variables) or None,
         mask=mask,
     )
@@ -200,9 +229,11 @@ def compress(
 @main.command()
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
-def decompress(src: str, out: str) -> None:
+@_overwrite
+def decompress(src: str, out: str, overwrite: bool) -> None:
     """Decode the Zarr store SRC (video or not) into OUT (.nc for netCDF, else Zarr)."""
-    _write(_open(src, chunks={}), out)
+    _check_output(out, overwrite, src)
+    _write(_open(src, chunks={}), out, overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -220,17 +251,20 @@ def decompress(src: str, out: str) -> None:
     ),
 )
 @click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
+@_overwrite
 def reproject(
-    src: str, out: str, dst_crs: str, resolution: float | None, resampling: str, tap: bool
+    src: str, out: str, dst_crs: str, resolution: float | None, resampling: str, tap: bool,
+    overwrite: bool,
 ) -> None:
     """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
     from .reproject import reproject as reproject_
 
+    _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
     )
-    _write(result, out)
+    _write(result, out, overwrite)
     click.echo(f"wrote {out}: {result.geo.grid!r}")
 
 
@@ -242,14 +276,17 @@ def reproject(
 )
 @click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
 @click.option("--variable", help="Variable holding a band dim, if several.")
+@_overwrite
 def indices(
-    src: str, out: str, names: tuple[str, ...], sensor: str | None, variable: str | None
+    src: str, out: str, names: tuple[str, ...], sensor: str | None, variable: str | None,
+    overwrite: bool,
 ) -> None:
     """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
     from .indices import compute_indices
 
+    _check_output(out, overwrite, src)
     result = compute_indices(_open(src, chunks={}), list(names), sensor=sensor, variable=variable)
-    _write(result, out)
+    _write(result, out, overwrite)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
 
 
@@ -264,6 +301,7 @@ def indices(
 @click.option("--time", "time_window", type=int, help="Time-series chips of this many steps.")
 @click.option("--variable", help="Variable holding a band dim, if several.")
 @click.option("--out", required=True, type=click.Path(), help="chips.csv or chips.parquet")
+@_overwrite
 def chips(
     src: str,
     size: int,
@@ -273,10 +311,15 @@ def chips(
     time_window: int | None,
     variable: str | None,
     out: str,
+    overwrite: bool,
 ) -> None:
     """Index the chips of SRC and write one row per chip (window, bounds, validity) to --out."""
     from .chips import make_chips
+    from .outputs import prepare_output
 
+    if not out.lower().endswith((".csv", ".parquet")):
+        raise click.BadParameter("--out must end in .csv or .parquet")
+    _check_output(out, overwrite, src)
     grid = make_chips(
         _open(src),
         size,
@@ -287,6 +330,7 @@ def chips(
         variable=variable,
     )
     frame = grid.to_dataframe()
+    prepare_output(out, overwrite=overwrite, flag="--overwrite")
     if out.lower().endswith(".parquet"):
         try:
             frame.to_parquet(out)
@@ -294,12 +338,10 @@ def chips(
             raise ImportError(
                 f"writing Parquet needs pyarrow (pip install pyarrow), or use a .csv path: {exc}"
             ) from exc
-    elif out.lower().endswith(".csv"):
+    else:
         if "geometry" in frame:
             frame = frame.assign(geometry=frame.geometry.to_wkt())
         frame.to_csv(out, index=False)
-    else:
-        raise click.BadParameter("--out must end in .csv or .parquet")
     click.echo(f"wrote {len(frame)} chips to {out}")
 
 
@@ -313,11 +355,19 @@ def chips(
     help="Folder for the Zarr store and the quicklook PNGs.",
 )
 @click.option("--crf", type=float, default=None, help="Video quality (default: the codec's).")
-def demo(out_dir: str, crf: float | None) -> None:
-    """The whole pipeline on the bundled real Sentinel-2 cube, with a summary and quicklooks."""
-    from .pipeline import run_demo
+@click.option(
+    "--overwrite", is_flag=True, help="Replace the demo's own store and PNGs if they exist."
+)
+def demo(out_dir: str, crf: float | None, overwrite: bool) -> None:
+    """The whole pipeline on the bundled real Sentinel-2 cube, with a summary and quicklooks.
 
-    click.echo(run_demo(out_dir, crf=crf))
+    Writes OUT/cube.zarr and four PNGs; other files in OUT are never touched.
+    """
+    from .outputs import check_output
+    from .pipeline import demo_outputs, run_demo
+
+    check_output(*demo_outputs(out_dir), overwrite=overwrite, flag="--overwrite")
+    click.echo(run_demo(out_dir, crf=crf, overwrite=overwrite))
 
 
 @main.command()

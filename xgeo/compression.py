@@ -228,6 +228,11 @@ def video_encoding(
         codec).lower()
     if codec not in CODECS:
         raise CodecError(f"codec={codec!r} is not a video codec; use one of {CODECS}")
+    for arg, value in (("gop", gop), ("tile", tile), ("band_chunk", band_chunk)):
+        if value is not None:
+            _check_chunk_size(value, arg)
+    for d, n in (chunks or {}).items():
+        _check_chunk_size(n, f"chunks[{d!r}]")
     y_dim, x_dim = find_spatial_dims(ds)
     names = list(ds.data_vars) if variables is None else list(variables)
     out: dict[Hashable, dict[str, Any]] = {}
@@ -295,13 +300,25 @@ def video_encoding(
     return out
 
 
+def _check_chunk_size(value: Any, arg: str) -> None:
+    """A chunk length must be a positive int: 0 or less would divide by zero deep in Zarr."""
+    try:
+        ok = not isinstance(value, bool) and int(value) == value and int(value) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CodecError(f"{arg}={value!r}: chunk sizes must be positive integers "
+                         "(e.g. time=32, y=256, x=256)")
+
+
 def _is_video(obj: Any) -> bool:
     return isinstance(obj, (VideoSerializer, VideoCodec)) or (
         isinstance(obj, Mapping) and str(obj.get("name", obj.get("id", ""))) == "xgeo.video")
 
 
 def check_zarr_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
-    """Raise :class:`~xgeo.errors.CodecError` if a video codec sits in the wrong slot.
+    """Raise :class:`~xgeo.errors.CodecError` if a video codec sits in the wrong slot, or a
+    chunk size is not a positive integer.
 
     A video codec turns an *array* into bytes, so in Zarr v3 it is the ``serializer``;
     ``compressors``/``filters`` receive bytes and cannot hold it, and the numcodecs
@@ -320,6 +337,10 @@ def check_zarr_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
     for name, enc in encoding.items():
         if not isinstance(enc, Mapping):
             continue
+        chunks = enc.get("chunks")
+        if chunks is not None:
+            for n in (chunks if isinstance(chunks, (list, tuple)) else [chunks]):
+                _check_chunk_size(n, f"encoding[{name!r}]['chunks']")
         for slot in ("compressors", "compressor", "filters"):
             value = enc.get(slot)
             items = value if isinstance(value, (list, tuple)) else [value]

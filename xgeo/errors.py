@@ -29,6 +29,10 @@ class DecodeError(XgeoError, OSError):
     """A file exists but xarray/netCDF cannot decode it; the message says how to open it."""
 
 
+class OutputExistsError(XgeoError, FileExistsError):
+    """An output path exists and replacing it was not asked for (or is not safe)."""
+
+
 class MissingBandError(XgeoError, KeyError):
     """A band needed by an operation is not present."""
 

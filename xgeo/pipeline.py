@@ -5,12 +5,14 @@ The CLI's ``compress`` and ``demo`` commands are thin wrappers over these.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["compress_dataset", "compression_table", "run_demo"]
+__all__ = ["compress_dataset", "compression_table", "demo_outputs", "run_demo"]
+
+_DEMO_PICTURES = ("true_colour_before.png", "true_colour_after.png", "ndvi.png",
+                  "difference_B04.png")
 
 
 def compress_dataset(
@@ -84,12 +86,24 @@ def compression_table(variables: dict[str, dict[str, Any]]) -> str:
     return format_table(rows, header)
 
 
-def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> str:
+def demo_outputs(out_dir: str | Path) -> list[Path]:
+    """What :func:`run_demo` writes in ``out_dir`` (its Zarr store and PNGs), and nothing else."""
+    out = Path(out_dir)
+    return [out / "cube.zarr", *(out / name for name in _DEMO_PICTURES)]
+
+
+def run_demo(
+    out_dir: str | Path = "xgeo-demo", *, crf: float | None = None, overwrite: bool = False
+) -> str:
     """Run the whole pipeline on the bundled Sentinel-2 cube and return a printable summary.
 
     Steps: reproject to lon/lat (bilinear), fused spectral indices, video compression of
     the reflectance into Zarr, read-back through the torch DataLoader bridge (if torch is
     installed), and quicklook PNGs (true colour before/after, NDVI, difference) in ``out_dir``.
+
+    Other files in ``out_dir`` are never touched. If a file the demo writes
+    (:func:`demo_outputs`) exists, :class:`~xgeo.errors.OutputExistsError` is raised before
+    any work, unless ``overwrite=True``, which replaces those files only.
     """
     import numpy as np
 
@@ -97,14 +111,13 @@ def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> 
     from .indices import compute_indices
     from .info import format_table
     from .io import open_dataset
+    from .outputs import prepare_output
     from .reproject import reproject
 
     out = Path(out_dir)
+    store, *_ = outputs = demo_outputs(out)
+    prepare_output(*outputs, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    store = out / "cube.zarr"
-    for stale in (store, Path(str(store) + ".progress")):
-        if stale.exists():
-            shutil.rmtree(stale)
     timings: dict[str, float] = {}
     lines = [
         "xgeo demo — bundled Sentinel-2 L1C cube (eo-learn, MIT): 5 dates x 13 bands x 101 x 100",
@@ -187,6 +200,6 @@ def run_demo(out_dir: str | Path = "xgeo-demo", *, crf: float | None = None) -> 
     lines.append(f"store: {store}")
     if pictures:
         lines.append(
-            f"quicklooks: {', '.join(p.name for p in sorted(out.glob('*.png')))} in {out}/"
+            f"quicklooks: {', '.join(sorted(p.name for p in outputs[1:] if p.exists()))} in {out}/"
         )
     return "\n".join(lines)

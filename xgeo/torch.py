@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .bands import BAND_DIM, band_array
 from .chips import TIME_DIM, ChipGrid, make_chips
 from .crs import find_spatial_dims, read_grid
-from .errors import ChipError
+from .errors import ChipError, CodecError
 from .grid import Grid
 from .io import detect_format, open_dataset
 
@@ -169,6 +169,7 @@ class _ZarrReader:
     def __init__(self, path: str, cache_bytes: int, threads: int = 1) -> None:
         import zarr
 
+        self.path = path
         self.group = zarr.open_group(path, mode="r")
         self.arrays: dict[str, Any] = {}
         # (chunk shape, array shape) per variable: zarr's properties cost microseconds a call
@@ -233,10 +234,19 @@ class _ZarrReader:
         self, name: str, key: tuple[int, ...], sel: tuple[slice, ...]
     ) -> Callable[[], np.ndarray]:
         direct = self.direct[name]
-        if direct is not None:
-            return lambda: direct(key)
         arr = self.arrays[name]
-        return lambda: arr[sel]
+        load = (lambda: direct(key)) if direct is not None else (lambda: arr[sel])
+        return lambda: self._named(load, name, key)
+
+    def _named(self, load: Callable[[], np.ndarray], name: str, key: tuple[int, ...]
+               ) -> np.ndarray:
+        """``load()``, a corrupt chunk raised as xgeo's CodecError naming store, array, chunk."""
+        from xgeo_codecs import CodecError as CoreCodecError
+
+        try:
+            return load()
+        except CoreCodecError as err:
+            raise CodecError(f"{self.path}: array {name!r}, chunk {key}: {err}") from err
 
     def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
         """Decode, in parallel, the chunks of these (variable, region) reads not in the cache."""
@@ -398,6 +408,8 @@ class ChipDataset(Dataset):
         in the main process and 1 inside DataLoader workers (the workers are the parallelism).
     **chip_kwargs
         Passed to :func:`~xgeo.chips.make_chips` (``time``, ``boundary``, ``min_valid``, ...).
+        The chip index comes from metadata: a path source has no pixel decoded at
+        construction unless ``min_valid`` asks for valid fractions (then chunk by chunk).
 
     Examples
     --------
@@ -441,7 +453,9 @@ class ChipDataset(Dataset):
             )
         if chips is None:
             chips = make_chips(
-                obj,
+                # dask-backed: the index reads pixels only for a valid-fraction filter, and then
+                # chunk by chunk (stacking lazily indexed variables would decode them all)
+                obj if self.path is None else open_dataset(source, chunks={}),
                 size,
                 stride,
                 variable=variable,
@@ -479,6 +493,13 @@ class ChipDataset(Dataset):
         self.y_dim, self.x_dim = (str(d) for d in find_spatial_dims(arr))
         self.channels = self._channels(obj, arr, **band_kwargs)
         self._var_names = sorted({c.variable for c in self.channels})
+        for name in self._var_names:
+            dt = (obj[name] if isinstance(obj, xr.Dataset) else obj).dtype
+            if dt.kind not in "biuf" and not (dt.kind == "c" and (
+                    self.dtype is None or self.dtype.is_complex)):
+                raise ChipError(
+                    f"variable {name!r} has dtype {dt}, which cannot make {self.dtype} chips; "
+                    "select real-valued variables (or dtype=None to keep complex values)")
         self.storage_chunks = self._storage_chunks(obj)
 
     def _channels(self, obj: Any, arr: xr.DataArray, **band_kwargs: Any) -> list[_Channel]:
