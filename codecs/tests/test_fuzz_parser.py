@@ -10,7 +10,8 @@ import json
 import zlib
 
 import pytest
-from fuzzing import FAILURES, Case, Chunk, cases, run_cases, source_chunks
+import xgeo_codecs
+from fuzzing import FAILURES, FORMAT_VERSION, Case, Chunk, cases, run_cases, source_chunks
 
 N_CASES = 20_000
 
@@ -18,6 +19,11 @@ N_CASES = 20_000
 @pytest.fixture(scope="module")
 def blobs():
     return source_chunks(small=True)
+
+
+def test_the_fuzzer_knows_the_newest_format():
+    # its version edits expect an error above this version and the values below it
+    assert FORMAT_VERSION == xgeo_codecs.FORMAT_VERSION
 
 
 def test_mutations_recompute_the_checksum(blobs):
