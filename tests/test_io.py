@@ -159,3 +159,10 @@ def test_codec_errors_surface_as_xgeo_codec_error(sample, tmp_path):
     # NDVI is free-valued float: the lossless video codec refuses it with a clear error.
     with pytest.raises(xgeo.errors.CodecError, match="(?i)lossless"):
         sample[["ndvi"]].geo.to_zarr(tmp_path / "ndvi.zarr", codec="ffv1", codec_options={"lossless": True})
+
+
+def test_a_text_file_named_tif_is_a_decode_error_naming_it(tmp_path):
+    path = tmp_path / "not-a-raster.tif"
+    path.write_text("hello")
+    with pytest.raises(DecodeError, match="not-a-raster.tif: GDAL cannot read it"):
+        xgeo.open_dataset(path)

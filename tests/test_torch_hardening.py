@@ -117,6 +117,16 @@ def test_complex_data_is_a_typed_error_naming_variable_and_dtype(sample):
     assert kept[0]["image"].dtype == torch.complex64
 
 
+def test_variable_without_a_band_dim_is_one_channel(sample):
+    """variable= named a variable with no band dim: it was looked up as a band (KeyError)."""
+    one = ChipDataset(sample[["ndvi"]], size=32, variable="ndvi")
+    same = ChipDataset(sample[["ndvi"]], size=32, variables=["ndvi"])
+    assert one[0]["image"].shape == same[0]["image"].shape
+    assert torch.equal(one[0]["image"], same[0]["image"])
+    with pytest.raises(ChipError, match="'ndvi' has dtype complex64"):
+        ChipDataset(sample[["ndvi"]].astype("complex64"), size=32, variable="ndvi")
+
+
 def _two_crs_dataset(sample):
     a = sample[["ndvi"]]
     b = set_crs(sample.ndvi.rename("ndvi_b").drop_vars("spatial_ref"), 32634)

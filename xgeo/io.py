@@ -255,7 +255,13 @@ def _open_with_gdal(path: Path, chunks: Any) -> xr.Dataset:
         raise DecodeError(
             f"reading {path.name} needs GDAL through rioxarray: pip install 'xgeo[geotiff]'"
         ) from exc
-    da = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
+    from rasterio.errors import RasterioIOError
+
+    try:
+        da = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
+    except RasterioIOError as exc:  # GDAL's word for "not a raster it can read"
+        raise DecodeError(f"{path}: GDAL cannot read it as a raster ({exc}); check that the "
+                          "file is a complete GeoTIFF/COG or another GDAL format") from exc
     if isinstance(da, list | xr.Dataset):
         raise DecodeError(f"{path} holds several subdatasets; open one with its GDAL name")
     names = da.attrs.pop("long_name", None)

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import XgeoError
+from .errors import OutputExistsError, XgeoError
 from .lock import StoreLock
 from .manifest import (
     block_digest,
@@ -165,8 +165,8 @@ def write_resumable(
         A resume with a Dataset other than the interrupted write's (variables, chunks,
         coordinates, attributes or values differ), or a write without ``resume=True`` or
         ``mode="w"`` over an interrupted one.
-    FileExistsError
-        The store exists and ``mode`` is not ``"w"`` (or ``"a"``/``"r+"``).
+    OutputExistsError
+        The store exists and ``mode`` is not ``"w"`` (or ``"a"``/``"r+"``); a FileExistsError.
     """
     storage_options = kwargs.get("storage_options")
     with StoreLock(store, storage_options) as lock:
@@ -213,7 +213,7 @@ def _write_locked(
                 "resume=True to finish it, or mode='w' to start over"
             )
         if mode in (None, "w-") and (status != "absent" or _store_exists(fs, root)):
-            raise FileExistsError(f"{store} exists: pass mode='w' to replace it")
+            raise OutputExistsError(f"{store} exists: pass mode='w' to replace it")
         manifest = _prepare(ds, store, encoding, kwargs, mode or "w-", fp, lazy,
                             uuid.uuid4().hex, replace=mode == "w")
         done = set()

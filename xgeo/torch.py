@@ -511,7 +511,7 @@ class ChipDataset(Dataset):
         source_var = band_kwargs.get("variable") or (
             banded[0] if len(banded) == 1 and not band_kwargs.get("variables") else None
         )
-        if source_var is not None:
+        if source_var is not None and BAND_DIM in obj[source_var].dims:
             var = obj[source_var]
             all_labels = [b.item() if hasattr(b, "item") else b for b in var[BAND_DIM].values]
             index = tuple(all_labels.index(b) for b in labels)
