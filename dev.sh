@@ -29,7 +29,7 @@ case "${1:-}" in
     demo)
         cpu_torch
         setup plot
-        "$VENV/bin/xgeo" demo
+        "$VENV/bin/xgeo" demo --overwrite  # a rerun replaces only the demo's own store and PNGs
         ;;
     test)
         cpu_torch
