@@ -317,6 +317,7 @@ def _write_blocks(
     tasks = [Delayed(k, graph, layer=layer) for k in dsk]
     return list(_compute(tasks, progress)) if tasks else []
 
+
 def _active_client() -> Any:
     try:
         from distributed import get_client

@@ -443,7 +443,9 @@ class ChipDataset(Dataset):
         if isinstance(source, str | os.PathLike):
             self.path = str(source)
             self.kind = "zarr" if detect_format(Path(source)) == "zarr" else "file"
-            obj = open_dataset(source)
+            # dask-backed: the chip index reads pixels only for a valid-fraction filter, and
+            # then chunk by chunk (stacking lazily indexed variables would decode them all)
+            obj = open_dataset(source, chunks={})
         elif isinstance(source, xr.Dataset | xr.DataArray):
             self.kind = "memory"
             obj = source
@@ -453,9 +455,7 @@ class ChipDataset(Dataset):
             )
         if chips is None:
             chips = make_chips(
-                # dask-backed: the index reads pixels only for a valid-fraction filter, and then
-                # chunk by chunk (stacking lazily indexed variables would decode them all)
-                obj if self.path is None else open_dataset(source, chunks={}),
+                obj,
                 size,
                 stride,
                 variable=variable,
