@@ -10,19 +10,45 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
+LOG="$VENV/pip-install.log"
+
+make_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "dev.sh: creating the virtual environment $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    if [ -z "${LOG_STARTED:-}" ]; then  # one log per dev.sh run
+        : >"$LOG"
+        LOG_STARTED=1
+    fi
+}
+
+pip_install() {  # $1: what is being installed, in words; the rest: pip arguments
+    # pip's own chatter (resolver, build backends) goes to $LOG; on failure its tail is shown.
+    local what=$1
+    shift
+    echo "dev.sh: installing $what (pip log: $LOG)"
+    if ! "$VENV/bin/python" -m pip install --progress-bar off "$@" >>"$LOG" 2>&1; then
+        echo "dev.sh: pip failed installing $what; the end of $LOG:" >&2
+        tail -n 40 "$LOG" >&2
+        exit 1
+    fi
+}
+
 setup() {  # $1: extras of xgeo to install ("" for none)
-    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
+    make_venv
+    pip_install "an up-to-date pip" --upgrade pip
     local target="."
     [ -n "$1" ] && target=".[$1]"
     # xgeo-codecs is its own distribution in codecs/; installing both at once lets pip
     # satisfy xgeo's dependency on it from the local tree.
-    "$VENV/bin/python" -m pip install -q -e ./codecs -e "$target"
+    pip_install "xgeo and xgeo-codecs from this tree (editable${1:+, extras: $1})" \
+        -e ./codecs -e "$target"
 }
 
 cpu_torch() {  # torch is an optional extra: take the CPU wheel explicitly, never a CUDA build
-    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q torch==2.13.0
+    make_venv
+    pip_install "torch 2.13.0 (the CPU wheel)" torch==2.13.0
 }
 
 case "${1:-}" in
@@ -34,7 +60,9 @@ case "${1:-}" in
     test)
         cpu_torch
         setup dev
+        echo "dev.sh: ruff check ."
         "$VENV/bin/ruff" check .
+        echo "dev.sh: running the test suite"
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules
         ;;
     bench)
