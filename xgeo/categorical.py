@@ -63,8 +63,9 @@ Examples
 >>> {name: d.categorical for name, d in categorical_variables(ds).items()}  # doctest: +NORMALIZE_WHITESPACE
 {'reflectance': False, 'ndvi': False, 'cloud_probability': False, 'cloud_mask': True,
  'is_data': True, 'cloud_coverage': False, 'dem': False, 'lulc': True}
->>> print(categorical_variables(ds)["lulc"].reason)
-integer codes: 6 distinct values, 93 % of neighbouring pixels equal, 55 % of the changes the smallest step
+>>> print(categorical_variables(ds)["lulc"])  # doctest: +NORMALIZE_WHITESPACE
+categorical (integer codes: 6 distinct values, 93 % of neighbouring pixels equal,
+55 % of the changes the smallest step; the name matches 'lulc')
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ def measure(var: xr.DataArray) -> Measurement:
     ...                       dims=("y", "x"))
     >>> m = measure(labels)
     >>> m.distinct, round(m.equal, 2)
-    (4, 0.83)
+    (4, 0.82)
     """
     nodata = _nodata_values(var)
     pixels = 0
@@ -448,8 +449,8 @@ def _explicit(categorical: CategoricalSpec, ds: xr.Dataset) -> dict[Hashable, De
     for name, value in items:
         if name not in ds.data_vars:
             raise CategoricalError(
-                f"categorical= names {name!r}, which is not a data variable; variables: "
-                f"{sorted(map(str, ds.data_vars))}")
+                f"categorical= (--categorical/--continuous) names {name!r}, which is not a "
+                f"data variable; variables: {sorted(map(str, ds.data_vars))}")
         if isinstance(value, Decision):
             out[name] = value
         elif isinstance(value, bool | np.bool_):

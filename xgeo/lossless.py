@@ -52,11 +52,11 @@ class LosslessChoice:
 
     codec: str  # "zstd" or "ffv1"
     zstd_bytes: int
-    ffv1_bytes: int
+    ffv1_bytes: int | None  # None: FFV1 cannot code these values exactly
 
     def __str__(self) -> str:
-        return (f"lossless {self.codec} (trial: Zstd {self.zstd_bytes:,} B, FFV1 "
-                f"{self.ffv1_bytes:,} B)")
+        ffv1 = "cannot" if self.ffv1_bytes is None else f"{self.ffv1_bytes:,} B"
+        return f"lossless {self.codec} (trial: Zstd {self.zstd_bytes:,} B, FFV1 {ffv1})"
 
 
 def zstd_codec() -> Any:
@@ -107,13 +107,20 @@ def lossless_choice(var: xr.DataArray, chunks: Sequence[int], params: Any) -> Lo
     lossless zstd (trial: Zstd 1,022 B, FFV1 943 B)
     """
     import numcodecs
-    from xgeo_codecs import encode
+    from xgeo_codecs import CodecError, encode
 
     zstd = numcodecs.Zstd(level=0)  # what zarr's ZstdCodec(level=0) runs
-    z = f = 0
+    z = 0
+    f: int | None = 0
     for piece in _trial_pieces(var, chunks):
         z += len(zstd.encode(piece))
-        f += len(encode(piece, params))
+        if f is not None:
+            try:
+                f += len(encode(piece, params))
+            except CodecError:  # e.g. floats FFV1 cannot hold exactly: Zstd can
+                f = None
+    if f is None:
+        return LosslessChoice("zstd", z, None)
     return LosslessChoice("ffv1" if f <= (1 - FFV1_SAVING) * z else "zstd", z, f)
 
 

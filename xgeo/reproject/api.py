@@ -25,7 +25,7 @@ from .core import (
 )
 from .output_grid import output_grid
 
-__all__ = ["reproject", "reproject_match", "PICKING_METHODS", "MODE_PIXELS"]
+__all__ = ["reproject", "reproject_match", "categorical_fill", "PICKING_METHODS", "MODE_PIXELS"]
 
 XObj = xr.DataArray | xr.Dataset
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ def reproject(
         ``xgeo.reproject.api``).
     nodata
         Output value where there is no data; default the source's nodata
-        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers.
+        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers, and for
+        categorical integers a value that is none of their classes (see
+        :func:`categorical_fill`: 255 for uint8, 65535 for uint16...).
     dtype
         Output dtype (default the input's; integers are rounded and clamped).
     exact
@@ -153,32 +155,68 @@ def reproject(
             plans[m] = make_plan(src_grid, grid, m, exact=exact)
         return plans[m]
 
+    explicit = resampling is not None
     if isinstance(obj, xr.DataArray):
         decision = next(iter(categorical_variables(obj, categorical).values()))
-        use = _method(obj.name, decision, method, resampling is not None, plan_for)
-        out = _reproject_variable(obj, plan_for(use), y_dim, x_dim, nodata, dtype, chunks)
+        use, fill = _choose(obj, decision, method, explicit, nodata, dtype, plan_for)
+        out = _reproject_variable(obj, plan_for(use), y_dim, x_dim, fill, dtype, chunks)
     else:
         spatial = [n for n, v in obj.data_vars.items() if y_dim in v.dims and x_dim in v.dims]
         decisions = categorical_variables(obj, categorical, variables=spatial)
-        methods = {n: _method(n, decisions[n], method, resampling is not None, plan_for)
+        choices = {n: _choose(obj[n], decisions[n], method, explicit, nodata, dtype, plan_for)
                    for n in spatial}
         if not spatial:
             plan_for(method)  # still refuse an output grid that misses the source
-        out = _reproject_dataset(obj, plan_for, methods, y_dim, x_dim, nodata, dtype, chunks)
+        out = _reproject_dataset(obj, plan_for, choices, y_dim, x_dim, dtype, chunks)
     return write_grid(out, grid)
 
 
-def _method(name: Hashable, decision: Decision, method: str, explicit: bool,
-            plan_for: Callable[[str], Plan]) -> str:
-    """The resampling of one variable: ``method``, unless categorical data need a picker."""
-    use = method
-    if decision.categorical and not (explicit and method in PICKING_METHODS):
-        sx, sy = plan_for("nearest").scale
-        use = "mode" if sx * sy <= 1.0 / MODE_PIXELS else "nearest"
-    label = "the DataArray" if name is None else repr(name)
-    note = f" instead of {method}" if use != method else ""
-    log.info("reproject %s: %s -> %s%s", label, decision, use, note)
-    return use
+def _choose(var: xr.DataArray, decision: Decision, method: str, explicit: bool, nodata: Any,
+            dtype: Any, plan_for: Callable[[str], Plan]) -> tuple[str, Any]:
+    """Resampling and output nodata of one variable, logged in one line.
+
+    Categorical data get a method that picks source values, and, when they declare no
+    nodata, a fill that is none of their classes (an integer fill equal to a class would
+    make gdalwarp's nudge turn that class into its neighbour: 0 = clear into 1 = cloud)."""
+    use, fill, note = method, nodata, ""
+    if decision.categorical:
+        if not (explicit and method in PICKING_METHODS):
+            sx, sy = plan_for("nearest").scale
+            use = "mode" if sx * sy <= 1.0 / MODE_PIXELS else "nearest"
+        if nodata is None and source_nodata(var) is None:
+            fill = categorical_fill(var, dtype)
+            note = "" if fill is None else f", fill {fill} (no nodata declared)"
+    label = "the DataArray" if var.name is None else repr(var.name)
+    instead = f" instead of {method}" if use != method else ""
+    log.info("reproject %s: %s -> %s%s%s", label, decision, use, instead, note)
+    return use, fill
+
+
+def categorical_fill(var: xr.DataArray, dtype: Any = None) -> int | None:
+    """Output fill for a categorical integer variable that declares no nodata: the dtype's
+    largest value (unsigned) or smallest (signed), or, for data in memory that use it as a
+    class, the nearest value they do not use (None for non-integer output).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> categorical_fill(xr.DataArray(np.array([[0, 1], [1, 0]], "uint8")))
+    255
+    >>> categorical_fill(xr.DataArray(np.array([[0, 255], [254, 0]], "uint8")))
+    253
+    """
+    out = np.dtype(dtype) if dtype is not None else var.dtype
+    if out.kind not in "iu":
+        return None
+    info = np.iinfo(out)
+    candidate = int(info.max) if out.kind == "u" else int(info.min)
+    if var.chunks is not None:  # lazy: not read twice for this (give nodata= if it is a class)
+        return candidate
+    used = set(np.unique(np.asarray(var.values)).tolist())
+    step = -1 if out.kind == "u" else 1
+    while candidate in used and info.min <= candidate + step <= info.max:
+        candidate += step
+    return candidate
 
 
 def _check_request(obj: XObj, grid: Grid, y_dim: Hashable, x_dim: Hashable, dtype: Any,
@@ -275,14 +313,15 @@ def _reproject_variable(
 
 
 def _reproject_dataset(
-    ds: xr.Dataset, plan_for: Callable[[str], Plan], methods: dict[Hashable, str],
-    y_dim: Hashable, x_dim: Hashable, nodata: Any, dtype: Any, chunks: Any,
+    ds: xr.Dataset, plan_for: Callable[[str], Plan], choices: dict[Hashable, tuple[str, Any]],
+    y_dim: Hashable, x_dim: Hashable, dtype: Any, chunks: Any,
 ) -> xr.Dataset:
     variables = {}
     for name, var in ds.data_vars.items():
-        if name in methods:
-            variables[name] = _reproject_variable(var, plan_for(methods[name]), y_dim, x_dim,
-                                                  nodata, dtype, chunks)
+        if name in choices:
+            method, fill = choices[name]
+            variables[name] = _reproject_variable(var, plan_for(method), y_dim, x_dim, fill,
+                                                  dtype, chunks)
         elif y_dim in var.dims or x_dim in var.dims:
             continue  # a profile along one spatial axis has no meaning on the new grid
         else:
