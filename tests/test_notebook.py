@@ -22,3 +22,6 @@ def test_tour_notebook_executes():
     )
     assert "NDVI equals the file's own ndvi: True" in outputs
     assert "x smaller" in outputs and "torch.Size([8, 13, 32, 32])" in outputs
+    # issue 16: classes survive bilinear reprojection and psnr=50 video coding exactly
+    assert "lulc classes kept under bilinear: True" in outputs
+    assert "categorical variables exact after psnr=50: True" in outputs

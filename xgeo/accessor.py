@@ -85,9 +85,10 @@ class GeoAccessor:
         """Write netCDF keeping the grid; see :func:`xgeo.io.to_netcdf`."""
         return _io.to_netcdf(self._obj, path, **kwargs)
 
-    def to_zarr(self, store: Any, **kwargs: Any) -> Any:
-        """Write Zarr keeping the grid, optionally video-compressed; see :func:`xgeo.io.to_zarr`."""
-        return _io.to_zarr(self._obj, store, **kwargs)
+    def to_zarr(self, store: Any, *, categorical: Any = None, **kwargs: Any) -> Any:
+        """Write Zarr keeping the grid, optionally video-compressed (categorical variables
+        exactly, see :mod:`xgeo.categorical`); see :func:`xgeo.io.to_zarr`."""
+        return _io.to_zarr(self._obj, store, categorical=categorical, **kwargs)
 
     # --- spectral indices ---
     def index(self, name: str, **kwargs: Any) -> xr.DataArray:
@@ -109,17 +110,22 @@ class GeoAccessor:
         return available_indices(self._obj, **kwargs)
 
     # --- reprojection ---
-    def reproject(self, dst_crs: Any = None, **kwargs: Any) -> xr.DataArray | xr.Dataset:
-        """Reproject onto a new CRS/grid; see :func:`xgeo.reproject.reproject`."""
+    def reproject(
+        self, dst_crs: Any = None, *, categorical: Any = None, **kwargs: Any
+    ) -> xr.DataArray | xr.Dataset:
+        """Reproject onto a new CRS/grid (categorical variables with nearest/mode, see
+        :mod:`xgeo.categorical`); see :func:`xgeo.reproject.reproject`."""
         from .reproject import reproject
 
-        return reproject(self._obj, dst_crs, **kwargs)
+        return reproject(self._obj, dst_crs, categorical=categorical, **kwargs)
 
-    def reproject_match(self, other: Any, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+    def reproject_match(
+        self, other: Any, *, categorical: Any = None, **kwargs: Any
+    ) -> xr.DataArray | xr.Dataset:
         """Reproject onto ``other``'s grid; see :func:`xgeo.reproject.reproject_match`."""
         from .reproject import reproject_match
 
-        return reproject_match(self._obj, other, **kwargs)
+        return reproject_match(self._obj, other, categorical=categorical, **kwargs)
 
     # --- compression ---
     def video_encoding(self, codec: str | None = None, **kwargs: Any) -> dict:

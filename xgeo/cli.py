@@ -133,6 +133,29 @@ _overwrite = click.option(
 )
 
 
+def _categorical_options(func: Any) -> Any:
+    """``--categorical NAME`` / ``--continuous NAME`` (repeatable): override the per-variable
+    decision of :mod:`xgeo.categorical` for those variables."""
+    func = click.option(
+        "--continuous", "continuous", multiple=True, metavar="NAME",
+        help="Treat this variable as continuous data (interpolated, lossy); repeatable.",
+    )(func)
+    return click.option(
+        "--categorical", "categorical", multiple=True, metavar="NAME",
+        help="Treat this variable as classes/mask (nearest or mode, stored exactly); "
+        "repeatable. Default: decided per variable (CF flags, dtype, measured values).",
+    )(func)
+
+
+def _categorical_spec(categorical: tuple[str, ...], continuous: tuple[str, ...]) -> Any:
+    """The ``categorical=`` mapping of ``--categorical`` / ``--continuous`` (None: decide all)."""
+    both = sorted(set(categorical) & set(continuous))
+    if both:
+        raise click.UsageError(f"{', '.join(both)} given to both --categorical and --continuous")
+    spec = {**dict.fromkeys(categorical, True), **dict.fromkeys(continuous, False)}
+    return spec or None
+
+
 def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
     """Before any work: refuse an existing output unless --overwrite, and an output that is
     an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
@@ -170,6 +193,7 @@ def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
 @click.option(
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
+@_categorical_options
 @_overwrite
 def compress(
     src: str,
@@ -185,9 +209,14 @@ def compress(
     reorder_frames: bool,
     mask: str | None,
     variables: tuple[str, ...],
+    categorical: tuple[str, ...],
+    continuous: tuple[str, ...],
     overwrite: bool,
 ) -> None:
-    """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
+    """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report.
+
+    Categorical variables (class maps, masks) are stored exactly whatever the quality
+    options; the table's kind column says what each variable was taken for."""
     targets = {
         k: v
         for k, v in {"crf": crf, "psnr": psnr, "max_error": max_error, "bpppb": bpppb}.items()
@@ -210,6 +239,7 @@ def compress(
     from .pipeline import compress_dataset, compression_table
 
     parsed_chunks = _parse_chunks(chunks)
+    spec = _categorical_spec(categorical, continuous)
     _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
@@ -221,6 +251,7 @@ def compress(
         chunks=parsed_chunks,
         variables=list(variables) or None,
         mask=mask,
+        categorical=spec,
     )
     click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")
@@ -244,25 +275,29 @@ def decompress(src: str, out: str, overwrite: bool) -> None:
 @click.option("--resolution", type=float, help="Output pixel size in target CRS units.")
 @click.option(
     "--resampling",
-    default="nearest",
-    show_default=True,
+    default=None,
+    help="Resampling of continuous variables [default: nearest]; categorical ones get "
+    "nearest, or mode when the output is coarser.",
     type=click.Choice(
         ["nearest", "bilinear", "cubic", "lanczos", "average", "mode", "min", "max", "median"]
     ),
 )
 @click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
+@_categorical_options
 @_overwrite
 def reproject(
-    src: str, out: str, dst_crs: str, resolution: float | None, resampling: str, tap: bool,
-    overwrite: bool,
+    src: str, out: str, dst_crs: str, resolution: float | None, resampling: str | None, tap: bool,
+    categorical: tuple[str, ...], continuous: tuple[str, ...], overwrite: bool,
 ) -> None:
     """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
     from .reproject import reproject as reproject_
 
+    spec = _categorical_spec(categorical, continuous)
     _check_output(out, overwrite, src)
     ds = _open(src, chunks={})
     result = reproject_(
-        ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
+        ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap,
+        categorical=spec,
     )
     _write(result, out, overwrite)
     click.echo(f"wrote {out}: {result.geo.grid!r}")

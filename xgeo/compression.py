@@ -8,6 +8,7 @@ reports what a store costs.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -18,8 +19,12 @@ import zarr
 from xgeo_codecs import CodecError as _CoreCodecError
 from xgeo_codecs import VideoCodec, VideoSerializer, chunk_info
 
+from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims
 from .errors import CodecError
+from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
+
+log = logging.getLogger(__name__)
 
 CODECS = ("hevc", "av1", "vp9", "ffv1")
 DEFAULT_GOP = 32  # frames per chunk along time: long enough for inter prediction to pay
@@ -81,7 +86,7 @@ def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | N
         the same sizes and coordinates.
     variables
         Variables to mask (default: every variable that has all of the mask's dims,
-        categorical flag variables and the mask itself excepted).
+        categorical ones (see :mod:`xgeo.categorical`) and the mask itself excepted).
 
     Examples
     --------
@@ -92,9 +97,13 @@ def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | N
     True
     """
     m = mask.astype(bool) if mask.dtype != bool else mask
-    names = list(variables) if variables is not None else [
-        n for n, v in ds.data_vars.items()
-        if set(m.dims) <= set(v.dims) and not _is_categorical(v) and n != mask.name]
+    if variables is not None:
+        names = list(variables)
+    else:
+        candidates = [n for n, v in ds.data_vars.items()
+                      if set(m.dims) <= set(v.dims) and n != mask.name]
+        kinds = categorical_variables(ds, variables=candidates)
+        names = [n for n in candidates if not kinds[n].categorical]
     out = ds.copy()
     for name in names:
         var = ds[name]
@@ -153,12 +162,6 @@ def resolve_mask(ds: xr.Dataset, mask: xr.DataArray | str) -> xr.DataArray:
     return var.isin(classes)
 
 
-def _is_categorical(var: xr.DataArray) -> bool:
-    """Class maps and masks (CF flag_values / flag_meanings) must never be coded lossily."""
-    return var.dtype.kind in "iub" and ("flag_values" in var.attrs or "flag_meanings" in var.attrs
-                                        or "flag_masks" in var.attrs)
-
-
 def video_encoding(
     ds: xr.Dataset | xr.DataArray,
     codec: str | None = None,
@@ -169,6 +172,7 @@ def video_encoding(
     gop: int = DEFAULT_GOP,
     tile: int = DEFAULT_TILE,
     band_chunk: int | None = None,
+    categorical: CategoricalSpec = None,
     **codec_kwargs: Any,
 ) -> dict[Hashable, dict[str, Any]]:
     """Per-variable Zarr v3 encoding that stores each spatial variable as video.
@@ -199,6 +203,14 @@ def video_encoding(
     variables
         Variables to encode (default: every data variable with both spatial dims and a
         numeric dtype the codec supports).
+    categorical
+        Which variables hold classes or masks (see :mod:`xgeo.categorical`): None (default)
+        decides each by CF flags, dtype and a measurement of the data; ``True``/``False``
+        for all; a name or list of names for exactly those; ``{name: bool}`` for those, the
+        rest decided. When the request is lossy, categorical variables are stored exactly
+        instead, with Zarr's Zstd or FFV1, whichever is smaller on a few trial chunks
+        (:func:`xgeo.lossless.lossless_choice`). Each decision is logged (INFO, logger
+        ``xgeo.compression``).
     **codec_kwargs
         Parameters of :class:`xgeo_codecs.VideoParams` (``crf``, ``qp``, ``preset``,
         ``lossless``, ``value_range``, ``encoder``, ...). ``nodata`` defaults to the
@@ -221,7 +233,40 @@ def video_encoding(
     (5, 3, 101, 100)
     >>> "cloud_coverage" in enc  # no spatial dims: left to Zarr's default
     False
+    >>> "serializer" in enc["lulc"]  # land-cover classes: exact, here with Zstd
+    False
     """
+    return _encodings(ds, codec, frame_dim=frame_dim, chunks=chunks, variables=variables, gop=gop,
+                      tile=tile, band_chunk=band_chunk, categorical=categorical,
+                      **codec_kwargs)[0]
+
+
+def video_plan(
+    ds: xr.Dataset | xr.DataArray, codec: str | None = None, *,
+    categorical: CategoricalSpec = None, **kwargs: Any,
+) -> tuple[xr.Dataset, dict[Hashable, dict[str, Any]]]:
+    """:func:`video_encoding`, plus the Dataset to write with it: each encoded variable
+    records its decision in ``xgeo_kind`` (``categorical``/``continuous``) and
+    ``xgeo_kind_reason`` attributes, which :func:`compression_report` reads back."""
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name=ds.name if ds.name is not None else "data")
+    enc, kinds = _encodings(ds, codec, categorical=categorical, **kwargs)
+    return record_kinds(ds, kinds), enc
+
+
+def _encodings(
+    ds: xr.Dataset | xr.DataArray,
+    codec: str | None = None,
+    *,
+    frame_dim: Hashable | None = None,
+    chunks: Mapping[Hashable, int] | None = None,
+    variables: list[Hashable] | None = None,
+    gop: int = DEFAULT_GOP,
+    tile: int = DEFAULT_TILE,
+    band_chunk: int | None = None,
+    categorical: CategoricalSpec = None,
+    **codec_kwargs: Any,
+) -> tuple[dict[Hashable, dict[str, Any]], dict[Hashable, Decision]]:
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name if ds.name is not None else "data")
     codec = ("ffv1" if codec_kwargs.get("lossless") else "hevc") if codec is None else str(
@@ -235,7 +280,15 @@ def video_encoding(
         _check_chunk_size(n, f"chunks[{d!r}]")
     y_dim, x_dim = find_spatial_dims(ds)
     names = list(ds.data_vars) if variables is None else list(variables)
+    for name in names:
+        if name not in ds.data_vars:
+            raise CodecError(f"variables= names {name!r}, which is not a data variable; "
+                             f"variables: {sorted(map(str, ds.data_vars))}")
+    decisions = categorical_variables(ds, categorical, variables=[
+        n for n in names if y_dim in ds[n].dims and x_dim in ds[n].dims])
+    user_lossless = codec == "ffv1" or bool(codec_kwargs.get("lossless"))
     out: dict[Hashable, dict[str, Any]] = {}
+    kinds: dict[Hashable, Decision] = {}
     for name in names:
         var = ds[name]
         if y_dim not in var.dims or x_dim not in var.dims:
@@ -256,7 +309,8 @@ def video_encoding(
                 f"ds[{name!r}].transpose(..., {y_dim!r}, {x_dim!r})")
         fdim = _frame_dim(var, (y_dim, x_dim), frame_dim)
         sizes = dict(var.sizes)
-        lossless = codec == "ffv1" or bool(codec_kwargs.get("lossless")) or _is_categorical(var)
+        exact = decisions[name].categorical and not user_lossless  # lossy asked, kept exact
+        lossless = user_lossless or exact
         together = lossless or codec_kwargs.get("decorrelate") is not None
         packs = codec == "hevc" and codec_kwargs.get("pack_planes", True)
         per_band = band_chunk if band_chunk is not None else (
@@ -275,7 +329,7 @@ def video_encoding(
         params = {**codec_kwargs, "codec": codec}
         if codec == "ffv1":
             params["lossless"] = True
-        if _is_categorical(var) and not params.get("lossless"):
+        if exact:
             params.update(codec="ffv1", lossless=True)
         if params.get("lossless"):
             for k in ("crf", "qp", "preset", "bit_depth", "value_range", "psnr", "max_error",
@@ -296,8 +350,22 @@ def video_encoding(
         for key in ("dtype", "scale_factor", "add_offset", "_FillValue"):
             if key in var.encoding:
                 enc[key] = var.encoding[key]
+        how = f"{params['codec']} " + ("lossless" if params.get("lossless") else ", ".join(
+            f"{k}={params[k]}" for k in ("psnr", "max_error", "bpppb", "crf", "qp")
+            if params.get(k) is not None) or "default quality")
+        if exact:
+            try:
+                choice = lossless_choice(var, enc["chunks"], serializer.params)
+            except _CoreCodecError as err:
+                raise CodecError(f"variable {name!r}: {err}") from err
+            how = str(choice)
+            if choice.codec == "zstd":
+                del enc["serializer"]
+                enc["compressors"] = (zstd_codec(),)
+        log.info("video_encoding %r: %s -> %s", name, decisions[name], how)
         out[name] = enc
-    return out
+        kinds[name] = decisions[name]
+    return out, kinds
 
 
 def _check_chunk_size(value: Any, arg: str) -> None:
@@ -449,7 +517,9 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     Returns ``{name: {...}}`` with ``stored_bytes`` (every byte of every chunk, headers and
     masks included), ``raw_bytes``, ``ratio`` (raw / stored), ``bpppb`` (bits per value:
     stored bytes x 8 / number of values), ``codec`` (serializer and compressors in the
-    metadata) and, for video-coded arrays, ``encoder``, ``bit_depth`` and
+    metadata), ``kind`` for video-coded arrays and the variables a video write kept exact
+    (``"categorical (lossless)"``, ``"continuous (psnr 50)"``: see :mod:`xgeo.categorical`)
+    and, for video-coded arrays, ``encoder``, ``bit_depth`` and
     ``format_version`` read from the first stored chunk, and ``quality`` (achieved PSNR
     min/mean, max error, per-chunk bpppb, encodes per chunk, target) aggregated over the
     chunk headers of arrays written with ``psnr=``, ``max_error=``, ``bpppb=`` or
@@ -480,6 +550,10 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
             "bpppb": stored * 8 / arr.size if arr.size else 0.0,
             "codec": codecs,
         }
+        kind = kind_label(dict(arr.attrs),
+                          [c for c in meta.get("codecs", []) if isinstance(c, dict)])
+        if kind is not None:
+            row["kind"] = kind
         if codecs and codecs[0] == "xgeo.video":
             info = _first_chunk_info(arr)
             if info is not None:

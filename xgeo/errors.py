@@ -96,3 +96,7 @@ class StoreLockedError(XgeoError, BlockingIOError):
 
 class StoreIntegrityError(XgeoError, OSError):
     """Chunks of a Zarr store are missing or differ from what its writer recorded."""
+
+
+class CategoricalError(XgeoError, ValueError):
+    """A ``categorical=`` override names an unknown variable or is of the wrong type."""

@@ -313,6 +313,7 @@ def to_zarr(
     resume: bool = False,
     progress: bool | None = None,
     mask: xr.DataArray | str | None = None,
+    categorical: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Write a Zarr v3 store with the grid, optionally video-compressed.
@@ -341,6 +342,12 @@ def to_zarr(
     mask
         Pixels to store as missing (e.g. clouds): a boolean DataArray on the data's grid, or
         the name of such a variable in ``obj`` (see :func:`xgeo.compression.apply_mask`).
+    categorical
+        With ``codec=``: which variables hold classes or masks, stored exactly even when the
+        codec is lossy (default: decided per variable, see :mod:`xgeo.categorical`; a list
+        of names for exactly those, ``{name: bool}`` for some, ``True``/``False`` for all).
+        The decision is recorded in each variable's ``xgeo_kind`` attribute and shown by
+        :func:`xgeo.compression.compression_report`.
     **kwargs
         Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``consolidated``...).
 
@@ -362,9 +369,9 @@ def to_zarr(
         obj = apply_mask(obj, resolve_mask(obj, mask))
     merged: dict[str, Any] = {}
     if codec is not None:
-        from .compression import video_encoding
+        from .compression import video_plan
 
-        merged = video_encoding(obj, codec, **(codec_options or {}))
+        obj, merged = video_plan(obj, codec, categorical=categorical, **(codec_options or {}))
     for name, enc in (encoding or {}).items():
         merged[name] = {**merged.get(name, {}), **enc}
     if merged:

@@ -25,13 +25,18 @@ def compress_dataset(
     variables: list[str] | None = None,
     progress: bool | None = None,
     mask: Any = None,
+    categorical: Any = None,
 ) -> dict[str, Any]:
     """Compress a Dataset into a video Zarr store and measure what it cost and what it lost.
 
     Returns ``{"variables": {name: {raw_bytes, stored_bytes, ratio, bpppb, psnr, max_error,
-    encoder, ...}}, "seconds": ...}``. PSNR and max error are measured by reading the store
-    back and comparing with ``src`` (definitions in :mod:`xgeo.metrics`); pixels of ``mask``
-    (see :func:`xgeo.compression.resolve_mask`) are stored as missing and left out.
+    encoder, kind, ...}}, "seconds": ...}``. PSNR and max error are measured by reading the
+    store back and comparing with ``src`` (definitions in :mod:`xgeo.metrics`); pixels of
+    ``mask`` (see :func:`xgeo.compression.resolve_mask`) are stored as missing and left out.
+    Categorical variables (class maps, masks: decided per variable, or by ``categorical=``,
+    see :mod:`xgeo.categorical`) are stored exactly whatever the codec options; ``kind``
+    says which each variable was and how it was coded (``"categorical (lossless)"``,
+    ``"continuous (psnr 50)"``).
 
     Examples
     --------
@@ -53,12 +58,13 @@ def compress_dataset(
     if mask is not None:
         src = apply_mask(src, resolve_mask(src, mask))
     started = time.perf_counter()
-    to_zarr(src, out, codec=codec, codec_options=options, progress=progress)
+    to_zarr(src, out, codec=codec, codec_options=options, progress=progress,
+            categorical=categorical)
     seconds = time.perf_counter() - started
     back = open_dataset(out, chunks={})
     result: dict[str, Any] = {"variables": {}, "seconds": seconds}
     for name, info in compression_report(out).items():
-        if name not in src.data_vars or "encoder" not in info:
+        if name not in src.data_vars or "kind" not in info:
             continue
         stats = error_stats(src[name].data, back[name].data)
         result["variables"][name] = {**info, "psnr": stats["psnr"], "max_error": stats["max_error"]}
@@ -78,11 +84,13 @@ def compression_table(variables: dict[str, dict[str, Any]]) -> str:
             f"{v['bpppb']:.3f}",
             f"{v['psnr']:.2f}",
             f"{v['max_error']:.6g}",
-            v.get("encoder", ""),
+            v.get("encoder") or "+".join(c for c in v.get("codec", []) if c != "bytes"),
+            v.get("kind", ""),
         ]
         for name, v in variables.items()
     ]
-    header = ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder"]
+    header = ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder",
+              "kind"]
     return format_table(rows, header)
 
 

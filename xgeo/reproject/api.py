@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ..categorical import CategoricalSpec, Decision, categorical_variables
 from ..crs import find_spatial_dims, read_grid, write_grid
 from ..errors import CRSError, ReprojectionError
 from ..grid import Grid, parse_crs
-from .core import Plan, check_dtype, check_output_size, make_plan, reproject_array, resolve_nodata
+from .core import (
+    Plan,
+    check_dtype,
+    check_method,
+    check_output_size,
+    make_plan,
+    reproject_array,
+    resolve_nodata,
+)
 from .output_grid import output_grid
 
-__all__ = ["reproject", "reproject_match"]
+__all__ = ["reproject", "reproject_match", "categorical_fill", "PICKING_METHODS", "MODE_PIXELS"]
 
 XObj = xr.DataArray | xr.Dataset
+log = logging.getLogger(__name__)
+
+PICKING_METHODS = ("nearest", "mode", "min", "max", "median")
+"""Methods that output a source value, never a new one: safe for categorical data."""
+
+MODE_PIXELS = 2.0
+"""A categorical variable is resampled with ``mode`` when one output pixel covers at least
+this many source pixels (by area), else with ``nearest``. Below two, an output pixel lies
+mostly on one source pixel and ``nearest`` picks it (``mode`` would count the slivers of
+its neighbours as full votes); from two on, ``nearest`` drops source pixels and makes
+speckle of small patches, while the majority keeps what covers most of the pixel."""
 
 
 def reproject(
@@ -28,13 +49,14 @@ def reproject(
     shape: Sequence[int] | None = None,
     bounds: Sequence[float] | None = None,
     grid: Grid | None = None,
-    resampling: str = "nearest",
+    resampling: str | None = None,
     nodata: float | None = None,
     dtype: Any = None,
     target_aligned_pixels: bool = False,
     exact: bool = False,
     chunks: Any = None,
     allow_large: bool = False,
+    categorical: CategoricalSpec = None,
 ) -> XObj:
     """Reproject a DataArray or every spatial variable of a Dataset onto a new grid.
 
@@ -52,10 +74,18 @@ def reproject(
         An explicit output :class:`~xgeo.grid.Grid` (overrides the above).
     resampling
         ``nearest`` (default), ``bilinear``, ``cubic``, ``lanczos``, ``average``,
-        ``mode``, ``min``, ``max``, ``median``, with gdalwarp's meanings.
+        ``mode``, ``min``, ``max``, ``median``, with gdalwarp's meanings, for the continuous
+        variables. Categorical variables (see ``categorical``) keep it only if it picks a
+        source value (:data:`PICKING_METHODS`: nearest, mode, min, max, median); otherwise,
+        and by default, they get ``nearest``, or ``mode`` when an output pixel covers at
+        least :data:`MODE_PIXELS` source pixels. Each reprojected variable records the
+        method used in its ``resampling`` attribute, and the choice is logged (INFO, logger
+        ``xgeo.reproject.api``).
     nodata
         Output value where there is no data; default the source's nodata
-        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers.
+        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers, and for
+        categorical integers a value that is none of their classes (see
+        :func:`categorical_fill`: 255 for uint8, 65535 for uint16...).
     dtype
         Output dtype (default the input's; integers are rounded and clamped).
     exact
@@ -69,6 +99,11 @@ def reproject(
         :data:`~xgeo.reproject.core.MAX_OUTPUT_BYTES` (4 GiB, all variables together);
         without it such requests (typically a resolution in the wrong units) are refused
         before anything is allocated.
+    categorical
+        Which variables hold classes or masks: None (default) decides each by the rule of
+        :mod:`xgeo.categorical` (CF flags, dtype, and for integers a measurement of the
+        data); ``True``/``False`` for all; a name or list of names for exactly those;
+        ``{name: bool}`` for those, the rest decided.
 
     Raises
     ------
@@ -78,6 +113,8 @@ def reproject(
         For a bad resolution/shape/bounds, an unknown resampling, an output grid
         that misses the source or is above the size limits, a bad ``chunks=``, or a
         variable whose dtype cannot be resampled (complex, datetime, strings...).
+    CategoricalError
+        If ``categorical=`` names a variable that is not there.
 
     Examples
     --------
@@ -86,7 +123,14 @@ def reproject(
     >>> out = reproject(ds[["ndvi"]], "EPSG:4326", resampling="bilinear")
     >>> out.geo.crs.to_epsg(), out.ndvi.dims == ds.ndvi.dims
     (4326, True)
+
+    Land cover stays classes under bilinear resampling of the rest:
+
+    >>> ll = reproject(ds[["ndvi", "lulc"]], "EPSG:4326", resampling="bilinear")
+    >>> ll.ndvi.attrs["resampling"], ll.lulc.attrs["resampling"]
+    ('bilinear', 'nearest')
     """
+    method = check_method("nearest" if resampling is None else resampling)
     src_grid = read_grid(obj)
     if src_grid.crs is None:
         raise CRSError(
@@ -104,12 +148,75 @@ def reproject(
         raise ReprojectionError("dst_crs differs from grid.crs; give one of them")
     y_dim, x_dim = find_spatial_dims(obj)
     _check_request(obj, grid, y_dim, x_dim, dtype, chunks, exact, allow_large)
-    plan = make_plan(src_grid, grid, resampling, exact=exact)
+    plans: dict[str, Plan] = {}
+
+    def plan_for(m: str) -> Plan:
+        if m not in plans:
+            plans[m] = make_plan(src_grid, grid, m, exact=exact)
+        return plans[m]
+
+    explicit = resampling is not None
     if isinstance(obj, xr.DataArray):
-        out = _reproject_variable(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
+        decision = next(iter(categorical_variables(obj, categorical).values()))
+        use, fill = _choose(obj, decision, method, explicit, nodata, dtype, plan_for)
+        out = _reproject_variable(obj, plan_for(use), y_dim, x_dim, fill, dtype, chunks)
     else:
-        out = _reproject_dataset(obj, plan, y_dim, x_dim, nodata, dtype, chunks)
+        spatial = [n for n, v in obj.data_vars.items() if y_dim in v.dims and x_dim in v.dims]
+        decisions = categorical_variables(obj, categorical, variables=spatial)
+        choices = {n: _choose(obj[n], decisions[n], method, explicit, nodata, dtype, plan_for)
+                   for n in spatial}
+        if not spatial:
+            plan_for(method)  # still refuse an output grid that misses the source
+        out = _reproject_dataset(obj, plan_for, choices, y_dim, x_dim, dtype, chunks)
     return write_grid(out, grid)
+
+
+def _choose(var: xr.DataArray, decision: Decision, method: str, explicit: bool, nodata: Any,
+            dtype: Any, plan_for: Callable[[str], Plan]) -> tuple[str, Any]:
+    """Resampling and output nodata of one variable, logged in one line.
+
+    Categorical data get a method that picks source values, and, when they declare no
+    nodata, a fill that is none of their classes (an integer fill equal to a class would
+    make gdalwarp's nudge turn that class into its neighbour: 0 = clear into 1 = cloud)."""
+    use, fill, note = method, nodata, ""
+    if decision.categorical:
+        if not (explicit and method in PICKING_METHODS):
+            sx, sy = plan_for("nearest").scale
+            use = "mode" if sx * sy <= 1.0 / MODE_PIXELS else "nearest"
+        if nodata is None and source_nodata(var) is None:
+            fill = categorical_fill(var, dtype)
+            note = "" if fill is None else f", fill {fill} (no nodata declared)"
+    label = "the DataArray" if var.name is None else repr(var.name)
+    instead = f" instead of {method}" if use != method else ""
+    log.info("reproject %s: %s -> %s%s%s", label, decision, use, instead, note)
+    return use, fill
+
+
+def categorical_fill(var: xr.DataArray, dtype: Any = None) -> int | None:
+    """Output fill for a categorical integer variable that declares no nodata: the dtype's
+    largest value (unsigned) or smallest (signed), or, for data in memory that use it as a
+    class, the nearest value they do not use (None for non-integer output).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> categorical_fill(xr.DataArray(np.array([[0, 1], [1, 0]], "uint8")))
+    255
+    >>> categorical_fill(xr.DataArray(np.array([[0, 255], [254, 0]], "uint8")))
+    253
+    """
+    out = np.dtype(dtype) if dtype is not None else var.dtype
+    if out.kind not in "iu":
+        return None
+    info = np.iinfo(out)
+    candidate = int(info.max) if out.kind == "u" else int(info.min)
+    if var.chunks is not None:  # lazy: not read twice for this (give nodata= if it is a class)
+        return candidate
+    used = set(np.unique(np.asarray(var.values)).tolist())
+    step = -1 if out.kind == "u" else 1
+    while candidate in used and info.min <= candidate + step <= info.max:
+        candidate += step
+    return candidate
 
 
 def _check_request(obj: XObj, grid: Grid, y_dim: Hashable, x_dim: Hashable, dtype: Any,
@@ -189,7 +296,7 @@ def _reproject_variable(
     coords[y_dim] = (y_dim, y)
     coords[x_dim] = (x_dim, x)
     out = xr.DataArray(out_data, dims=(*lead, y_dim, x_dim), coords=coords, name=var.name,
-                       attrs=dict(var.attrs))
+                       attrs={**var.attrs, "resampling": plan.method})
     out_nodata = resolve_nodata(var.dtype, out.dtype, src_nodata, nodata)
     for key in ("_FillValue", "missing_value", "nodata"):
         out.attrs.pop(key, None)
@@ -206,13 +313,15 @@ def _reproject_variable(
 
 
 def _reproject_dataset(
-    ds: xr.Dataset, plan: Plan, y_dim: Hashable, x_dim: Hashable,
-    nodata: Any, dtype: Any, chunks: Any,
+    ds: xr.Dataset, plan_for: Callable[[str], Plan], choices: dict[Hashable, tuple[str, Any]],
+    y_dim: Hashable, x_dim: Hashable, dtype: Any, chunks: Any,
 ) -> xr.Dataset:
     variables = {}
     for name, var in ds.data_vars.items():
-        if y_dim in var.dims and x_dim in var.dims:
-            variables[name] = _reproject_variable(var, plan, y_dim, x_dim, nodata, dtype, chunks)
+        if name in choices:
+            method, fill = choices[name]
+            variables[name] = _reproject_variable(var, plan_for(method), y_dim, x_dim, fill,
+                                                  dtype, chunks)
         elif y_dim in var.dims or x_dim in var.dims:
             continue  # a profile along one spatial axis has no meaning on the new grid
         else:
