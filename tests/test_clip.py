@@ -137,6 +137,16 @@ def _read_gpkg(path: Path) -> tuple[list, int]:
     return geoms, srs
 
 
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_lines_and_points_burn_the_pixels_rioxarray_burns(cube, all_touched):
+    ring = _utm_polygon(cube)["coordinates"][0]
+    for geom in ({"type": "LineString", "coordinates": ring[:3]},
+                 {"type": "MultiPoint", "coordinates": ring[:4]}):
+        ours = _ours(cube, geom, all_touched=all_touched)
+        ref = _rio_clip(cube, [geom], all_touched=all_touched)
+        _assert_same_as_rioxarray(ours, ref, ["ndvi", "dem"], cube)
+
+
 # ---------------------------------------------------------------- other CRSs and inputs
 def test_lonlat_geometry_is_densified_and_agrees_with_rioxarray_up_to_the_curve(cube):
     lonlat = {"type": "Polygon", "coordinates": [LONLAT]}
@@ -224,8 +234,10 @@ def test_integer_fill_rules_nodata_argument_and_log(cube, caplog, tmp_path):
         warnings.simplefilter("ignore")
         back = rioxarray.open_rasterio(path, mask_and_scale=False)
         assert back.rio.nodata == 255  # GDAL/rioxarray see what the fill is
-    with pytest.raises(ClipError, match=r"nodata=-1 does not fit variable 'cloud_mask' \(uint8\)"):
-        _ours(cube, poly, nodata=-1)
+    for bad in (-1, 2.5, 70000, "0"):
+        with pytest.raises(ClipError, match=f"nodata={bad!r} does not fit variable"):
+            _ours(cube, poly, nodata={"lulc": bad})
+    assert _ours(cube, poly, nodata=0).ndvi.dtype == np.float32  # floats: NaN, whatever nodata=
 
 
 # ------------------------------------------------------------------------------ errors

@@ -119,7 +119,7 @@ class _Collector:
             if coords is None:
                 raise ClipError(f"{kind} geometry has no 'coordinates'")
             arr = _as_paths(coords, _DEPTH[kind], kind)
-            if arr:
+            if arr is not None and (isinstance(arr, np.ndarray) or arr):  # empty: skipped
                 self.geoms.append({"type": kind, "coordinates": arr})
         else:
             raise ClipError(f"unsupported geometry type {kind!r}; use one of "
@@ -309,15 +309,18 @@ def _fill(name: Hashable, var: xr.DataArray, nodata: Any) -> tuple[xr.DataArray,
     user = nodata.get(name) if isinstance(nodata, Mapping) else nodata
     if _declared_fill(var):
         return var, fill_value_for(var), None
-    if var.dtype.kind == "f":
-        return var, (np.nan if user is None else user), None
-    if user is not None:
-        value = np.asarray(user)
-        if not np.can_cast(value.astype(var.dtype), var.dtype) or value.astype(var.dtype) != value:
-            raise ClipError(f"nodata={user!r} does not fit variable {name!r} ({var.dtype})")
+    if var.dtype.kind in "fc":
+        return var, np.nan, None
+    if user is not None and var.dtype.kind in "iu":
+        info = np.iinfo(var.dtype)
+        if not (isinstance(user, int | float | np.number) and float(user).is_integer()
+                and info.min <= user <= info.max):
+            raise ClipError(f"nodata={user!r} does not fit variable {name!r} ({var.dtype}: "
+                            f"integers {info.min}..{info.max})")
+        value = np.asarray(user).astype(var.dtype).item()
         out = var.copy(deep=False)
-        out.encoding = {**var.encoding, "_FillValue": value.astype(var.dtype).item()}
-        return out, value.astype(var.dtype).item(), f"{name}: {var.dtype}, filled with {user!r}"
+        out.encoding = {**var.encoding, "_FillValue": value}
+        return out, value, f"{name}: {var.dtype}, filled with {value}"
     dtype = np.float32 if var.dtype.itemsize <= 2 else np.float64
     out = var.astype(dtype)
     drop = ("dtype", "_FillValue", "missing_value", "scale_factor", "add_offset", "_Unsigned")
@@ -328,7 +331,7 @@ def _fill(name: Hashable, var: xr.DataArray, nodata: Any) -> tuple[xr.DataArray,
 def _masked(var: xr.DataArray, keep: xr.DataArray, fill: Any) -> xr.DataArray:
     other = np.asarray(fill, dtype=var.dtype)
     out = var.where(keep, other)
-    out.attrs, out.encoding = var.attrs, var.encoding
+    out.attrs, out.encoding = dict(var.attrs), dict(var.encoding)
     return out
 
 
@@ -382,7 +385,8 @@ def clip(obj: xr.DataArray | xr.Dataset, geometry: Any, crs: Any = None, *,
     nodata
         Fill value for integer variables that declare no nodata of their own (a number, or
         a dict by variable name); it is recorded as their ``_FillValue``. Without it such a
-        variable becomes float32/float64 with NaN outside (see the module docstring).
+        variable becomes float32/float64 with NaN outside (see the module docstring). Float
+        variables always get their declared nodata or NaN.
 
     Returns
     -------
