@@ -23,6 +23,7 @@ from .io import open_dataset
 _LAZY = {
     "bands",
     "chips",
+    "clip",
     "compression",
     "indices",
     "info",

@@ -127,6 +127,24 @@ class GeoAccessor:
 
         return reproject_match(self._obj, other, categorical=categorical, **kwargs)
 
+    # --- clipping ---
+    def clip(
+        self,
+        geometry: Any,
+        crs: Any = None,
+        *,
+        all_touched: bool = False,
+        drop: bool = True,
+        invert: bool = False,
+        **kwargs: Any,
+    ) -> xr.DataArray | xr.Dataset:
+        """Crop to a geometry and fill the pixels outside (lazy on dask); see :func:`xgeo.clip.clip`."""
+        from .clip import clip
+
+        return clip(
+            self._obj, geometry, crs, all_touched=all_touched, drop=drop, invert=invert, **kwargs
+        )
+
     # --- compression ---
     def video_encoding(self, codec: str | None = None, **kwargs: Any) -> dict:
         """Per-variable Zarr v3 video encoding; see :func:`xgeo.compression.video_encoding`."""

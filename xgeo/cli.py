@@ -306,23 +306,44 @@ def reproject(
 @main.command()
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
+@click.option("--index", "names", multiple=True, help="Index name (repeatable), e.g. NDVI.")
 @click.option(
-    "--index", "names", multiple=True, required=True, help="Index name (repeatable), e.g. NDVI."
+    "--formula", "formulas", multiple=True, metavar="NAME=FORMULA",
+    help="Your own index (repeatable), e.g. 'MY=(N - R) / (N + R + 0.1)': catalog band "
+    "symbols (N, R, G, B, RE1, S1...), numbers, + - * / **, exp log sqrt abs tanh.",
 )
 @click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
 @click.option("--variable", help="Variable holding a band dim, if several.")
 @_overwrite
 def indices(
-    src: str, out: str, names: tuple[str, ...], sensor: str | None, variable: str | None,
-    overwrite: bool,
+    src: str, out: str, names: tuple[str, ...], formulas: tuple[str, ...], sensor: str | None,
+    variable: str | None, overwrite: bool,
 ) -> None:
     """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
     from .indices import compute_indices
 
+    request = [*names, *_parse_formulas(formulas)]
+    if not request:
+        raise click.UsageError("give at least one --index NAME or --formula NAME=FORMULA "
+                               "(e.g. --index NDVI --formula 'MY=(N - R) / (N + R + 0.1)')")
     _check_output(out, overwrite, src)
-    result = compute_indices(_open(src, chunks={}), list(names), sensor=sensor, variable=variable)
+    result = compute_indices(_open(src, chunks={}), request, sensor=sensor, variable=variable)
     _write(result, out, overwrite)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
+
+
+def _parse_formulas(formulas: tuple[str, ...]) -> list[dict[str, str]]:
+    """``--formula NAME=FORMULA`` values as ``{name: formula}`` dicts, in the order given."""
+    out = []
+    for text in formulas:
+        name, sep, formula = text.partition("=")
+        if not sep or not name.strip() or not formula.strip():
+            raise click.BadParameter(
+                f"expected NAME=FORMULA (e.g. 'MY=(N - R) / (N + R + 0.1)'), got {text!r}",
+                param_hint="--formula",
+            )
+        out.append({name.strip(): formula.strip()})
+    return out
 
 
 @main.command()

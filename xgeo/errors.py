@@ -63,6 +63,14 @@ class ChipError(XgeoError, ValueError):
     """A chip request cannot be satisfied (chip larger than array, empty ROI...)."""
 
 
+class ClipError(XgeoError, ValueError):
+    """A clip request cannot be satisfied: the geometry cannot be read, or a fill value does not fit."""
+
+
+class NoDataInBoundsError(ClipError):
+    """The clip geometry selects no pixel of the data (rioxarray's ``NoDataInBounds``)."""
+
+
 class CodecError(XgeoError, ValueError):
     """A compressed chunk is corrupt or an encoding request is invalid.
 

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..bands import BAND_DIM, band_array
 from ..crs import read_crs, spatial_variables
-from ..errors import MissingBandError
+from ..errors import IndexNamesError, MissingBandError
 from .catalog import catalog, catalog_source, get_index
 from .core import (
     DTYPES,
@@ -34,6 +34,7 @@ from .core import (
     run_kernel,
     warn_unscaled,
 )
+from .custom import RequestItem, UserIndex, check_user_symbols, item_name
 from .sensors import Preset, presets, resolve_bands
 
 __all__ = ["compute_index", "compute_indices", "available_indices"]
@@ -101,14 +102,15 @@ def _expected(sym: str, preset: Preset | None) -> str:
     return what
 
 
-def _check_bands(names: Sequence[str], mapping: Mapping[str, Hashable], src: _Source,
+def _check_bands(items: Sequence[RequestItem], mapping: Mapping[str, Hashable], src: _Source,
                  preset: Preset | None, kernel: str) -> None:
-    for name in names:
-        miss = [b for b in index_bands(name, kernel) if b not in mapping]
+    for item in items:
+        name = item_name(item)
+        miss = [b for b in index_bands(item, kernel) if b not in mapping]
         if miss:
             sensor = f" (sensor {preset.name})" if preset is not None else " (no sensor detected)"
             raise MissingBandError(
-                f"{name} needs bands {', '.join(index_bands(name, kernel))}; missing "
+                f"{name} needs bands {', '.join(index_bands(item, kernel))}; missing "
                 f"{'; '.join(_expected(m, preset) for m in miss)}. Found bands{sensor}: "
                 f"{', '.join(map(repr, src.labels)) or 'none'}. Pass bands={{{miss[0]!r}: <name>}} "
                 "or sensor= to map them.")
@@ -232,19 +234,26 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
     return out.reshape((n_out, *np.shape(datas[0]))), dims, bands_[0]
 
 
-def _attrs(name: str, plan: Plan) -> dict[str, Any]:
-    idx = get_index(name)
-    src = catalog_source()
+def _attrs(item: RequestItem, plan: Plan) -> dict[str, Any]:
+    name = item_name(item)
     used = dict(plan.constants_used).get(name, ())
-    attrs = {
-        "long_name": idx.long_name,
-        "formula": idx.formula,
-        "reference": idx.reference,
-        "application_domain": idx.application_domain,
-    }
+    if isinstance(item, UserIndex):
+        attrs = {"long_name": f"{name} (user formula)", "formula": item.formula}
+    else:
+        idx = get_index(name)
+        attrs = {
+            "long_name": idx.long_name,
+            "formula": idx.formula,
+            "reference": idx.reference,
+            "application_domain": idx.application_domain,
+        }
     if used:  # the values actually used (defaults, overrides, sensor wavelengths)
         attrs["constants"] = ", ".join(f"{k}={v}" for k, v in used)
-    attrs["source"] = f"xgeo.indices; catalog: {src['name']} ({src['origin']}), {src['license']}"
+    if isinstance(item, UserIndex):
+        attrs["source"] = "xgeo.indices; user formula, compiled by xgeo's formula compiler"
+    else:
+        src = catalog_source()
+        attrs["source"] = f"xgeo.indices; catalog: {src['name']} ({src['origin']}), {src['license']}"
     return attrs
 
 
@@ -258,7 +267,8 @@ def _output_array(data: Any, dims: tuple[Hashable, ...], template: xr.DataArray,
     return out
 
 
-def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: str | Iterable[str], *,
+def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any],
+                    names: str | Mapping[str, str] | Iterable[str | Mapping[str, str]], *,
                     sensor: str | None = None, bands: Mapping[str, Hashable] | None = None,
                     variable: Hashable | None = None, constants: ConstantsLike = None,
                     scale: ScaleLike = None, nodata: float | Mapping[str, float] | None = None,
@@ -271,7 +281,13 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
         A Dataset with one variable per band, a DataArray with a ``band`` dim labelled by band
         names, a Dataset holding such a DataArray, or a dict of arrays keyed by band name.
     names
-        Index short names from :func:`xgeo.indices.catalog` (case-sensitive).
+        Index short names from :func:`xgeo.indices.catalog` (case-sensitive), and/or formulas
+        of your own as a ``{name: formula}`` dict, alone or in the list:
+        ``["NDVI", {"MY": "(N - R) / (N + R + 0.1)"}]``. A formula uses the catalog's band
+        symbols (``N``, ``R``, ``G``, ``B``, ``RE1``, ``S1``...), numbers, ``+ - * / **``,
+        ``exp log sqrt abs tanh`` and constants (catalog ones such as ``L``, or your own
+        given with ``constants=``); it is compiled like a catalog formula, in the same fused
+        pass (see :mod:`xgeo.indices.custom`). A catalog name cannot be reused for a formula.
     sensor
         Band preset (``"sentinel2"``, ``"landsat8"``, ``"landsat7"``, ``"modis"``, ``"rgbn"``,
         ...). Default: detected from the band names when unambiguous.
@@ -282,7 +298,8 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
         In a Dataset with several band-dimensioned variables, the one to use.
     constants, **constants_kw
         Constant overrides (``L=0.5``); ``constants={"SAVI": {"L": 0.5}}`` for one index only.
-        Defaults are the catalog's; ``lambda*`` wavelengths come from the sensor preset.
+        Defaults are the catalog's; ``lambda*`` wavelengths come from the sensor preset. User
+        formulas may name constants of their own (``eps=0.1``).
     scale
         Integer data: factor, ``(factor, offset)`` or a dict by band symbol/name. Default: the
         variable's CF ``scale_factor``/``add_offset`` attributes when present.
@@ -304,7 +321,12 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
     GridMappingConflictError
         If the band variables read point at grid mappings with different CRSs.
     IndexNamesError
-        If ``names`` is empty or not a list of strings.
+        If ``names`` is empty or not a list of names and ``{name: formula}`` dicts, or a user
+        formula is named like a catalog index.
+    FormulaError
+        If a user formula does not parse, uses a construct outside the whitelist (attributes,
+        calls other than the whitelisted functions, comparisons...) or a symbol that is neither
+        a band symbol nor a constant (the message names it and the bands available).
 
     Notes
     -----
@@ -319,37 +341,46 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], names: s
     >>> out = compute_indices(ds, ["NDVI", "EVI", "NDWI"])
     >>> list(out.data_vars), out.NDVI.dims
     (['NDVI', 'EVI', 'NDWI'], ('time', 'y', 'x'))
+    >>> mine = compute_indices(ds, ["NDVI", {"MY": "(N - R) / (N + R + 0.1)"}])
+    >>> list(mine.data_vars), mine.MY.attrs["formula"]
+    (['NDVI', 'MY'], '(N - R) / (N + R + 0.1)')
     """
-    names = request_names(names)
-    names = list(dict.fromkeys(names))
+    items = list(dict.fromkeys(request_names(names)))
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    for n in names:
-        get_index(n)
+    for n in items:
+        if not isinstance(n, UserIndex):
+            get_index(n)
     consts = {**(constants or {}), **constants_kw}
     src = _source(obj, variable)
-    needed = {b for n in names for b in index_bands(n, kernel)}
+    needed = {b for n in items for b in index_bands(n, kernel)}
     mapping, preset = _mapping(src, needed, sensor, bands)
-    _check_bands(names, mapping, src, preset, kernel)
-    plan = build_plan(names, constants=consts, wavelengths=preset.wavelengths if preset else None,
+    for n in items:  # name the data's bands when a formula's symbol is unknown
+        if isinstance(n, UserIndex):
+            check_user_symbols(n, index_constants(n, kernel), consts, mapping, src.labels)
+    _check_bands(items, mapping, src, preset, kernel)
+    plan = build_plan(items, constants=consts, wavelengths=preset.wavelengths if preset else None,
                       kernel=kernel, dtype=dtype)
     _check_one_crs(obj, src, [mapping[s] for s in plan.symbols])
     data, dims, template = _run(plan, src, mapping, scale, nodata)
     out = xr.Dataset({
-        n: _output_array(data[k], dims, template, n, _attrs(n, plan))
-        for k, n in enumerate(plan.names)
+        item_name(n): _output_array(data[k], dims, template, item_name(n), _attrs(n, plan))
+        for k, n in enumerate(items)
     })
     if isinstance(obj, xr.Dataset):
         out.attrs.update({k: v for k, v in obj.attrs.items() if k in ("Conventions",)})
     return out
 
 
-def compute_index(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], name: str, *,
+def compute_index(obj: xr.Dataset | xr.DataArray | Mapping[str, Any],
+                  name: str | Mapping[str, str], *,
                   sensor: str | None = None, bands: Mapping[str, Hashable] | None = None,
                   variable: Hashable | None = None, constants: ConstantsLike = None,
                   scale: ScaleLike = None, nodata: float | Mapping[str, float] | None = None,
                   kernel: str = "rbf", dtype: str = "float32", **constants_kw: Any) -> xr.DataArray:
     """Compute one spectral index; a DataArray named after it. See :func:`compute_indices`.
+
+    ``name`` is a catalog name or a one-entry ``{name: formula}`` dict of your own.
 
     Examples
     --------
@@ -361,10 +392,16 @@ def compute_index(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], name: str,
     ('NDVI', dtype('float32'), '(N - R)/(N + R)')
     >>> float(abs(ndvi - ds.ndvi).max())
     0.0
+    >>> compute_index(ds, {"MY": "(N - R) / (N + R + 0.1)"}).name
+    'MY'
     """
-    return compute_indices(obj, [name], sensor=sensor, bands=bands, variable=variable,
+    items = request_names(name)
+    if len(items) != 1:
+        raise IndexNamesError(f"compute_index computes one index, got {len(items)} in {name!r}; "
+                              "use compute_indices for several")
+    return compute_indices(obj, items, sensor=sensor, bands=bands, variable=variable,
                            constants=constants, scale=scale, nodata=nodata, kernel=kernel,
-                           dtype=dtype, **constants_kw)[name]
+                           dtype=dtype, **constants_kw)[item_name(items[0])]
 
 
 def available_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], *,

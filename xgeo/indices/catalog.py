@@ -149,4 +149,9 @@ def get_index(name: str) -> SpectralIndex:
         hint = [folded.get(h, h) for h in hint][:5]
     msg = f"unknown spectral index {name!r}"
     msg += f"; did you mean {', '.join(map(repr, hint))}?" if hint else "."
-    raise UnknownIndexError(msg + " See xgeo.indices.catalog() for all names (they are case-sensitive).")
+    msg += " See xgeo.indices.catalog() for all names (they are case-sensitive)."
+    if isinstance(name, str) and any(c in name for c in "+-*/()"):  # a formula given as a name
+        msg += f" For a formula of your own pass {{'MY': {name!r}}} (a name and the formula)."
+    else:
+        msg += " For a formula of your own pass {'MY': '(N - R) / (N + R + 0.1)'}."
+    raise UnknownIndexError(msg)

@@ -18,10 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormulaError, IndexNamesError, MissingBandError, MissingConstantError
+from ..errors import FormulaError, MissingBandError, MissingConstantError
 from .catalog import KERNEL_DOMAIN, get_index
 from .catalog import constants as catalog_constants
 from .codegen import BLOCK, generate_source, load_kernels
+from .custom import (
+    RequestItem,
+    UserIndex,
+    check_user_symbols,
+    has_constant,
+    item_name,
+    request_items,
+)
 from .formula import check_depth, parse, substitute, symbols
 from .formula import depth as tree_depth
 from .sensors import BAND_SYMBOLS
@@ -58,11 +66,15 @@ def _split_kernel_symbol(sym: str) -> tuple[str, str] | None:
 
 
 @functools.cache
-def _index_tree(name: str, kernel: str) -> ast.expr:
-    """Formula tree of a catalog index with kernel symbols expanded (still symbolic)."""
-    idx = get_index(name)
-    tree = parse(idx.formula)
-    if idx.application_domain == KERNEL_DOMAIN or any(
+def _index_tree(name: RequestItem, kernel: str) -> ast.expr:
+    """Formula tree of a catalog index or a :class:`~xgeo.indices.custom.UserIndex`, with
+    kernel symbols (``kNR``) expanded (still symbolic)."""
+    if isinstance(name, UserIndex):
+        tree, domain = parse(name.formula), None
+    else:
+        idx = get_index(name)
+        tree, domain = parse(idx.formula), idx.application_domain
+    if domain == KERNEL_DOMAIN or any(
             _split_kernel_symbol(s) for s in symbols(tree) if s not in catalog_constants()):
         if kernel not in KERNELS:
             raise FormulaError(f"unknown kernel {kernel!r}; use one of {', '.join(KERNELS)}")
@@ -75,7 +87,7 @@ def _index_tree(name: str, kernel: str) -> ast.expr:
     return tree
 
 
-def index_bands(name: str, kernel: str = "rbf") -> tuple[str, ...]:
+def index_bands(name: RequestItem, kernel: str = "rbf") -> tuple[str, ...]:
     """Band symbols an index reads (after kernel expansion), sorted.
 
     Examples
@@ -87,7 +99,7 @@ def index_bands(name: str, kernel: str = "rbf") -> tuple[str, ...]:
     return tuple(sorted(s for s in symbols(_index_tree(name, kernel)) if s in BAND_SYMBOLS))
 
 
-def index_constants(name: str, kernel: str = "rbf") -> tuple[str, ...]:
+def index_constants(name: RequestItem, kernel: str = "rbf") -> tuple[str, ...]:
     """Constant symbols an index uses (after kernel expansion), sorted."""
     tree = _index_tree(name, kernel)
     return tuple(sorted(s for s in symbols(tree) if s not in BAND_SYMBOLS))
@@ -149,7 +161,7 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
     for s in sorted(symbols(tree)):
         if s in BAND_SYMBOLS:
             continue
-        if s not in catalog_constants():
+        if s not in catalog_constants() and not has_constant(name, s, constants):
             raise FormulaError(f"{name}: symbol {s!r} is neither a band nor a constant")
         v = _constant_value(name, s, constants, wavelengths)
         if isinstance(v, str):
@@ -171,7 +183,7 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
     return substitute(tree, sub)
 
 
-def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
+def build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None,
                wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
                dtype: str = "float32") -> Plan:
     """Resolve a request into a :class:`Plan` (memoised: repeated calls cost a dict lookup).
@@ -181,7 +193,7 @@ def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
     Raises
     ------
     IndexNamesError
-        If ``names`` is empty or holds something other than strings.
+        If ``names`` is empty or holds something other than names and user formulas.
     """
     names = request_names(names)
     try:
@@ -202,65 +214,71 @@ def build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
 _PLANS: dict[tuple, Plan] = {}
 
 
-def request_names(names: Any) -> list[str]:
-    """``names`` (one index name or an iterable of them) as a non-empty list of strings.
+def request_names(names: Any) -> list[RequestItem]:
+    """``names`` (an index name, a ``{name: formula}`` dict of user formulas, or a list mixing
+    them) as a non-empty list of catalog names and user indices; see
+    :func:`xgeo.indices.custom.request_items`.
 
     Raises
     ------
     IndexNamesError
-        If ``names`` is empty, not iterable, or holds something other than strings.
+        If ``names`` is empty, not iterable, or holds something other than names and formulas.
     """
-    if isinstance(names, str):
-        return [names]
-    try:
-        names = list(names)
-    except TypeError:
-        raise IndexNamesError(f"names must be an index name or a list of them, got {names!r}") from None
-    if not names:
-        raise IndexNamesError("names is empty: give at least one index name, e.g. ['NDVI'] "
-                              "(xgeo.indices.catalog() lists them)")
-    bad = [n for n in names if not isinstance(n, str)]
-    if bad:
-        raise IndexNamesError(f"index names must be strings, got {bad!r} in names={names!r}")
-    return names
+    return request_items(names)
 
 
-def _build_plan(names: Sequence[str], *, constants: ConstantsLike = None,
+def _build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None,
                 wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
                 dtype: str = "float32") -> Plan:
     """Resolve formulas and constants of ``names`` and generate their fused kernel source.
 
     ``constants`` maps constant names to numbers (or formula strings over band symbols) for
     every index that uses them; a key equal to a requested index name holds a dict of
-    overrides for that index alone (``{"SAVI": {"L": 0.5}}``).
+    overrides for that index alone (``{"SAVI": {"L": 0.5}}``). User formulas
+    (:class:`~xgeo.indices.custom.UserIndex`) may also use constants of their own from
+    ``constants``.
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     constants = dict(constants or {})
     wavelengths = dict(wavelengths or {})
-    req = list(dict.fromkeys(names))
+    req = list(dict.fromkeys(request_items(names)))
+    user = set()  # constants of the user's own, named in user formulas
     for n in req:
-        get_index(n)  # unknown names fail early, with suggestions
-    known = set(catalog_constants()) | set(req)
+        if isinstance(n, UserIndex):
+            own = index_constants(n, kernel)
+            check_user_symbols(n, own, constants)
+            user.update(own)
+        else:
+            get_index(n)  # unknown names fail early, with suggestions
+    known = set(catalog_constants()) | {item_name(n) for n in req} | user
     unknown = [k for k in constants if k not in known]
     if unknown:
         raise MissingConstantError(
-            f"constants {unknown!r} are neither catalog constants nor requested indices; "
-            f"catalog constants: {', '.join(sorted(catalog_constants()))}")
-    kernel_names = sorted(req)  # canonical order, so any permutation reuses one kernel
+            f"constants {unknown!r} are neither catalog constants, constants of a requested "
+            f"formula nor requested indices; catalog constants: "
+            f"{', '.join(sorted(catalog_constants()))}")
+    req_names = [item_name(n) for n in req]
+    kernel_items = sorted(req, key=item_name)  # canonical order: permutations share one kernel
+    kernel_names = [item_name(n) for n in kernel_items]
     slots: list[float] = []
     used: dict[str, dict[str, Any]] = {}
     trees = []
-    for name in kernel_names:
-        trees.append(_resolve_constants(name, _index_tree(name, kernel), constants, wavelengths,
-                                        slots, used=used))
+    for item in kernel_items:
+        tree = _resolve_constants(item_name(item), _index_tree(item, kernel), constants,
+                                  wavelengths, slots, used=used)
+        if isinstance(item, UserIndex) and not any(s in BAND_SYMBOLS for s in symbols(tree)):
+            raise FormulaError(f"user index {item.name!r}: formula {item.formula!r} reads no "
+                               f"band; use band symbols such as N, R, G, B "
+                               f"({', '.join(sorted(BAND_SYMBOLS))})")
+        trees.append(tree)
     bands = sorted({s for t in trees for s in symbols(t) if s in BAND_SYMBOLS})
     vmap = {b: ast.Name(f"_v{i}") for i, b in enumerate(bands)}
     exprs = [substitute(t, vmap) for t in trees]
     source = generate_source(exprs, kernel_names, len(bands), len(slots), dtype)
-    return Plan(tuple(req), tuple(kernel_names.index(n) for n in req), tuple(bands),
+    return Plan(tuple(req_names), tuple(kernel_names.index(n) for n in req_names), tuple(bands),
                 np.asarray(slots, dtype=np.float64), source, dtype,
-                tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req))
+                tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req_names))
 
 
 def band_scales(symbols_: Sequence[str], scale: ScaleLike, labels: Mapping[str, Hashable] | None = None
@@ -392,7 +410,8 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
         ``{"N": array, "R": array, ...}``: arrays of one shape, any number of dims, keyed by the
         catalog's band symbols (see :func:`xgeo.indices.catalog`).
     names
-        One index name or several.
+        One index name or several; user formulas as ``{name: formula}`` dicts, alone or in the
+        list (see :mod:`xgeo.indices.custom`).
     constants
         Overrides of catalog constants (``{"L": 0.5}``), per index with ``{"SAVI": {"L": 0.5}}``.
     scale
@@ -425,18 +444,19 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
     >>> out["NDVI"]
     array([0.5, 0. , nan], dtype=float32)
     """
-    names = request_names(names)
-    plan = build_plan(names, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
+    items = list(dict.fromkeys(request_names(names)))
+    plan = build_plan(items, constants=constants, wavelengths=wavelengths, kernel=kernel, dtype=dtype)
     bad = [k for k in bands if k not in BAND_SYMBOLS]
     if bad:
         raise MissingBandError(
             f"evaluate() takes bands keyed by catalog symbols ({', '.join(sorted(BAND_SYMBOLS))}); "
             f"got {bad!r}. Map your band names with compute_indices(..., bands=) instead.")
-    for name in plan.names:
-        miss = [b for b in index_bands(name, kernel) if b not in bands]
+    for item in items:
+        name = item_name(item)
+        miss = [b for b in index_bands(item, kernel) if b not in bands]
         if miss:
             raise MissingBandError(
-                f"{name} needs bands {', '.join(index_bands(name, kernel))}; missing "
+                f"{name} needs bands {', '.join(index_bands(item, kernel))}; missing "
                 f"{', '.join(miss)}; given: {', '.join(bands) or 'none'}")
     arrs = [np.asarray(bands[s]) for s in plan.symbols]
     shape = arrs[0].shape if arrs else ()

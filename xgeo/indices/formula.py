@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from ..errors import FormulaError
 
 __all__ = ["parse", "symbols", "substitute", "depth", "FUNCTIONS", "MAX_FORMULA_LENGTH",
-           "MAX_FORMULA_DEPTH"]
+           "MAX_FORMULA_DEPTH", "MAX_EXPONENT"]
 
 #: Whitelisted functions: name -> (arity, float64 implementation used for constant folding).
 FUNCTIONS = {
@@ -34,6 +34,10 @@ MAX_FORMULA_LENGTH = 4000
 #: formula as written and once constant formulas are substituted into an index. The catalog's
 #: deepest index (GEMI) is 12; deeper trees would exhaust Python's stack in the tree walks.
 MAX_FORMULA_DEPTH = 64
+#: Largest magnitude of a constant exponent (``N ** 2000`` is refused): beyond it any value
+#: other than 0 and 1 overflows or vanishes, so such a formula is a typo or an attack. The
+#: catalog's largest is 4.
+MAX_EXPONENT = 1024.0
 
 
 def depth(tree: ast.AST) -> int:
@@ -91,13 +95,65 @@ def _check(node: ast.AST, text: str) -> None:
         )
 
 
+def _constant(node: ast.expr, text: str) -> float | None:
+    """Float64 value of a number-only subtree (None if it reads a name); raises
+    :class:`FormulaError` when that value overflows or is not a real number, and for a
+    constant exponent above :data:`MAX_EXPONENT`. Division by zero is left to run time (NaN)."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+    elif isinstance(node, ast.Name):
+        return None
+    elif isinstance(node, ast.UnaryOp):
+        v = _constant(node.operand, text)
+        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+    elif isinstance(node, ast.Call):
+        v = _constant(node.args[0], text)
+        if v is None:
+            return None
+        fn = FUNCTIONS[node.func.id][1]
+        try:
+            v = fn(v)
+        except (ArithmeticError, ValueError) as exc:
+            raise FormulaError(f"{ast.unparse(node)!r} in formula {_short(text)} is not a real "
+                               f"number ({exc})") from None
+    else:  # BinOp (parse's whitelist allows nothing else)
+        a, b = _constant(node.left, text), _constant(node.right, text)
+        if isinstance(node.op, ast.Pow) and b is not None and abs(b) > MAX_EXPONENT:
+            raise FormulaError(f"exponent {ast.unparse(node.right)} in formula {_short(text)} is "
+                               f"above MAX_EXPONENT = {MAX_EXPONENT:g} in magnitude")
+        if a is None or b is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Div):
+                return None if b == 0 else a / b
+            v = {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op)) \
+                if not isinstance(node.op, ast.Pow) else a ** b
+        except (ArithmeticError, ValueError) as exc:
+            raise FormulaError(f"{ast.unparse(node)!r} in formula {_short(text)} overflows "
+                               f"({exc})") from None
+        if isinstance(v, complex):
+            raise FormulaError(f"{ast.unparse(node)!r} in formula {_short(text)} is not a real "
+                               "number")
+    try:
+        v = float(v)
+    except OverflowError:
+        raise FormulaError(f"number {ast.unparse(node)[:40]!r} in formula {_short(text)} is too "
+                           "large for a float") from None
+    if not math.isfinite(v):
+        raise FormulaError(f"{ast.unparse(node)[:80]!r} in formula {_short(text)} is "
+                           f"{v} (too large for a float)")
+    return v
+
+
 def parse(text: str) -> ast.expr:
     """Parse and validate a formula; return its expression tree.
 
     Raises
     ------
     FormulaError
-        Syntax error, too long, or a node type outside the whitelist.
+        Syntax error, too long, a node type outside the whitelist, a number-only part that
+        overflows (``10 ** 400``) or is not real (``sqrt(-1)``), or a constant exponent above
+        :data:`MAX_EXPONENT`.
 
     Examples
     --------
@@ -120,6 +176,7 @@ def parse(text: str) -> ast.expr:
         raise FormulaError(f"cannot parse formula {_short(text)}: {e}") from None
     check_depth(depth(tree.body), f"formula {_short(text)}")
     _check(tree, text)
+    _constant(tree.body, text)
     return tree.body
 
 
