@@ -96,3 +96,15 @@ class StoreLockedError(XgeoError, BlockingIOError):
 
 class StoreIntegrityError(XgeoError, OSError):
     """Chunks of a Zarr store are missing or differ from what its writer recorded."""
+
+
+class MissingDependencyError(XgeoError, ImportError):
+    """An optional package a feature needs is not installed; the message gives the pip command.
+
+    Raised instead of a bare ``ModuleNotFoundError`` (see :mod:`xgeo.optional`); an
+    ``ImportError``, so ``except ImportError`` code keeps working.
+    """
+
+
+class PreviewError(XgeoError, ValueError):
+    """A preview video cannot be made from this data (no time dim, no bands to show...)."""
