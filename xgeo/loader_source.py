@@ -10,7 +10,8 @@ the store's values, so :func:`resolve_source` reads it as the store.
 The rule (:func:`zarr_store_of`): the Dataset's ``encoding["source"]`` is a local Zarr
 store, and every data variable and non-index coordinate is still an untouched lazy view of
 the store's array of the same name (no selection, arithmetic, ``astype``, ``load()`` or
-in-memory cache, no rechunking), and the store opened afresh agrees with it on variables,
+in-memory cache; dask arrays made straight from it, as ``open_dataset(chunks=...)`` and
+``.chunk()`` make them, qualify), and the store opened afresh agrees with it on variables,
 sizes, index values, dtypes, attributes and CF encodings. A subset of the data variables
 (``ds[["reflectance"]]``) still qualifies. Anything else (``ds * 2``, ``ds.isel(...)``,
 ``ds.load()``, new coordinates or attributes) is read from memory, as given.
