@@ -181,6 +181,12 @@ class GeoAccessor:
 
         return quicklook(self._obj, bands, **kwargs)
 
+    def to_video(self, path: Any, **kwargs: Any) -> Any:
+        """MP4/GIF of a time series, the date in each frame; see :func:`xgeo.preview.to_video`."""
+        from .preview import to_video
+
+        return to_video(self._obj, path, **kwargs)
+
 
 def _register() -> None:
     for cls, register in (

@@ -451,5 +451,41 @@ def verify(store: str) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("store", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="series.mp4 or series.gif")
+@click.option("--variable", help="Variable to show (with a band dim, or a single band).")
+@click.option("--index", "index_name", help="Show this spectral index (e.g. NDVI) instead.")
+@click.option("--bands", help="Red,green,blue band labels [default: B04,B03,B02], or one band.")
+@click.option("--cmap", default="viridis", show_default=True, help="Colormap of one band.")
+@click.option("--fps", type=float, default=2.0, show_default=True, help="Dates per second.")
+@click.option("--codec", type=click.Choice(["h264", "hevc"]), default="h264", show_default=True)
+@_overwrite
+def preview(
+    store: str, out: str, variable: str | None, index_name: str | None, bands: str | None,
+    cmap: str, fps: float, codec: str, overwrite: bool,
+) -> None:
+    """Write a video of the time series in STORE (any input xgeo reads): true colour, or one
+    band/index with a colormap, stretched once over all dates, the date in each frame."""
+    from .outputs import check_output
+    from .preview import to_video
+
+    check_output(out, overwrite=overwrite, inputs=(store,), flag="--overwrite")
+    ds = _open(store, chunks={})
+    if variable is not None and variable not in ds.data_vars:
+        raise click.BadParameter(
+            f"no variable {variable!r} in {store}; variables: {', '.join(map(str, ds.data_vars))}",
+            param_hint="--variable",
+        )
+    kwargs: dict[str, Any] = {}
+    if bands:
+        kwargs["bands"] = [b.strip() for b in bands.split(",") if b.strip()]
+    path = to_video(
+        ds, out, variable=variable, index=index_name, cmap=cmap, fps=fps, codec=codec,
+        overwrite=overwrite, **kwargs,
+    )
+    click.echo(f"wrote {path}: {ds.sizes.get('time', 0)} frames at {fps:g} fps")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

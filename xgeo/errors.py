@@ -108,3 +108,15 @@ class StoreIntegrityError(XgeoError, OSError):
 
 class CategoricalError(XgeoError, ValueError):
     """A ``categorical=`` override names an unknown variable or is of the wrong type."""
+
+
+class MissingDependencyError(XgeoError, ImportError):
+    """An optional package a feature needs is not installed; the message gives the pip command.
+
+    Raised instead of a bare ``ModuleNotFoundError`` (see :mod:`xgeo.optional`); an
+    ``ImportError``, so ``except ImportError`` code keeps working.
+    """
+
+
+class PreviewError(XgeoError, ValueError):
+    """A preview video cannot be made from this data (no time dim, no bands to show...)."""

@@ -125,12 +125,17 @@ def open_dataset(
             _verify(str(path), None)
         kwargs.setdefault("decode_coords", "all")
         kwargs.setdefault("consolidated", _has_consolidated_metadata(path))
+        from .optional import check_store_codecs, missing_codec
         from .readerrors import chunk_error_context
 
+        check_store_codecs(path)  # a video store without xgeo-codecs: say how to install it
         try:
             with chunk_error_context():
                 return xr.open_zarr(path, chunks=chunks, **kwargs)
         except Exception as exc:
+            hint = missing_codec(exc, str(path))
+            if hint is not None:
+                raise hint from exc
             raise DecodeError(f"cannot open Zarr store {path}: {_corrupt_metadata(path) or exc}"
                               ) from exc
     if kind == "geotiff":
@@ -199,6 +204,11 @@ def _open_zarr_url(
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"no Zarr store at {url}") from exc
     except Exception as exc:
+        from .optional import missing_codec
+
+        hint = missing_codec(exc, url)
+        if hint is not None:
+            raise hint from exc
         raise DecodeError(f"cannot open Zarr store {url}: {exc}") from exc
 
 

@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["compress_dataset", "compression_table", "demo_outputs", "run_demo"]
+from .errors import MissingDependencyError
+from .optional import install_hint
+
+__all__ = ["compress_dataset", "compression_table", "demo_outputs", "demo_quicklooks", "run_demo"]
 
 _DEMO_PICTURES = ("true_colour_before.png", "true_colour_after.png", "ndvi.png",
                   "difference_B04.png")
@@ -169,7 +172,7 @@ def run_demo(
     info = result["variables"]["reflectance"]
 
     back = open_dataset(store)
-    chips_line = "DataLoader: torch not installed (pip install torch==2.13.0)"
+    chips_line = f"DataLoader: skipped, torch is not installed ({install_hint('torch')})"
     try:
         from .torch import ChipDataset, ChunkAwareSampler
 
@@ -180,34 +183,13 @@ def run_demo(
             dataset[i]
         dt = time.perf_counter() - t
         chips_line = f"DataLoader: {len(order)} chips of 13x32x32 float32 in {dt:.2f} s = {len(order) / dt:.0f} chips/s"
-    except ImportError:
+    except MissingDependencyError:
         pass
 
-    pictures = []
-    try:
-        from .quicklook import quicklook
-
-        date = int(np.argmin(cube.cloud_coverage.values))
-        before, after = lonlat.isel(time=date), back.isel(time=date)
-        pictures.append(
-            quicklook(before, path=out / "true_colour_before.png", title="true colour, original")
-        )
-        pictures.append(
-            quicklook(after, path=out / "true_colour_after.png", title="true colour, after HEVC")
-        )
-        pictures.append(
-            quicklook(idx.NDVI.isel(time=date), bands=None, cmap="RdYlGn", path=out / "ndvi.png")
-        )
-        diff = np.abs(
-            after.reflectance.sel(band="B04") - before.reflectance.sel(band="B04")
-        ).rename("|after - before| B04")
-        pictures.append(quicklook(diff, bands=None, cmap="magma", path=out / "difference_B04.png"))
-        import matplotlib.pyplot as plt
-
-        for fig in pictures:
-            plt.close(fig)
-    except ImportError:
-        lines.append("(quicklooks skipped: pip install 'xgeo[plot]')")
+    date = int(np.argmin(cube.cloud_coverage.values))
+    pictures_line = demo_quicklooks(
+        out, lonlat.isel(time=date), back.isel(time=date), idx.NDVI.isel(time=date)
+    )
 
     lines.append(compression_table({"reflectance (reprojected)": info}))
     lines.append("")
@@ -221,8 +203,42 @@ def run_demo(
     )
     lines.append(chips_line)
     lines.append(f"store: {store}")
-    if pictures:
-        lines.append(
-            f"quicklooks: {', '.join(sorted(p.name for p in outputs[1:] if p.exists()))} in {out}/"
-        )
+    lines.append(pictures_line)
     return "\n".join(lines)
+
+
+def demo_quicklooks(out_dir: str | Path, before: Any, after: Any, ndvi: Any) -> str:
+    """Write the demo's quicklook PNGs into ``out_dir`` and return the demo's line about them.
+
+    ``before``/``after``: one date of the reflectance before and after compression (on the
+    same grid); ``ndvi``: that date's NDVI. Without matplotlib nothing is written and the
+    line says that the quicklooks were skipped and how to get them.
+    """
+    import numpy as np
+
+    from .optional import require
+
+    out = Path(out_dir)
+    try:
+        require("matplotlib", "drawing the demo's quicklooks")
+    except MissingDependencyError as err:
+        return (
+            f"quicklooks: SKIPPED ({', '.join(_DEMO_PICTURES)} not written): {err}; then run "
+            "`xgeo demo --overwrite` again"
+        )
+    import matplotlib.pyplot as plt
+
+    from .quicklook import quicklook
+
+    diff = np.abs(
+        after.reflectance.sel(band="B04") - before.reflectance.sel(band="B04")
+    ).rename("|after - before| B04")
+    names = iter(_DEMO_PICTURES)
+    for obj, kwargs in (
+        (before, {"title": "true colour, original"}),
+        (after, {"title": "true colour, after HEVC"}),
+        (ndvi, {"bands": None, "cmap": "RdYlGn"}),
+        (diff, {"bands": None, "cmap": "magma"}),
+    ):
+        plt.close(quicklook(obj, path=out / next(names), **kwargs))
+    return f"quicklooks: {', '.join(sorted(_DEMO_PICTURES))} in {out}/"

@@ -68,6 +68,11 @@ def quicklook(
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    MissingDependencyError
+        If matplotlib is not installed (the message says ``pip install 'xgeo[plot]'``).
+
     Examples
     --------
     >>> import xgeo, tempfile, os
@@ -75,8 +80,9 @@ def quicklook(
     >>> fig.axes[0].get_title()
     'B04 / B03 / B02'
     """
-    import matplotlib
+    from .optional import require
 
+    matplotlib = require("matplotlib", "quicklook (.geo.quicklook)")
     if path is not None and ax is None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

@@ -22,17 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import xarray as xr
 from numba import njit
-from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .bands import BAND_DIM, band_array
 from .chips import TIME_DIM, ChipGrid, make_chips
 from .crs import find_spatial_dims, read_grid
 from .errors import ChipError, CodecError
 from .grid import Grid
-from .io import detect_format, open_dataset
+from .io import open_dataset
+from .loader_source import resolve_source
+from .optional import missing
+
+try:
+    import torch
+    from torch.utils.data import DataLoader, Dataset, Sampler
+except ImportError as exc:  # an install hint, never a bare ModuleNotFoundError
+    raise missing("torch", "xgeo.torch (ChipDataset, to_dataloader)") from exc
 
 __all__ = [
     "ChipDataset",
@@ -382,7 +388,9 @@ class ChipDataset(Dataset):
     Parameters
     ----------
     source
-        Path of a Zarr store or netCDF file, or a Dataset/DataArray.
+        Path of a Zarr store or netCDF file, or a Dataset/DataArray. A Dataset opened from
+        a local Zarr store and unmodified is read as that store (``kind == "zarr"``, see
+        :mod:`xgeo.loader_source`).
     size, stride
         Chip size/stride in pixels (ignored when ``chips`` is given).
     chips
@@ -439,20 +447,8 @@ class ChipDataset(Dataset):
         decode_threads: int | None = None,
         **chip_kwargs: Any,
     ) -> None:
-        self.path: str | None = None
-        if isinstance(source, str | os.PathLike):
-            self.path = str(source)
-            self.kind = "zarr" if detect_format(Path(source)) == "zarr" else "file"
-            # dask-backed: the chip index reads pixels only for a valid-fraction filter, and
-            # then chunk by chunk (stacking lazily indexed variables would decode them all)
-            obj = open_dataset(source, chunks={})
-        elif isinstance(source, xr.Dataset | xr.DataArray):
-            self.kind = "memory"
-            obj = source
-        else:
-            raise TypeError(
-                f"source must be a path or an xarray object, got {type(source).__name__}"
-            )
+        # a Dataset opened from a Zarr store and not changed since is read as that store
+        self.kind, self.path, obj = resolve_source(source)
         if chips is None:
             chips = make_chips(
                 obj,

@@ -1,12 +1,16 @@
 """Chips/s into a torch DataLoader: xgeo vs xbatcher vs TorchGeo vs in-memory slicing.
 
 Same store, same chips (256x256, and T=16 time-series chips for the nrt cube), batch 16,
-workers 0 and 2, same output dtype. Each measurement runs in a fresh subprocess (so worker
+workers 0 and 2, same output dtype. A last case is the README tour's: the bundled cube in a
+HEVC store, 32x32 chips through ``to_dataloader`` from the path, from the Dataset
+``xgeo.open_dataset`` returns (read as its store since issue 16), and from that Dataset read
+through xarray as before. Each measurement runs in a fresh subprocess (so worker
 peak RSS is clean and no state carries over), contenders interleaved per repetition; a rate is
 whole epochs repeated for at least 0.5 s, after one warm-up epoch.
 Writes ``benchmarks/results/loader.json``.
 
-Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick]``
+Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick] [--only-tour]``
+(``--only-tour`` measures the tour case alone and replaces it in the existing JSON).
 """
 
 from __future__ import annotations
@@ -96,6 +100,20 @@ def build_stores(video: bool, tif: bool = True) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items() if v.exists()}
 
 
+TOUR_CASE = "README tour: 13x32x32 float32 chips of the bundled cube (HEVC, psnr 50), to_dataloader"
+
+
+def tour_store() -> str:
+    """The README tour's store: ``ds.geo.to_zarr("cube.zarr", codec="hevc", codec_options={"psnr": 50})``."""
+    import xgeo
+
+    path = CACHE / "tour_cube.zarr"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        xgeo.datasets.sentinel2_cube().geo.to_zarr(path, codec="hevc", codec_options={"psnr": 50})
+    return str(path)
+
+
 def nrt_store() -> str | None:
     src = SHARED / "nrt" / "sentinel2_cube_subset_romania_10m.nc"
     if not src.exists():
@@ -117,6 +135,8 @@ from torch.utils.data import DataLoader, Dataset
 contender, store, workers, dtype_name, epochs, timeseries = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6] == "1"
 dtype = None if dtype_name == "native" else torch.float32
 size, batch = (50 if timeseries else 256), 16
+if len(sys.argv) > 7:
+    size = int(sys.argv[7])
 kw = dict(batch_size=batch, num_workers=workers, persistent_workers=workers > 0)
 if workers:
     kw["multiprocessing_context"] = "fork"
@@ -134,6 +154,20 @@ if contender == "xgeo":
     else:
         ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype, cache_bytes=cache)
     loader = DataLoader(ds, sampler=ChunkAwareSampler(ds, seed=0), collate_fn=collate, **kw)
+    key = "image"
+elif contender in ("tour-path", "tour-opened", "tour-xarray"):
+    # the README tour: to_dataloader with its defaults, from the path or the opened Dataset
+    import xgeo
+    from xgeo.torch import to_dataloader
+    if contender == "tour-xarray":  # as before issue 16: the opened Dataset read through xarray
+        import xgeo.loader_source
+        xgeo.loader_source.zarr_store_of = lambda obj: None
+    source = store if contender == "tour-path" else xgeo.open_dataset(store)
+    rest = {k: v for k, v in kw.items() if k != "batch_size"}
+    loader = to_dataloader(source, size, batch, seed=0,
+                           dataset_kwargs={"variable": "reflectance", "dtype": dtype}, **rest)
+    expected = "memory" if contender == "tour-xarray" else "zarr"
+    assert loader.dataset.kind == expected, (contender, loader.dataset.kind)
     key = "image"
 elif contender == "xbatcher":
     import xarray as xr, xbatcher
@@ -224,8 +258,11 @@ print(json.dumps({"chips_per_s": max(rates), "chips_per_epoch": n, "first_batch_
 '''
 
 
-def measure(contender: str, store: str, workers: int, dtype: str, epochs: int, timeseries: bool) -> dict:
+def measure(contender: str, store: str, workers: int, dtype: str, epochs: int, timeseries: bool,
+            size: int | None = None) -> dict:
     cmd = [sys.executable, "-c", CHILD, contender, store, str(workers), dtype, str(epochs), "1" if timeseries else "0"]
+    if size is not None:
+        cmd.append(str(size))
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
@@ -277,13 +314,50 @@ def versions() -> dict[str, str]:
     return out
 
 
+def tour_case(reps: int, epochs: int) -> dict:
+    """The README tour's loader: path vs opened Dataset (store read) vs opened Dataset via xarray."""
+    store = tour_store()
+    names = {"xgeo path": "tour-path", "xgeo opened Dataset": "tour-opened",
+             "opened Dataset via xarray (before)": "tour-xarray"}
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(reps):
+        for name, who in names.items():
+            runs[name].append(measure(who, store, 0, "float32", epochs + 3, False, size=32))
+    case = summarize(TOUR_CASE, 0, runs)
+    res = case["results"]
+    rate = {k: v.get("chips_per_s_median") for k, v in res.items()}
+    case["ratios"] = {
+        f"{a}/{b}": rate[a] / rate[b]
+        for a, b in (("xgeo opened Dataset", "xgeo path"),
+                     ("xgeo opened Dataset", "opened Dataset via xarray (before)"))
+        if rate.get(a) and rate.get(b)
+    }
+    return case
+
+
+def only_tour(reps: int, epochs: int) -> None:
+    """Measure the tour case and put it into the existing results, the other cases untouched."""
+    case = tour_case(reps, epochs)
+    print(json.dumps(case, indent=1), flush=True)
+    result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"topic": "loader", "cases": []}
+    result["cases"] = [c for c in result.get("cases", []) if c.get("case") != TOUR_CASE] + [case]
+    result.setdefault("versions", versions())
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="workers=2 only, one repetition")
+    parser.add_argument("--only-tour", action="store_true",
+                        help="measure the README tour case alone, merged into the existing JSON")
     args = parser.parse_args()
     reps = 1 if args.quick else args.reps
+    if args.only_tour:
+        only_tour(reps, args.epochs)
+        return
     try:
         import xgeo_codecs  # noqa: F401
 
@@ -318,6 +392,8 @@ def main() -> None:
                     runs[name].append(measure(name, store, workers, dtype, args.epochs + 3, True))
             cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
             print(json.dumps(cases[-1], indent=1), flush=True)
+    cases.append(tour_case(reps, args.epochs))
+    print(json.dumps(cases[-1], indent=1), flush=True)
     sizes = {k: _store_bytes(v) for k, v in stores.items()}
     floors = {k: decode_floor(stores[k]) for k in ("zstd", "video") if k in stores}
     print("decode floors:", json.dumps(floors), flush=True)
