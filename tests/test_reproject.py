@@ -166,9 +166,12 @@ def test_dataset_every_spatial_variable_and_sample_cube_lazily():
 
 
 def test_integer_fill_value_respected_and_written():
+    pytest.importorskip("rioxarray")
     ds = xgeo.open_dataset(DATA / "RGB.byte.tif")
     out = reproject(ds.RGB_byte, "EPSG:4326", resampling="bilinear")
-    assert out.dtype == np.uint8 and out.encoding["_FillValue"] == 0
+    # issue 16: the raw layout, nodata in attrs, where rioxarray reads it (not NaN -> uint8)
+    assert out.dtype == np.uint8 and out.attrs["_FillValue"] == 0
+    assert "_FillValue" not in out.encoding and out.rio.nodata == 0
     assert (out.values == 0).mean() > 0.2  # outside the footprint and original nodata
 
 

@@ -114,4 +114,4 @@ def test_large_integer_nodata_is_compared_exactly():
     out = reproject(xgeo.crs.write_grid(da, SRC), "EPSG:4326")
     values = set(np.unique(out.values).tolist())
     assert values <= {2**62, nodata} and 2**62 in values and nodata in values
-    assert out.encoding["_FillValue"] == nodata
+    assert out.attrs["_FillValue"] == nodata

@@ -82,23 +82,38 @@ def _open(path: str, chunks: Any = None) -> Any:
 
 
 def _write(ds: Any, out: str, overwrite: bool, **zarr_kwargs: Any) -> None:
-    """Write to netCDF (``.nc``) or Zarr (anything else), grid kept, with a progress bar on a TTY;
-    an existing OUT is removed (with --overwrite) only now, when the result is ready to write."""
-    from .io import to_netcdf, to_zarr
-    from .outputs import prepare_output
+    """Write by OUT's extension: netCDF (.nc, .nc4), Zarr (.zarr) or GeoTIFF (.tif, .tiff: COG
+    layout), grid and nodata kept, with a progress bar on a TTY; an existing OUT is removed
+    (with --overwrite) only now, when the result is ready to write."""
+    from .io import to_geotiff, to_netcdf, to_zarr
+    from .outputs import output_format, prepare_output
 
+    kind = output_format(out)
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
-    if out.lower().endswith((".nc", ".nc4", ".netcdf")):
+    if kind == "netcdf":
         ds = _netcdf_safe(ds)
-        if sys.stderr.isatty():
-            from dask.diagnostics import ProgressBar
-
-            with ProgressBar():
-                to_netcdf(ds, out)
-        else:
+        with _progress():
             to_netcdf(ds, out)
+    elif kind == "geotiff":
+        with _progress():
+            to_geotiff(ds, out)
     else:
-        to_zarr(ds, out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
+        to_zarr(_zarr_plain(ds), out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
+
+
+def _progress() -> Any:
+    """dask's progress bar on a terminal, nothing otherwise."""
+    from contextlib import nullcontext
+
+    if sys.stderr.isatty():
+        from dask.diagnostics import ProgressBar
+
+        return ProgressBar()
+    return nullcontext()
+
+
+_CF_ENCODING = ("_FillValue", "missing_value", "dtype", "scale_factor", "add_offset", "units",
+                "calendar", "grid_mapping")
 
 
 def _netcdf_safe(ds: Any) -> Any:
@@ -108,6 +123,29 @@ def _netcdf_safe(ds: Any) -> Any:
     for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
     return out
+
+
+def _zarr_plain(ds: Any) -> Any:
+    """Keep only the CF part of the encodings: a decompressed store must not inherit the
+    source's video serializer, compressors or chunking."""
+    out = ds.copy()
+    for var in out.variables.values():
+        var.encoding = {k: v for k, v in var.encoding.items() if k in _CF_ENCODING}
+    return out
+
+
+def _require_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
+    """``ds`` limited to ``names`` (all of it when none): a missing one is one typed line."""
+    from .errors import MissingVariableError
+
+    if not names:
+        return ds
+    missing = [n for n in names if n not in ds.data_vars]
+    if missing:
+        raise MissingVariableError(
+            f"--variable {missing[0]}: {src} has no such variable; its variables are "
+            f"{', '.join(sorted(map(str, ds.data_vars)))}")
+    return ds[list(names)]
 
 
 def _parse_chunks(text: str | None) -> dict[str, int] | None:
@@ -131,6 +169,19 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
 _overwrite = click.option(
     "--overwrite", is_flag=True, help="Replace the output if it exists (only the output itself)."
 )
+_variables_option = click.option(
+    "--variable", "variables", multiple=True,
+    help="Variable to write (repeatable; default all). A GeoTIFF holds one dtype and nodata.",
+)
+
+
+#: The formats each command writes (by extension, see xgeo.outputs.output_format).
+_COMMAND_OUTPUTS = {
+    "compress": ("zarr",),
+    "decompress": ("netcdf", "zarr", "geotiff"),
+    "reproject": ("netcdf", "zarr", "geotiff"),
+    "indices": ("netcdf", "zarr", "geotiff"),
+}
 
 
 def _categorical_options(func: Any) -> Any:
@@ -157,10 +208,20 @@ def _categorical_spec(categorical: tuple[str, ...], continuous: tuple[str, ...])
 
 
 def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
-    """Before any work: refuse an existing output unless --overwrite, and an output that is
+    """Before any work: refuse an extension the command does not write, an output whose
+    directory does not exist, an existing output unless --overwrite, and an output that is
     an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
-    from .outputs import check_output
+    from .outputs import check_output, check_parent, output_format
 
+    ctx = click.get_current_context(silent=True)
+    formats = _COMMAND_OUTPUTS.get(ctx.command.name if ctx is not None else "")
+    if formats is not None:
+        kind = output_format(out, formats)
+        if kind == "geotiff":
+            from .geotiff import require_gdal
+
+            require_gdal(out)
+    check_parent(out)
     check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite")
 
 
@@ -241,7 +302,7 @@ def compress(
     parsed_chunks = _parse_chunks(chunks)
     spec = _categorical_spec(categorical, continuous)
     _check_output(out, overwrite, src)
-    ds = _open(src, chunks={})
+    ds = _require_variables(_open(src, chunks={}), variables, src)
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
         ds,
@@ -260,11 +321,13 @@ def compress(
 @main.command()
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
+@_variables_option
 @_overwrite
-def decompress(src: str, out: str, overwrite: bool) -> None:
-    """Decode the Zarr store SRC (video or not) into OUT (.nc for netCDF, else Zarr)."""
+def decompress(src: str, out: str, variables: tuple[str, ...], overwrite: bool) -> None:
+    """Decode the Zarr store SRC (video or not) into OUT: .nc/.nc4 netCDF, .zarr plain Zarr,
+    .tif/.tiff Cloud-Optimised GeoTIFF (one dtype and nodata: choose with --variable)."""
     _check_output(out, overwrite, src)
-    _write(_open(src, chunks={}), out, overwrite)
+    _write(_require_variables(_open(src, chunks={}), variables, src), out, overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -284,17 +347,20 @@ def decompress(src: str, out: str, overwrite: bool) -> None:
 )
 @click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
 @_categorical_options
+@_variables_option
 @_overwrite
 def reproject(
     src: str, out: str, dst_crs: str, resolution: float | None, resampling: str | None, tap: bool,
-    categorical: tuple[str, ...], continuous: tuple[str, ...], overwrite: bool,
+    categorical: tuple[str, ...], continuous: tuple[str, ...], variables: tuple[str, ...],
+    overwrite: bool,
 ) -> None:
-    """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
+    """Reproject every spatial variable of SRC (or those of --variable) to --crs and write OUT:
+    .nc/.nc4 netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF."""
     from .reproject import reproject as reproject_
 
     spec = _categorical_spec(categorical, continuous)
     _check_output(out, overwrite, src)
-    ds = _open(src, chunks={})
+    ds = _require_variables(_open(src, chunks={}), variables, src)
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap,
         categorical=spec,
@@ -319,7 +385,8 @@ def indices(
     src: str, out: str, names: tuple[str, ...], formulas: tuple[str, ...], sensor: str | None,
     variable: str | None, overwrite: bool,
 ) -> None:
-    """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
+    """Compute spectral indices of SRC in one fused pass and write them to OUT: .nc/.nc4
+    netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF (one band per index and date)."""
     from .indices import compute_indices
 
     request = [*names, *_parse_formulas(formulas)]

@@ -33,6 +33,21 @@ class OutputExistsError(XgeoError, FileExistsError):
     """An output path exists and replacing it was not asked for (or is not safe)."""
 
 
+class MissingVariableError(XgeoError, KeyError):
+    """A variable asked for by name (``variable=``, ``--variable``) is not in the Dataset."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message, quoting it
+        return str(self.args[0]) if self.args else ""
+
+
+class OutputFormatError(XgeoError, ValueError):
+    """An output path's extension names no format xgeo writes (the message lists them)."""
+
+
+class GeoTIFFError(XgeoError, ValueError):
+    """Data cannot be written as one GeoTIFF as asked (dtypes or nodata differ, no raster)."""
+
+
 class MissingBandError(XgeoError, KeyError):
     """A band needed by an operation is not present."""
 

@@ -6,6 +6,7 @@ it; :func:`format_summary` turns it into the text the CLI shows.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import xarray as xr
 from .crs import find_spatial_dims, read_grid
 from .errors import XgeoError
 from .io import open_dataset
+from .nodata import declared_nodata
 
 __all__ = ["summarize", "format_summary", "format_table", "human_bytes"]
 
@@ -78,6 +80,15 @@ def _chunks(var: xr.DataArray) -> str:
     return "contiguous"
 
 
+def _nodata(var: xr.DataArray) -> int | float | str | None:
+    """The stored nodata (``_FillValue``) of a variable: a number, ``"NaN"`` (valid JSON,
+    unlike a float NaN) or None when it declares none."""
+    value = declared_nodata(var)
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return value
+
+
 def _bands(ds: xr.Dataset) -> list[str]:
     if "band" in ds.coords and ds["band"].ndim == 1:
         return [str(v) for v in ds["band"].values]
@@ -136,6 +147,7 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
             "dtype": str(var.encoding.get("dtype", var.dtype)),
             "chunks": _chunks(var),
             "codecs": _codecs(var),
+            "nodata": _nodata(var),
         }
     ds.close()
     return info
@@ -192,7 +204,9 @@ def format_summary(info: dict[str, Any]) -> str:
     width = max((len(n) for n in info["variables"]), default=0)
     for name, var in info["variables"].items():
         dims = "(" + ", ".join(var["dims"]) + ")"
+        nodata = "none" if var.get("nodata") is None else str(var["nodata"])
         lines.append(
-            f"  {name:<{width}}  {var['dtype']:<8} {dims:<24} chunks {var['chunks']:<14} codecs: {var['codecs']}"
+            f"  {name:<{width}}  {var['dtype']:<8} {dims:<24} chunks {var['chunks']:<14} "
+            f"nodata {nodata:<6} codecs: {var['codecs']}"
         )
     return "\n".join(lines)

@@ -19,8 +19,10 @@ import xarray as xr
 
 from .crs import find_spatial_dims, read_crs, write_grid
 from .errors import DecodeError, GridError
+from .geotiff import to_geotiff
+from .nodata import for_writing
 
-__all__ = ["open_dataset", "to_netcdf", "to_zarr", "detect_format"]
+__all__ = ["open_dataset", "to_netcdf", "to_zarr", "to_geotiff", "detect_format"]
 
 _TIFF_SUFFIXES = {".tif", ".tiff", ".vrt", ".jp2", ".img"}
 _NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5", ".he5"}
@@ -259,34 +261,20 @@ def _has_consolidated_metadata(path: Path) -> bool:
 
 
 def _open_with_gdal(path: Path, chunks: Any) -> xr.Dataset:
-    try:
-        import rioxarray  # noqa: F401  (registers the rasterio engine)
-    except ImportError as exc:
-        raise DecodeError(
-            f"reading {path.name} needs GDAL through rioxarray: pip install 'xgeo[geotiff]'"
-        ) from exc
-    from rasterio.errors import RasterioIOError
+    from .geotiff import open_geotiff
 
-    try:
-        da = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
-    except RasterioIOError as exc:  # GDAL's word for "not a raster it can read"
-        raise DecodeError(f"{path}: GDAL cannot read it as a raster ({exc}); check that the "
-                          "file is a complete GeoTIFF/COG or another GDAL format") from exc
-    if isinstance(da, list | xr.Dataset):
-        raise DecodeError(f"{path} holds several subdatasets; open one with its GDAL name")
-    names = da.attrs.pop("long_name", None)
-    if (
-        isinstance(names, tuple | list)
-        and len(names) == da.sizes.get("band", 0)
-        and len(set(names)) == len(names)
-    ):
-        da = da.assign_coords(band=list(names))
-    name = path.stem.replace(".", "_") or "data"
-    return da.to_dataset(name=name)
+    return open_geotiff(path, chunks)
 
 
 def _with_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
-    """The object with fresh grid metadata where it has a grid; unchanged where it has none."""
+    """The object with fresh grid metadata where it has a grid, and its fill values and
+    packing where xarray's writers expect them (:func:`xgeo.nodata.for_writing`)."""
+    if isinstance(obj, xr.Dataset):
+        obj = for_writing(obj)
+    else:
+        name = obj.name if obj.name is not None else "__xgeo_data__"
+        ready = for_writing(obj.to_dataset(name=name))[name]
+        obj = ready if obj.name is not None else ready.rename(None)
     try:
         find_spatial_dims(obj)
     except GridError:

@@ -1,5 +1,9 @@
 """Output paths: never replace what exists unless asked, and then remove only that.
 
+:func:`output_format` tells what an output path's extension asks for (netCDF, Zarr or
+GeoTIFF) and refuses any other, before any work is done; :func:`check_parent` refuses an
+output whose directory does not exist.
+
 The CLI commands and :func:`xgeo.pipeline.run_demo` call :func:`prepare_output` before any
 work. An existing output is refused with :class:`~xgeo.errors.OutputExistsError` unless
 ``overwrite``; with it, the file, or the Zarr store and the progress sidecar xgeo keeps
@@ -14,10 +18,15 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputFormatError
 from .store import progress_path
 
-__all__ = ["check_output", "prepare_output"]
+__all__ = ["OUTPUT_FORMATS", "check_output", "check_parent", "output_format", "prepare_output"]
+
+#: Extension -> format of the rasters xgeo writes (``.cog.tif`` is a ``.tif``: always COG).
+OUTPUT_FORMATS = {
+    ".nc": "netcdf", ".nc4": "netcdf", ".zarr": "zarr", ".tif": "geotiff", ".tiff": "geotiff",
+}
 
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
@@ -113,3 +122,73 @@ def check_output(
             )
         doomed += found
     return doomed
+
+
+def output_format(path: str | os.PathLike, accepted: Sequence[str] = ("netcdf", "zarr", "geotiff")
+                  ) -> str:
+    """``"netcdf"``, ``"zarr"`` or ``"geotiff"``: the format the extension of ``path`` asks for.
+
+    Parameters
+    ----------
+    path
+        The output path (a Zarr store is a directory ending in ``.zarr``).
+    accepted
+        The formats the caller writes; another extension is refused.
+
+    Raises
+    ------
+    OutputFormatError
+        If the extension (case-insensitive) is none of the accepted ones; the message names
+        the path and lists the extensions that are.
+
+    Examples
+    --------
+    >>> output_format("out.TIF"), output_format("cube.zarr"), output_format("a.b.nc")
+    ('geotiff', 'zarr', 'netcdf')
+    >>> output_format("out.zarr/", accepted=["zarr"])
+    'zarr'
+    >>> output_format("out.png")
+    Traceback (most recent call last):
+    ...
+    xgeo.errors.OutputFormatError: output out.png: xgeo cannot tell which format to write from its extension '.png'; use one of .nc, .nc4 (netCDF); .zarr (Zarr); .tif, .tiff (GeoTIFF, COG layout)
+    """
+    text = str(path).rstrip("/\\")
+    suffix = Path(text).suffix.lower()
+    kind = OUTPUT_FORMATS.get(suffix)
+    if kind in accepted:
+        return kind
+    names = {"netcdf": "netCDF", "zarr": "Zarr", "geotiff": "GeoTIFF, COG layout"}
+    listed = "; ".join(
+        f"{', '.join(e for e, k in OUTPUT_FORMATS.items() if k == fmt)} ({names[fmt]})"
+        for fmt in ("netcdf", "zarr", "geotiff") if fmt in accepted)
+    what = f"its extension {suffix!r}" if suffix else "a path without an extension"
+    hint = f" (this command writes only {', '.join(accepted)})" if kind is not None else ""
+    raise OutputFormatError(
+        f"output {path}: xgeo cannot tell which format to write from {what}{hint}; use one of "
+        f"{listed}")
+
+
+def check_parent(path: str | os.PathLike) -> None:
+    """Refuse an output whose directory does not exist (writers would fail late and vaguely).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the missing directory; ``NotADirectoryError`` if it is a file.
+
+    Examples
+    --------
+    >>> check_parent("no-such-dir-xgeo/out.nc")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: output no-such-dir-xgeo/out.nc: its directory no-such-dir-xgeo does not exist; create it first (mkdir -p no-such-dir-xgeo)
+    """
+    if "://" in str(path):
+        return
+    parent = Path(str(path).rstrip("/\\")).parent
+    if parent.is_dir():
+        return
+    if parent.exists():
+        raise NotADirectoryError(f"output {path}: {parent} is a file, not a directory")
+    raise FileNotFoundError(f"output {path}: its directory {parent} does not exist; create it "
+                            f"first (mkdir -p {parent})")

@@ -52,6 +52,7 @@ def compress_dataset(
     from .compression import apply_mask, compression_report, resolve_mask
     from .io import open_dataset, to_zarr
     from .metrics import error_stats
+    from .nodata import raw_nodata
 
     options = dict(codec_options or {})
     if chunks:
@@ -69,7 +70,8 @@ def compress_dataset(
     for name, info in compression_report(out).items():
         if name not in src.data_vars or "kind" not in info:
             continue
-        stats = error_stats(src[name].data, back[name].data)
+        # a raw integer source holds its nodata value where the store reads back NaN
+        stats = error_stats(src[name].data, back[name].data, nodata=raw_nodata(src[name]))
         result["variables"][name] = {**info, "psnr": stats["psnr"], "max_error": stats["max_error"]}
     return result
 

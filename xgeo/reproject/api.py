@@ -302,10 +302,8 @@ def _reproject_variable(
         out.attrs.pop(key, None)
     encoding = {k: v for k, v in var.encoding.items() if k in ("dtype", "scale_factor", "add_offset", "units", "calendar")}
     if out_nodata is not None and not (isinstance(out_nodata, float) and math.isnan(out_nodata)):
-        if out.dtype.kind in "iu":
-            encoding["_FillValue"] = out.dtype.type(out_nodata)
-        else:
-            out.attrs["nodata"] = out_nodata
+        # the raw layout (xgeo.nodata): the value is in the data, so .rio.nodata reads it
+        out.attrs["_FillValue"] = out.dtype.type(out_nodata)
     elif "_FillValue" in var.encoding and out.dtype.kind == "f":
         encoding["_FillValue"] = var.encoding["_FillValue"]
     out.encoding = encoding
