@@ -313,11 +313,17 @@ def _stored_dtype(var: xr.DataArray) -> np.dtype:
 
 
 def _packed(var: xr.DataArray) -> bool:
+    """CF packing other than the identity (rioxarray writes scale 1 / offset 0 everywhere)."""
     for holder in (var.attrs, var.encoding):
-        scale, offset = holder.get("scale_factor"), holder.get("add_offset")
-        if (scale is not None and float(np.asarray(scale).ravel()[0]) != 1.0) or (
-                offset is not None and float(np.asarray(offset).ravel()[0]) != 0.0):
-            return True
+        for key, identity in (("scale_factor", 1.0), ("add_offset", 0.0)):
+            value = holder.get(key)
+            if value is None:
+                continue
+            try:
+                if float(np.asarray(value, dtype=float).ravel()[0]) != identity:
+                    return True
+            except (TypeError, ValueError, IndexError):
+                return True  # an unreadable packing attribute: not plain codes either
     return False
 
 
