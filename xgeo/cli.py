@@ -57,6 +57,7 @@ def _codec_errors() -> tuple[type[Exception], ...]:
 @click.version_option(package_name="xgeo")
 def main(debug: bool) -> None:
     """xgeo: satellite datacubes cheap to store and fast to learn from."""
+    _spell_fixes_as_flags()
 
 
 @main.command()
@@ -133,6 +134,68 @@ _overwrite = click.option(
 )
 
 
+_resume = click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish an interrupted write of the Zarr store OUT (run the same command again with "
+    "it): chunks already written are kept, the data must be the same.",
+)
+
+
+def _spell_fixes_as_flags() -> None:
+    """For this command, messages that suggest a fix name --resume/--overwrite, not Python
+    arguments (see xgeo.spelling)."""
+    from .spelling import cli_spelling
+
+    click.get_current_context().with_resource(cli_spelling())
+
+
+def _check_target(out: str, overwrite: bool, resume: bool, *inputs: str) -> None:
+    """Before any work: :func:`_check_output` (naming --resume for an interrupted OUT), or
+    with --resume, that OUT can be resumed (a Zarr store, or nothing yet; never an input)."""
+    from .outputs import check_output
+
+    if not resume:
+        check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite",
+                     resume_flag="--resume")
+        return
+    from pathlib import Path
+
+    from .store import progress_path
+
+    if overwrite:
+        raise click.UsageError("--resume finishes a write and --overwrite starts it over: "
+                               "choose one")
+    name = out.rstrip("/").lower()
+    if not name.endswith(".zarr") and not Path(progress_path(out)).exists():
+        raise click.UsageError(f"--resume finishes an interrupted Zarr write; {out} is not a "
+                               ".zarr store")
+    check_output(out, overwrite=True, inputs=inputs, flag="--overwrite")  # removes nothing
+
+
+def _write_or_resume(ds: Any, out: str, overwrite: bool, resume: bool) -> None:
+    """:func:`_write`, or with --resume, finish (or start) the lazy Zarr write of OUT."""
+    if not resume:
+        _write(ds, out, overwrite)
+        return
+    from .io import to_zarr
+
+    to_zarr(ds, out, resume=True)
+
+
+def _check_chunk_dims(chunks: dict[str, int] | None, ds: Any, src: str) -> None:
+    """--chunks may only name dims the data has (an unknown one would be ignored)."""
+    from .errors import CodecError
+
+    unknown = [d for d in chunks or {} if d not in ds.dims]
+    if unknown:
+        raise CodecError(
+            f"--chunks {','.join(f'{d}={chunks[d]}' for d in unknown)}: {src} has no "
+            f"dimension {', '.join(map(repr, unknown))}; its dimensions are "
+            f"{', '.join(map(str, ds.dims))}"
+        )
+
+
 def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
     """Before any work: refuse an existing output unless --overwrite, and an output that is
     an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
@@ -171,6 +234,7 @@ def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
 @_overwrite
+@_resume
 def compress(
     src: str,
     out: str,
@@ -186,6 +250,7 @@ def compress(
     mask: str | None,
     variables: tuple[str, ...],
     overwrite: bool,
+    resume: bool,
 ) -> None:
     """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report."""
     targets = {
@@ -210,9 +275,11 @@ def compress(
     from .pipeline import compress_dataset, compression_table
 
     parsed_chunks = _parse_chunks(chunks)
-    _check_output(out, overwrite, src)
+    _check_target(out, overwrite, resume, src)
     ds = _open(src, chunks={})
-    prepare_output(out, overwrite=overwrite, flag="--overwrite")
+    _check_chunk_dims(parsed_chunks, ds, src)
+    if not resume:
+        prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
         ds,
         out,
@@ -221,6 +288,7 @@ def compress(
         chunks=parsed_chunks,
         variables=list(variables) or None,
         mask=mask,
+        resume=resume,
     )
     click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")
@@ -230,10 +298,11 @@ def compress(
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
 @_overwrite
-def decompress(src: str, out: str, overwrite: bool) -> None:
+@_resume
+def decompress(src: str, out: str, overwrite: bool, resume: bool) -> None:
     """Decode the Zarr store SRC (video or not) into OUT (.nc for netCDF, else Zarr)."""
-    _check_output(out, overwrite, src)
-    _write(_open(src, chunks={}), out, overwrite)
+    _check_target(out, overwrite, resume, src)
+    _write_or_resume(_open(src, chunks={}), out, overwrite, resume)
     click.echo(f"wrote {out}")
 
 
@@ -252,19 +321,20 @@ def decompress(src: str, out: str, overwrite: bool) -> None:
 )
 @click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
 @_overwrite
+@_resume
 def reproject(
     src: str, out: str, dst_crs: str, resolution: float | None, resampling: str, tap: bool,
-    overwrite: bool,
+    overwrite: bool, resume: bool,
 ) -> None:
     """Reproject every spatial variable of SRC to --crs and write OUT (.nc or Zarr)."""
     from .reproject import reproject as reproject_
 
-    _check_output(out, overwrite, src)
+    _check_target(out, overwrite, resume, src)
     ds = _open(src, chunks={})
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
     )
-    _write(result, out, overwrite)
+    _write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {result.geo.grid!r}")
 
 
@@ -277,16 +347,17 @@ def reproject(
 @click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
 @click.option("--variable", help="Variable holding a band dim, if several.")
 @_overwrite
+@_resume
 def indices(
     src: str, out: str, names: tuple[str, ...], sensor: str | None, variable: str | None,
-    overwrite: bool,
+    overwrite: bool, resume: bool,
 ) -> None:
     """Compute spectral indices of SRC in one fused pass and write them to OUT (.nc or Zarr)."""
     from .indices import compute_indices
 
-    _check_output(out, overwrite, src)
+    _check_target(out, overwrite, resume, src)
     result = compute_indices(_open(src, chunks={}), list(names), sensor=sensor, variable=variable)
-    _write(result, out, overwrite)
+    _write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
 
 

@@ -25,6 +25,7 @@ def compress_dataset(
     variables: list[str] | None = None,
     progress: bool | None = None,
     mask: Any = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Compress a Dataset into a video Zarr store and measure what it cost and what it lost.
 
@@ -32,6 +33,8 @@ def compress_dataset(
     encoder, ...}}, "seconds": ...}``. PSNR and max error are measured by reading the store
     back and comparing with ``src`` (definitions in :mod:`xgeo.metrics`); pixels of ``mask``
     (see :func:`xgeo.compression.resolve_mask`) are stored as missing and left out.
+    ``resume=True`` finishes an interrupted write of the same data (see
+    :func:`xgeo.io.to_zarr`).
 
     Examples
     --------
@@ -53,7 +56,7 @@ def compress_dataset(
     if mask is not None:
         src = apply_mask(src, resolve_mask(src, mask))
     started = time.perf_counter()
-    to_zarr(src, out, codec=codec, codec_options=options, progress=progress)
+    to_zarr(src, out, codec=codec, codec_options=options, progress=progress, resume=resume)
     seconds = time.perf_counter() - started
     back = open_dataset(out, chunks={})
     result: dict[str, Any] = {"variables": {}, "seconds": seconds}
