@@ -116,6 +116,23 @@ def test_a_resume_of_a_complete_store_checks_the_data_and_writes_nothing(tmp_pat
     assert _same_files(store, before)
 
 
+def test_a_resume_with_other_codec_options_is_refused(tmp_path, monkeypatch):
+    from zarr.codecs import ZstdCodec
+
+    def coded(level: int) -> dict:
+        return {"encoding": {"reflectance": {"compressors": [ZstdCodec(level=level)]}}}
+
+    store = tmp_path / "cube.zarr"
+    _killing_at(monkeypatch, "chunk-marker", 1)
+    with pytest.raises(_Killed), dask.config.set(scheduler="synchronous"):
+        xgeo.io.to_zarr(_lazy_cube(), store, **coded(1))
+    monkeypatch.undo()
+    with pytest.raises(IncompleteStoreError, match="'reflectance' would be coded otherwise"):
+        xgeo.io.to_zarr(_lazy_cube(), store, resume=True, **coded(9))
+    xgeo.io.to_zarr(_lazy_cube(), store, resume=True, **coded(1))
+    assert verify_store(str(store)).ok
+
+
 def test_stored_bytes_leave_the_records_out(tmp_path):
     store = tmp_path / "cube.zarr"
     xgeo.io.to_zarr(_lazy_cube(), store)

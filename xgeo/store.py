@@ -210,6 +210,7 @@ def _write_locked(
                                     fp, lazy, manifest["token"], replace=True)
                 done = set()
             else:
+                _check_same_encoding(ds, store, encoding, kwargs, lazy)
                 _check_same_values(ds, store, lazy, manifest, done, storage_options)
                 if manifest.get("stored"):
                     return []  # complete, progress folder gone, same data: nothing to do
@@ -447,6 +448,39 @@ def _check_same_data(
             f"({_diff(stored, fp)}); resume with the same data, or write with "
             f"{fix('overwrite')} to start over"
         )
+
+
+_CODING_KEYS = ("codecs", "data_type", "fill_value", "compressor", "filters", "dtype")
+
+
+def _coding(meta: Any) -> str:
+    import json
+
+    doc = meta.to_dict()
+    return json.dumps({k: doc.get(k) for k in _CODING_KEYS}, sort_keys=True, default=str)
+
+
+def _check_same_encoding(
+    ds: xr.Dataset, store: str, encoding: dict[str, Any] | None, kwargs: dict[str, Any],
+    lazy: list[Hashable],
+) -> None:
+    """The lazy arrays must be coded as the interrupted write coded them (codec options,
+    dtype, fill value): blocks written with other options would mix in silently."""
+    import zarr
+
+    scratch = zarr.storage.MemoryStore()
+    extra = {k: v for k, v in kwargs.items()
+             if k not in ("storage_options", "mode", "append_dim", "region")}
+    ds.to_zarr(scratch, compute=False, encoding=encoding, mode="w", **extra)
+    wanted = zarr.open_group(scratch, mode="r")
+    stored = _open_group(store, kwargs.get("storage_options"))
+    for name in lazy:
+        if _coding(stored[str(name)].metadata) != _coding(wanted[str(name)].metadata):
+            raise IncompleteStoreError(
+                f"cannot resume {store}: {str(name)!r} would be coded otherwise than the "
+                "interrupted write coded it (codec, its options, dtype or fill value differ); "
+                f"resume with the same options, or {fix('overwrite')} to start over"
+            )
 
 
 def _check_same_values(
