@@ -30,7 +30,8 @@ from xgeo.verify import verify_store
 KILL_POINTS = [
     ("locked", 1), ("sidecar", 1), ("manifest", 1), ("cleaned", 1), ("metadata", 1),
     ("writing", 1), ("chunk-data", 1), ("chunk-marker", 1), ("chunk-data", 3),
-    ("chunk-marker", 4), ("chunks-done", 1), ("complete", 1),
+    ("chunk-marker", 4), ("chunks-done", 1), ("records", 1), ("consolidated", 1),
+    ("complete", 1), ("cleaned-up", 1),
 ]
 
 
@@ -90,7 +91,7 @@ def test_killed_fresh_write_is_refused_then_resumed_exactly(
     with pytest.raises(_Killed):
         _write(_cube(), store)
     monkeypatch.undo()
-    if step == "complete":  # the completion record is written: the store is whole
+    if step in ("complete", "cleaned-up"):  # the completion record is written: whole
         xr.testing.assert_identical(_read(store), reference[0.0])
     elif step == "locked":  # nothing written yet
         with pytest.raises(FileNotFoundError):
@@ -103,10 +104,12 @@ def test_killed_fresh_write_is_refused_then_resumed_exactly(
     report = verify_store(str(store))
     assert report.ok and report.checked > 0, report.problems
     assert not Path(lock_path(str(store))).exists()
+    assert not Path(progress_path(str(store))).exists()  # a complete store is the store alone
 
 
 @pytest.mark.parametrize(("step", "occurrence"), [
     ("sidecar", 1), ("manifest", 1), ("metadata", 1), ("chunk-data", 3), ("chunks-done", 1),
+    ("records", 1),
 ])
 def test_killed_overwrite_reads_old_data_or_is_refused_never_a_mix(
     tmp_path, monkeypatch, reference, step, occurrence

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 import xgeo
 from xgeo.cli import main
+from xgeo.completion import RECORDS_FILE
 from xgeo.errors import CodecError, DecodeError, StoreIntegrityError, XgeoError
-from xgeo.store import progress_path
+from xgeo.store import progress_path, store_state
 from xgeo.verify import verify_store
 
 
@@ -31,8 +32,8 @@ def copy(video_store, tmp_path) -> Path:
     import shutil
 
     out = tmp_path / "cube.zarr"
-    shutil.copytree(video_store, out)
-    shutil.copytree(progress_path(str(video_store)), progress_path(str(out)))
+    shutil.copytree(video_store, out)  # the records are in the store: a copy carries them
+    assert not Path(progress_path(str(video_store))).exists()
     return out
 
 
@@ -84,11 +85,14 @@ def test_verify_passes_a_whole_store_and_covers_in_memory_arrays(copy):
 
 def test_stores_without_records_still_open_and_verify_says_what_it_checked(copy, tmp_path):
     # the layout of xgeo before chunk records: chunk-only manifest, empty markers
+    _, manifest, done = store_state(str(copy))
+    for records in copy.glob(f"*/{RECORDS_FILE}"):
+        records.unlink()
     side = Path(progress_path(str(copy)))
-    manifest = json.loads((side / "manifest.json").read_text())
+    side.mkdir()
     (side / "manifest.json").write_text(json.dumps(manifest["chunks"]))
-    for marker in side.glob("*@*"):
-        marker.write_bytes(b"")
+    for marker in done:
+        (side / marker).write_bytes(b"")
     (side / "complete.json").write_text(json.dumps({"blocks_written_last_run": 5}))
     assert xgeo.open_dataset(copy).reflectance.shape == (5, 13, 101, 100)
     report = verify_store(str(copy))
@@ -101,8 +105,13 @@ def test_stores_without_records_still_open_and_verify_says_what_it_checked(copy,
 
 def test_a_corrupt_zarr_json_is_a_typed_error_naming_the_file(copy):
     (copy / "reflectance" / "zarr.json").write_text('{"shape": [5, 13')
+    # the store opens from its consolidated metadata; read without it, the error names the
+    # file, and verify finds it either way
     with pytest.raises(DecodeError, match=r"reflectance/zarr.json is corrupt"):
-        xgeo.open_dataset(copy)
+        xgeo.open_dataset(copy, consolidated=False)
+    result = CliRunner().invoke(main, ["verify", str(copy)])
+    assert result.exit_code == 1
+    assert "unreadable metadata: reflectance/zarr.json is corrupt" in result.output
     (copy / "zarr.json").write_bytes(b"\xff{")
     with pytest.raises(DecodeError, match=r"cube.zarr/zarr.json is corrupt"):
         xgeo.open_dataset(copy)

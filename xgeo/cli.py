@@ -57,6 +57,7 @@ def _codec_errors() -> tuple[type[Exception], ...]:
 @click.version_option(package_name="xgeo")
 def main(debug: bool) -> None:
     """xgeo: satellite datacubes cheap to store and fast to learn from."""
+    _spell_fixes_as_flags()
 
 
 @main.command()
@@ -207,10 +208,53 @@ def _categorical_spec(categorical: tuple[str, ...], continuous: tuple[str, ...])
     return spec or None
 
 
-def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
+_resume = click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish an interrupted write of the Zarr store OUT (run the same command again with "
+    "it): chunks already written are kept, the data must be the same.",
+)
+
+
+def _spell_fixes_as_flags() -> None:
+    """For this command, messages that suggest a fix name --resume/--overwrite, not Python
+    arguments (see xgeo.spelling)."""
+    from .spelling import cli_spelling
+
+    click.get_current_context().with_resource(cli_spelling())
+
+
+def _write_or_resume(ds: Any, out: str, overwrite: bool, resume: bool) -> None:
+    """:func:`_write`, or with --resume, finish (or start) the lazy Zarr write of OUT."""
+    if not resume:
+        _write(ds, out, overwrite)
+        return
+    from .io import to_zarr
+
+    to_zarr(ds, out, resume=True)
+
+
+def _check_chunk_dims(chunks: dict[str, int] | None, ds: Any, src: str) -> None:
+    """--chunks may only name dims the data has (an unknown one would be ignored)."""
+    from .errors import CodecError
+
+    unknown = [d for d in chunks or {} if d not in ds.dims]
+    if unknown:
+        raise CodecError(
+            f"--chunks {','.join(f'{d}={chunks[d]}' for d in unknown)}: {src} has no "
+            f"dimension {', '.join(map(repr, unknown))}; its dimensions are "
+            f"{', '.join(map(str, ds.dims))}"
+        )
+
+
+def _check_output(
+    out: str, overwrite: bool, *inputs: str, resume: bool | None = None
+) -> None:
     """Before any work: refuse an extension the command does not write, an output whose
-    directory does not exist, an existing output unless --overwrite, and an output that is
-    an input or a directory other than a Zarr store even with it. Nothing is removed yet."""
+    directory does not exist, an existing output unless --overwrite (naming --resume for an
+    interrupted one where the command has it), and an output that is an input or a directory
+    other than a Zarr store even with it; with --resume, check that OUT can be resumed (a Zarr
+    store, or nothing yet). Nothing is removed yet."""
     from .outputs import check_output, check_parent, output_format
 
     ctx = click.get_current_context(silent=True)
@@ -222,7 +266,22 @@ def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
 
             require_gdal(out)
     check_parent(out)
-    check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite")
+    if not resume:
+        check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite",
+                     resume_flag="--resume" if resume is not None else None)
+        return
+    from pathlib import Path
+
+    from .store import progress_path
+
+    if overwrite:
+        raise click.UsageError("--resume finishes a write and --overwrite starts it over: "
+                               "choose one")
+    name = out.rstrip("/").lower()
+    if not name.endswith(".zarr") and not Path(progress_path(out)).exists():
+        raise click.UsageError(f"--resume finishes an interrupted Zarr write; {out} is not a "
+                               ".zarr store")
+    check_output(out, overwrite=True, inputs=inputs, flag="--overwrite")  # removes nothing
 
 
 @main.command()
@@ -256,6 +315,7 @@ def _check_output(out: str, overwrite: bool, *inputs: str) -> None:
 )
 @_categorical_options
 @_overwrite
+@_resume
 def compress(
     src: str,
     out: str,
@@ -273,6 +333,7 @@ def compress(
     categorical: tuple[str, ...],
     continuous: tuple[str, ...],
     overwrite: bool,
+    resume: bool,
 ) -> None:
     """Compress SRC (netCDF/Zarr/GeoTIFF) into the video-coded Zarr store OUT, then report.
 
@@ -301,9 +362,11 @@ def compress(
 
     parsed_chunks = _parse_chunks(chunks)
     spec = _categorical_spec(categorical, continuous)
-    _check_output(out, overwrite, src)
+    _check_output(out, overwrite, src, resume=resume)
     ds = _require_variables(_open(src, chunks={}), variables, src)
-    prepare_output(out, overwrite=overwrite, flag="--overwrite")
+    _check_chunk_dims(parsed_chunks, ds, src)
+    if not resume:
+        prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
         ds,
         out,
@@ -313,6 +376,7 @@ def compress(
         variables=list(variables) or None,
         mask=mask,
         categorical=spec,
+        resume=resume,
     )
     click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")
@@ -323,11 +387,15 @@ def compress(
 @click.argument("out", type=click.Path())
 @_variables_option
 @_overwrite
-def decompress(src: str, out: str, variables: tuple[str, ...], overwrite: bool) -> None:
+@_resume
+def decompress(
+    src: str, out: str, variables: tuple[str, ...], overwrite: bool, resume: bool
+) -> None:
     """Decode the Zarr store SRC (video or not) into OUT: .nc/.nc4 netCDF, .zarr plain Zarr,
     .tif/.tiff Cloud-Optimised GeoTIFF (one dtype and nodata: choose with --variable)."""
-    _check_output(out, overwrite, src)
-    _write(_require_variables(_open(src, chunks={}), variables, src), out, overwrite)
+    _check_output(out, overwrite, src, resume=resume)
+    _write_or_resume(_require_variables(_open(src, chunks={}), variables, src), out, overwrite,
+                     resume)
     click.echo(f"wrote {out}")
 
 
@@ -349,23 +417,24 @@ def decompress(src: str, out: str, variables: tuple[str, ...], overwrite: bool) 
 @_categorical_options
 @_variables_option
 @_overwrite
+@_resume
 def reproject(
     src: str, out: str, dst_crs: str, resolution: float | None, resampling: str | None, tap: bool,
     categorical: tuple[str, ...], continuous: tuple[str, ...], variables: tuple[str, ...],
-    overwrite: bool,
+    overwrite: bool, resume: bool,
 ) -> None:
     """Reproject every spatial variable of SRC (or those of --variable) to --crs and write OUT:
     .nc/.nc4 netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF."""
     from .reproject import reproject as reproject_
 
     spec = _categorical_spec(categorical, continuous)
-    _check_output(out, overwrite, src)
+    _check_output(out, overwrite, src, resume=resume)
     ds = _require_variables(_open(src, chunks={}), variables, src)
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap,
         categorical=spec,
     )
-    _write(result, out, overwrite)
+    _write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {result.geo.grid!r}")
 
 
@@ -381,9 +450,10 @@ def reproject(
 @click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
 @click.option("--variable", help="Variable holding a band dim, if several.")
 @_overwrite
+@_resume
 def indices(
     src: str, out: str, names: tuple[str, ...], formulas: tuple[str, ...], sensor: str | None,
-    variable: str | None, overwrite: bool,
+    variable: str | None, overwrite: bool, resume: bool,
 ) -> None:
     """Compute spectral indices of SRC in one fused pass and write them to OUT: .nc/.nc4
     netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF (one band per index and date)."""
@@ -393,9 +463,9 @@ def indices(
     if not request:
         raise click.UsageError("give at least one --index NAME or --formula NAME=FORMULA "
                                "(e.g. --index NDVI --formula 'MY=(N - R) / (N + R + 0.1)')")
-    _check_output(out, overwrite, src)
+    _check_output(out, overwrite, src, resume=resume)
     result = compute_indices(_open(src, chunks={}), request, sensor=sensor, variable=variable)
-    _write(result, out, overwrite)
+    _write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
 
 

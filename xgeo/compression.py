@@ -494,8 +494,10 @@ def _quality_summary(arr: zarr.Array) -> dict[str, Any] | None:
 
 
 def _chunk_bytes(arr: zarr.Array) -> int:
-    """Bytes of every stored chunk of ``arr`` (its metadata document excluded)."""
+    """Bytes of every stored chunk of ``arr`` (its metadata and xgeo's chunk records excluded)."""
     from zarr.core.sync import sync
+
+    from .completion import RECORDS_FILE
 
     store = arr.store_path.store
     prefix = f"{arr.store_path.path}/" if arr.store_path.path else ""
@@ -504,7 +506,8 @@ def _chunk_bytes(arr: zarr.Array) -> int:
         n = 0
         async for key in store.list_prefix(prefix):
             rest = key[len(prefix):]
-            if rest and not rest.endswith("zarr.json") and "/" not in rest.split("c/", 1)[0]:
+            if (rest and not rest.endswith(("zarr.json", RECORDS_FILE))
+                    and "/" not in rest.split("c/", 1)[0]):
                 n += await store.getsize(key)
         return n
 

@@ -347,7 +347,9 @@ def to_zarr(
         The decision is recorded in each variable's ``xgeo_kind`` attribute and shown by
         :func:`xgeo.compression.compression_report`.
     **kwargs
-        Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``consolidated``...).
+        Passed to :meth:`xarray.Dataset.to_zarr` (``mode``, ``zarr_format``...).
+        ``consolidated`` (default True) writes consolidated metadata once the write is
+        complete, so that a plain ``xarray.open_zarr`` opens the store without a warning.
 
     Examples
     --------
@@ -378,7 +380,7 @@ def to_zarr(
         check_zarr_encoding(merged)
         obj = _grid_mapping_to_attrs(obj, merged)
     kwargs.setdefault("zarr_format", 3)
-    kwargs.setdefault("consolidated", False)
+    kwargs.setdefault("consolidated", True)  # at the end of the write: see xgeo.completion
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
     with _codec_errors_as_xgeo():
@@ -410,17 +412,24 @@ def _write_zarr(
     if not any(var.chunks is not None for var in obj.variables.values()):
         if resume:
             raise ValueError("resume=True needs dask-backed data (the write it resumes was lazy)")
+        from .completion import quiet_consolidation
+
         if not isinstance(store, str | os.PathLike):
-            return obj.to_zarr(store, encoding=merged or None, **kwargs)
+            with quiet_consolidation():
+                return obj.to_zarr(store, encoding=merged or None, **kwargs)
         from .lock import StoreLock
-        from .store import drop_progress
+        from .store import drop_progress, forget_records, refuse_existing
 
         storage_options = kwargs.get("storage_options")
         with StoreLock(str(store), storage_options):  # one writer at a time
-            replacing = kwargs.get("mode") == "w"
-            if replacing:  # a lazy write's records no longer describe the store
-                drop_progress(str(store), storage_options, completion_only=True)
-            result = obj.to_zarr(store, encoding=merged or None, **kwargs)
+            mode = kwargs.get("mode")
+            replacing = mode == "w"
+            if mode in (None, "w-"):
+                refuse_existing(str(store), storage_options)
+            else:  # a lazy write's records would no longer describe the store
+                forget_records(str(store), storage_options, replacing=replacing)
+            with quiet_consolidation():
+                result = obj.to_zarr(store, encoding=merged or None, **kwargs)
             if replacing:
                 drop_progress(str(store), storage_options)
             return result

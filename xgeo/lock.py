@@ -31,6 +31,7 @@ import warnings
 from typing import Any
 
 from .errors import StoreLockedError
+from .spelling import fix
 
 __all__ = ["StoreLock", "lock_path", "read_lock", "HEARTBEAT_S", "STALE_AFTER_S"]
 
@@ -255,7 +256,7 @@ class StoreLock:
             raise StoreLockedError(
                 f"lost the lock of {self.store} ({self.path}): this writer stalled past "
                 f"{STALE_AFTER_S:.0f} s and the lock is now held by {holder}; its write was "
-                "not recorded as complete. Rerun it with resume=True when the store is free"
+                f"not recorded as complete. Rerun it with {fix('resume')} when the store is free"
             )
 
     def release(self) -> None:

@@ -10,6 +10,9 @@ The writer in :mod:`xgeo.store` keeps, in the sidecar folder ``<store>.progress/
   each Zarr chunk object it wrote) and a :func:`block_digest` of the values, computed as
   the block is written.
 
+When the write is complete the folder goes and these records move into the store, one
+file per array (see :mod:`xgeo.completion`).
+
 The fingerprint covers everything cheap to compare (variables, dims, shapes, dtypes,
 chunks, coordinate values, attributes). Dask task names are deliberately left out: names of
 arrays opened from files include the file's modification time, so a ``touch`` would make

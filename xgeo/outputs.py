@@ -90,16 +90,30 @@ def prepare_output(
             p.unlink()
 
 
+def _exists(out: Path, found: Path, flag: str, resume_flag: str | None) -> str:
+    """Why an existing output is refused, and what to pass instead."""
+    from .store import missing_chunks
+
+    if missing_chunks(str(out)) is None:  # not an interrupted xgeo write
+        return f"output {found} already exists; pass {flag} to replace it"
+    finish = f"pass {resume_flag} to finish it, or " if resume_flag else "pass "
+    return (f"output {out} is an interrupted write (its progress folder "
+            f"{progress_path(str(out))} remains); {finish}{flag} to start over")
+
+
 def check_output(
     *paths: str | os.PathLike,
     overwrite: bool = False,
     inputs: Sequence[str | os.PathLike] = (),
     flag: str = "overwrite=True",
+    resume_flag: str | None = None,
 ) -> list[Path]:
     """What :func:`prepare_output` would remove (raising as it does), removing nothing.
 
     Call it before long work so a refusal comes first, and :func:`prepare_output` right
     before writing, so an input or argument error found on the way leaves the old output.
+    ``resume_flag``: how the caller spells "finish an interrupted write" (``"--resume"``),
+    named in the refusal of an interrupted Zarr store; None where there is no such option.
     """
     doomed: list[Path] = []
     for path in paths:
@@ -112,9 +126,7 @@ def check_output(
                 )
         found = [p for p in (out, Path(progress_path(str(out)))) if p.exists() or p.is_symlink()]
         if found and not overwrite:
-            raise OutputExistsError(
-                f"output {found[0]} already exists; pass {flag} to replace it"
-            )
+            raise OutputExistsError(_exists(out, found[0], flag, resume_flag))
         if out.is_dir() and not out.is_symlink() and not _is_zarr_store(out):
             raise OutputExistsError(
                 f"output {out} is a directory that is not a Zarr store; xgeo removes only "

@@ -29,6 +29,7 @@ def compress_dataset(
     progress: bool | None = None,
     mask: Any = None,
     categorical: Any = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Compress a Dataset into a video Zarr store and measure what it cost and what it lost.
 
@@ -39,7 +40,8 @@ def compress_dataset(
     Categorical variables (class maps, masks: decided per variable, or by ``categorical=``,
     see :mod:`xgeo.categorical`) are stored exactly whatever the codec options; ``kind``
     says which each variable was and how it was coded (``"categorical (lossless)"``,
-    ``"continuous (psnr 50)"``).
+    ``"continuous (psnr 50)"``). ``resume=True`` finishes an interrupted write of the same
+    data (see :func:`xgeo.io.to_zarr`).
 
     Examples
     --------
@@ -63,7 +65,7 @@ def compress_dataset(
         src = apply_mask(src, resolve_mask(src, mask))
     started = time.perf_counter()
     to_zarr(src, out, codec=codec, codec_options=options, progress=progress,
-            categorical=categorical)
+            categorical=categorical, resume=resume)
     seconds = time.perf_counter() - started
     back = open_dataset(out, chunks={})
     result: dict[str, Any] = {"variables": {}, "seconds": seconds}

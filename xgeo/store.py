@@ -15,12 +15,17 @@ that :func:`xgeo.open_dataset` refuses (:class:`IncompleteStoreError`) and that
 4. every dask block of every lazy variable becomes one task that writes its region with
    xarray's own encoding and then drops a marker for that block in the sidecar, holding
    the size and digest (BLAKE2b) of each chunk object it wrote and a digest of its values;
-5. ``complete.json`` records the end of the write (with the manifest's token).
+5. the chunk records move into the store, one ``xgeo-records.json`` per array folder, and
+   Zarr consolidated metadata is written (see :mod:`xgeo.completion`);
+6. ``complete.json`` records the end of the write (with the manifest's token);
+7. the progress folder is removed: a complete store is the store alone.
 
-A store is complete only when ``complete.json`` carries the manifest's token. Resuming in
-phase ``"prepared"`` rewrites the metadata; in phase ``"writing"`` only blocks without a
-marker are written, after checking that the Dataset matches the manifest and that blocks
-already stored have the same values (recomputed, at most two per variable).
+A store is complete when it has no progress folder, or when ``complete.json`` carries the
+manifest's token (a writer stopped between steps 6 and 7). Resuming in phase
+``"prepared"`` rewrites the metadata; in phase ``"writing"`` only blocks without a marker
+are written, after checking that the Dataset matches the manifest and that blocks
+already stored have the same values (recomputed, at most two per variable). A resume of a
+complete store checks the same against its records and writes nothing.
 :func:`_checkpoint` is called after every step (tests patch it to kill the writer there).
 The tasks run on whatever dask scheduler is active, ``dask.distributed`` included: this
 module schedules nothing. Everything goes through fsspec, so object-store URLs work too.
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import OutputExistsError, XgeoError
+from .completion import consolidate, write_records
 from .lock import StoreLock
 from .manifest import (
     block_digest,
@@ -47,37 +52,39 @@ from .manifest import (
     read_json,
     write_json_atomic,
 )
+from .spelling import fix
+from .storestate import (
+    DONE,
+    MANIFEST,
+    IncompleteStoreError,
+    block_key,
+    check_complete,
+    drop_progress,
+    forget_records,
+    marker_record,
+    missing_chunks,
+    progress_path,
+    refuse_existing,
+    store_exists,
+    store_state,
+)
 
+# what readers need is in xgeo.storestate, and re-exported here
 __all__ = ["IncompleteStoreError", "write_resumable", "missing_chunks", "progress_path",
-           "store_state"]
+           "store_state", "marker_record", "check_complete", "drop_progress", "forget_records",
+           "refuse_existing"]
 
-_DONE = "complete.json"
-_MANIFEST = "manifest.json"
 _VERSION = 2
-
-
-class IncompleteStoreError(XgeoError, OSError):
-    """A Zarr store whose write was interrupted: some chunks were never written, or a
-    resume was asked with data other than the interrupted write's."""
 
 
 def _checkpoint(step: str) -> None:
     """Called after every step of the write protocol (a no-op; tests patch it)."""
 
 
-def progress_path(store: str) -> str:
-    """The sidecar folder holding the manifest and one marker per written block."""
-    return str(store).rstrip("/") + ".progress"
-
-
 def _fs(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
     import fsspec
 
     return fsspec.core.url_to_fs(path, **(storage_options or {}))
-
-
-def _block_key(index: tuple[int, ...]) -> str:
-    return ".".join(str(i) for i in index) or "0"
 
 
 def _lazy_variables(ds: xr.Dataset) -> list[Hashable]:
@@ -95,10 +102,6 @@ def _blocks(var: xr.Variable) -> list[tuple[tuple[int, ...], dict[Hashable, slic
         }
         out.append((index, region))
     return out
-
-
-def _store_exists(fs: Any, root: str) -> bool:
-    return any(fs.exists(f"{root}/{m}") for m in ("zarr.json", ".zgroup", ".zarray"))
 
 
 def _write_block(
@@ -184,14 +187,16 @@ def _write_locked(
     _, root = _fs(store, storage_options)
     lazy = _lazy_variables(ds)
     mode = kwargs.pop("mode", None)
+    consolidated = kwargs.pop("consolidated", None) is not False
+    kwargs["consolidated"] = False  # the metadata step: consolidated once complete (_finish)
     fp = fingerprint(ds, lazy)
     status, manifest, done = store_state(store, storage_options)
     if resume:
-        if status == "absent" and _store_exists(fs, root):
+        if status == "absent" and store_exists(fs, root):
             raise IncompleteStoreError(
-                f"nothing to resume at {store}: there is no {sidecar} progress folder (the "
-                "store is complete, or was not written by xgeo's lazy writer); write it with "
-                "mode='w' to replace it"
+                f"nothing to resume at {store}: it has neither a {sidecar} progress folder nor "
+                f"xgeo's chunk records (it was not written by xgeo's lazy writer); pass "
+                f"{fix('overwrite')} to replace it"
             )
         if status in ("absent", "no-manifest"):
             # nothing recorded yet: start over (the lock says no one else is writing)
@@ -205,25 +210,49 @@ def _write_locked(
                                     fp, lazy, manifest["token"], replace=True)
                 done = set()
             else:
-                _check_same_values(ds, store, lazy, fs, side, done)
+                _check_same_encoding(ds, store, encoding, kwargs, lazy)
+                _check_same_values(ds, store, lazy, manifest, done, storage_options)
+                if manifest.get("stored"):
+                    return []  # complete, progress folder gone, same data: nothing to do
     else:
-        if status not in ("absent", "complete") and mode != "w":
+        if mode in (None, "w-"):
+            refuse_existing(store, storage_options)
+        elif status not in ("absent", "complete") and mode != "w":
             raise IncompleteStoreError(
                 f"{sidecar} exists: a previous write of {store} was interrupted; pass "
-                "resume=True to finish it, or mode='w' to start over"
+                f"{fix('resume')} to finish it, or {fix('overwrite')} to start over"
             )
-        if mode in (None, "w-") and (status != "absent" or _store_exists(fs, root)):
-            raise OutputExistsError(f"{store} exists: pass mode='w' to replace it")
         manifest = _prepare(ds, store, encoding, kwargs, mode or "w-", fp, lazy,
                             uuid.uuid4().hex, replace=mode == "w")
         done = set()
     written = _write_blocks(ds, store, lazy, done, progress, storage_options)
     _checkpoint("chunks-done")
     lock.check()  # a writer that stalled and lost its lock never records completion
-    write_json_atomic(fs, f"{side}/{_DONE}",
-                      {"token": manifest.get("token"), "blocks_written_last_run": len(written)})
-    _checkpoint("complete")
+    _finish(store, manifest, fs, side, root, consolidated, storage_options, len(written))
     return written
+
+
+def _finish(
+    store: str, manifest: dict[str, Any], fs: Any, side: str, root: str, consolidated: bool,
+    storage_options: dict[str, Any] | None, n_written: int,
+) -> None:
+    """Steps 5-7 of the protocol: records into the store, consolidated metadata, completion
+    record, progress folder removed."""
+    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(side, detail=False)}
+    blocks = {}
+    for marker in sorted(n for n in names if "@" in n and ".tmp-" not in n):
+        record = read_json(fs, f"{side}/{marker}")
+        blocks[marker] = record if isinstance(record, dict) else {}
+    write_records(fs, root, manifest, blocks)
+    _checkpoint("records")
+    if consolidated:
+        consolidate(store, storage_options)
+        _checkpoint("consolidated")
+    write_json_atomic(fs, f"{side}/{DONE}",
+                      {"token": manifest.get("token"), "blocks_written_last_run": n_written})
+    _checkpoint("complete")
+    fs.rm(side, recursive=True)
+    _checkpoint("cleaned-up")
 
 
 def _prepare(
@@ -240,10 +269,10 @@ def _prepare(
         "chunks": {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy},
         "fingerprint": fp,
     }
-    write_json_atomic(fs, f"{side}/{_MANIFEST}", manifest)
+    write_json_atomic(fs, f"{side}/{MANIFEST}", manifest)
     _checkpoint("manifest")
     for path in fs.ls(side, detail=False):  # markers of an earlier write are stale
-        if path.rsplit("/", 1)[-1] != _MANIFEST:
+        if path.rsplit("/", 1)[-1] != MANIFEST:
             fs.rm(path, recursive=True)
     _checkpoint("cleaned")
     zarr_mode = "w" if replace and mode in ("w", "w-") else mode
@@ -257,7 +286,7 @@ def _prepare(
         if name not in lazy_names:
             records.update(chunk_records(fs, root, name, chunk_keys(arr.metadata)))
     manifest.update(phase="writing", arrays=records)
-    write_json_atomic(fs, f"{side}/{_MANIFEST}", manifest)
+    write_json_atomic(fs, f"{side}/{MANIFEST}", manifest)
     _checkpoint("writing")
     return manifest
 
@@ -293,7 +322,7 @@ def _write_blocks(
                         storage_options=storage_options)
         for index, region in _blocks(var):  # C order, like the array's own keys
             key = (data.name, *index)
-            marker_name = f"{name}@{_block_key(index)}"
+            marker_name = f"{name}@{block_key(index)}"
             if marker_name not in done:
                 keys = chunk_keys(meta, tuple(region[d] for d in var.dims))
                 pending.append((index[:-1], name, key, partial(
@@ -387,6 +416,21 @@ def _diff(stored: dict[str, Any], given: dict[str, Any]) -> str:
     return "; ".join(out[:5]) or "fingerprints differ"
 
 
+def _chunks_diff(stored: dict[str, list], given: dict[str, list]) -> str:
+    """How the lazy variables or their dask chunks differ from the interrupted write's."""
+    only = sorted(set(stored) - set(given)), sorted(set(given) - set(stored))
+    if any(only):
+        return (f"the lazy variables differ: the interrupted write has {sorted(stored)}, this "
+                f"one {sorted(given)}")
+    name = next(n for n in sorted(stored) if stored[n] != given[n])
+
+    def shape(chunks: list) -> tuple:
+        return tuple(c[0] if c else 0 for c in chunks)
+
+    return (f"the chunks differ: {name!r} was written in chunks of {shape(stored[name])}, "
+            f"this write has {shape(given[name])}")
+
+
 def _check_same_data(
     ds: xr.Dataset, store: str, lazy: list[Hashable], manifest: dict[str, Any],
     fp: dict[str, Any],
@@ -394,21 +438,54 @@ def _check_same_data(
     mine = {str(n): [list(map(int, c)) for c in ds[n].chunks] for n in lazy}
     if manifest.get("chunks") != mine:
         raise IncompleteStoreError(
-            f"cannot resume {store}: the Dataset's variables or chunks differ from the "
-            f"interrupted write (stored {sorted(manifest.get('chunks', {}))}, given "
-            f"{sorted(mine)}); write the same Dataset, or mode='w' to start over"
+            f"cannot resume {store}: {_chunks_diff(manifest.get('chunks', {}), mine)}; resume "
+            f"with the same data and options, or {fix('overwrite')} to start over"
         )
     stored = manifest.get("fingerprint")
     if stored is not None and stored != fp:
         raise IncompleteStoreError(
             f"cannot resume {store}: the Dataset differs from the interrupted write "
-            f"({_diff(stored, fp)}); resume with the same data, or write with mode='w' to "
-            "start over"
+            f"({_diff(stored, fp)}); resume with the same data, or write with "
+            f"{fix('overwrite')} to start over"
         )
 
 
+_CODING_KEYS = ("codecs", "data_type", "fill_value", "compressor", "filters", "dtype")
+
+
+def _coding(meta: Any) -> str:
+    import json
+
+    doc = meta.to_dict()
+    return json.dumps({k: doc.get(k) for k in _CODING_KEYS}, sort_keys=True, default=str)
+
+
+def _check_same_encoding(
+    ds: xr.Dataset, store: str, encoding: dict[str, Any] | None, kwargs: dict[str, Any],
+    lazy: list[Hashable],
+) -> None:
+    """The lazy arrays must be coded as the interrupted write coded them (codec options,
+    dtype, fill value): blocks written with other options would mix in silently."""
+    import zarr
+
+    scratch = zarr.storage.MemoryStore()
+    extra = {k: v for k, v in kwargs.items()
+             if k not in ("storage_options", "mode", "append_dim", "region")}
+    ds.to_zarr(scratch, compute=False, encoding=encoding, mode="w", **extra)
+    wanted = zarr.open_group(scratch, mode="r")
+    stored = _open_group(store, kwargs.get("storage_options"))
+    for name in lazy:
+        if _coding(stored[str(name)].metadata) != _coding(wanted[str(name)].metadata):
+            raise IncompleteStoreError(
+                f"cannot resume {store}: {str(name)!r} would be coded otherwise than the "
+                "interrupted write coded it (codec, its options, dtype or fill value differ); "
+                f"resume with the same options, or {fix('overwrite')} to start over"
+            )
+
+
 def _check_same_values(
-    ds: xr.Dataset, store: str, lazy: list[Hashable], fs: Any, side: str, done: set[str],
+    ds: xr.Dataset, store: str, lazy: list[Hashable], manifest: dict[str, Any],
+    done: set[str], storage_options: dict[str, Any] | None,
 ) -> None:
     """Recompute up to two stored blocks per variable and compare with their markers."""
     import dask
@@ -417,7 +494,7 @@ def _check_same_values(
     for name in lazy:
         written = sorted(m for m in done if m.startswith(f"{name}@"))
         for marker in dict.fromkeys([*written[:1], *written[-1:]]):
-            record = read_json(fs, f"{side}/{marker}")
+            record = marker_record(store, manifest, marker, storage_options)
             if not isinstance(record, dict) or "digest" not in record:
                 continue  # a marker of a writer before chunk records: nothing to compare
             index = tuple(int(i) for i in marker.split("@", 1)[1].split("."))
@@ -432,106 +509,7 @@ def _check_same_values(
             raise IncompleteStoreError(
                 f"cannot resume {store}: block {marker.split('@', 1)[1]} of {name!r} has other "
                 "values than the interrupted write stored; resume with the same data, or "
-                "write with mode='w' to start over"
+                f"write with {fix('overwrite')} to start over"
             )
 
 
-def _normal_manifest(raw: Any) -> dict[str, Any] | None:
-    """The manifest in the current layout (writers before version 2 stored only chunks)."""
-    if not isinstance(raw, dict):
-        return None
-    if "version" not in raw:
-        return {"token": None, "phase": "writing", "chunks": raw, "legacy": True}
-    return raw
-
-
-def store_state(
-    store: str, storage_options: dict[str, Any] | None = None
-) -> tuple[str, dict[str, Any] | None, set[str]]:
-    """Where a store's xgeo write stands: ``(status, manifest, written block markers)``.
-
-    ``status`` is ``"absent"`` (no progress folder: not written by the lazy writer),
-    ``"no-manifest"`` (interrupted before it recorded what it writes), ``"prepared"``
-    (interrupted while writing metadata), ``"writing"`` (interrupted while writing
-    blocks) or ``"complete"``.
-    """
-    fs, side = _fs(progress_path(store), storage_options)
-    if not fs.exists(side):
-        return "absent", None, set()
-    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(side, detail=False)}
-    manifest = _normal_manifest(read_json(fs, f"{side}/{_MANIFEST}")) if _MANIFEST in names \
-        else None
-    if manifest is None:
-        return "no-manifest", None, set()
-    done = {n for n in names if "@" in n and ".tmp-" not in n}
-    if _DONE in names:
-        record = read_json(fs, f"{side}/{_DONE}")
-        if isinstance(record, dict) and record.get("token") == manifest.get("token"):
-            return "complete", manifest, done
-    if manifest.get("phase") != "writing":
-        return "prepared", manifest, set()
-    return "writing", manifest, done
-
-
-def drop_progress(
-    store: str, storage_options: dict[str, Any] | None = None, *, completion_only: bool = False
-) -> None:
-    """Forget a lazy write's records when something else replaces the store.
-
-    With ``completion_only`` only its completion record goes (so the store counts as
-    incomplete while it is being replaced); otherwise the whole progress folder.
-    """
-    fs, side = _fs(progress_path(store), storage_options)
-    target = f"{side}/{_DONE}" if completion_only else side
-    if fs.exists(target):
-        fs.rm(target, recursive=not completion_only)
-
-
-def missing_chunks(
-    store: str, storage_options: dict[str, Any] | None = None
-) -> dict[str, list[tuple[int, ...]]] | None:
-    """Chunks (block indices per variable) an interrupted write left unwritten.
-
-    None when the store was not written by :func:`write_resumable` or is complete. Empty
-    when every block was written but the write did not record its end (``resume=True``
-    records it) or when it stopped before recording what it writes.
-    """
-    status, manifest, done = store_state(store, storage_options)
-    if status in ("absent", "complete"):
-        return None
-    missing: dict[str, list[tuple[int, ...]]] = {}
-    for name, chunks in (manifest or {}).get("chunks", {}).items():
-        for index in product(*(range(len(c)) for c in chunks)):
-            if f"{name}@{_block_key(index)}" not in done:
-                missing.setdefault(name, []).append(index)
-    return missing
-
-
-def check_complete(store: str, storage_options: dict[str, Any] | None = None) -> None:
-    """Raise :class:`IncompleteStoreError` saying how far an interrupted write got."""
-    status, manifest, _ = store_state(store, storage_options)
-    if status in ("absent", "complete"):
-        return
-    fix = ("Finish it with the same call plus resume=True (or rewrite it with mode='w'), "
-           "or open with allow_incomplete=True.")
-    if status == "no-manifest":
-        raise IncompleteStoreError(
-            f"{store} is incomplete: its write was interrupted before it recorded what it "
-            f"writes (no {progress_path(store)}/{_MANIFEST}). {fix}")
-    if status == "prepared":
-        raise IncompleteStoreError(
-            f"{store} is incomplete: its write was interrupted while writing its metadata. "
-            f"{fix}")
-    missing = missing_chunks(store, storage_options) or {}
-    total = sum(len(v) for v in missing.values())
-    if total == 0:
-        raise IncompleteStoreError(
-            f"{store} is incomplete: every chunk was written but the write was interrupted "
-            f"before it recorded its end. {fix}")
-    detail = "; ".join(
-        f"{name}: {len(idx)} chunk(s), e.g. {idx[:3]}" for name, idx in missing.items()
-    )
-    raise IncompleteStoreError(
-        f"{store} is incomplete, its write was interrupted: {total} chunk(s) missing ({detail}). "
-        f"{fix}"
-    )

@@ -2,7 +2,8 @@
 
 A deleted chunk reads back as the fill value with no error, and a changed one may decode
 to other values without an error too. The lazy writer (:mod:`xgeo.store`) records the
-size and a digest of each chunk object it writes; :func:`verify_store` reads every chunk
+size and a digest of each chunk object it writes (in the store's array folders once the
+write is complete, see :mod:`xgeo.completion`); :func:`verify_store` reads every chunk
 object and compares. It reports, one line each, chunks that are missing, changed (size
 or digest), present where the writer stored none, or without a record, and a store whose
 write is incomplete.
@@ -83,6 +84,24 @@ def _check_records(fs: Any, root: str, records: dict[str, Any], report: VerifyRe
                                    f"{object_digest(data)[:12]}, written {digest[:12]})")
 
 
+def _check_metadata_documents(fs: Any, root: str, arrays: dict, report: VerifyReport) -> None:
+    """Every array's own metadata document must parse: with consolidated metadata the store
+    opens from the copy in its root, and a corrupt one would only fail other readers."""
+    import json
+
+    for name in sorted(arrays):
+        for doc in ("zarr.json", ".zarray"):
+            data = _read(fs, f"{root}/{name}/{doc}")
+            if data is None:
+                continue
+            try:
+                json.loads(data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                report.problems.append(
+                    f"unreadable metadata: {name}/{doc} is corrupt (not JSON: {exc})")
+            break
+
+
 def _absent_chunks(fs: Any, root: str, name: str, meta: Any) -> list[str]:
     from .manifest import chunk_keys
 
@@ -105,8 +124,8 @@ def verify_store(store: str, storage_options: dict[str, Any] | None = None) -> V
         ``problems`` (missing/changed chunks, incomplete write) and ``notes``.
     """
     from .errors import DecodeError
-    from .manifest import chunk_keys, read_json
-    from .store import IncompleteStoreError, check_complete, progress_path, store_state
+    from .manifest import chunk_keys
+    from .store import IncompleteStoreError, check_complete, marker_record, store_state
 
     fs, root = _fs(store, storage_options)
     report = VerifyReport(str(store))
@@ -121,7 +140,7 @@ def verify_store(store: str, storage_options: dict[str, Any] | None = None) -> V
     except Exception as exc:  # missing or corrupt metadata: nothing else can be read
         report.problems.append(f"unreadable metadata: {DecodeError(str(exc))}")
         return report
-    side_fs, side = _fs(progress_path(str(store)), storage_options)
+    _check_metadata_documents(fs, root, arrays, report)
     if manifest is None:
         report.notes.append("no chunk records (the store was written in memory or before "
                             "xgeo recorded chunk sizes and digests): checked only which chunk "
@@ -143,7 +162,7 @@ def verify_store(store: str, storage_options: dict[str, Any] | None = None) -> V
                 if status == "complete":
                     report.problems.append(f"missing: marker {marker} of a complete write")
                 continue
-            record = read_json(side_fs, f"{side}/{marker}")
+            record = marker_record(str(store), manifest, marker, storage_options)
             if not isinstance(record, dict) or "chunks" not in record:
                 legacy += 1
                 continue

@@ -279,7 +279,8 @@ def _silent_output_cases(tmp: Path) -> list[tuple[str, Any]]:
 KILL_POINTS = [
     ("locked", 1), ("sidecar", 1), ("manifest", 1), ("cleaned", 1), ("metadata", 1),
     ("writing", 1), ("chunk-data", 1), ("chunk-marker", 1), ("chunk-data", 3),
-    ("chunk-marker", 4), ("chunks-done", 1), ("complete", 1),
+    ("chunk-marker", 4), ("chunks-done", 1), ("records", 1), ("consolidated", 1),
+    ("complete", 1), ("cleaned-up", 1),
 ]
 
 _KILLED_WRITER = """
