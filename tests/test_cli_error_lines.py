@@ -110,3 +110,17 @@ def test_several_dtypes_to_tif_name_the_variable_option(tmp_path):
     line = _one_line_error("reproject", CUBE, tmp_path / "all.tif", "--crs", "EPSG:4326")
     assert "one dtype" in line and "--variable" in line and "cloud_mask: uint8" in line
     assert not (tmp_path / "all.tif").exists()
+
+
+def test_decompressing_a_decoded_integer_store_to_netcdf_warns_nothing(tmp_path):
+    """Zarr v3 reports the stored dtype as '<u2'; netCDF4 warned "endian-ness of dtype and
+    endian kwarg do not match" for every integer variable."""
+    import warnings
+
+    store = tmp_path / "mask.zarr"
+    xgeo.datasets.sentinel2_cube()[["lulc"]].geo.reproject("EPSG:3857").geo.to_zarr(store)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(main, ["decompress", str(store), str(tmp_path / "m.nc")])
+    assert result.exit_code == 0, result.output
+    assert not [w for w in caught if "endian" in str(w.message)]

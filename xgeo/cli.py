@@ -117,11 +117,17 @@ _CF_ENCODING = ("_FillValue", "missing_value", "dtype", "scale_factor", "add_off
 
 
 def _netcdf_safe(ds: Any) -> Any:
-    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects."""
+    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects, and
+    spell a native byte order as native (Zarr v3 reports ``<u2``; netCDF4 warns about it)."""
+    import numpy as np
+
     keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar")
     out = ds.copy()
     for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
+        dtype = var.encoding.get("dtype")
+        if isinstance(dtype, np.dtype) and dtype.isnative and dtype.byteorder not in "=|":
+            var.encoding["dtype"] = dtype.newbyteorder("=")
     return out
 
 
