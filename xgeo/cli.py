@@ -141,17 +141,22 @@ def _zarr_plain(ds: Any) -> Any:
 
 
 def _require_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
-    """``ds`` limited to ``names`` (all of it when none): a missing one is one typed line."""
+    """``ds`` itself, once every name of --variable is one of its variables: a missing one
+    is one typed line naming the variables there are."""
     from .errors import MissingVariableError
 
-    if not names:
-        return ds
     missing = [n for n in names if n not in ds.data_vars]
     if missing:
         raise MissingVariableError(
             f"--variable {missing[0]}: {src} has no such variable; its variables are "
             f"{', '.join(sorted(map(str, ds.data_vars)))}")
-    return ds[list(names)]
+    return ds
+
+
+def _pick_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
+    """``ds`` limited to the variables of --variable (all of it when none)."""
+    _require_variables(ds, names, src)
+    return ds[list(names)] if names else ds
 
 
 def _parse_chunks(text: str | None) -> dict[str, int] | None:
@@ -302,7 +307,7 @@ def decompress(src: str, out: str, variables: tuple[str, ...], overwrite: bool) 
     """Decode the Zarr store SRC (video or not) into OUT: .nc/.nc4 netCDF, .zarr plain Zarr,
     .tif/.tiff Cloud-Optimised GeoTIFF (one dtype and nodata: choose with --variable)."""
     _check_output(out, overwrite, src)
-    _write(_require_variables(_open(src, chunks={}), variables, src), out, overwrite)
+    _write(_pick_variables(_open(src, chunks={}), variables, src), out, overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -331,7 +336,7 @@ def reproject(
     from .reproject import reproject as reproject_
 
     _check_output(out, overwrite, src)
-    ds = _require_variables(_open(src, chunks={}), variables, src)
+    ds = _pick_variables(_open(src, chunks={}), variables, src)
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap
     )
