@@ -93,8 +93,8 @@ def test_cog_has_grid_nodata_tiles_compression_and_overviews(tmp_path):
 
 
 def test_plain_tiled_geotiff_when_cog_is_false(tmp_path):
-    out = to_geotiff(xgeo.open_dataset(DATA / "RGB.byte.tif"), tmp_path / "rgb.tif", cog=False,
-                     compress="zstd")
+    out = xgeo.open_dataset(DATA / "RGB.byte.tif").geo.to_geotiff(tmp_path / "rgb.tif", cog=False,
+                                                                  compress="zstd")
     with rasterio.open(out) as tif:
         assert tif.overviews(1) == [] and tif.profile["compress"] == "zstd"
         assert tif.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") != "COG"

@@ -90,6 +90,11 @@ class GeoAccessor:
         exactly, see :mod:`xgeo.categorical`); see :func:`xgeo.io.to_zarr`."""
         return _io.to_zarr(self._obj, store, categorical=categorical, **kwargs)
 
+    def to_geotiff(self, path: Any, **kwargs: Any) -> Any:
+        """Write a (Cloud-Optimised) GeoTIFF keeping grid and nodata; see
+        :func:`xgeo.geotiff.to_geotiff`."""
+        return _io.to_geotiff(self._obj, path, **kwargs)
+
     # --- spectral indices ---
     def index(self, name: str, **kwargs: Any) -> xr.DataArray:
         """One spectral index; see :func:`xgeo.indices.compute_index`."""

@@ -118,11 +118,17 @@ _CF_ENCODING = ("_FillValue", "missing_value", "dtype", "scale_factor", "add_off
 
 
 def _netcdf_safe(ds: Any) -> Any:
-    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects."""
+    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects, and
+    spell a native byte order as native (Zarr v3 reports ``<u2``; netCDF4 warns about it)."""
+    import numpy as np
+
     keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar")
     out = ds.copy()
     for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
+        dtype = var.encoding.get("dtype")
+        if isinstance(dtype, np.dtype) and dtype.isnative and dtype.byteorder not in "=|":
+            var.encoding["dtype"] = dtype.newbyteorder("=")
     return out
 
 
@@ -136,17 +142,22 @@ def _zarr_plain(ds: Any) -> Any:
 
 
 def _require_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
-    """``ds`` limited to ``names`` (all of it when none): a missing one is one typed line."""
+    """``ds`` itself, once every name of --variable is one of its variables: a missing one
+    is one typed line naming the variables there are."""
     from .errors import MissingVariableError
 
-    if not names:
-        return ds
     missing = [n for n in names if n not in ds.data_vars]
     if missing:
         raise MissingVariableError(
             f"--variable {missing[0]}: {src} has no such variable; its variables are "
             f"{', '.join(sorted(map(str, ds.data_vars)))}")
-    return ds[list(names)]
+    return ds
+
+
+def _pick_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
+    """``ds`` limited to the variables of --variable (all of it when none)."""
+    _require_variables(ds, names, src)
+    return ds[list(names)] if names else ds
 
 
 def _parse_chunks(text: str | None) -> dict[str, int] | None:
@@ -394,7 +405,7 @@ def decompress(
     """Decode the Zarr store SRC (video or not) into OUT: .nc/.nc4 netCDF, .zarr plain Zarr,
     .tif/.tiff Cloud-Optimised GeoTIFF (one dtype and nodata: choose with --variable)."""
     _check_output(out, overwrite, src, resume=resume)
-    _write_or_resume(_require_variables(_open(src, chunks={}), variables, src), out, overwrite,
+    _write_or_resume(_pick_variables(_open(src, chunks={}), variables, src), out, overwrite,
                      resume)
     click.echo(f"wrote {out}")
 
@@ -429,7 +440,7 @@ def reproject(
 
     spec = _categorical_spec(categorical, continuous)
     _check_output(out, overwrite, src, resume=resume)
-    ds = _require_variables(_open(src, chunks={}), variables, src)
+    ds = _pick_variables(_open(src, chunks={}), variables, src)
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap,
         categorical=spec,

@@ -2,8 +2,10 @@
 
 :func:`open_dataset` always returns a Dataset whose ``.geo`` works: grid-mapping
 variables become coordinates (``decode_coords="all"``), GeoTIFFs come in as one
-variable with a ``band`` dim. :func:`to_netcdf` and :func:`to_zarr` rewrite the
-grid metadata first so the files read back in GDAL, rioxarray and odc-geo.
+variable with a ``band`` dim (:func:`xgeo.geotiff.open_geotiff`). :func:`to_netcdf` and
+:func:`to_zarr` rewrite the grid metadata first, and put fill values where every reader
+expects them (:func:`xgeo.nodata.for_writing`), so the files read back in GDAL, rioxarray and
+odc-geo; :func:`to_geotiff` (from :mod:`xgeo.geotiff`) writes a Cloud-Optimised GeoTIFF.
 """
 
 from __future__ import annotations
