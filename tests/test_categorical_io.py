@@ -15,6 +15,7 @@ from xgeo.cli import main
 from xgeo.compression import apply_mask, compression_report, video_encoding
 from xgeo.grid import Grid
 from xgeo.lossless import FFV1_SAVING
+from xgeo.nodata import declared_nodata
 from xgeo.pipeline import compress_dataset
 from xgeo.reproject import reproject
 
@@ -34,7 +35,7 @@ def test_bilinear_tour_reprojection_keeps_classes(cube, caplog):
     for name in CATEGORICAL:
         src, out = cube[name], ll[name]
         assert out.dtype == src.dtype, name
-        fill = out.encoding["_FillValue"]  # outside the source's footprint
+        fill = declared_nodata(out)  # outside the source's footprint
         assert fill not in np.unique(src.values), name
         assert set(np.unique(out.values)) - {fill} <= set(np.unique(src.values)), name
         alone = reproject(cube[[name]], "EPSG:4326", resampling="nearest")[name]
@@ -55,14 +56,14 @@ def test_a_clear_mask_stays_clear(cube):
     clear = cube.cloud_mask.isel(time=0)
     assert (clear.values == 0).all()
     out = clear.geo.reproject("EPSG:4326")
-    fill = out.encoding["_FillValue"]
+    fill = declared_nodata(out)
     assert fill == 255 and set(np.unique(out.values)) == {0, fill}
     lulc = cube.lulc.geo.reproject("EPSG:4326")  # class 0 ("no data" in eo-learn's legend)
     assert (lulc.values == 0).sum() >= 0.9 * (cube.lulc.values == 0).sum()
     lazy = cube[["cloud_mask"]].chunk({"time": 1}).geo.reproject("EPSG:4326").cloud_mask
     np.testing.assert_array_equal(lazy.values[0], out.values)
     # a declared nodata, or nodata=, is used as it is
-    assert cube.cloud_mask.geo.reproject("EPSG:4326", nodata=7).encoding["_FillValue"] == 7
+    assert declared_nodata(cube.cloud_mask.geo.reproject("EPSG:4326", nodata=7)) == 7
 
 
 def test_lazy_reprojection_decides_the_same(cube):
@@ -76,7 +77,7 @@ def test_lazy_reprojection_decides_the_same(cube):
 
 def _coarse_grid(var: xr.DataArray, factor: int) -> Grid:
     g = var.geo.grid
-    return Grid(g.crs, g.transform * g.transform.scale(factor),
+    return Grid(g.crs, g.transform @ g.transform.scale(factor),
                 (g.height // factor, g.width // factor))
 
 

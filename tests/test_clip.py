@@ -227,7 +227,7 @@ def test_integer_fill_rules_nodata_argument_and_log(cube, caplog, tmp_path):
     assert out.lulc.dtype == np.uint16 and out.cloud_mask.dtype == np.uint8
     kept = np.isfinite(out.ndvi.isel(time=0).values)
     assert (out.lulc.values[~kept] == 255).all() and (out.cloud_mask.values[..., ~kept] == 9).all()
-    assert out.lulc.encoding["_FillValue"] == 255 and out.is_data.dtype == np.float32
+    assert out.lulc.attrs["_FillValue"] == 255 and out.lulc.rio.nodata == 255 and out.is_data.dtype == np.float32
     path = tmp_path / "clip.nc"
     out[["lulc"]].geo.to_netcdf(path)
     with warnings.catch_warnings():

@@ -174,7 +174,9 @@ def test_integer_nodata_moves_to_encoding_for_writing_and_nan_fill_is_dropped():
 def test_uint8_output_nodata_reads_back_in_rioxarray_and_gdal(tmp_path, sample, suffix):
     """.rio.nodata raised "cannot convert float NaN to integer" on xgeo's uint8 results."""
     mask = sample.cloud_mask.geo.reproject("EPSG:3857")
-    assert mask.rio.nodata == 0 and mask.rio.encoded_nodata is None  # in memory
+    # a categorical mask declares no nodata: it is filled with 255, none of its classes
+    # (xgeo.categorical), and says so where rioxarray looks
+    assert mask.rio.nodata == 255 and mask.rio.encoded_nodata is None  # in memory
     out = tmp_path / f"mask.{suffix}"
     to_geotiff(mask, out) if suffix == "tif" else (
         xgeo.io.to_netcdf(mask, out) if suffix == "nc" else xgeo.io.to_zarr(mask, out))
@@ -184,11 +186,11 @@ def test_uint8_output_nodata_reads_back_in_rioxarray_and_gdal(tmp_path, sample, 
     else:
         gdal_name = str(out) if suffix == "tif" else f"netcdf:{out}:cloud_mask"
         with rasterio.open(gdal_name) as src:
-            assert src.nodata == 0 and src.dtypes[0] == "uint8"
+            assert src.nodata == 255 and src.dtypes[0] == "uint8"
         raw = rioxarray.open_rasterio(gdal_name, mask_and_scale=False)
         decoded = rioxarray.open_rasterio(gdal_name, mask_and_scale=True)
-    assert raw.dtype == np.uint8 and raw.rio.nodata == 0
-    assert np.isnan(decoded.rio.nodata) and decoded.rio.encoded_nodata == 0
+    assert raw.dtype == np.uint8 and raw.rio.nodata == 255
+    assert np.isnan(decoded.rio.nodata) and decoded.rio.encoded_nodata == 255
 
 
 # ----------------------------------------------------------------------------- info

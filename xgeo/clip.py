@@ -318,8 +318,8 @@ def _fill(name: Hashable, var: xr.DataArray, nodata: Any) -> tuple[xr.DataArray,
             raise ClipError(f"nodata={user!r} does not fit variable {name!r} ({var.dtype}: "
                             f"integers {info.min}..{info.max})")
         value = np.asarray(user).astype(var.dtype).item()
-        out = var.copy(deep=False)
-        out.encoding = {**var.encoding, "_FillValue": value}
+        out = var.copy(deep=False)  # xgeo.nodata's raw layout: where .rio.nodata looks
+        out.attrs = {**var.attrs, "_FillValue": value}
         return out, value, f"{name}: {var.dtype}, filled with {value}"
     dtype = np.float32 if var.dtype.itemsize <= 2 else np.float64
     out = var.astype(dtype)

@@ -132,7 +132,11 @@ def open_geotiff(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
     from rasterio.errors import RasterioError
 
     try:
-        da = rioxarray.open_rasterio(path, mask_and_scale=False)
+        with warnings.catch_warnings():
+            # rioxarray's own use of affine's deprecated ``*`` (nothing a user can change)
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning,
+                                    module="rioxarray")
+            da = rioxarray.open_rasterio(path, mask_and_scale=False)
     except RasterioError as exc:  # GDAL's word for "not a raster it can read"
         raise DecodeError(f"{path}: GDAL cannot read it as a raster ({_gdal_reason(exc)}); check "
                           "that the file is a complete GeoTIFF/COG or another GDAL format") from exc
