@@ -42,6 +42,8 @@ def test_nrt_laea_cube_has_no_epsg_but_a_crs(data_dir):
     assert ds.geo.resolution == (10.0, -10.0)
 
 
+# pyproj warns that a PROJ string (to_dict) loses information; only "proj" is read in these two
+@pytest.mark.filterwarnings("ignore:You will likely lose important projection information")
 def test_modis_sinusoidal_from_proj4_text_attribute_warns(data_dir):
     ds = xgeo.open_dataset(data_dir / "MODIS_ARRAY.nc")
     with pytest.warns(UserWarning, match="plain 'crs' text attribute"):
@@ -49,6 +51,7 @@ def test_modis_sinusoidal_from_proj4_text_attribute_warns(data_dir):
     assert crs.to_dict()["proj"] == "sinu"
 
 
+@pytest.mark.filterwarnings("ignore:You will likely lose important projection information")
 def test_geostationary_cf_parameters(data_dir):
     ds = xgeo.open_dataset(data_dir / "unicode.nc")
     crs = ds.LST.geo.crs

@@ -13,7 +13,7 @@ distributed = pytest.importorskip("distributed")
 
 
 def _pipeline(store):
-    ds = xgeo.datasets.sentinel2_cube(chunks={"time": 1})[["reflectance"]]
+    ds = xgeo.datasets.sentinel2_cube(chunks={}).chunk({"time": 1})[["reflectance"]]
     lonlat = reproject(ds, "EPSG:4326", resampling="bilinear", chunks=(64, 64))
     idx = compute_indices(lonlat, ["NDVI", "NDWI"], variable="reflectance")
     xgeo.io.to_zarr(idx, store, codec="hevc", codec_options={"crf": 8})

@@ -79,7 +79,9 @@ def rgb():
 @pytest.fixture(scope="module")
 def modis():
     ds = xgeo.open_dataset(DATA / "MODIS_ARRAY.nc")
-    return ds["__xarray_dataarray_variable__"].values, ds.geo.grid
+    with pytest.warns(UserWarning, match="plain 'crs' text attribute"):
+        grid = ds.geo.grid
+    return ds["__xarray_dataarray_variable__"].values, grid
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def _two_crs_dataset(sample):
     b = set_crs(sample.ndvi.rename("ndvi_b").drop_vars("spatial_ref"), 32634)
     b = b.to_dataset().rename_vars(spatial_ref="crs_b")
     b["ndvi_b"].encoding["grid_mapping"] = "crs_b"
-    return xr.merge([a, b])
+    return xr.merge([a, b], compat="no_conflicts")
 
 
 def test_variables_on_different_crss_are_refused(sample):
