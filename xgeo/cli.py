@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import click
+import xgeo_codecs.errors
 
 from .errors import XgeoError
 
@@ -34,7 +35,7 @@ class _FriendlyErrors(click.Group):
             FileExistsError,
             PermissionError,
             ImportError,
-            *_codec_errors(),
+            xgeo_codecs.errors.CodecError,  # raised by the codec package (xgeo's subclasses it)
         ) as exc:
             if ctx.params.get("debug"):
                 raise
@@ -42,14 +43,6 @@ class _FriendlyErrors(click.Group):
             sys.exit(1)
         finally:
             warnings.formatwarning = original
-
-
-def _codec_errors() -> tuple[type[Exception], ...]:
-    try:
-        from xgeo_codecs import CodecError
-    except ImportError:  # pragma: no cover - xgeo depends on xgeo-codecs
-        return ()
-    return (CodecError,)
 
 
 @click.group(cls=_FriendlyErrors, context_settings={"help_option_names": ["-h", "--help"]})

@@ -38,7 +38,7 @@ from pyproj import CRS, Transformer
 
 from .chips import fill_value_for
 from .crs import find_spatial_dims, read_grid, write_grid
-from .errors import ClipError, CRSError, NoDataInBoundsError
+from .errors import ClipError, CRSError, InputTypeError, NoDataInBoundsError
 from .grid import Grid, parse_crs
 
 __all__ = ["clip", "GEOMETRY_TYPES"]
@@ -419,7 +419,7 @@ def clip(obj: xr.DataArray | xr.Dataset, geometry: Any, crs: Any = None, *,
     dtype('float32')
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
-        raise TypeError(f"clip takes an xarray DataArray or Dataset, got {type(obj).__name__}")
+        raise InputTypeError(f"clip takes an xarray DataArray or Dataset, got {type(obj).__name__}")
     grid = read_grid(obj)
     y, x = find_spatial_dims(obj)
     got = _Collector()

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
-from xgeo_codecs import CodecError as _CoreCodecError
 from xgeo_codecs import VideoCodec, VideoSerializer, chunk_info
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims
-from .errors import CodecError
+from .errors import CodecError, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
 
 log = logging.getLogger(__name__)
@@ -341,10 +340,8 @@ def _encodings(
         params["frame_axis"] = var.dims.index(fdim) if fdim is not None and var.ndim > 2 else 0
         if params["frame_axis"] == 0 and "frame_axis" not in codec_kwargs:
             params.pop("frame_axis")
-        try:
+        with codec_errors_as_xgeo(f"variable {name!r}"):
             serializer = VideoSerializer(**params)
-        except _CoreCodecError as err:
-            raise CodecError(f"variable {name!r}: {err}") from err
         enc: dict[str, Any] = {"serializer": serializer, "compressors": None,
                                "chunks": tuple(want[d] for d in var.dims)}
         for key in ("dtype", "scale_factor", "add_offset", "_FillValue"):
@@ -354,10 +351,8 @@ def _encodings(
             f"{k}={params[k]}" for k in ("psnr", "max_error", "bpppb", "crf", "qp")
             if params.get(k) is not None) or "default quality")
         if exact:
-            try:
+            with codec_errors_as_xgeo(f"variable {name!r}"):
                 choice = lossless_choice(var, enc["chunks"], serializer.params)
-            except _CoreCodecError as err:
-                raise CodecError(f"variable {name!r}: {err}") from err
             how = str(choice)
             if choice.codec == "zstd":
                 del enc["serializer"]

@@ -8,6 +8,22 @@ would naturally catch (``ValueError``, ``KeyError``, ...), so existing
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from xgeo_codecs.errors import CodecError as _CodecsCodecError
+
+__all__ = [
+    "XgeoError", "CRSError", "GridError", "GridMappingConflictError", "DecodeError",
+    "OutputExistsError", "MissingVariableError", "OutputFormatError", "GeoTIFFError",
+    "MissingBandError", "UnknownIndexError", "IndexNamesError", "IndexArgumentError",
+    "BandMappingError", "InputTypeError", "ReprojectionError", "ChipError", "ClipError",
+    "NoDataInBoundsError", "CodecError", "FormulaError", "KernelCacheWarning",
+    "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
+    "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
+    "chunk_codec_error", "codec_errors_as_xgeo",
+]
+
 
 class XgeoError(Exception):
     """Base class of every error raised by xgeo."""
@@ -66,6 +82,18 @@ class IndexNamesError(XgeoError, ValueError):
     """The index names asked for are empty or not strings (``indices([])``)."""
 
 
+class IndexArgumentError(XgeoError, ValueError):
+    """An argument of an index computation is invalid: ``dtype=``, ``scale=``, ``out=``, or
+    bands whose shapes differ."""
+
+
+class InputTypeError(XgeoError, TypeError):
+    """An argument is of a type the function does not take; the message names the types it takes.
+
+    A ``TypeError``, so ``except TypeError`` code keeps working.
+    """
+
+
 class BandMappingError(XgeoError, ValueError):
     """Band names cannot be mapped to catalog symbols unambiguously."""
 
@@ -86,11 +114,29 @@ class NoDataInBoundsError(ClipError):
     """The clip geometry selects no pixel of the data (rioxarray's ``NoDataInBounds``)."""
 
 
-class CodecError(XgeoError, ValueError):
+class CodecError(XgeoError, _CodecsCodecError):
     """A compressed chunk is corrupt or an encoding request is invalid.
 
-    ``xgeo_codecs`` defines its own ``CodecError`` (it never imports xgeo);
-    xgeo re-raises or wraps it as this type where it crosses into xgeo.
+    A subclass of :class:`xgeo_codecs.CodecError` (itself a ``ValueError``), so one
+    ``except xgeo_codecs.CodecError`` catches every codec failure however the chunk was
+    read or written:
+
+    - through xgeo (:func:`xgeo.open_dataset`, :func:`xgeo.to_zarr`, ``ChipDataset``,
+      ``compress_dataset``) it is this class, its message naming the store, variable
+      and chunk where xgeo knows them;
+    - through plain ``xr.open_zarr``/``zarr`` (or a dask worker that never imported
+      xgeo) it is :class:`xgeo_codecs.CodecError` itself: ``xgeo_codecs`` never imports
+      xgeo, so it cannot raise this subclass.
+
+    ``except xgeo.errors.CodecError`` (or :class:`XgeoError`) catches the errors raised
+    through xgeo only.
+
+    Examples
+    --------
+    >>> import xgeo_codecs
+    >>> from xgeo.errors import CodecError, XgeoError
+    >>> issubclass(CodecError, xgeo_codecs.CodecError) and issubclass(CodecError, XgeoError)
+    True
     """
 
 
@@ -121,6 +167,18 @@ class StoreIntegrityError(XgeoError, OSError):
     """Chunks of a Zarr store are missing or differ from what its writer recorded."""
 
 
+class IncompleteStoreError(XgeoError, OSError):
+    """A Zarr store whose write was interrupted: some chunks were never written, or a
+    resume was asked with data other than the interrupted write's.
+
+    Also importable as ``xgeo.store.IncompleteStoreError``.
+    """
+
+
+class ResumeError(XgeoError, ValueError):
+    """``resume=True`` cannot apply to this write (e.g. the data is not dask-backed)."""
+
+
 class CategoricalError(XgeoError, ValueError):
     """A ``categorical=`` override names an unknown variable or is of the wrong type."""
 
@@ -135,3 +193,79 @@ class MissingDependencyError(XgeoError, ImportError):
 
 class PreviewError(XgeoError, ValueError):
     """A preview video cannot be made from this data (no time dim, no bands to show...)."""
+
+
+def chunk_codec_error(
+    exc: BaseException, *, store: object, variable: str, chunk: object
+) -> CodecError:
+    """The :class:`CodecError` for a chunk that failed to decode, naming where it lives.
+
+    The one message for every read path of xgeo (Zarr reads through
+    :func:`xgeo.open_dataset`, the chip loader's direct chunk reads): store, variable,
+    chunk key, the original error, and what to do. Raise it ``from exc``.
+
+    Parameters
+    ----------
+    exc
+        The error the decoder raised.
+    store
+        The store (its path or URL, or the store object).
+    variable
+        The array's name inside the store.
+    chunk
+        The chunk's key (``"c/0/1/0"``) or index tuple.
+
+    Returns
+    -------
+    CodecError
+        To be raised by the caller.
+
+    Examples
+    --------
+    >>> err = chunk_codec_error(ValueError("CRC mismatch"), store="cube.zarr",
+    ...                         variable="B04", chunk=(0, 1, 1))
+    >>> print(err)  # doctest: +NORMALIZE_WHITESPACE
+    Zarr store cube.zarr, variable 'B04', chunk (0, 1, 1): cannot decode it: ValueError: CRC
+    mismatch. The chunk is corrupt: rewrite the store from its source (`xgeo verify STORE`
+    lists every missing or changed chunk)
+    """
+    return CodecError(
+        f"Zarr store {store}, variable {variable!r}, chunk {chunk}: cannot decode it: "
+        f"{type(exc).__name__}: {exc}. The chunk is corrupt: rewrite the store from its "
+        "source (`xgeo verify STORE` lists every missing or changed chunk)"
+    )
+
+
+@contextmanager
+def codec_errors_as_xgeo(where: str = "") -> Iterator[None]:
+    """Re-raise :class:`xgeo_codecs.CodecError` raised inside the block as :class:`CodecError`.
+
+    An error that already is xgeo's passes unchanged; ``where`` (e.g. ``"variable 'ndvi'"``)
+    prefixes the message of the others.
+
+    Parameters
+    ----------
+    where
+        What the block works on, for the message; empty for none.
+
+    Raises
+    ------
+    CodecError
+        In place of the codec package's error, chained to it.
+
+    Examples
+    --------
+    >>> import xgeo_codecs
+    >>> try:
+    ...     with codec_errors_as_xgeo("variable 'ndvi'"):
+    ...         xgeo_codecs.decode(b"not a chunk")
+    ... except CodecError as err:
+    ...     print(str(err).split(":")[0])
+    variable 'ndvi'
+    """
+    try:
+        yield
+    except _CodecsCodecError as exc:
+        if isinstance(exc, CodecError):
+            raise
+        raise CodecError(f"{where}: {exc}" if where else str(exc)) from exc

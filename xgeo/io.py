@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .crs import find_spatial_dims, read_crs, write_grid
-from .errors import DecodeError, GridError
+from .errors import DecodeError, GridError, ResumeError, codec_errors_as_xgeo
 from .geotiff import to_geotiff
 from .nodata import for_writing
 
@@ -82,7 +81,7 @@ def open_dataset(
         gives dask arrays.
     allow_incomplete
         Open a Zarr store whose xgeo write was interrupted (unwritten chunks read as the
-        fill value); by default that raises :class:`~xgeo.store.IncompleteStoreError`.
+        fill value); by default that raises :class:`~xgeo.errors.IncompleteStoreError`.
     verify
         Zarr only: first read every chunk and compare it with the size and digest its
         writer recorded (see :func:`xgeo.verify.verify_store`); raises
@@ -334,7 +333,7 @@ def to_zarr(
         Per-variable encodings, merged over the codec's.
     resume
         Finish an interrupted write of the same Dataset (lazy variables only), whatever
-        step it stopped at; refused (:class:`~xgeo.store.IncompleteStoreError`) when the
+        step it stopped at; refused (:class:`~xgeo.errors.IncompleteStoreError`) when the
         Dataset differs from the interrupted write's (see :mod:`xgeo.store`). Every write
         holds the store's lock: a second writer gets :class:`~xgeo.errors.StoreLockedError`.
     progress
@@ -385,21 +384,8 @@ def to_zarr(
     kwargs.setdefault("consolidated", True)  # at the end of the write: see xgeo.completion
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
-    with _codec_errors_as_xgeo():
+    with codec_errors_as_xgeo():  # the codec package's errors surface as xgeo's
         return _write_zarr(obj, store, merged, resume=resume, progress=progress, **kwargs)
-
-
-@contextmanager
-def _codec_errors_as_xgeo() -> Any:
-    """Errors of the codec distribution (which cannot import xgeo) surface as xgeo's CodecError."""
-    from xgeo_codecs import CodecError as CoreCodecError
-
-    from .errors import CodecError
-
-    try:
-        yield
-    except CoreCodecError as exc:
-        raise CodecError(str(exc)) from exc
 
 
 def _write_zarr(
@@ -413,7 +399,7 @@ def _write_zarr(
 ) -> Any:
     if not any(var.chunks is not None for var in obj.variables.values()):
         if resume:
-            raise ValueError("resume=True needs dask-backed data (the write it resumes was lazy)")
+            raise ResumeError("resume=True needs dask-backed data (the write it resumes was lazy)")
         from .completion import quiet_consolidation
 
         if not isinstance(store, str | os.PathLike):

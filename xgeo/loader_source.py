@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import XgeoError
+from .errors import InputTypeError, XgeoError
 from .io import detect_format, open_dataset
 
 __all__ = ["resolve_source", "zarr_store_of"]
@@ -45,8 +45,8 @@ def resolve_source(
 
     Raises
     ------
-    TypeError
-        If ``source`` is neither a path nor an xarray object.
+    InputTypeError
+        If ``source`` is neither a path nor an xarray object (a ``TypeError``).
 
     Examples
     --------
@@ -62,7 +62,7 @@ def resolve_source(
         if found is not None:
             return "zarr", found[0], found[1]
         return "memory", None, source
-    raise TypeError(f"source must be a path or an xarray object, got {type(source).__name__}")
+    raise InputTypeError(f"source must be a path or an xarray object, got {type(source).__name__}")
 
 
 def zarr_store_of(obj: xr.Dataset | xr.DataArray) -> tuple[str, xr.Dataset] | None:

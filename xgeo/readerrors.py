@@ -20,7 +20,7 @@ from typing import Any
 from zarr.core.codec_pipeline import BatchedCodecPipeline
 from zarr.registry import register_pipeline
 
-from .errors import CodecError
+from .errors import CodecError, chunk_codec_error
 
 __all__ = ["ContextCodecPipeline", "chunk_error_context"]
 
@@ -41,15 +41,6 @@ def _where(byte_getter: Any) -> tuple[str, str, str]:
     return store_name, head or "/", key
 
 
-def _with_context(byte_getter: Any, exc: BaseException) -> CodecError:
-    store, variable, key = _where(byte_getter)
-    return CodecError(
-        f"cannot decode chunk {key} of variable {variable!r} in Zarr store {store}: "
-        f"{type(exc).__name__}: {exc}. The chunk is corrupt: rewrite the store from its "
-        "source (`xgeo verify STORE` lists every missing or changed chunk)"
-    )
-
-
 def _decode_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and not isinstance(exc, (CodecError, OSError, MemoryError))
 
@@ -67,7 +58,8 @@ class ContextCodecPipeline(BatchedCodecPipeline):
             if len(batch) > 1:  # find the chunk that fails
                 for item in batch:
                     await self.read_batch([item], out, drop_axes)
-            raise _with_context(batch[0][0], exc) from exc
+            store, variable, key = _where(batch[0][0])
+            raise chunk_codec_error(exc, store=store, variable=variable, chunk=key) from exc
 
 
 register_pipeline(ContextCodecPipeline)

@@ -3,7 +3,7 @@
 An xarray ``to_zarr`` killed half-way leaves a store that reads back with silent fill
 values where chunks were never written. Here a write holds the store's lock
 (:class:`xgeo.lock.StoreLock`) and goes through these steps, each of which leaves a state
-that :func:`xgeo.open_dataset` refuses (:class:`IncompleteStoreError`) and that
+that :func:`xgeo.open_dataset` refuses (:class:`~xgeo.errors.IncompleteStoreError`) and that
 ``resume=True`` finishes:
 
 1. ``<store>.progress/`` is created: from now on the store counts as incomplete;
@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 
 from .completion import consolidate, write_records
+from .errors import IncompleteStoreError
 from .lock import StoreLock
 from .manifest import (
     block_digest,
@@ -56,7 +57,6 @@ from .spelling import fix
 from .storestate import (
     DONE,
     MANIFEST,
-    IncompleteStoreError,
     block_key,
     check_complete,
     drop_progress,
@@ -69,7 +69,8 @@ from .storestate import (
     store_state,
 )
 
-# what readers need is in xgeo.storestate, and re-exported here
+# what readers need is in xgeo.storestate, and re-exported here; IncompleteStoreError
+# lives in xgeo.errors and stays importable from here
 __all__ = ["IncompleteStoreError", "write_resumable", "missing_chunks", "progress_path",
            "store_state", "marker_record", "check_complete", "drop_progress", "forget_records",
            "refuse_existing"]

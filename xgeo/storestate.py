@@ -12,11 +12,11 @@ from itertools import product
 from typing import Any
 
 from .completion import drop_records, stored_manifest
-from .errors import XgeoError
+from .errors import IncompleteStoreError
 from .manifest import read_json
 from .spelling import fix, in_cli
 
-__all__ = ["IncompleteStoreError", "progress_path", "store_state", "progress_state",
+__all__ = ["progress_path", "store_state", "progress_state",
            "missing_chunks", "check_complete", "marker_record", "store_exists", "block_key",
            "drop_progress", "forget_records", "refuse_existing", "DONE", "MANIFEST"]
 
@@ -30,11 +30,6 @@ def _fs(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, 
     import fsspec
 
     return fsspec.core.url_to_fs(path, **(storage_options or {}))
-
-
-class IncompleteStoreError(XgeoError, OSError):
-    """A Zarr store whose write was interrupted: some chunks were never written, or a
-    resume was asked with data other than the interrupted write's."""
 
 
 def progress_path(store: str) -> str:
@@ -147,8 +142,9 @@ def forget_records(
 
 
 def refuse_existing(store: str, storage_options: dict[str, Any] | None = None) -> None:
-    """Raise :class:`~xgeo.errors.OutputExistsError` (or :class:`IncompleteStoreError` for
-    an interrupted write) when a write that must create ``store`` finds it there."""
+    """Raise :class:`~xgeo.errors.OutputExistsError` (or
+    :class:`~xgeo.errors.IncompleteStoreError` for an interrupted write) when a write that
+    must create ``store`` finds it there."""
     from .errors import OutputExistsError
 
     fs, side = _fs(progress_path(store), storage_options)
@@ -198,7 +194,7 @@ def missing_chunks(
 
 
 def check_complete(store: str, storage_options: dict[str, Any] | None = None) -> None:
-    """Raise :class:`IncompleteStoreError` saying how far an interrupted write got."""
+    """Raise :class:`~xgeo.errors.IncompleteStoreError` saying how far an interrupted write got."""
     status, manifest, _ = progress_state(store, storage_options)
     if status in ("absent", "complete"):
         return

@@ -123,9 +123,9 @@ def verify_store(store: str, storage_options: dict[str, Any] | None = None) -> V
     VerifyReport
         ``problems`` (missing/changed chunks, incomplete write) and ``notes``.
     """
-    from .errors import DecodeError
+    from .errors import DecodeError, IncompleteStoreError
     from .manifest import chunk_keys
-    from .store import IncompleteStoreError, check_complete, marker_record, store_state
+    from .store import check_complete, marker_record, store_state
 
     fs, root = _fs(store, storage_options)
     report = VerifyReport(str(store))

@@ -17,12 +17,12 @@ import xarray as xr
 
 from ..bands import BAND_DIM, band_array
 from ..crs import read_crs, spatial_variables
-from ..errors import IndexNamesError, MissingBandError
+from ..errors import IndexArgumentError, IndexNamesError, InputTypeError, MissingBandError
 from .catalog import catalog, catalog_source, get_index
 from .core import (
     DTYPES,
     ConstantsLike,
-    Plan,
+    IndexPlan,
     ScaleLike,
     as_rows,
     band_scales,
@@ -69,7 +69,7 @@ def _source(obj: Any, variable: Hashable | None) -> _Source:
             arr = arr.assign_coords({BAND_DIM: labels})
         return _Source(labels, stacked=arr)
     if not isinstance(obj, xr.Dataset):
-        raise TypeError(f"expected an xarray Dataset/DataArray or a dict of arrays, got {type(obj).__name__}")
+        raise InputTypeError(f"expected an xarray Dataset/DataArray or a dict of arrays, got {type(obj).__name__}")
     try:
         names = spatial_variables(obj)
     except Exception:  # no recognisable spatial dims: every numeric variable is a candidate
@@ -133,7 +133,7 @@ def _cf_nodata(attrs: Mapping[str, Any]) -> float | None:
 class _BlockFn:
     """Per-block work for dask: picklable (holds the kernel source, not the compiled code)."""
 
-    def __init__(self, plan: Plan, positions: list[int], axis: int | None, scale: np.ndarray,
+    def __init__(self, plan: IndexPlan, positions: list[int], axis: int | None, scale: np.ndarray,
                  offset: np.ndarray, nodata: np.ndarray) -> None:
         self.plan, self.positions, self.axis = plan, positions, axis
         self.scale, self.offset, self.nodata = scale, offset, nodata
@@ -155,14 +155,14 @@ class _BlockFn:
         return out.reshape((out.shape[0], *shape))
 
 
-def _task_name(plan: Plan, *inputs: Any) -> str:
+def _task_name(plan: IndexPlan, *inputs: Any) -> str:
     """Readable and unique dask key: index names + a hash of kernel, constants and inputs."""
     from dask.base import tokenize
 
     return f"xgeo-{'-'.join(plan.names)[:40]}-{tokenize(plan.source, plan.consts, *inputs)}"
 
 
-def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: ScaleLike,
+def _run(plan: IndexPlan, src: _Source, mapping: Mapping[str, Hashable], scale: ScaleLike,
          nodata: float | Mapping[str, float] | None) -> tuple[Any, tuple[Hashable, ...], xr.DataArray]:
     """Evaluate; returns (data of shape (n_kernel_outputs, *dims), dims, template DataArray)."""
     import dask.array as da
@@ -212,8 +212,8 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
     dims = bands_[0].dims
     for lab, b in zip(labels, bands_, strict=True):
         if set(b.dims) != set(dims) or b.shape != bands_[0].transpose(*b.dims).shape:
-            raise ValueError(f"band variables {labels[0]!r}{dims} and {lab!r}{b.dims} differ in "
-                             "dims or shape; put them on one grid first")
+            raise IndexArgumentError(f"band variables {labels[0]!r}{dims} and {lab!r}{b.dims} "
+                                     "differ in dims or shape; put them on one grid first")
     bands_ = [b.transpose(*dims) for b in bands_]
     warn_unscaled([b for b, c in zip(bands_, cf, strict=True) if c is None], scale)
     datas = [b.data for b in bands_]
@@ -234,7 +234,7 @@ def _run(plan: Plan, src: _Source, mapping: Mapping[str, Hashable], scale: Scale
     return out.reshape((n_out, *np.shape(datas[0]))), dims, bands_[0]
 
 
-def _attrs(item: RequestItem, plan: Plan) -> dict[str, Any]:
+def _attrs(item: RequestItem, plan: IndexPlan) -> dict[str, Any]:
     name = item_name(item)
     used = dict(plan.constants_used).get(name, ())
     if isinstance(item, UserIndex):
@@ -347,7 +347,7 @@ def compute_indices(obj: xr.Dataset | xr.DataArray | Mapping[str, Any],
     """
     items = list(dict.fromkeys(request_names(names)))
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        raise IndexArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     for n in items:
         if not isinstance(n, UserIndex):
             get_index(n)

@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormulaError, MissingBandError, MissingConstantError
+from ..errors import (
+    FormulaError,
+    IndexArgumentError,
+    InputTypeError,
+    MissingBandError,
+    MissingConstantError,
+)
 from .catalog import KERNEL_DOMAIN, get_index
 from .catalog import constants as catalog_constants
 from .codegen import BLOCK, generate_source, load_kernels
@@ -34,7 +40,7 @@ from .formula import check_depth, parse, substitute, symbols
 from .formula import depth as tree_depth
 from .sensors import BAND_SYMBOLS
 
-__all__ = ["evaluate", "build_plan", "Plan", "KERNELS", "index_bands", "ScaleLike"]
+__all__ = ["evaluate", "build_plan", "IndexPlan", "KERNELS", "index_bands", "ScaleLike"]
 
 #: Kernel functions k(a, b) for the kernel indices (kNDVI...), as in Camps-Valls et al. 2021.
 #: ``kNR`` means k(N, R). The RBF kernel is the default; its ``sigma`` may be a number or a
@@ -106,8 +112,8 @@ def index_constants(name: RequestItem, kernel: str = "rbf") -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A resolved request: which bands, which constants, and the fused kernel's source."""
+class IndexPlan:
+    """A resolved spectral-index request: which bands, which constants, and the fused kernel's source."""
 
     names: tuple[str, ...]        # requested indices, in the caller's order
     order: tuple[int, ...]        # kernel output plane of each requested index
@@ -185,8 +191,8 @@ def _resolve_constants(name: str, tree: ast.expr, constants: Mapping[str, Any],
 
 def build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None,
                wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
-               dtype: str = "float32") -> Plan:
-    """Resolve a request into a :class:`Plan` (memoised: repeated calls cost a dict lookup).
+               dtype: str = "float32") -> IndexPlan:
+    """Resolve a request into an :class:`IndexPlan` (memoised: repeated calls cost a dict lookup).
 
     See :func:`_build_plan`.
 
@@ -211,7 +217,7 @@ def build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None,
     return plan
 
 
-_PLANS: dict[tuple, Plan] = {}
+_PLANS: dict[tuple, IndexPlan] = {}
 
 
 def request_names(names: Any) -> list[RequestItem]:
@@ -229,7 +235,7 @@ def request_names(names: Any) -> list[RequestItem]:
 
 def _build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None,
                 wavelengths: Mapping[str, float] | None = None, kernel: str = "rbf",
-                dtype: str = "float32") -> Plan:
+                dtype: str = "float32") -> IndexPlan:
     """Resolve formulas and constants of ``names`` and generate their fused kernel source.
 
     ``constants`` maps constant names to numbers (or formula strings over band symbols) for
@@ -239,7 +245,7 @@ def _build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None
     ``constants``.
     """
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        raise IndexArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     constants = dict(constants or {})
     wavelengths = dict(wavelengths or {})
     req = list(dict.fromkeys(request_items(names)))
@@ -276,7 +282,7 @@ def _build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None
     vmap = {b: ast.Name(f"_v{i}") for i, b in enumerate(bands)}
     exprs = [substitute(t, vmap) for t in trees]
     source = generate_source(exprs, kernel_names, len(bands), len(slots), dtype)
-    return Plan(tuple(req_names), tuple(kernel_names.index(n) for n in req_names), tuple(bands),
+    return IndexPlan(tuple(req_names), tuple(kernel_names.index(n) for n in req_names), tuple(bands),
                 np.asarray(slots, dtype=np.float64), source, dtype,
                 tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req_names))
 
@@ -299,7 +305,7 @@ def band_scales(symbols_: Sequence[str], scale: ScaleLike, labels: Mapping[str, 
         elif isinstance(v, tuple | list) and len(v) == 2 and all(map(_is_number, v)):
             s[i], o[i] = float(v[0]), float(v[1])
         else:
-            raise ValueError(f"scale for band {sym} must be a number or (scale, offset), got {v!r}")
+            raise IndexArgumentError(f"scale for band {sym} must be a number or (scale, offset), got {v!r}")
     return s, o
 
 
@@ -359,7 +365,7 @@ def _row_view(a: np.ndarray) -> np.ndarray | None:
     return np.lib.stride_tricks.as_strided(a, (rows, 1, row // isz), (row, row, isz), writeable=False)
 
 
-def run_kernel(plan: Plan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.ndarray,
+def run_kernel(plan: IndexPlan, arrays: Sequence[tuple[np.ndarray, int]], scale: np.ndarray,
                offset: np.ndarray, nodata: np.ndarray, *, threads: int = 1,
                q: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Run the plan's kernel on 3-D ``(P, nb, S)`` C-contiguous inputs, of which the first ``Q``
@@ -462,9 +468,9 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
     shape = arrs[0].shape if arrs else ()
     for s, a in zip(plan.symbols, arrs, strict=True):
         if a.shape != shape:
-            raise ValueError(f"band {s} has shape {a.shape}, expected {shape} like {plan.symbols[0]}")
+            raise IndexArgumentError(f"band {s} has shape {a.shape}, expected {shape} like {plan.symbols[0]}")
         if a.dtype.kind not in "uif":
-            raise TypeError(f"band {s} has dtype {a.dtype}; numeric bands are required")
+            raise InputTypeError(f"band {s} has dtype {a.dtype}; numeric bands are required")
     if arrs and len({a.dtype for a in arrs}) > 1:
         common = np.result_type(*arrs)
         arrs = [a.astype(common, copy=False) for a in arrs]
@@ -479,7 +485,7 @@ def evaluate(bands: Mapping[str, Any], names: str | Iterable[str], *, constants:
     if out is not None:
         want = (len(plan.names), *shape)
         if out.shape != want or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous {dtype} array of shape {want}, got "
+            raise IndexArgumentError(f"out must be a C-contiguous {dtype} array of shape {want}, got "
                              f"{out.dtype} {out.shape}")
         out = out.reshape(len(plan.names), rows[0][0].shape[0] if rows else 1, q)
     out = run_kernel(plan, rows, s, o, nd, threads=threads or n_threads(), q=q, out=out)
