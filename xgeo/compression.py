@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
-from xgeo_codecs import CodecError as _CoreCodecError
 from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
+from xgeo_codecs import CodecError as _CoreCodecError
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims

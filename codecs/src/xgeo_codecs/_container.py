@@ -89,7 +89,7 @@ def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None
     --------
     >>> blob = pack({"shape": [0], "dtype": "|u1"}, [])
     >>> blob[:5], len(blob)
-    (b'XGVC\\x01', 38)
+    (b'XGVC\\x01', 39)
     """
     body = json.dumps(meta, separators=(",", ":")).encode()
     if len(body) > MAX_HEADER_BYTES:

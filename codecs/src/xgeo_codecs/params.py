@@ -36,9 +36,13 @@ def stored_config() -> Iterator[None]:
 
     Examples
     --------
-    >>> with stored_config():
+    >>> import warnings
+    >>> with stored_config(), warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
     ...     VideoParams.from_config({"crf": 4, "knob_of_a_newer_version": 1}).crf
     4
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    ignoring codec parameters ['knob_of_a_newer_version'] unknown to this xgeo-codecs ...
     """
     token = _FROM_METADATA.set(True)
     try:
