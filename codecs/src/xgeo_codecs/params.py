@@ -8,7 +8,6 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from types import MappingProxyType
 from typing import Any
 
 from . import encoder_options
@@ -25,6 +24,44 @@ DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: of
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
 _FROM_METADATA = contextvars.ContextVar("xgeo_codecs_from_metadata", default=False)
+
+
+class FrozenOptions(Mapping[str, str]):
+    """A read-only, hashable, picklable copy of encoder options (``VideoParams.options``).
+
+    Examples
+    --------
+    >>> o = FrozenOptions({"bf": "2"})
+    >>> o == {"bf": "2"}, hash(o) == hash(FrozenOptions({"bf": "2"})), dict(o)
+    (True, True, {'bf': '2'})
+    >>> o["bf"] = "3"
+    Traceback (most recent call last):
+    ...
+    TypeError: 'FrozenOptions' object does not support item assignment
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, options: Mapping[str, str] | None = None) -> None:
+        self._data = dict(options or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._data.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data,))
 
 
 @contextlib.contextmanager
@@ -222,18 +259,7 @@ class VideoParams:
         else:
             opts = encoder_options.checked(
                 self.options, None if self.encoder == "auto" else self.encoder)
-        object.__setattr__(self, "options", MappingProxyType(opts))
-
-    def __hash__(self) -> int:
-        return hash(tuple(tuple(sorted(v.items())) if isinstance(v, Mapping) else v
-                          for v in (getattr(self, f.name) for f in fields(self))))
-
-    def __getstate__(self) -> dict[str, Any]:  # a mappingproxy does not pickle
-        return self.as_dict()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            object.__setattr__(self, k, MappingProxyType(dict(v)) if k == "options" else v)
+        object.__setattr__(self, "options", FrozenOptions(opts))
 
     @property
     def family(self) -> str:
