@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
-from xgeo_codecs import VideoCodec, VideoSerializer, chunk_info
+from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims
@@ -376,7 +376,7 @@ def _check_chunk_size(value: Any, arg: str) -> None:
 
 def _is_video(obj: Any) -> bool:
     return isinstance(obj, (VideoSerializer, VideoCodec)) or (
-        isinstance(obj, Mapping) and str(obj.get("name", obj.get("id", ""))) == "xgeo.video")
+        isinstance(obj, Mapping) and str(obj.get("name", obj.get("id", ""))) == CODEC_ID)
 
 
 def check_zarr_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
@@ -552,7 +552,7 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
                           [c for c in meta.get("codecs", []) if isinstance(c, dict)])
         if kind is not None:
             row["kind"] = kind
-        if codecs and codecs[0] == "xgeo.video":
+        if codecs and codecs[0] == CODEC_ID:
             info = _first_chunk_info(arr)
             if info is not None:
                 row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),

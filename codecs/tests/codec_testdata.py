@@ -42,7 +42,7 @@ def assert_fixture_case_decodes(folder: Path, version: int, min_blobs: int = 1) 
     every blob says it is of format ``version``."""
     import json
 
-    from xgeo_codecs import VideoCodec, inspect
+    from xgeo_codecs import VideoCodec, chunk_info
 
     codec = VideoCodec.from_config(json.loads((folder / "config.json").read_text()))
     blobs = sorted(folder.glob("encoded.*.dat"))
@@ -51,4 +51,4 @@ def assert_fixture_case_decodes(folder: Path, version: int, min_blobs: int = 1) 
         i = enc.name.split(".")[1]
         np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
                                       np.load(folder / f"decoded.{i}.npy"))
-        assert inspect(enc.read_bytes())["format_version"] == version
+        assert chunk_info(enc.read_bytes())["format_version"] == version

@@ -394,10 +394,10 @@ def _run_one(case: Case, blobs, refs, max_bytes, CodecError, chunk_info, decode)
             arr = decode(case.data, max_bytes=max_bytes)
         except CodecError:
             if case.expect == "error" and info is not None:
-                return "wrong", "inspect() accepted a structurally invalid header"
+                return "wrong", "chunk_info() accepted a structurally invalid header"
             return "error", ""
         if info is None:
-            return "wrong", "decoded although inspect() refused the header"
+            return "wrong", "decoded although chunk_info() refused the header"
         if case.expect == "error":
             return "wrong", "a structurally invalid header decoded"
         if arr.shape != tuple(info["shape"]) or arr.dtype != np.dtype(info["dtype"]):

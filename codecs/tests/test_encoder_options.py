@@ -9,8 +9,15 @@ import json
 import numpy as np
 import pytest
 import zarr
-from xgeo_codecs import CodecError, VideoCodec, VideoParams, VideoSerializer, decode, encode
-from xgeo_codecs import inspect as chunk_info
+from xgeo_codecs import (
+    CodecError,
+    VideoCodec,
+    VideoParams,
+    VideoSerializer,
+    chunk_info,
+    decode,
+    encode,
+)
 from xgeo_codecs.encoder_options import merge, parse_params
 
 

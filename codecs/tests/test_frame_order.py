@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, VideoCodec, decode, encode, inspect
-from xgeo_codecs.core import _repack
+from xgeo_codecs import CodecError, VideoCodec, chunk_info, decode, encode
+from xgeo_codecs._encoder import repack
 from xgeo_codecs.frame_order import similarity_order
 from xgeo_codecs.quality import chunk_stats, valid_mask
 
@@ -38,7 +38,7 @@ def test_similar_frames_end_up_next_to_each_other(nrt_b2):
 def test_reordered_chunk_decodes_in_the_original_order(cloudy_reflectance):
     a = cloudy_reflectance  # 32 cloudy dates, NaN under clouds
     blob = encode(a, {"crf": 10, "reorder_frames": True})
-    info = inspect(blob)
+    info = chunk_info(blob)
     assert info["format_version"] == 4
     assert sorted(info["frame_order"]) == list(range(32))
     assert info["frame_order"] != list(range(32))
@@ -59,7 +59,7 @@ def test_reordered_lossless_and_max_error_keep_their_guarantees(nrt_b2, cloudy_r
     assert np.array_equal(back, a)
     r = cloudy_reflectance[:12]
     blob = encode(r, {"max_error": 0.01, "reorder_frames": True})
-    info = inspect(blob)  # video + residual (at tight bounds the FFV1 grid wins, in order)
+    info = chunk_info(blob)  # video + residual (at tight bounds the FFV1 grid wins, in order)
     assert info["format_version"] == 4 and "residual" in info
     d = decode(blob)  # the residual is stored in the original order
     v = valid_mask(r, None)
@@ -70,7 +70,7 @@ def test_reordered_lossless_and_max_error_keep_their_guarantees(nrt_b2, cloudy_r
 @pytest.mark.parametrize("bad", [[0, 1], [0, 0, 1, 2], [1, 2, 3, 4], "abc", [[0], [1], [2], [3]]])
 def test_corrupt_frame_order_is_a_typed_error(nrt_b2, bad):
     blob = encode(nrt_b2[:4], {"crf": 20, "nodata": 0, "reorder_frames": True})
-    broken = _repack(blob, {"frame_order": bad}, b"", 4)
+    broken = repack(blob, {"frame_order": bad}, b"", 4)
     with pytest.raises(CodecError, match="frame order"):
         decode(broken)
 

@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, decode, encode, inspect
+from xgeo_codecs import CodecError, chunk_info, decode, encode
 
 
 def _split(blob: bytes) -> tuple[int, dict, bytes]:
@@ -74,7 +74,7 @@ def test_malformed_header_is_a_codec_error_naming_the_field(chunk, edit, field):
     version, meta, rest = _split(chunk)
     edit(meta)
     bad = _join(version, json.dumps(meta).encode(), rest)
-    for read in (inspect, decode):
+    for read in (chunk_info, decode):
         with pytest.raises(CodecError, match=f"'{field.replace('[', '.').replace(']', '.')}'"):
             read(bad)
 
@@ -82,7 +82,7 @@ def test_malformed_header_is_a_codec_error_naming_the_field(chunk, edit, field):
 def test_keys_of_a_newer_format_are_refused_in_an_older_one(chunk):
     _, meta, rest = _split(chunk)
     with pytest.raises(CodecError, match="'frame_order' .*format version 3"):
-        inspect(_join(3, json.dumps(meta).encode(), rest))
+        chunk_info(_join(3, json.dumps(meta).encode(), rest))
 
 
 @pytest.mark.parametrize("depth", [50, 5000, 30000])
@@ -91,7 +91,7 @@ def test_deeply_nested_header_is_a_codec_error(chunk, depth):
     body = json.dumps({**meta, "options": "<deep>"}).encode()
     body = body.replace(b'"<deep>"', b"[" * depth + b"]" * depth)
     bad = _join(version, body, rest)
-    for read in (inspect, decode):
+    for read in (chunk_info, decode):
         with pytest.raises(CodecError, match="nested too deeply|'options'"):
             read(bad)
 
@@ -100,7 +100,7 @@ def test_section_lengths_must_add_up(chunk):
     version, meta, rest = _split(chunk)
     meta["planes"][0][0] -= 1
     with pytest.raises(CodecError, match="add up"):
-        inspect(_join(version, json.dumps(meta).encode(), rest))
+        chunk_info(_join(version, json.dumps(meta).encode(), rest))
 
 
 def test_value_preserving_header_edits_decode_to_the_same_values(chunk):

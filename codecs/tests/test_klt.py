@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, VideoCodec, VideoParams, decode, encode, inspect
+from xgeo_codecs import CodecError, VideoCodec, VideoParams, chunk_info, decode, encode
 from xgeo_codecs import klt as kltmod
-from xgeo_codecs.core import _parse
+from xgeo_codecs.header import parse
 from xgeo_codecs.quality import chunk_stats, valid_mask
 
 
@@ -23,7 +23,7 @@ def test_klt_gives_higher_psnr_at_the_same_rate_on_four_bands(nrt_bands):
     rot = encode(nrt_bands, {"bpppb": 0.15, "nodata": 0, "decorrelate": "klt"})
     assert len(rot) <= 1.12 * len(sep)
     assert _psnr(nrt_bands, decode(rot), 0) > _psnr(nrt_bands, decode(sep), 0) + 1.0
-    assert inspect(rot)["format_version"] == 3
+    assert chunk_info(rot)["format_version"] == 3
 
 
 def test_klt_restores_dtype_nodata_and_nan_exactly(nrt_bands, eo_reflectance):
@@ -52,7 +52,7 @@ def test_klt_keeps_the_max_error_guarantee(eo_reflectance):
 def test_klt_on_one_plane_or_constant_planes_is_harmless(nrt_b2):
     one = nrt_b2[:4]
     blob = encode(one, {"crf": 8, "decorrelate": "klt"})
-    assert "klt" not in _parse(blob)[0]  # nothing to rotate: plain format 1
+    assert "klt" not in parse(blob)[0]  # nothing to rotate: plain format 1
     flat = np.stack([np.full((4, 64, 64), 7, np.uint16), nrt_b2[:4, :64, :64]], axis=1)
     d = decode(encode(flat, {"crf": 8, "decorrelate": "klt"}))
     assert np.abs(d[:, 0].astype(int) - 7).max() <= 2
@@ -118,12 +118,12 @@ def test_klt_at_high_rate_keeps_the_better_of_klt_and_band_by_band(nrt_bands):
 
     a = nrt_bands[:16]
     p = VideoParams(bpppb=2.0, nodata=0, decorrelate="klt")
-    both = inspect(encode(a, p))["quality"]
-    rot = inspect(_encode_target(a, p))["quality"]
-    sep = inspect(_encode_target(a, VideoParams(bpppb=2.0, nodata=0)))["quality"]
+    both = chunk_info(encode(a, p))["quality"]
+    rot = chunk_info(_encode_target(a, p))["quality"]
+    sep = chunk_info(_encode_target(a, VideoParams(bpppb=2.0, nodata=0)))["quality"]
     assert both["encodes"] == rot["encodes"] + sep["encodes"]  # it measured both
     assert both["psnr"] >= max(rot["psnr"], sep["psnr"]) - 0.3  # and kept the better
-    low = inspect(encode(a, {"bpppb": 0.3, "nodata": 0, "decorrelate": "klt"}))
+    low = chunk_info(encode(a, {"bpppb": 0.3, "nodata": 0, "decorrelate": "klt"}))
     assert low["format_version"] == 3 and "klt" in low  # low rate: KLT alone, no extra search
 
 
@@ -131,23 +131,23 @@ def test_planes_packed_three_per_444_stream_decode_and_pay(nrt_bands):
     a = nrt_bands[:16]
     packed = encode(a, {"bpppb": 0.2, "nodata": 0})
     grey = encode(a, {"bpppb": 0.2, "nodata": 0, "pack_planes": False})
-    info = inspect(packed)
+    info = chunk_info(packed)
     assert info["groups"] == [[0, 1, 2]] and info["format_version"] == 3  # B8 left grey
-    assert "groups" not in inspect(grey)
+    assert "groups" not in chunk_info(grey)
     pp, pg = _psnr(a, decode(packed), 0), _psnr(a, decode(grey), 0)
     assert pp > pg + 0.2  # shared motion and partitions: measured +0.29 to +0.32 dB here
     assert len(packed) <= 1.12 * len(grey)
     two = encode(a[:, :2], {"crf": 8, "nodata": 0})  # fewer than three planes: grey
-    assert "groups" not in inspect(two)
+    assert "groups" not in chunk_info(two)
     assert np.array_equal(decode(two) == 0, a[:, :2] == 0)
 
 
 def test_corrupt_plane_groups_are_typed_errors(nrt_bands):
-    from xgeo_codecs.core import _repack
+    from xgeo_codecs._encoder import repack
 
     blob = encode(nrt_bands[:4], {"crf": 10, "nodata": 0})
     for bad in ([[0, 1]], [[0, 0, 1]], [[1, 2, 3]], [[0, 1, 9]], "x"):
-        broken = _repack(blob, {"groups": bad}, b"", 3)
+        broken = repack(blob, {"groups": bad}, b"", 3)
         with pytest.raises(CodecError, match="groups|corrupt"):
             decode(broken)
 

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import pytest
 import zarr
-from xgeo_codecs import CodecError, VideoCodec, VideoSerializer, decode, encode, inspect
+from xgeo_codecs import CodecError, VideoCodec, VideoSerializer, chunk_info, decode, encode
 from xgeo_codecs.mask import unpack_mask
 
 
@@ -173,5 +173,5 @@ def test_decode_peak_memory_is_a_small_multiple_of_the_output(tmp_path, case):
 
 def test_inspect_and_decode_agree_on_forged_sizes():
     blob = forge(const_meta([3, 20, 20], "<u2"))
-    assert inspect(blob)["shape"] == [3, 20, 20]
+    assert chunk_info(blob)["shape"] == [3, 20, 20]
     assert (decode(blob) == 3).all()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import zarr
-from xgeo_codecs import VideoCodec, decode, encode
-from xgeo_codecs import inspect as chunk_info
+from xgeo_codecs import VideoCodec, chunk_info, decode, encode
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from xgeo_codecs import CodecError, VideoCodec, decode, encode, inspect
+from xgeo_codecs import CodecError, VideoCodec, chunk_info, decode, encode
 from xgeo_codecs.quality import chunk_stats, valid_mask
 
 FIX2 = Path(__file__).resolve().parent / "fixtures" / "video" / "v2" / "quality"
@@ -26,7 +26,7 @@ def test_max_error_guaranteed_on_real_uint16(nrt_b2, e):
     d = decode(encode(a, {"max_error": e}))
     assert d.dtype == a.dtype
     assert _violations(a, d, e) == 0
-    q = inspect(encode(a, {"max_error": e}))["quality"]
+    q = chunk_info(encode(a, {"max_error": e}))["quality"]
     assert q["max_error"] <= e and q["target"] == {"max_error": e}
 
 
@@ -73,7 +73,7 @@ def test_psnr_window_every_chunk_real(nrt_bands, cloudy_reflectance):
             blob = encode(a, {"psnr": target})
             s = chunk_stats(a, decode(blob), valid_mask(a, None))
             assert target <= s["psnr"] <= target + 0.5, (target, s["psnr"])
-            encodes.append(inspect(blob)["quality"]["encodes"])
+            encodes.append(chunk_info(blob)["quality"]["encodes"])
     assert np.mean(encodes) <= 4  # search budget (benchmark reports the exact average)
 
 
@@ -82,18 +82,18 @@ def test_bpppb_near_target(nrt_b2):
     for r in (0.5, 1.5):
         blob = encode(a, {"bpppb": r})
         assert abs(len(blob) * 8 / a.size / r - 1) < 0.15
-        assert inspect(blob)["quality"]["bpppb"] == pytest.approx(len(blob) * 8 / a.size, 1e-3)
+        assert chunk_info(blob)["quality"]["bpppb"] == pytest.approx(len(blob) * 8 / a.size, 1e-3)
 
 
 def test_stats_recorded_and_match_decoded(eo_reflectance):
     a = eo_reflectance[:, 2, :48, :48]
     blob = encode(a, {"stats": True, "crf": 10})
-    info = inspect(blob)
+    info = chunk_info(blob)
     assert info["format_version"] == 2
     s = chunk_stats(a, decode(blob), valid_mask(a, None))
     assert info["quality"]["psnr"] == pytest.approx(s["psnr"], abs=1e-3)
     assert info["quality"]["max_error"] == pytest.approx(s["max_error"], rel=1e-4)
-    assert inspect(encode(a, {"crf": 10}))["format_version"] == 1  # plain mode stays v1
+    assert chunk_info(encode(a, {"crf": 10}))["format_version"] == 1  # plain mode stays v1
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -155,7 +155,7 @@ def test_tight_max_error_uses_the_ffv1_grid_and_beats_quantisation_plus_zstd(eo_
     blob = encode(r, {"max_error": e})
     d = decode(blob)
     assert float(np.abs(d.astype(np.float64) - r).max()) <= e
-    assert inspect(blob)["encoder"] == "ffv1"  # the near-lossless candidate won
+    assert chunk_info(blob)["encoder"] == "ffv1"  # the near-lossless candidate won
     q = np.rint((r.astype(np.float64) - r.min()) / (2 * e)).astype(np.int16)
     assert len(blob) < 0.8 * len(numcodecs.Zstd(level=19).encode(q))
     # integers with nodata: odd integer step, nodata restored exactly

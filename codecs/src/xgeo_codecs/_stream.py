@@ -6,13 +6,17 @@ the three share motion vectors and block partitions.
 The bitstream is stored raw: a tiny packet table (packet sizes as LEB128 varints) and the
 codec's extradata, then the packets — no Matroska/MP4 container. Each call builds its own
 PyAV codec context, so nothing is shared between threads or across ``fork``.
+
+Importing this module changes no global state: libav's log level and ``$SVT_LOG`` are set
+only while a stream is encoded or decoded (:func:`quiet_libav`) and restored afterwards.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -21,12 +25,59 @@ import numpy as np
 
 from .errors import CodecError
 
-# SVT-AV1 prints a banner straight to stderr unless told otherwise (1 = errors only).
-os.environ.setdefault("SVT_LOG", "1")
-# libav prints encoder banners and warnings on stderr; keep it quiet.
+# libav prints encoder banners and warnings on stderr: errors only while the codec runs
 LOG_LEVEL = av.logging.ERROR
-av.logging.set_level(LOG_LEVEL)
-logging.getLogger("libav").setLevel(logging.ERROR)
+# SVT-AV1 prints a banner straight to stderr unless told otherwise (1 = errors only)
+SVT_LOG = "SVT_LOG"
+
+_scope_lock = threading.Lock()
+_scope_depth = 0  # quiet_libav scopes open in this process (all threads)
+_scope_saved: tuple[int | None, str | None] = (None, None)
+
+
+def _reset_scope_lock_after_fork() -> None:
+    global _scope_lock
+    _scope_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_scope_lock_after_fork)
+
+
+@contextlib.contextmanager
+def quiet_libav() -> Iterator[None]:
+    """libav at :data:`LOG_LEVEL` and ``$SVT_LOG=1`` (unless set) for the duration.
+
+    Both are process-wide, so concurrent scopes (threads encoding chunks) share one: the
+    first to open saves the caller's settings, the last to close restores them.
+
+    Examples
+    --------
+    >>> import av
+    >>> before = av.logging.get_level()
+    >>> with quiet_libav():
+    ...     av.logging.get_level() == LOG_LEVEL
+    True
+    >>> av.logging.get_level() == before
+    True
+    """
+    global _scope_depth, _scope_saved
+    with _scope_lock:
+        if _scope_depth == 0:
+            _scope_saved = (av.logging.get_level(), os.environ.get(SVT_LOG))
+            av.logging.set_level(LOG_LEVEL)
+            if _scope_saved[1] is None:
+                os.environ[SVT_LOG] = "1"
+        _scope_depth += 1
+    try:
+        yield
+    finally:
+        with _scope_lock:
+            _scope_depth -= 1
+            if _scope_depth == 0:
+                level, svt = _scope_saved
+                av.logging.set_level(level)
+                if svt is None and os.environ.get(SVT_LOG) == "1":
+                    del os.environ[SVT_LOG]
 
 
 @dataclass(frozen=True)
@@ -224,6 +275,12 @@ def encode_stream(codes: np.ndarray, encoder: str, bit_depth: int, options: dict
                   threads: int = 1, lossless: bool = False) -> bytes:
     """Encode ``(T, H, W)`` codes, or ``(3, T, H, W)`` as one 4:4:4 stream, (already padded to
     the layout) and return the packed stream."""
+    with quiet_libav():
+        return _encode_stream(codes, encoder, bit_depth, options, threads, lossless)
+
+
+def _encode_stream(codes: np.ndarray, encoder: str, bit_depth: int, options: dict[str, str],
+                   threads: int, lossless: bool) -> bytes:
     lay = layout_for(encoder, bit_depth, 3 if codes.ndim == 4 else 1, lossless)
     t, h, w = codes.shape[-3:]
     ctx = _open_encoder(encoder, w, h, lay.pix_fmt, options, threads)
@@ -294,6 +351,13 @@ def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: in
     ``reuse`` keeps the decoder context open in this thread for the next stream of the same
     size (default: for hardware decoders, whose opening is the expensive part).
     """
+    with quiet_libav():
+        return _decode_stream(buf, family, bit_depth, t, h, w, decoder, coded, planes, reuse)
+
+
+def _decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: int,
+                   decoder: str | None, coded: tuple[int, int] | None, planes: int,
+                   reuse: bool | None) -> np.ndarray:
     packets, extradata = unpack_packets(buf)
     name = decoder or SOFTWARE_DECODER[family]
     ch, cw = coded or (h, w)

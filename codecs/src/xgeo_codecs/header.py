@@ -9,7 +9,9 @@ and list length, and the section lengths add up to the chunk size. Anything else
 constant) is not checked here: a CRC-valid forgery may decode to other values, but only to
 the announced shape and dtype, within :func:`check_size`'s bound.
 
-See :mod:`xgeo_codecs.core` for the container layout and what each key means.
+The frame around the header (magic, version, checksum) and the table of which key needs
+which format version are in :mod:`xgeo_codecs._container`; ``codecs/SPEC.md`` describes the
+layout and what each key means.
 """
 
 from __future__ import annotations
@@ -17,18 +19,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
-import zlib
 from typing import Any
 
 import numpy as np
 
+from ._container import CRC, FORMAT_VERSION, MAGIC, PREFIX, keys_of_version, unframe
 from .errors import CodecError
 
-MAGIC = b"XGVC"
-FORMAT_VERSION = 5  # newest version this package reads and writes
-PREFIX = struct.Struct("<4sBBH")
-CRC = struct.Struct("<I")
+__all__ = ["CRC", "FORMAT_VERSION", "MAGIC", "PREFIX", "check_size", "cube_shape",
+           "max_bytes_limit", "nbytes", "parse", "validate"]
 DTYPES = ("|u1", "<u2", "<u4", "|i1", "<i2", "<i4", "<f4", "<f8")
 FAMILIES = ("hevc", "ffv1", "av1", "vp9")
 MAX_VALUES = 1 << 34  # refuse headers announcing absurd sizes (corruption, not data)
@@ -41,8 +40,6 @@ _MAX_TEXT = 4096  # longest string (option value, encoder name) a header may hol
 _BASE_KEYS = {"shape", "dtype"}
 _STREAM_KEYS = {"frame_axis", "masks", "encoder", "family", "bit_depth", "coded", "options",
                 "planes", "chroma"}
-_VERSION_KEYS = {1: set(), 2: {"quality", "residual"}, 3: {"groups", "klt"}, 4: {"frame_order"},
-                 5: {"order"}}
 _REQUIRED = {"frame_axis", "masks", "encoder", "family", "bit_depth", "coded", "options",
              "planes"}
 _MAP_KEYS = {"const": {"v"}, "int": {"base"}, "grid": {"base", "mul", "div", "add"},
@@ -211,9 +208,7 @@ def validate(meta: dict[str, Any], version: int, body_bytes: int) -> None:
     ``body_bytes`` is the length of everything between the header and the checksum (the
     sections must add up to it). Raises :class:`CodecError` naming the first bad field.
     """
-    allowed = set(_BASE_KEYS)
-    for v in range(1, version + 1):
-        allowed |= _VERSION_KEYS[v]
+    allowed = _BASE_KEYS | keys_of_version(version)
     shape = _list(meta.get("shape"), "shape", most=MAX_NDIM)
     for s in shape:
         _int(s, "shape", 0, MAX_VALUES)
@@ -309,25 +304,9 @@ def parse(buf: bytes) -> tuple[dict[str, Any], int]:
 
     Returns the header (plus ``format_version``) and the offset of the first section.
     """
-    if len(buf) < PREFIX.size + CRC.size:
-        raise CodecError(f"{len(buf)} bytes is too short to be an xgeo video chunk")
-    magic, version, _flags, n = PREFIX.unpack_from(buf, 0)
-    if magic != MAGIC:
-        raise CodecError("not an xgeo video chunk (bad magic); was this array written with "
-                         "another codec?")
-    if version > FORMAT_VERSION:
-        raise CodecError(f"chunk uses container format {version}, this xgeo-codecs reads up to "
-                         f"{FORMAT_VERSION}; upgrade xgeo-codecs")
-    if version < 1:
-        raise CodecError(f"invalid container format version {version}; the chunk is corrupt")
-    (crc,) = CRC.unpack_from(buf, len(buf) - CRC.size)
-    if zlib.crc32(memoryview(buf)[: len(buf) - CRC.size]) != crc:
-        raise CodecError("checksum mismatch: the chunk is truncated or corrupt")
-    end = PREFIX.size + n
-    if end > len(buf) - CRC.size:
-        raise CodecError("header longer than the chunk; the chunk is corrupt")
+    version, text, end = unframe(buf)
     try:
-        meta = json.loads(bytes(buf[PREFIX.size:end]))
+        meta = json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
         raise CodecError(f"header is not valid JSON ({err}); the chunk is corrupt") from None
     except RecursionError:

@@ -1,4 +1,4 @@
-"""The numcodecs face: :class:`VideoCodec` (id ``"xgeo.video"``)."""
+"""The numcodecs face: :class:`VideoCodec` (id :data:`xgeo_codecs.CODEC_ID`)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_bytes, ensure_ndarray_like, ndarray_copy
 
 from .core import decode, encode
-from .params import VideoParams
+from .params import CODEC_ID, VideoParams, stored_config
 
-CODEC_ID = "xgeo.video"
+__all__ = ["CODEC_ID", "VideoCodec"]
 
 
 class VideoCodec(Codec):
     """numcodecs codec storing each chunk as video (HEVC/AV1/VP9 lossy, FFV1 lossless).
 
-    Takes the keyword arguments of :class:`xgeo_codecs.VideoParams`. The chunk keeps its
-    shape: the last two axes are (y, x), ``frame_axis`` is time, other axes are planes.
+    Takes the keyword arguments of :class:`xgeo_codecs.VideoParams` (the one way to pass
+    parameters, as for :class:`xgeo_codecs.VideoSerializer`). The chunk keeps its shape:
+    the last two axes are (y, x), ``frame_axis`` is time, other axes are planes.
 
     Examples
     --------
@@ -66,16 +67,16 @@ class VideoCodec(Codec):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VideoCodec:
-        codec = cls.__new__(cls)
-        codec.params = VideoParams.from_config({k: v for k, v in config.items() if k != "id"},
-                                               stored=True)
-        return codec
+        """The codec of a stored config (its ``id`` dropped; parameters unknown to this
+        version ignored with a warning, see :meth:`VideoParams.from_config`)."""
+        with stored_config():
+            return cls(**{k: v for k, v in config.items() if k != "id"})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VideoCodec) and other.params == self.params
 
     def __hash__(self) -> int:
-        return hash(repr(self))
+        return hash((type(self).__name__, self.params))
 
     def __repr__(self) -> str:
         cfg = self.params.to_config()

@@ -1,16 +1,21 @@
-"""Encoding parameters shared by the pure core and both codec faces."""
+"""Encoding parameters shared by the pure core and both codec faces, and the codec id."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import encoder_options
 from .errors import CodecError
 
+# the id both faces are registered under (numcodecs ``id``, Zarr v3 codec ``name``, the entry
+# points in pyproject.toml) and that every stored config carries
+CODEC_ID = "xgeo.video"
 FAMILIES = ("hevc", "av1", "vp9", "ffv1")
 # lossy bit depth per family when none is given (software encoders)
 DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
@@ -21,9 +26,73 @@ DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: of
 _FROM_METADATA = contextvars.ContextVar("xgeo_codecs_from_metadata", default=False)
 
 
+class FrozenOptions(Mapping[str, str]):
+    """A read-only, hashable, picklable copy of encoder options (``VideoParams.options``).
+
+    Examples
+    --------
+    >>> o = FrozenOptions({"bf": "2"})
+    >>> o == {"bf": "2"}, hash(o) == hash(FrozenOptions({"bf": "2"})), dict(o)
+    (True, True, {'bf': '2'})
+    >>> o["bf"] = "3"
+    Traceback (most recent call last):
+    ...
+    TypeError: 'FrozenOptions' object does not support item assignment
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, options: Mapping[str, str] | None = None) -> None:
+        self._data = dict(options or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._data.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data,))
+
+
+@contextlib.contextmanager
+def stored_config() -> Iterator[None]:
+    """Parameters built inside are read from array metadata (``from_config(stored=True)``).
+
+    The codec faces construct themselves from a stored config inside this scope, so their
+    constructor is the one way in for both user arguments and metadata.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with stored_config(), warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     VideoParams.from_config({"crf": 4, "knob_of_a_newer_version": 1}).crf
+    4
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    ignoring codec parameters ['knob_of_a_newer_version'] unknown to this xgeo-codecs ...
+    """
+    token = _FROM_METADATA.set(True)
+    try:
+        yield
+    finally:
+        _FROM_METADATA.reset(token)
+
+
 @dataclass(frozen=True)
 class VideoParams:
     """How to encode a chunk. Every field is JSON-serialisable (it is the codec's config).
+
+    Immutable and hashable: ``options`` is a read-only mapping (a copy of what was given).
 
     Parameters
     ----------
@@ -114,7 +183,7 @@ class VideoParams:
     frame_axis: int = 0
     threads: int = 1
     decoder: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
     plane_prediction: bool = True
     psnr: float | None = None
     max_error: float | None = None
@@ -182,7 +251,7 @@ class VideoParams:
         if self.value_range is not None and not all(
                 math.isfinite(v) for v in self.value_range):
             raise CodecError(f"value_range={self.value_range!r} must be finite")
-        if not isinstance(self.options, dict):
+        if not isinstance(self.options, Mapping):
             raise CodecError(f"options must be a dict of encoder options, got "
                              f"{type(self.options).__name__}")
         if _FROM_METADATA.get():  # checked at encode time against the resolved encoder
@@ -190,7 +259,7 @@ class VideoParams:
         else:
             opts = encoder_options.checked(
                 self.options, None if self.encoder == "auto" else self.encoder)
-        object.__setattr__(self, "options", opts)
+        object.__setattr__(self, "options", FrozenOptions(opts))
 
     @property
     def family(self) -> str:
@@ -205,20 +274,25 @@ class VideoParams:
             v = getattr(self, f.name)
             default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
             if v != default:
-                out[f.name] = list(v) if isinstance(v, tuple) else v
+                out[f.name] = (list(v) if isinstance(v, tuple)
+                               else dict(v) if isinstance(v, Mapping) else v)
         return out
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, stored: bool = False) -> VideoParams:
-        """Build from a config dict.
+    def from_config(cls, config: Mapping[str, Any], *, stored: bool | None = None
+                    ) -> VideoParams:
+        """Build from a config dict (through the constructor, which validates).
 
-        ``stored=True`` is for configs read from array metadata: parameters this version
+        ``stored=True`` is for configs read from array metadata (``None``: whether the call
+        is inside :func:`stored_config`): parameters this version
         does not know (written by a newer xgeo-codecs) are ignored with a warning, since
         every chunk carries what its decoder needs; a chunk of a newer *format* still
         raises :class:`CodecError` when decoded. Stored ``options`` are not checked here
         (reading never uses them) but by every encode, before libav sees them: a store whose
         metadata asks for a file, log or thread option refuses to be written to.
         """
+        if stored is None:
+            stored = _FROM_METADATA.get()
         names = {f.name for f in fields(cls)}
         unknown = set(config) - names
         cfg = dict(config)
@@ -229,8 +303,6 @@ class VideoParams:
                           "xgeo-codecs (written by a newer version?); decoding is unaffected, "
                           "upgrade xgeo-codecs to write with them", UserWarning, stacklevel=3)
             cfg = {k: v for k, v in cfg.items() if k in names}
-        if cfg.get("value_range") is not None:
-            cfg["value_range"] = tuple(cfg["value_range"])
         token = _FROM_METADATA.set(stored)
         try:
             return cls(**cfg)
@@ -238,7 +310,9 @@ class VideoParams:
             _FROM_METADATA.reset(token)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, ``options`` as a plain dict."""
+        return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
+                for f in fields(self)}
 
 
 def coerce(params: VideoParams | dict[str, Any] | None) -> VideoParams:

@@ -16,6 +16,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from . import _stream
+
 HARDWARE_ENCODERS = {
     "hevc": ("hevc_nvenc", "hevc_qsv", "hevc_vaapi"),
     "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
@@ -45,14 +47,13 @@ def _can_encode(name: str) -> bool:
 
 @contextlib.contextmanager
 def _quiet():
-    """Silence libav while probing (absent drivers are expected, not errors)."""
-    from ._stream import LOG_LEVEL
-
-    av.logging.set_level(None)
-    try:
-        yield
-    finally:
-        av.logging.set_level(LOG_LEVEL)
+    """Silence libav while probing (absent drivers are expected, not errors); restored after."""
+    with _stream.quiet_libav():
+        av.logging.set_level(None)
+        try:
+            yield
+        finally:  # a fixed level, not a saved one: threads cannot leave it off
+            av.logging.set_level(_stream.LOG_LEVEL)
 
 
 def _try_encode(name: str) -> bool:
@@ -83,15 +84,13 @@ def _can_decode(name: str, family: str) -> bool:
 
 def _try_decode(name: str, family: str) -> bool:
     try:
-        from ._stream import HARDWARE_MIN_SIZE, decode_stream, encode_stream
-
         # the layout the codec hands to NVDEC: 12-bit 4:4:4 (it has no monochrome HEVC and
         # refuses frames under 144x144, measured on an H100), decoded exactly or not at all
-        n = 2 * HARDWARE_MIN_SIZE
+        n = 2 * _stream.HARDWARE_MIN_SIZE
         enc = SOFTWARE_ENCODERS[family]
         codes = (np.arange(3 * 2 * n * n) % 4001).reshape(3, 2, n, n).astype(np.uint16)
-        blob = encode_stream(codes, enc, 12, {"x265-params": "lossless=1:log-level=none"})
-        out = decode_stream(blob, family, 12, 2, n, n, decoder=name, planes=3, reuse=False)
+        blob = _stream.encode_stream(codes, enc, 12, {"x265-params": "lossless=1:log-level=none"})
+        out = _stream.decode_stream(blob, family, 12, 2, n, n, decoder=name, planes=3, reuse=False)
         return bool(np.array_equal(out, codes))
     except Exception:  # noqa: BLE001
         return False

@@ -23,14 +23,17 @@ codes; QP 0 spends ~1.9x its bits for ~+6 dB on the nrt cube).
 
 from __future__ import annotations
 
-import lzma
 import math
-import zlib
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from . import _container, header
+from ._decoder import decode_chunk
+from ._encoder import encode_plain, repack
+from ._residual import apply_residual, encode_residual
+from ._values import check_dtype, to_cube
 from .errors import CodecError
 from .params import VideoParams
 
@@ -43,9 +46,6 @@ _LOG2_SLOPE = -1.0 / 6.0  # rate halves every ~6 CRF steps (x265)
 _MAX_ENCODES = 8
 _LEVEL_LO, _LEVEL_HI = -7.0, 51.0  # -7..-1: QP 0..6; 0..51: CRF
 _KLT_HIGH_RATE = 1.5  # bits per value above which band-by-band coding is tried as well
-# residual payload coder: raw LZMA2 stream (no xz container), ~10 % smaller than zlib on
-# quantised video residuals (measured on nrt: 0.78 vs 0.87 bits per value at 3 sigma)
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9}]
 
 
 def valid_mask(a: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -103,16 +103,14 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
     component's 12-bit range (measured at 2 bpppb with one grey stream per plane: band by
     band +1.3 dB on nrt, +0.3 on L1C; at 1 bpppb the KLT led by +1.6 and +0.3).
     """
-    from .core import _parse
-
     blob = _encode_target(a, p)
     if not (p.decorrelate and (p.psnr is not None or p.bpppb is not None)):
         return blob
-    meta = _parse(blob)[0]
+    meta = header.parse(blob)[0]
     if meta["quality"]["bpppb"] <= _KLT_HIGH_RATE or "klt" not in meta:
         return blob
     alt = _encode_target(a, replace(p, decorrelate=None))
-    qa, qb = meta["quality"], _parse(alt)[0]["quality"]
+    qa, qb = meta["quality"], header.parse(alt)[0]["quality"]
     if p.psnr is not None:
         keep_alt = qb["bpppb"] < qa["bpppb"]
     else:  # equal-rate comparison, the small rate difference priced at ~6 dB per bit
@@ -121,15 +119,12 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
         keep_alt = score(qb) > score(qa)
     chosen, q = (alt, dict(qb)) if keep_alt else (blob, dict(qa))
     q["encodes"] = qa["encodes"] + qb["encodes"]
-    version = int(_parse(chosen)[0]["format_version"])
-    return _with_quality(chosen, {"quality": q}, b"", version, max(a.size, 1))
+    return _with_quality(chosen, {"quality": q}, b"", max(a.size, 1))
 
 
 def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
     """One search for ``p``'s target with ``p``'s planes as they are (KLT or not)."""
-    from .core import _check_dtype, _encode_v1, decode
-
-    a = a.astype(_check_dtype(a.dtype), copy=False)
+    a = a.astype(check_dtype(a.dtype), copy=False)
     valid = valid_mask(a, p.nodata)
     n = max(a.size, 1)
     probes: list[tuple[float, bytes, np.ndarray, dict[str, Any]]] = []
@@ -139,8 +134,8 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
         for old in probes:
             if abs(old[0] - crf) < 0.01:
                 return old
-        blob = _encode_v1(a, _base(p, crf))
-        dec = decode(blob)
+        blob = encode_plain(a, _base(p, crf))
+        dec = decode_chunk(blob)
         probes.append((crf, blob, dec, chunk_stats(a, dec, valid)))
         return probes[-1]
 
@@ -174,8 +169,8 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
             crf, (blob, dec, st), extra, res_meta = None, grid, b"", None
     else:
         crf = p.crf if p.crf is not None else 6.0
-        blob = _encode_v1(a, replace(p, stats=False))
-        dec = decode(blob)
+        blob = encode_plain(a, replace(p, stats=False))
+        dec = decode_chunk(blob)
         st = chunk_stats(a, dec, valid)
         probes.append((crf, blob, dec, st))
     return _finish(blob, st, crf, len(probes) + extra_encodes, extra, res_meta, n, p)
@@ -195,20 +190,16 @@ def _finish(blob: bytes, st: dict[str, Any], crf: float | None, encodes: int, ex
     meta: dict[str, Any] = {"quality": q}
     if res_meta is not None:
         meta["residual"] = [len(extra), res_meta]
-    version = 3 if res_meta is not None and res_meta.get("z") == "lzma" else 2
-    return _with_quality(blob, meta, extra, version, n)
+    return _with_quality(blob, meta, extra, n)
 
 
-def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, version: int, n: int
-                  ) -> bytes:
+def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, n: int) -> bytes:
     """``blob`` repacked with ``meta`` (holding the ``quality`` record) and ``extra``; the
     record's bpppb counts every byte, header included, so it settles its own digits."""
-    from .core import _repack
-
-    out = _repack(blob, meta, extra, version)
+    out = repack(blob, meta, extra)
     for _ in range(2):
         meta["quality"]["bpppb"] = round(len(out) * 8 / n, 5)
-        out = _repack(blob, meta, extra, version)
+        out = repack(blob, meta, extra)
     return out
 
 
@@ -308,8 +299,6 @@ def _rate_search(probe: Any, target: float, n: int
 def _rate_residual(a: np.ndarray, valid: np.ndarray, blob: bytes, dec: np.ndarray,
                    st: dict[str, Any], target: float, n: int) -> tuple[Any, ...]:
     """Bisect the residual's error bound (log scale) until video + residual hits the rate."""
-    from .core import _to_cube
-
     lo, hi = math.log(max(st["max_error"] or 1.0, 1e-30)) - 25.0, math.log(
         max(st["max_error"] or 1.0, 1e-30))
     vals = a[valid].astype(np.float64)
@@ -317,7 +306,7 @@ def _rate_residual(a: np.ndarray, valid: np.ndarray, blob: bytes, dec: np.ndarra
     best = None
     for _ in range(14):  # residual only: no re-encode, an LZMA pass each
         e = math.exp((lo + hi) / 2)
-        cand = _with_residual(a, dec, valid, e, _to_cube, 0.0, blob, st)
+        cand = _with_residual(a, dec, valid, e, 0.0, blob, st)
         rate = cand[0] * 8 / n
         if best is None or abs(math.log(rate / target)) < abs(math.log(best[0] * 8 / n / target)):
             best = cand
@@ -332,106 +321,8 @@ def _rate_residual(a: np.ndarray, valid: np.ndarray, blob: bytes, dec: np.ndarra
     return c, blob, dec, st2, extra, info
 
 
-def _int_dtype(q: np.ndarray) -> np.dtype:
-    m = int(np.abs(q).max()) if q.size else 0
-    for dt in (np.int8, np.int16, np.int32):
-        if m <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    raise CodecError("max_error is too small for this data's range (over 2**31 steps); "
-                     "use lossless=True or a larger max_error")
-
-
-def _residual(a: np.ndarray, dec: np.ndarray, valid: np.ndarray, e: float
-              ) -> tuple[bytes, dict[str, Any]]:
-    """Quantised residual (and verbatim exceptions) that bound the error by ``e``."""
-    if a.dtype.kind in "iu":
-        step = float(2 * math.floor(e) + 1)
-    else:
-        step = 2.0 * e
-    with np.errstate(invalid="ignore"):  # inf - inf where the masks hold the infinities
-        r = np.where(valid, a.astype(np.float64) - dec.astype(np.float64), 0.0)
-    q = np.rint(r / step)
-    qd = _int_dtype(q)
-    q = q.astype(qd)
-    rec = _reconstruct(dec, q, step)
-    with np.errstate(invalid="ignore"):
-        bad = valid & ~(np.abs(rec.astype(np.float64) - a.astype(np.float64)) <= e)
-    if valid.any():
-        # a valid value reconstructed outside the data's own range may land on ``nodata``
-        # (e.g. 30 - 40 clipped to 0 in uint16) and would read back as missing
-        vals = a[valid]
-        bad |= valid & ((rec < vals.min()) | (rec > vals.max()))
-    idx = np.flatnonzero(bad).astype(np.int64)
-    payload = _pack(q.tobytes())
-    info: dict[str, Any] = {"step": step, "dtype": qd.str, "qlen": len(payload),
-                            "n_exc": int(idx.size), "z": "lzma"}
-    if idx.size:  # float casts just outside the bound, values off the range: stored as is
-        payload += _pack(idx.tobytes() + a.reshape(-1)[idx].tobytes())
-    return payload, info
-
-
-def _pack(raw: bytes) -> bytes:
-    return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
-
-
-def _unpack(seg: bytes, info: dict[str, Any], size: int) -> bytes:
-    """Residual payload bytes, exactly ``size`` of them (a corrupt header cannot make the
-    decoder inflate more); format-2 chunks carry zlib streams (no ``z`` key)."""
-    z = info.get("z", "zlib")
-    try:
-        if z == "lzma":
-            raw = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_LZMA_FILTERS).decompress(
-                seg, max_length=size + 1)
-        elif z == "zlib":
-            raw = zlib.decompressobj().decompress(seg, size + 1)
-        else:
-            raise CodecError(f"unknown residual coder {z!r}; the chunk is corrupt or newer")
-    except (lzma.LZMAError, zlib.error) as err:
-        raise CodecError(f"residual section does not decompress ({err}); the chunk is "
-                         "corrupt") from None
-    if len(raw) != size:
-        raise CodecError("residual section has the wrong size; the chunk is corrupt")
-    return raw
-
-
-def _reconstruct(dec: np.ndarray, q: np.ndarray, step: float) -> np.ndarray:
-    v = dec.astype(np.float64) + q.astype(np.float64) * step
-    if dec.dtype.kind in "iu":
-        info = np.iinfo(dec.dtype)
-        v = np.clip(np.rint(v), info.min, info.max)
-    return v.astype(dec.dtype)
-
-
-def apply_residual(cube: np.ndarray, seg: bytes, info: dict[str, Any],
-                   masks: list[tuple[np.ndarray, Any]]) -> None:
-    """Decoder side of :func:`_residual`, in place on the (T, P, H, W) cube."""
-    qd = np.dtype(info["dtype"])
-    if qd.kind != "i" or qd.itemsize > 4:
-        raise CodecError("invalid residual dtype; the chunk is corrupt")
-    qlen = int(info["qlen"])
-    q = np.frombuffer(_unpack(seg[:qlen], info, cube.size * qd.itemsize), qd)
-    n_exc = int(info.get("n_exc", 0))
-    if not 0 <= n_exc <= cube.size:
-        raise CodecError("invalid residual exception count; the chunk is corrupt")
-    flat = cube.reshape(-1)  # a view: the cube is C-contiguous
-    step = float(info["step"])
-    for s in range(0, flat.size, _BLOCK):  # in blocks: float64 temporaries stay small
-        flat[s: s + _BLOCK] = _reconstruct(flat[s: s + _BLOCK], q[s: s + _BLOCK], step)
-    if n_exc:
-        raw = _unpack(seg[qlen:], info, n_exc * (8 + cube.dtype.itemsize))
-        idx = np.frombuffer(raw[: 8 * n_exc], np.int64)
-        if idx.size != n_exc or idx.min() < 0 or idx.max() >= cube.size:
-            raise CodecError("invalid residual exceptions; the chunk is corrupt")
-        flat[idx] = np.frombuffer(raw[8 * n_exc:], cube.dtype)[:n_exc]
-
-
-_BLOCK = 1 << 18  # values reconstructed at a time by apply_residual
-
-
 def _bounded(probe: Any, a: np.ndarray, valid: np.ndarray, e: float) -> tuple[Any, ...]:
     """Pick the CRF whose video + residual is smallest among three model-guided probes."""
-    from .core import _to_cube
-
     vals = a[valid]
     if vals.size == 0:
         c, blob, dec, st = probe(51.0)
@@ -450,7 +341,7 @@ def _bounded(probe: Any, a: np.ndarray, valid: np.ndarray, e: float) -> tuple[An
             crf = (_P0 - want) / -_SLOPE
         c, blob, dec, st = probe(crf)
         tried.append((c, _psnr_of(st)))
-        cand = _with_residual(a, dec, valid, e, _to_cube, c, blob, st)
+        cand = _with_residual(a, dec, valid, e, c, blob, st)
         if best is None or cand[0] < best[0]:
             best = cand
     assert best is not None
@@ -468,8 +359,6 @@ def _grid_candidate(a: np.ndarray, valid: np.ndarray, e: float, p: VideoParams
     The chunk is a plain lossless chunk (grid mapping ``k * step + lo``). None when the grid
     does not fit 16 bits or the float cast would break the bound.
     """
-    from .core import _encode_v1, decode
-
     vals = a[valid]
     if vals.size == 0:
         return None
@@ -492,41 +381,28 @@ def _grid_candidate(a: np.ndarray, valid: np.ndarray, e: float, p: VideoParams
     params = VideoParams(codec="ffv1", lossless=True, scale_factor=step, add_offset=lo,
                          nodata=p.nodata, frame_axis=p.frame_axis, threads=p.threads)
     try:
-        blob = _encode_v1(snapped, params)
+        blob = encode_plain(snapped, params)
     except CodecError:  # e.g. the cast moved a value off the grid
         return None
-    dec = decode(blob)
+    dec = decode_chunk(blob)
     st = chunk_stats(a, dec, valid)
     if (st["max_error"] or 0.0) > e or not np.array_equal(valid_mask(dec, p.nodata), valid):
         return None
     return blob, dec, st
 
 
-def _with_residual(a, dec, valid, e, to_cube, c, blob, st):  # noqa: ANN001, ANN202
-    from .core import _CRC
-
+def _with_residual(a: np.ndarray, dec: np.ndarray, valid: np.ndarray, e: float,
+                   c: float | None, blob: bytes, st: dict[str, Any]) -> tuple[Any, ...]:
+    """Video ``blob`` plus the residual that bounds its error by ``e``: (total bytes, level,
+    blob, decoded video, stats of video + residual, residual section, residual entry)."""
     if st["max_error"] is not None and st["max_error"] <= e:
-        return len(blob) - _CRC.size, c, blob, dec, st, b"", None
-    p_fa = _frame_axis(blob)
-    ac, _ = to_cube(a, p_fa)
-    dc, _ = to_cube(dec, p_fa)
-    vc, _ = to_cube(valid, p_fa)
-    extra, info = _residual(np.ascontiguousarray(ac), np.ascontiguousarray(dc),
-                            np.ascontiguousarray(vc), e)
-    rc_flat = _reconstruct(np.ascontiguousarray(dc).reshape(-1),
-                           np.frombuffer(_unpack(extra[: info["qlen"]], info,
-                                                 ac.size * np.dtype(info["dtype"]).itemsize),
-                                         np.dtype(info["dtype"])), info["step"])
-    if info["n_exc"]:
-        raw = _unpack(extra[info["qlen"]:], info, info["n_exc"] * (8 + a.dtype.itemsize))
-        idx = np.frombuffer(raw[: 8 * info["n_exc"]], np.int64)
-        rc_flat[idx] = np.frombuffer(raw[8 * info["n_exc"]:], a.dtype)
-    st2 = chunk_stats(np.ascontiguousarray(ac), rc_flat.reshape(ac.shape),
-                      np.ascontiguousarray(vc))
+        return len(blob) - _container.CRC.size, c, blob, dec, st, b"", None
+    fa = int(header.parse(blob)[0].get("frame_axis", 0))
+    ac = np.ascontiguousarray(to_cube(a, fa)[0])
+    dc = np.ascontiguousarray(to_cube(dec, fa)[0])
+    vc = np.ascontiguousarray(to_cube(valid, fa)[0])
+    extra, info = encode_residual(ac, dc, vc, e)
+    rec = np.array(dc, order="C", copy=True)
+    apply_residual(rec, extra, info)  # what the decoder will make of it
+    st2 = chunk_stats(ac, rec, vc)
     return len(blob) + len(extra), c, blob, dec, st2, extra, info
-
-
-def _frame_axis(blob: bytes) -> int:
-    from .core import _parse
-
-    return int(_parse(blob)[0].get("frame_axis", 0))

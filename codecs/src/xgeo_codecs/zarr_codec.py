@@ -11,10 +11,10 @@ from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 
 from . import header
-from .core import _check_dtype, decode, encode
+from ._values import check_dtype
+from .core import decode, encode
 from .errors import CodecError
-from .numcodecs_codec import CODEC_ID
-from .params import VideoParams
+from .params import CODEC_ID, VideoParams, stored_config
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class VideoSerializer(ArrayBytesCodec):
-    """Zarr v3 serializer storing each chunk as video; name ``"xgeo.video"`` in metadata.
+    """Zarr v3 serializer storing each chunk as video; name :data:`xgeo_codecs.CODEC_ID` in
+    metadata.
 
-    Takes the keyword arguments of :class:`xgeo_codecs.VideoParams`. Put it in the
+    Takes the keyword arguments of :class:`xgeo_codecs.VideoParams` (the one way to pass
+    parameters, as for :class:`xgeo_codecs.VideoCodec`). Put it in the
     ``serializer=`` slot, not in ``compressors=`` (those get bytes, not arrays).
 
     Examples
@@ -44,22 +46,23 @@ class VideoSerializer(ArrayBytesCodec):
     is_fixed_size = False
     params: VideoParams
 
-    def __init__(self, params: VideoParams | None = None, **kwargs: Any) -> None:
-        if params is not None and kwargs:
-            raise CodecError("pass either params=VideoParams(...) or keyword arguments")
-        object.__setattr__(self, "params", params or VideoParams.from_config(kwargs))
+    def __init__(self, **kwargs: Any) -> None:
+        object.__setattr__(self, "params", VideoParams.from_config(kwargs))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The serializer of stored metadata (parameters unknown to this version ignored
+        with a warning, see :meth:`VideoParams.from_config`)."""
         _, cfg = parse_named_configuration(data, CODEC_ID, require_configuration=False)
-        return cls(VideoParams.from_config(dict(cfg or {}), stored=True))
+        with stored_config():
+            return cls(**dict(cfg or {}))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": CODEC_ID, "configuration": self.params.to_config()}
 
     def validate(self, *, shape: Any, dtype: Any, chunk_grid: Any) -> None:
         native = dtype.to_native_dtype() if hasattr(dtype, "to_native_dtype") else np.dtype(dtype)
-        _check_dtype(np.dtype(native))
+        check_dtype(np.dtype(native))
         ndim = len(shape)
         fa = self.params.frame_axis
         if ndim > 2 and not 0 <= (fa + ndim if fa < 0 else fa) < ndim - 2:
