@@ -126,20 +126,16 @@ def make_transformer(dst_crs: CRS, src_crs: CRS) -> Transformer:
 def _src_pixels(
     dst: Grid, src: Grid, transformer: Transformer, rows: np.ndarray, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact source pixel coordinates of output points at (fractional) ``rows, cols``."""
-    a = dst.transform
-    x = a.a * cols + a.b * rows + a.c
-    y = a.d * cols + a.e * rows + a.f
+    """Exact source pixel coordinates of output points at (fractional, corner-based)
+    ``rows, cols``."""
+    x, y = dst.xy(rows, cols, offset=0.0)
     with np.errstate(invalid="ignore"):
         sx, sy = transformer.transform(x, y, errcheck=False)
     sx = np.asarray(sx, dtype="float64")
     sy = np.asarray(sy, dtype="float64")
     if src.crs is not None and src.crs.is_geographic:
         sx = _wrap_longitude(sx, src)
-    inv = ~src.transform
-    with np.errstate(invalid="ignore"):  # inf from failed points: flagged NaN below
-        col = inv.a * sx + inv.b * sy + inv.c
-        row = inv.d * sx + inv.e * sy + inv.f
+    row, col = src.rowcol(sx, sy)  # inf from failed points: flagged NaN below
     bad = ~(np.isfinite(col) & np.isfinite(row))
     col[bad] = np.nan
     row[bad] = np.nan
