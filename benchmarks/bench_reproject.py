@@ -8,7 +8,7 @@ import xarray as xr
 import xgeo
 from xgeo.grid import Grid
 from xgeo.reproject import output_grid, reproject, reproject_array
-from xgeo.reproject.core import make_plan
+from xgeo.reproject.plan import make_plan
 
 
 def _tiled(n: int, bands: int = 1) -> np.ndarray:

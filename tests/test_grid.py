@@ -95,6 +95,42 @@ def test_xy_and_rowcol_are_inverse():
     np.testing.assert_allclose(c, cols + 0.5)
 
 
+def test_xy_offset_gives_centres_or_corners_and_broadcasts():
+    g = Grid(UTM33, Affine(10.0, 2.0, 1000.0, 1.0, -10.0, 5000.0), (4, 6))  # sheared
+    rows, cols = np.mgrid[0:4, 0:6]
+    x, y = g.xy(rows, cols, offset=0.0)
+    corner = [g.transform @ (c, r) for r, c in zip(rows.ravel(), cols.ravel(), strict=True)]
+    np.testing.assert_array_equal(np.stack([x.ravel(), y.ravel()], -1), corner)
+    cx, cy = g.xy(rows, cols)  # default: centres
+    np.testing.assert_allclose(np.stack([cx, cy]), np.stack(g.xy(rows + 0.5, cols + 0.5, offset=0.0)))
+    x0, y0 = g.xy(0, np.arange(6))  # a scalar row broadcasts
+    assert x0.shape == y0.shape == (6,)
+
+
+def test_rowcol_inverts_corner_xy_and_gdal_order_matches_gdal_inverse():
+    g = Grid.from_bounds((465000, 5079000, 466000, 5080500), crs=UTM33, resolution=(10, 3))
+    rows, cols = np.array([0.0, 12.25, 149.5]), np.array([0.0, 7.5, 99.0])
+    for gdal in (False, True):
+        r, c = g.rowcol(*g.xy(rows, cols, offset=0.0), gdal=gdal)
+        np.testing.assert_allclose(r, rows, atol=1e-9)
+        np.testing.assert_allclose(c, cols, atol=1e-9)
+    a, _, c0, _, e, f0 = tuple(g.transform)[:6]
+    x, y = np.array([465123.4]), np.array([5080000.1])
+    r, c = g.rowcol(x, y, gdal=True)
+    assert c[0] == -c0 / a + x[0] * (1.0 / a) + y[0] * 0.0  # GDAL's inverse and order, bit for bit
+    assert r[0] == -f0 / e + x[0] * 0.0 + y[0] * (1.0 / e)
+    with np.errstate(all="raise"):  # points that did not project stay non-finite, silently
+        r, c = g.rowcol([np.inf, np.nan], [0.0, 0.0])
+    assert not np.isfinite(c).any()
+
+
+def test_resolution_is_a_named_x_y_tuple():
+    g = Grid.from_bounds((0, 0, 30, 20), crs=UTM33, resolution=(10, 5))
+    assert g.resolution == (10.0, -5.0) and (g.resolution.x, g.resolution.y) == (10.0, -5.0)
+    xres, yres = g.resolution
+    assert isinstance(g.resolution, tuple) and (xres, yres) == (10.0, -5.0)
+
+
 def test_bounds_in_matches_gdal():
     warp = pytest.importorskip("rasterio.warp")
     g = Grid.from_bounds((465181.05, 5079244.89, 466180.53, 5080254.63), crs=UTM33, resolution=10)

@@ -17,7 +17,8 @@ from xgeo.crs import read_grid
 from xgeo.errors import CRSError, ReprojectionError
 from xgeo.grid import Grid
 from xgeo.reproject import METHODS, output_grid, reproject, reproject_array, reproject_match
-from xgeo.reproject.core import default_chunks, make_plan
+from xgeo.reproject.lazy import default_chunks
+from xgeo.reproject.plan import make_plan
 from xgeo.reproject.reference import warp_reference
 
 DATA = Path(__file__).parent / "data"

@@ -25,7 +25,7 @@ from rasterio.warp import reproject as rio_reproject  # noqa: E402
 import xgeo  # noqa: E402
 from xgeo.grid import Grid  # noqa: E402
 from xgeo.reproject import output_grid, reproject, reproject_array  # noqa: E402
-from xgeo.reproject.core import make_plan  # noqa: E402
+from xgeo.reproject.plan import make_plan  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 _GDAL_NAMES = {"median": "med"}

@@ -185,9 +185,9 @@ def _source_crs(crs: Any, carried: list[CRS], data_crs: CRS) -> CRS:
     return own if own is not None else data_crs
 
 
-def _densify(path: np.ndarray, tr: Transformer, inv: Affine) -> np.ndarray:
+def _densify(path: np.ndarray, tr: Transformer, grid: Grid) -> np.ndarray:
     """Transform a ring/line to pixel coordinates, each edge cut into about one-pixel pieces."""
-    px = _to_pixels(np.column_stack(tr.transform(path[:, 0], path[:, 1])), inv)
+    px = _to_pixels(np.column_stack(tr.transform(path[:, 0], path[:, 1])), grid)
     if len(path) < 2 or not np.isfinite(px).all():
         return px
     seg = np.hypot(*np.diff(px, axis=0).T)
@@ -198,22 +198,13 @@ def _densify(path: np.ndarray, tr: Transformer, inv: Affine) -> np.ndarray:
     i = np.repeat(np.arange(len(n)), n)
     pts = path[i] + (path[i + 1] - path[i]) * t[:, None]
     pts = np.vstack([pts, path[-1:]])
-    return _to_pixels(np.column_stack(tr.transform(pts[:, 0], pts[:, 1])), inv)
+    return _to_pixels(np.column_stack(tr.transform(pts[:, 0], pts[:, 1])), grid)
 
 
-def _inverse(transform: Affine) -> Affine:
-    """The inverse geotransform the way GDAL computes it (``GDALInvGeoTransform``), so pixel
-    coordinates, and the pixels the rasterizer picks, are those of rasterio on the full grid."""
-    a, b, c, d, e, f = tuple(transform)[:6]
-    if b == 0 and d == 0:
-        return Affine(1.0 / a, 0.0, -c / a, 0.0, 1.0 / e, -f / e)
-    return ~transform
-
-
-def _to_pixels(xy: np.ndarray, inv: Affine) -> np.ndarray:
-    x, y = xy[..., 0], xy[..., 1]
-    col = inv.c + x * inv.a + y * inv.b  # GDAL's order of operations
-    row = inv.f + x * inv.d + y * inv.e
+def _to_pixels(xy: np.ndarray, grid: Grid) -> np.ndarray:
+    """``(..., 2)`` CRS points to ``(..., 2)`` pixel ``(col, row)``, inverted and summed as GDAL
+    does, so the pixels the rasterizer picks are those of rasterio on the full grid."""
+    row, col = grid.rowcol(xy[..., 0], xy[..., 1], gdal=True)
     return np.stack([col, row], axis=-1)
 
 
@@ -221,17 +212,16 @@ def _pixel_geometries(geoms: list[dict[str, Any]], src: CRS, grid: Grid
                       ) -> tuple[list[dict[str, Any]], tuple[float, float, float, float]]:
     """Geometries in pixel coordinates of ``grid`` (as rasterio takes them) and their bounds
     ``(col0, row0, col1, row1)``."""
-    inv = _inverse(grid.transform)
     same = src == grid.crs
     tr = None if same else Transformer.from_crs(src, grid.crs, always_xy=True)
     out = []
     lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
     for g in geoms:
         if same:
-            coords = _map(g["coordinates"], lambda p: _to_pixels(p, inv))
+            coords = _map(g["coordinates"], lambda p: _to_pixels(p, grid))
         else:
-            coords = _map(g["coordinates"], lambda p: _densify(p, tr, inv) if p.ndim == 2
-                          else _densify(p[None], tr, inv)[0])
+            coords = _map(g["coordinates"], lambda p: _densify(p, tr, grid) if p.ndim == 2
+                          else _densify(p[None], tr, grid)[0])
         if not all(np.isfinite(p).all() for p in _leaves(coords)):
             raise CRSError(f"the geometry does not project from {src.name!r} into the data's CRS "
                            f"{grid.crs.name!r} (points off the projection's domain); clip a part "
@@ -480,10 +470,8 @@ def _write_window_grid(out: Any, sub: Grid, y: Hashable, x: Hashable) -> Any:
 
 def _no_data(grid: Grid, bounds: tuple[float, ...], src: CRS, got: _Collector,
              invert: bool) -> str:
-    t = grid.transform
-    xs = [t.c + t.a * c + t.b * r for c, r in ((bounds[0], bounds[1]), (bounds[2], bounds[3]))]
-    ys = [t.f + t.d * c + t.e * r for c, r in ((bounds[0], bounds[1]), (bounds[2], bounds[3]))]
-    gb = (min(xs), min(ys), max(xs), max(ys))
+    xs, ys = grid.xy([bounds[1], bounds[3]], [bounds[0], bounds[2]], offset=0.0)
+    gb = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
     what = "covers every pixel, so invert=True keeps none" if invert else "selects no pixel"
     where = f" (given in {src.name!r})" if src != grid.crs else ""
     return (f"no data in bounds: the geometry {what} of the data. Geometry bounds "

@@ -11,7 +11,10 @@ Conventions
 * ``transform`` maps (column, row) pixel *corner* coordinates to CRS (x, y),
   as in GDAL and rasterio: pixel (0, 0)'s upper-left corner is
   ``transform @ (0, 0)``, its centre ``transform @ (0.5, 0.5)``.
-* ``resolution`` is ``(x_res, y_res)`` signed; north-up grids have ``y_res < 0``.
+* ``resolution`` is a :class:`Resolution` ``(x, y)`` (a tuple), signed; north-up grids
+  have ``y < 0``.
+* Pixel <-> CRS: :meth:`Grid.xy` (pixel centres, or any offset inside the pixel) and
+  :meth:`Grid.rowcol` (fractional, corner-based); every other module goes through them.
 * ``bounds`` is ``(left, bottom, right, top)`` in the grid's CRS.
 """
 
@@ -21,7 +24,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from affine import Affine
@@ -29,12 +32,28 @@ from pyproj import CRS, Transformer
 
 from .errors import CRSError, GridError
 
-__all__ = ["Grid", "parse_crs", "Window"]
+__all__ = ["Grid", "parse_crs", "Window", "Resolution"]
 
 _INIT_RE = re.compile(r"^\+init=([a-zA-Z]+):(\d+)$")
 
 Window = tuple[slice, slice]
 """A pixel window as ``(row_slice, col_slice)`` with explicit, non-negative start/stop."""
+
+
+class Resolution(NamedTuple):
+    """Signed pixel size: ``x`` along columns, ``y`` along rows (negative for north-up).
+
+    A tuple, so ``xres, yres = grid.resolution`` and ``== (10.0, -10.0)`` keep working.
+
+    Examples
+    --------
+    >>> r = Resolution(10.0, -10.0)
+    >>> r.x, r.y, r == (10.0, -10.0)
+    (10.0, -10.0, True)
+    """
+
+    x: float
+    y: float
 
 
 def parse_crs(value: Any) -> CRS:
@@ -125,7 +144,7 @@ class Grid:
     --------
     >>> g = Grid.from_bounds((0, 0, 100, 50), crs="EPSG:32633", resolution=10)
     >>> g.shape, g.resolution, g.bounds
-    ((5, 10), (10.0, -10.0), (0.0, 0.0, 100.0, 50.0))
+    ((5, 10), Resolution(x=10.0, y=-10.0), (0.0, 0.0, 100.0, 50.0))
     >>> g[1:3, 2:5].bounds
     (20.0, 20.0, 50.0, 40.0)
     """
@@ -170,7 +189,7 @@ class Grid:
         Examples
         --------
         >>> Grid.from_bounds((0, 0, 30, 20), crs=4326, shape=(2, 3)).resolution
-        (10.0, -10.0)
+        Resolution(x=10.0, y=-10.0)
         """
         left, bottom, right, top = (float(v) for v in bounds)
         if not (right > left and top > bottom):
@@ -212,10 +231,12 @@ class Grid:
     # ------------------------------------------------------------------- properties
     @property
     def height(self) -> int:
+        """Rows: ``shape[0]``."""
         return self.shape[0]
 
     @property
     def width(self) -> int:
+        """Columns: ``shape[1]``."""
         return self.shape[1]
 
     @property
@@ -224,10 +245,13 @@ class Grid:
         return self.transform.b == 0 and self.transform.d == 0
 
     @property
-    def resolution(self) -> tuple[float, float]:
-        """Signed pixel size ``(x_res, y_res)``; ``y_res < 0`` for north-up grids."""
+    def resolution(self) -> Resolution:
+        """Signed pixel size :class:`Resolution` ``(x, y)``; ``y < 0`` for north-up grids.
+
+        Raises :class:`~xgeo.errors.GridError` for a rotated grid.
+        """
         self._require_axis_aligned("resolution")
-        return (self.transform.a, self.transform.e)
+        return Resolution(self.transform.a, self.transform.e)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -250,26 +274,66 @@ class Grid:
         ([5.0], [5.0, 15.0])
         """
         self._require_axis_aligned("1-D coordinates")
-        t = self.transform
-        x = t.c + t.a * (np.arange(self.width, dtype="float64") + 0.5)
-        y = t.f + t.e * (np.arange(self.height, dtype="float64") + 0.5)
+        x, _ = self.xy(0.0, np.arange(self.width, dtype="float64"))
+        _, y = self.xy(np.arange(self.height, dtype="float64"), 0.0)
         return y, x
 
-    def xy(self, row: Any, col: Any) -> tuple[np.ndarray, np.ndarray]:
-        """CRS coordinates ``(x, y)`` of the centres of pixels ``(row, col)``."""
-        col = np.asarray(col, dtype="float64") + 0.5
-        row = np.asarray(row, dtype="float64") + 0.5
+    def xy(self, row: Any, col: Any, *, offset: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """CRS coordinates ``(x, y)`` of pixel positions ``(row, col)`` (scalars or arrays,
+        broadcast together).
+
+        ``offset`` is added to both before the affine: 0.5 (default) gives pixel centres,
+        0.0 the upper-left corners, i.e. fractional corner-based positions are mapped as
+        they are (pixel ``k`` spans ``[k, k + 1)``). :meth:`rowcol` is the inverse of
+        ``offset=0.0``.
+
+        Examples
+        --------
+        >>> g = Grid.from_bounds((0, 0, 100, 50), crs=32633, resolution=10)
+        >>> [v.tolist() for v in g.xy(0, [0, 9])]
+        [[5.0, 95.0], [45.0, 45.0]]
+        >>> [v.tolist() for v in g.xy(5, 10, offset=0.0)]
+        [100.0, 0.0]
+        """
+        col = np.asarray(col, dtype="float64")
+        row = np.asarray(row, dtype="float64")
+        if offset:
+            col = col + offset
+            row = row + offset
         t = self.transform
         return t.a * col + t.b * row + t.c, t.d * col + t.e * row + t.f
 
-    def rowcol(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional pixel coordinates ``(row, col)`` (corner-based) of CRS points ``(x, y)``."""
-        inv = ~self.transform
+    def rowcol(self, x: Any, y: Any, *, gdal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional pixel positions ``(row, col)`` (corner-based: pixel ``k`` spans
+        ``[k, k + 1)``) of CRS points ``(x, y)``; floor them for pixel indices.
+
+        Non-finite inputs give non-finite outputs (no warning). ``gdal=True`` inverts the
+        transform and sums in GDAL's order (``GDALInvGeoTransform``, then ``c + x a + y b``),
+        so positions match rasterio's rasterizer bit for bit; the default uses
+        :mod:`affine`'s inverse.
+
+        Examples
+        --------
+        >>> g = Grid.from_bounds((0, 0, 100, 50), crs=32633, resolution=10)
+        >>> [v.tolist() for v in g.rowcol([5.0, 95.0], [45.0, 0.0])]
+        [[0.5, 5.0], [0.5, 9.5]]
+        """
         x = np.asarray(x, dtype="float64")
         y = np.asarray(y, dtype="float64")
-        col = inv.a * x + inv.b * y + inv.c
-        row = inv.d * x + inv.e * y + inv.f
+        with np.errstate(invalid="ignore", over="ignore"):
+            if gdal:
+                inv = self._gdal_inverse()
+                return inv.f + x * inv.d + y * inv.e, inv.c + x * inv.a + y * inv.b
+            inv = ~self.transform
+            col = inv.a * x + inv.b * y + inv.c
+            row = inv.d * x + inv.e * y + inv.f
         return row, col
+
+    def _gdal_inverse(self) -> Affine:
+        a, b, c, d, e, f = tuple(self.transform)[:6]
+        if b == 0 and d == 0:
+            return Affine(1.0 / a, 0.0, -c / a, 0.0, 1.0 / e, -f / e)
+        return ~self.transform
 
     # ------------------------------------------------------------------ sub-grids
     def __getitem__(self, window: tuple[slice, slice]) -> Grid:
@@ -346,9 +410,7 @@ class Grid:
         h, w = self.height, self.width
         cols = np.concatenate([t * w, np.full(t.size, w), w - t * w, np.zeros(t.size), [0.0]])
         rows = np.concatenate([np.zeros(t.size), t * h, np.full(t.size, h), h - t * h, [0.0]])
-        a = self.transform
-        xs = a.a * cols + a.b * rows + a.c
-        ys = a.d * cols + a.e * rows + a.f
+        xs, ys = self.xy(rows, cols, offset=0.0)
         if crs is None:
             return xs, ys
         return self._transformer_to(crs).transform(xs, ys)
@@ -385,13 +447,9 @@ class Grid:
             )
         return Transformer.from_crs(self.crs, parse_crs(crs), always_xy=True)
 
-    def _corners(self) -> tuple[list[float], list[float]]:
+    def _corners(self) -> tuple[np.ndarray, np.ndarray]:
         h, w = self.height, self.width
-        t = self.transform
-        corners = ((0, 0), (w, 0), (w, h), (0, h))
-        return [t.a * c + t.b * r + t.c for c, r in corners], [
-            t.d * c + t.e * r + t.f for c, r in corners
-        ]
+        return self.xy([0, 0, h, h], [0, w, w, 0], offset=0.0)
 
     def _require_axis_aligned(self, what: str) -> None:
         if not self.is_axis_aligned:

@@ -4,9 +4,13 @@
 * :func:`reproject_array` — NumPy or dask arrays ``(..., y, x)`` with a :class:`~xgeo.grid.Grid`.
 * :func:`output_grid` / :func:`suggested_grid` — gdalwarp's output-grid policy.
 
-Modules: ``coords`` (approximate coordinate transformer), ``kernels`` (numba
-resampling), ``reference`` (pure-NumPy reference kernels for tests), ``plan`` (dask
-chunk planner), ``output_grid``, ``core`` (array level), ``api`` (xarray level).
+Modules, lowest first: ``output_grid`` (gdalwarp's grid policy), ``coords`` (approximate
+coordinate transformer), ``kernels`` (numba resampling; the kernels themselves in
+``_lattice``, ``_rules``, ``_point_kernels``, ``_area_kernels``), ``reference`` (pure-NumPy
+reference kernels for tests), ``plan`` (:class:`~xgeo.reproject.plan.WarpPlan`: which
+source region and kernel each output pixel needs), ``_blocks`` (the dask task: block
+assembler + warp), ``lazy`` (the dask graph), ``core`` (the eager NumPy path,
+:func:`reproject_array`), ``api`` (xarray level).
 """
 
 from .api import reproject, reproject_match

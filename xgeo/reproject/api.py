@@ -14,16 +14,9 @@ from ..categorical import CategoricalSpec, Decision, categorical_variables
 from ..crs import find_spatial_dims, read_grid, write_grid
 from ..errors import CRSError, ReprojectionError
 from ..grid import Grid, parse_crs
-from .core import (
-    Plan,
-    check_dtype,
-    check_method,
-    check_output_size,
-    make_plan,
-    reproject_array,
-    resolve_nodata,
-)
+from .core import check_dtype, check_output_size, reproject_array, resolve_nodata
 from .output_grid import output_grid
+from .plan import WarpPlan, check_method, make_plan
 
 __all__ = ["reproject", "reproject_match", "categorical_fill", "PICKING_METHODS", "MODE_PIXELS"]
 
@@ -148,9 +141,9 @@ def reproject(
         raise ReprojectionError("dst_crs differs from grid.crs; give one of them")
     y_dim, x_dim = find_spatial_dims(obj)
     _check_request(obj, grid, y_dim, x_dim, dtype, chunks, exact, allow_large)
-    plans: dict[str, Plan] = {}
+    plans: dict[str, WarpPlan] = {}
 
-    def plan_for(m: str) -> Plan:
+    def plan_for(m: str) -> WarpPlan:
         if m not in plans:
             plans[m] = make_plan(src_grid, grid, m, exact=exact)
         return plans[m]
@@ -172,7 +165,7 @@ def reproject(
 
 
 def _choose(var: xr.DataArray, decision: Decision, method: str, explicit: bool, nodata: Any,
-            dtype: Any, plan_for: Callable[[str], Plan]) -> tuple[str, Any]:
+            dtype: Any, plan_for: Callable[[str], WarpPlan]) -> tuple[str, Any]:
     """Resampling and output nodata of one variable, logged in one line.
 
     Categorical data get a method that picks source values, and, when they declare no
@@ -275,7 +268,7 @@ def source_nodata(var: xr.DataArray) -> float | int | None:
 
 
 def _reproject_variable(
-    var: xr.DataArray, plan: Plan, y_dim: Hashable, x_dim: Hashable,
+    var: xr.DataArray, plan: WarpPlan, y_dim: Hashable, x_dim: Hashable,
     nodata: Any, dtype: Any, chunks: Any,
 ) -> xr.DataArray:
     order = var.dims
@@ -311,7 +304,7 @@ def _reproject_variable(
 
 
 def _reproject_dataset(
-    ds: xr.Dataset, plan_for: Callable[[str], Plan], choices: dict[Hashable, tuple[str, Any]],
+    ds: xr.Dataset, plan_for: Callable[[str], WarpPlan], choices: dict[Hashable, tuple[str, Any]],
     y_dim: Hashable, x_dim: Hashable, dtype: Any, chunks: Any,
 ) -> xr.Dataset:
     variables = {}

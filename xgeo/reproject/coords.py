@@ -25,6 +25,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 
 from ..grid import Grid
+from ._lattice import NodeLattice, coords_block
 
 __all__ = ["CoordMap", "build_coord_map", "DEFAULT_TOLERANCE", "DEFAULT_TILE"]
 
@@ -106,11 +107,15 @@ class CoordMap:
             return None
         return (float(box[:, 0].min()), float(box[:, 1].min()), float(box[:, 2].max()), float(box[:, 3].max()))
 
+    @property
+    def lattice(self) -> NodeLattice:
+        """The node lattices as the numba kernels take them."""
+        return NodeLattice(self.tile, self.tile_row0, self.tile_col0, self.steps, self.starts,
+                           self.nodes_x, self.nodes_y)
+
     def evaluate(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         """Source ``(col, row)`` arrays for points ``[r0, r1) x [c0, c1)`` (NumPy, for tests)."""
-        from .kernels import coords_block
-
-        return coords_block(self, r0, r1, c0, c1)
+        return coords_block(self.lattice, r0, r1, c0, c1)
 
 
 def make_transformer(dst_crs: CRS, src_crs: CRS) -> Transformer:
@@ -121,20 +126,16 @@ def make_transformer(dst_crs: CRS, src_crs: CRS) -> Transformer:
 def _src_pixels(
     dst: Grid, src: Grid, transformer: Transformer, rows: np.ndarray, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact source pixel coordinates of output points at (fractional) ``rows, cols``."""
-    a = dst.transform
-    x = a.a * cols + a.b * rows + a.c
-    y = a.d * cols + a.e * rows + a.f
+    """Exact source pixel coordinates of output points at (fractional, corner-based)
+    ``rows, cols``."""
+    x, y = dst.xy(rows, cols, offset=0.0)
     with np.errstate(invalid="ignore"):
         sx, sy = transformer.transform(x, y, errcheck=False)
     sx = np.asarray(sx, dtype="float64")
     sy = np.asarray(sy, dtype="float64")
     if src.crs is not None and src.crs.is_geographic:
         sx = _wrap_longitude(sx, src)
-    inv = ~src.transform
-    with np.errstate(invalid="ignore"):  # inf from failed points: flagged NaN below
-        col = inv.a * sx + inv.b * sy + inv.c
-        row = inv.d * sx + inv.e * sy + inv.f
+    row, col = src.rowcol(sx, sy)  # inf from failed points: flagged NaN below
     bad = ~(np.isfinite(col) & np.isfinite(row))
     col[bad] = np.nan
     row[bad] = np.nan

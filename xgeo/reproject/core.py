@@ -1,38 +1,29 @@
-"""Array-level reprojection: NumPy in memory, or a lazy dask graph chunk by chunk.
+"""The eager NumPy path of a reprojection, and the checks every path shares.
 
 :func:`reproject_array` takes an array whose last two axes are ``(y, x)`` on a
 source :class:`~xgeo.grid.Grid` and returns it on an output grid. Leading axes
-(time, band, ...) are carried through in the same pass.
-
-The dask planner builds one task per output chunk. The task reads only the
-source chunks under its footprint (from the coordinate map's per-tile bounding
-boxes, widened by the resampling kernel's radius); output chunks whose footprint
-misses the source become fill tasks that read nothing. The coordinate map and the
-kernel radius are global, so every chunking gives the same bits.
+(time, band, ...) are carried through in the same pass. It follows a
+:class:`~xgeo.reproject.plan.WarpPlan`; with ``chunks=`` or a dask input it hands the
+plan to the dask graph builder (:mod:`.lazy`), which gives the same bits chunk by chunk.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 
-from ..errors import CRSError, ReprojectionError
+from ..errors import ReprojectionError
 from ..grid import Grid
-from .coords import DEFAULT_TILE, DEFAULT_TOLERANCE, CoordMap, build_coord_map
-from .kernels import INTERP_RADIUS, METHODS, warp_block
+from .kernels import warp_block
+from .lazy import reproject_dask
 from .output_grid import output_grid
+from .plan import WarpPlan, make_plan
 
-__all__ = ["reproject_array", "Plan", "make_plan", "default_chunks", "CHUNK_BUDGET",
-           "check_dtype", "check_output_size", "MAX_OUTPUT_PIXELS", "MAX_OUTPUT_BYTES"]
-
-CHUNK_BUDGET = 32 * 2**20
-"""Default bytes per output chunk of a lazy reprojection."""
+__all__ = ["reproject_array", "check_dtype", "check_output_size", "resolve_nodata",
+           "MAX_OUTPUT_PIXELS", "MAX_OUTPUT_BYTES"]
 
 MAX_OUTPUT_PIXELS = 2**31
 """Largest output grid (pixels of one 2-D plane) accepted without ``allow_large=True``."""
@@ -41,80 +32,6 @@ MAX_OUTPUT_BYTES = 4 * 2**30
 """Largest memory a reprojection may hold at once without ``allow_large=True``: the NumPy
 output of an eager call (all leading planes) plus, with ``exact=True``, the per-pixel
 coordinate map (16 bytes per output pixel)."""
-
-_AREA = ("average", "mode", "min", "max", "median")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything about a reprojection that does not depend on the pixel values."""
-
-    src: Grid
-    dst: Grid
-    method: str
-    coords: CoordMap
-    scale: tuple[float, float]
-    margin: tuple[int, int]  # extra source pixels around a footprint (x, y)
-
-    @property
-    def corner(self) -> int:
-        """1 when the map holds pixel corners (area methods): one more point per axis."""
-        return 1 if self.method in _AREA else 0
-
-
-def check_method(resampling: str) -> str:
-    method = str(resampling).lower()
-    aliases = {"near": "nearest", "med": "median", "avg": "average", "cubic_convolution": "cubic"}
-    method = aliases.get(method, method)
-    if method not in METHODS:
-        raise ReprojectionError(f"unknown resampling {resampling!r}; choose one of {', '.join(METHODS)}")
-    return method
-
-
-def make_plan(
-    src: Grid, dst: Grid, resampling: str = "nearest", *, exact: bool = False,
-    tolerance: float = DEFAULT_TOLERANCE,
-) -> Plan:
-    """Coordinate map, kernel scale and footprint margin for ``src -> dst``.
-
-    Raises
-    ------
-    CRSError
-        If either grid has no CRS.
-    ReprojectionError
-        If no output pixel falls on the source.
-    """
-    method = check_method(resampling)
-    if src.crs is None:
-        raise CRSError("the source has no CRS; set one first (obj.geo.set_crs('EPSG:...'))")
-    if dst.crs is None:
-        raise CRSError("the target grid has no CRS; build it with Grid(crs, transform, shape)")
-    offset = 0.0 if method in _AREA else 0.5
-    cm = build_coord_map(dst, src, offset=offset, exact=exact, tolerance=tolerance, tile=DEFAULT_TILE)
-    extra = 1 if method in _AREA else 0
-    bbox = cm.window_bbox(0, dst.height + extra, 0, dst.width + extra)
-    h, w = src.shape
-    if bbox is None or bbox[2] < 0 or bbox[3] < 0 or bbox[0] >= w or bbox[1] >= h:
-        raise ReprojectionError(
-            f"the output grid (bounds {tuple(round(v, 6) for v in dst.bounds)} in {dst.crs.name!r}) "
-            "does not overlap the source; check bounds= (order: left, bottom, right, top) and its CRS"
-        )
-    # Kernel scale as GDAL computes it (output size / source window size), but once for
-    # the whole grid so that the kernel never depends on the chunking.
-    sw = max(1.0, math.ceil(min(bbox[2], w)) - math.floor(max(bbox[0], 0.0)))
-    sh = max(1.0, math.ceil(min(bbox[3], h)) - math.floor(max(bbox[1], 0.0)))
-    xscale, yscale = dst.width / sw, dst.height / sh
-    if method in ("bilinear", "cubic") and xscale >= 0.95 and yscale >= 0.95:
-        xscale = yscale = 1.0
-    if method in INTERP_RADIUS:
-        rad = INTERP_RADIUS[method]
-        mx = rad if xscale >= 1 else math.ceil(rad / xscale)
-        my = rad if yscale >= 1 else math.ceil(rad / yscale)
-        margin = (mx + 1, my + 1)
-    else:
-        margin = (1, 1)
-    return Plan(src, dst, method, cm, (float(xscale), float(yscale)), margin)
-
 
 def check_dtype(dtype: Any, what: str) -> np.dtype:
     """``dtype`` if reprojection can resample it (bool, integers, floats), else
@@ -194,17 +111,6 @@ def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any,
     return value
 
 
-@contextmanager
-def _single_thread():
-    # numba's thread count is per calling thread: dask already runs chunks in parallel.
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
 def reproject_array(
     array: Any,
     src_grid: Grid,
@@ -221,7 +127,7 @@ def reproject_array(
     dtype: Any = None,
     exact: bool = False,
     chunks: Any = None,
-    plan: Plan | None = None,
+    plan: WarpPlan | None = None,
     allow_large: bool = False,
 ) -> tuple[Any, Grid]:
     """Reproject an array whose last two axes are ``(y, x)`` on ``src_grid``.
@@ -249,7 +155,7 @@ def reproject_array(
         Transform every pixel exactly instead of interpolating a coarse lattice.
     chunks
         Output spatial chunk size ``(y, x)`` (or an int) for a lazy dask result;
-        ``"auto"`` picks one from :data:`CHUNK_BUDGET`. Dask input is always lazy.
+        ``"auto"`` picks one from :data:`~xgeo.reproject.lazy.CHUNK_BUDGET`. Dask input is always lazy.
     allow_large
         Accept an output grid above :data:`MAX_OUTPUT_PIXELS` pixels per plane, or holding
         more than :data:`MAX_OUTPUT_BYTES` at once (see :func:`check_output_size`).
@@ -293,57 +199,15 @@ def reproject_array(
     out_nodata = resolve_nodata(in_dtype, out_dtype, src_nodata, nodata)
     fill = _fill_value(out_dtype, out_nodata)
     if lazy:
-        from .plan import reproject_dask
-
         return reproject_dask(array, plan, out_dtype, src_nodata, fill, chunks), dst_grid
     src = np.asarray(array)
     lead = src.shape[:-2]
     src3 = np.ascontiguousarray(src.reshape((-1,) + src.shape[-2:]))
     out = np.empty((src3.shape[0],) + dst_grid.shape, dtype=out_dtype)
-    warp_block(src3, (0, 0), src_grid.shape, out, (0, 0), plan.coords, plan.method,
+    warp_block(src3, (0, 0), src_grid.shape, out, (0, 0), plan.coords.lattice, plan.method,
                nodata=src_nodata, fill=fill, scale=plan.scale)
     return out.reshape(lead + dst_grid.shape), dst_grid
 
 
 def _is_dask(array: Any) -> bool:
     return type(array).__module__.startswith("dask.")
-
-
-def default_chunks(lead_items: int, itemsize: int, budget: int | None = None) -> int:
-    """Square spatial chunk side (a multiple of the transform tile) fitting ``budget`` bytes
-    (default :data:`CHUNK_BUDGET`)."""
-    budget = CHUNK_BUDGET if budget is None else budget
-    side = math.sqrt(budget / max(1, lead_items * itemsize))
-    return max(DEFAULT_TILE, int(side // DEFAULT_TILE) * DEFAULT_TILE)
-
-
-def run_block(
-    blocks: list, block_origin: tuple[int, int], window: tuple[int, int, int, int],
-    cm: CoordMap, plan_args: tuple, out_shape: tuple[int, ...], out_dtype: np.dtype,
-    dst_offset: tuple[int, int],
-) -> np.ndarray:
-    """Dask task: assemble the source window from its chunks and warp one output chunk."""
-    method, src_shape, src_nodata, fill, scale = plan_args
-    r0, r1, c0, c1 = window
-    first = blocks[0][0]
-    lead = first.shape[:-2]
-    src = np.empty(lead + (r1 - r0, c1 - c0), dtype=first.dtype)
-    row = block_origin[0]
-    for block_row in blocks:
-        col = block_origin[1]
-        bh = block_row[0].shape[-2]
-        for block in block_row:
-            bw = block.shape[-1]
-            # Intersection of this block with the window, in global pixels.
-            gr0, gr1 = max(row, r0), min(row + bh, r1)
-            gc0, gc1 = max(col, c0), min(col + bw, c1)
-            if gr0 < gr1 and gc0 < gc1:
-                src[..., gr0 - r0:gr1 - r0, gc0 - c0:gc1 - c0] = block[..., gr0 - row:gr1 - row, gc0 - col:gc1 - col]
-            col += bw
-        row += bh
-    src3 = src.reshape((-1,) + src.shape[-2:])
-    out = np.empty((src3.shape[0],) + out_shape[-2:], dtype=out_dtype)
-    with _single_thread():
-        warp_block(src3, (r0, c0), src_shape, out, dst_offset, cm, method,
-                   nodata=src_nodata, fill=fill, scale=scale)
-    return out.reshape(out_shape)

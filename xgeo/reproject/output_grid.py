@@ -67,11 +67,9 @@ def suggested_grid(src: Grid, dst_crs: Any) -> Grid:
     dst_crs = parse_crs(dst_crs)
     tr = Transformer.from_crs(src.crs, dst_crs, always_xy=True)
     w, h = src.width, src.height
-    a = src.transform
 
     def project(cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = a.a * cols + a.b * rows + a.c
-        y = a.d * cols + a.e * rows + a.f
+        x, y = src.xy(rows, cols, offset=0.0)
         with np.errstate(invalid="ignore"):
             ox, oy = tr.transform(x, y, errcheck=False)
         ox = np.asarray(ox, dtype="float64")
@@ -202,7 +200,7 @@ def output_grid(
             raise ReprojectionError(f"shape must be positive, got {tuple(shape)}")
         xres, yres = (max_x - min_x) / nx, (max_y - min_y) / ny
     else:
-        size = suggested_grid(src, dst_crs).transform.a
+        size = suggested_grid(src, dst_crs).resolution.x
         nx = max(1, int((max_x - min_x + size / 2.0) / size))
         ny = max(1, int((max_y - min_y + size / 2.0) / size))
         xres, yres = (max_x - min_x) / nx, (max_y - min_y) / ny

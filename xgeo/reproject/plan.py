@@ -1,118 +1,155 @@
-"""The dask chunk planner: one task per output chunk, reading only what it needs."""
+"""The warp plan: everything about a reprojection that does not depend on the pixel values.
+
+For each output pixel the plan knows where it comes from (the
+:class:`~xgeo.reproject.coords.CoordMap`), which kernel resamples it and how wide that
+kernel is (scale and margin), so it can say which source region any block of output
+pixels needs (:meth:`WarpPlan.source_window`). The eager path (:mod:`.core`) and the dask
+graph (:mod:`.lazy`) both follow one plan, so every chunking gives the same bits.
+"""
 
 from __future__ import annotations
 
 import math
-from itertools import product
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
+from ..errors import CRSError, ReprojectionError
+from ..grid import Grid
+from .coords import DEFAULT_TILE, DEFAULT_TOLERANCE, CoordMap, build_coord_map
+from .kernels import INTERP_RADIUS, METHODS
 
-from ..errors import ReprojectionError
-from .core import Plan, default_chunks, run_block
+__all__ = ["WarpPlan", "make_plan", "check_method", "AREA_METHODS"]
 
-__all__ = ["reproject_dask", "output_chunks"]
+AREA_METHODS = ("average", "mode", "min", "max", "median")
+"""Methods that aggregate the source pixels under each output pixel's footprint."""
 
 
-def output_chunks(plan: Plan, lead_items: int, itemsize: int, chunks: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Spatial output chunks ``(row_chunks, col_chunks)`` from ``chunks`` or the memory budget.
+@dataclass(frozen=True)
+class WarpPlan:
+    """Everything about a reprojection ``src -> dst`` that does not depend on the pixel values.
 
-    The default is never copied from the input: tiny input chunks would make a huge graph.
+    Attributes
+    ----------
+    src, dst
+        The source and output grids.
+    method
+        The resampling method (a name of :data:`~xgeo.reproject.kernels.METHODS`).
+    coords
+        Source pixel coordinates of every output point (pixel centres, or corners for
+        the area methods).
+    scale
+        Kernel scale ``(x, y)``: output size over source size, once for the whole grid.
+    margin
+        Extra source pixels ``(x, y)`` around a footprint that the kernel can touch.
+
+    Examples
+    --------
+    >>> src = Grid.from_bounds((500000, 5000000, 502000, 5002000), crs=32633, resolution=100)
+    >>> plan = make_plan(src, src[5:10, 5:10], "bilinear")
+    >>> plan.scale, plan.margin, plan.source_window(0, 5, 0, 5)
+    ((0.3333333333333333, 0.3333333333333333), (4, 4), (1, 20, 1, 20))
     """
-    h, w = plan.dst.shape
-    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
-        cy = cx = default_chunks(lead_items, itemsize)
-    elif _is_size(chunks):
-        cy = cx = int(chunks)
+
+    src: Grid
+    dst: Grid
+    method: str
+    coords: CoordMap
+    scale: tuple[float, float]
+    margin: tuple[int, int]
+
+    @property
+    def corner(self) -> int:
+        """1 when the map holds pixel corners (area methods): one more point per axis."""
+        return 1 if self.method in AREA_METHODS else 0
+
+    def source_window(self, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int] | None:
+        """Source pixels ``(row0, row1, col0, col1)`` that output points ``[r0, r1) x [c0, c1)``
+        can touch (their footprint widened by :attr:`margin`), or None if they miss the source.
+
+        For an output block of ``(h, w)`` pixels at ``(r, c)`` pass its *points*:
+        ``r, r + h + corner, c, c + w + corner``.
+        """
+        bbox = self.coords.window_bbox(r0, r1, c0, c1)
+        if bbox is None:
+            return None
+        mx, my = self.margin
+        src_h, src_w = self.src.shape
+        col0 = max(int(math.floor(bbox[0])) - mx, 0)
+        row0 = max(int(math.floor(bbox[1])) - my, 0)
+        col1 = min(int(math.floor(bbox[2])) + mx + 1, src_w)
+        row1 = min(int(math.floor(bbox[3])) + my + 1, src_h)
+        if col0 >= col1 or row0 >= row1:
+            return None
+        return row0, row1, col0, col1
+
+
+def check_method(resampling: str) -> str:
+    """The canonical name of a resampling method (gdalwarp's aliases accepted).
+
+    Raises
+    ------
+    ReprojectionError
+        For an unknown method.
+
+    Examples
+    --------
+    >>> check_method("near"), check_method("Cubic_Convolution")
+    ('nearest', 'cubic')
+    """
+    method = str(resampling).lower()
+    aliases = {"near": "nearest", "med": "median", "avg": "average", "cubic_convolution": "cubic"}
+    method = aliases.get(method, method)
+    if method not in METHODS:
+        raise ReprojectionError(f"unknown resampling {resampling!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+def make_plan(
+    src: Grid, dst: Grid, resampling: str = "nearest", *, exact: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> WarpPlan:
+    """Coordinate map, kernel scale and footprint margin for ``src -> dst``.
+
+    Raises
+    ------
+    CRSError
+        If either grid has no CRS.
+    ReprojectionError
+        If no output pixel falls on the source.
+
+    Examples
+    --------
+    >>> src = Grid.from_bounds((500000, 5000000, 502000, 5002000), crs=32633, resolution=100)
+    >>> make_plan(src, src[::2, ::2], "average").scale
+    (0.5, 0.5)
+    """
+    method = check_method(resampling)
+    if src.crs is None:
+        raise CRSError("the source has no CRS; set one first (obj.geo.set_crs('EPSG:...'))")
+    if dst.crs is None:
+        raise CRSError("the target grid has no CRS; build it with Grid(crs, transform, shape)")
+    area = method in AREA_METHODS
+    offset = 0.0 if area else 0.5
+    cm = build_coord_map(dst, src, offset=offset, exact=exact, tolerance=tolerance, tile=DEFAULT_TILE)
+    extra = 1 if area else 0
+    bbox = cm.window_bbox(0, dst.height + extra, 0, dst.width + extra)
+    h, w = src.shape
+    if bbox is None or bbox[2] < 0 or bbox[3] < 0 or bbox[0] >= w or bbox[1] >= h:
+        raise ReprojectionError(
+            f"the output grid (bounds {tuple(round(v, 6) for v in dst.bounds)} in {dst.crs.name!r}) "
+            "does not overlap the source; check bounds= (order: left, bottom, right, top) and its CRS"
+        )
+    # Kernel scale as GDAL computes it (output size / source window size), but once for
+    # the whole grid so that the kernel never depends on the chunking.
+    sw = max(1.0, math.ceil(min(bbox[2], w)) - math.floor(max(bbox[0], 0.0)))
+    sh = max(1.0, math.ceil(min(bbox[3], h)) - math.floor(max(bbox[1], 0.0)))
+    xscale, yscale = dst.width / sw, dst.height / sh
+    if method in ("bilinear", "cubic") and xscale >= 0.95 and yscale >= 0.95:
+        xscale = yscale = 1.0
+    if method in INTERP_RADIUS:
+        rad = INTERP_RADIUS[method]
+        mx = rad if xscale >= 1 else math.ceil(rad / xscale)
+        my = rad if yscale >= 1 else math.ceil(rad / yscale)
+        margin = (mx + 1, my + 1)
     else:
-        try:
-            cy, cx = chunks
-        except (TypeError, ValueError):
-            cy = cx = None
-        if not (_is_size(cy) and _is_size(cx)):
-            raise ReprojectionError(
-                f"chunks must be a positive int, a pair (y, x) of them or 'auto', got {chunks!r}")
-        cy, cx = int(cy), int(cx)
-    if cy <= 0 or cx <= 0:
-        raise ReprojectionError(f"chunks must be positive, got {chunks!r}")
-    return _split(h, cy), _split(w, cx)
-
-
-def _is_size(v: Any) -> bool:
-    """An integer (Python or NumPy, not bool) or an integral float: a chunk length."""
-    if isinstance(v, bool | np.bool_):
-        return False
-    if isinstance(v, int | np.integer):
-        return True
-    return isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
-
-
-def _split(n: int, size: int) -> tuple[int, ...]:
-    return tuple(min(size, n - s) for s in range(0, n, size))
-
-
-def reproject_dask(array: Any, plan: Plan, out_dtype: np.dtype, src_nodata: Any, fill: float, chunks: Any):
-    """Lazy reprojection of a dask (or NumPy) array ``(..., y, x)`` following ``plan``."""
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
-    if not isinstance(array, da.Array):
-        # NumPy input: one source block per leading index, so tasks slice it without copies.
-        array = da.from_array(array, chunks=(1,) * (array.ndim - 2) + tuple(array.shape[-2:]))
-    lead_chunks = array.chunks[:-2]
-    lead_items = max((math.prod(c) for c in product(*lead_chunks)), default=1) if lead_chunks else 1
-    ychunks, xchunks = output_chunks(plan, lead_items, out_dtype.itemsize, chunks)
-    src_h, src_w = plan.src.shape
-    row_edges = np.cumsum((0,) + array.chunks[-2])
-    col_edges = np.cumsum((0,) + array.chunks[-1])
-    token = tokenize(array, plan.src, plan.dst, plan.method, str(out_dtype), src_nodata, fill, ychunks, xchunks,
-                     plan.coords.nodes_x.size, plan.scale)
-    name = f"reproject-{token}"
-    plan_args = (plan.method, (src_h, src_w), src_nodata, fill, plan.scale)
-    extra = plan.corner
-    mx, my = plan.margin
-    dsk: dict = {}
-    lead_ranges = [range(len(c)) for c in lead_chunks]
-    r0 = 0
-    for iy, ch in enumerate(ychunks):
-        c0 = 0
-        for ix, cw in enumerate(xchunks):
-            window = _source_window(plan, r0, r0 + ch + extra, c0, c0 + cw + extra, mx, my, src_h, src_w)
-            if window is not None:
-                wr0, wr1, wc0, wc1 = window
-                by0 = int(np.searchsorted(row_edges, wr0, side="right")) - 1
-                by1 = int(np.searchsorted(row_edges, wr1, side="left"))
-                bx0 = int(np.searchsorted(col_edges, wc0, side="right")) - 1
-                bx1 = int(np.searchsorted(col_edges, wc1, side="left"))
-                cm = plan.coords.subset(r0, r0 + ch + extra, c0, c0 + cw + extra)
-                origin = (int(row_edges[by0]), int(col_edges[bx0]))
-            for lead in product(*lead_ranges):
-                lead_shape = tuple(lead_chunks[k][i] for k, i in enumerate(lead))
-                out_shape = lead_shape + (ch, cw)
-                key = (name, *lead, iy, ix)
-                if window is None:
-                    dsk[key] = (np.full, out_shape, fill, out_dtype)
-                    continue
-                blocks = [[(array.name, *lead, jy, jx) for jx in range(bx0, bx1)] for jy in range(by0, by1)]
-                dsk[key] = (run_block, blocks, origin, window, cm, plan_args, out_shape, out_dtype, (r0, c0))
-            c0 += cw
-        r0 += ch
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[array])
-    out_chunks = tuple(lead_chunks) + (ychunks, xchunks)
-    return da.Array(graph, name, out_chunks, dtype=out_dtype, meta=np.empty((0,) * len(out_chunks), out_dtype))
-
-
-def _source_window(plan: Plan, r0: int, r1: int, c0: int, c1: int, mx: int, my: int,
-                   src_h: int, src_w: int) -> tuple[int, int, int, int] | None:
-    """Source pixels ``(row0, row1, col0, col1)`` an output block can touch, or None."""
-    bbox = plan.coords.window_bbox(r0, r1, c0, c1)
-    if bbox is None:
-        return None
-    col0 = max(int(math.floor(bbox[0])) - mx, 0)
-    row0 = max(int(math.floor(bbox[1])) - my, 0)
-    col1 = min(int(math.floor(bbox[2])) + mx + 1, src_w)
-    row1 = min(int(math.floor(bbox[3])) + my + 1, src_h)
-    if col0 >= col1 or row0 >= row1:
-        return None
-    return row0, row1, col0, col1
+        margin = (1, 1)
+    return WarpPlan(src, dst, method, cm, (float(xscale), float(yscale)), margin)

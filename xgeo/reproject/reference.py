@@ -23,9 +23,7 @@ def source_coords(src: Grid, dst: Grid, offset: float = 0.5) -> tuple[np.ndarray
     """Exact corner-based source pixel coordinates of output points (centres by default)."""
     extra = 1 if offset == 0.0 else 0
     rows, cols = np.mgrid[0:dst.height + extra, 0:dst.width + extra].astype("float64")
-    a = dst.transform
-    x = a.a * (cols + offset) + a.b * (rows + offset) + a.c
-    y = a.d * (cols + offset) + a.e * (rows + offset) + a.f
+    x, y = dst.xy(rows, cols, offset=offset)
     tr = Transformer.from_crs(dst.crs, src.crs, always_xy=True)
     with np.errstate(invalid="ignore"):
         sx, sy = tr.transform(x, y, errcheck=False)
@@ -35,10 +33,7 @@ def source_coords(src: Grid, dst: Grid, offset: float = 0.5) -> tuple[np.ndarray
         centre = 0.5 * (left + right)
         far = np.abs(sx - centre) > 180.0
         sx = np.where(far, sx - 360.0 * np.round((sx - centre) / 360.0), sx)
-    inv = ~src.transform
-    with np.errstate(invalid="ignore"):
-        col = inv.a * sx + inv.b * sy + inv.c
-        row = inv.d * sx + inv.e * sy + inv.f
+    row, col = src.rowcol(sx, sy)
     bad = ~(np.isfinite(col) & np.isfinite(row))
     col[bad] = np.nan
     row[bad] = np.nan
