@@ -36,7 +36,8 @@ from xgeo.errors import (
 def video_store(tmp_path_factory) -> Path:
     """Two dates of the real cube's reflectance, lossless FFV1 (fast), 16 chunks."""
     store = tmp_path_factory.mktemp("errors") / "cube.zarr"
-    ds = xgeo.datasets.sentinel2_cube(chunks={}).chunk({"time": 1})[["reflectance"]].isel(time=slice(0, 2))
+    ds = xgeo.datasets.sentinel2_cube(chunks={}).chunk({"time": 1})
+    ds = ds[["reflectance"]].isel(time=slice(0, 2))
     xgeo.io.to_zarr(ds, store, codec="ffv1", codec_options={"band_chunk": 4, "tile": 64})
     return store
 
