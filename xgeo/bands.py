@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .crs import find_spatial_dims
-from .errors import BandMappingError, GridError, MissingBandError
+from .errors import BandMappingError, ChannelError, GridError, MissingBandError
 
 __all__ = ["BAND_DIM", "band_array", "select_bands"]
 
@@ -38,14 +38,17 @@ def band_array(
     variable
         In a Dataset, the variable that holds a ``band`` dim.
     variables
-        In a Dataset, the variables to use as bands, in order.
+        In a Dataset, the variables to use as bands, in order; a variable with a ``band`` dim
+        gives all its bands (channels are the concatenation, in order).
     bands
         Band labels to keep, in order.
 
     Raises
     ------
     BandMappingError
-        If a Dataset has several band-dimensioned variables and none was chosen.
+        If a Dataset has several band-dimensioned variables and none was chosen;
+        :class:`~xgeo.errors.ChannelError` (also a ``ChipError``) if both ``variable`` and
+        ``variables`` are given, or the variables stacked share band labels.
     MissingBandError
         If a requested variable or band is absent; the message lists those present.
     GridError
@@ -60,6 +63,11 @@ def band_array(
     >>> band_array(ds[["ndvi", "cloud_probability"]]).band.values.tolist()
     ['ndvi', 'cloud_probability']
     """
+    if variable is not None and variables is not None:
+        raise ChannelError(
+            "give variable= (one variable, with or without a band dim) or variables= (several, "
+            "their bands stacked in order), not both"
+        )
     if isinstance(obj, xr.DataArray):
         arr = (
             obj
@@ -99,6 +107,8 @@ def band_array(
         raise GridError(
             f"band variables do not share dims ({desc}); select variables on one grid or reproject first"
         )
+    if any(BAND_DIM in obj[v].dims for v in variables):
+        return select_bands(_stack_banded(obj, list(variables)), bands)
     arrays = [obj[v].variable for v in variables]
     stacked = xr.Variable.concat(arrays, dim=BAND_DIM)
     coords = {k: c for k, c in obj[variables[0]].coords.items()}
@@ -108,6 +118,31 @@ def band_array(
     order = [d for d in obj[variables[0]].dims if d not in find_spatial_dims(obj)]
     arr = arr.transpose(*order, BAND_DIM, *find_spatial_dims(obj))
     arr.encoding = dict(obj[variables[0]].encoding)
+    return arr
+
+
+def _stack_banded(obj: xr.Dataset, variables: list[Hashable]) -> xr.DataArray:
+    """The bands of ``variables`` (some with a band dim) concatenated in order."""
+    arrays = [band_array(obj[v]) for v in variables]
+    labels = [b for a in arrays for b in a[BAND_DIM].values.tolist()]
+    repeated = sorted({str(b) for b in labels if labels.count(b) > 1})
+    if repeated:
+        raise ChannelError(
+            f"variables {[str(v) for v in variables]} share band labels {repeated}: choose one "
+            "with variable= (and bands= to pick its bands), or stack variables whose labels differ"
+        )
+    spatial = find_spatial_dims(obj)
+    order = [d for d in arrays[0].dims if d not in (BAND_DIM, *spatial)]
+    dims = {tuple(sorted(map(str, a.dims))) for a in arrays}
+    if len(dims) > 1:
+        desc = ", ".join(f"{v}{obj[v].dims}" for v in variables)
+        raise GridError(
+            f"band variables do not share dims ({desc}); select variables on one grid or reproject first"
+        )
+    arrays = [a.transpose(*order, BAND_DIM, *spatial) for a in arrays]
+    arr = xr.concat(arrays, dim=BAND_DIM, coords="minimal", compat="override", join="override")
+    arr.encoding = dict(arrays[0].encoding)
+    arr.name = None
     return arr
 
 
