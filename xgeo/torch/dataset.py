@@ -21,7 +21,7 @@ import xarray as xr
 from torch.utils.data import Dataset
 
 from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode, cf_decoding
-from ..bands import BAND_DIM
+from ..bands import BAND_DIM, band_sources
 from ..chips import TIME_DIM, ChipGrid, make_chips, window_bounds
 from ..crs import find_spatial_dims, read_grid
 from ..errors import ChipError
@@ -121,8 +121,8 @@ class ChipDataset(Dataset):
                           DeprecationWarning, stacklevel=2)
             transforms = chip_kwargs.pop("transform")
         if isinstance(chips, ChipGrid):
-            given = sorted(chip_kwargs) + [k for k, v in (("size", size), ("stride", stride))
-                                           if v is not None]
+            given = sorted([*chip_kwargs, *(k for k, v in (("size", size), ("stride", stride))
+                                            if v is not None)])
             if given:
                 raise ChipError(
                     f"{given} describe how to make chips, and a ChipGrid is made already: give "
@@ -218,20 +218,14 @@ class ChipDataset(Dataset):
         if isinstance(obj, xr.DataArray):
             variable = obj.name or "data"
             obj = obj.to_dataset(name=variable)
-        if variable is not None:
-            names = [variable]
-        elif variables is not None:
-            names = list(variables)
+        if variable is not None:  # unbanded: one channel, band_1 for a nameless array
+            where = {label: (variable, k) for k, label in enumerate(_labels(obj[variable]))} \
+                if BAND_DIM in obj[variable].dims else {self.band_labels[0]: (variable, None)}
         else:
             banded = [n for n, v in obj.data_vars.items() if BAND_DIM in v.dims]
-            names = banded if len(banded) == 1 else list(self.band_labels)
-        where: dict[Hashable, tuple[Hashable, int | None]] = {}
-        for name in names:
-            if BAND_DIM in obj[name].dims:
-                for k, label in enumerate(_labels(obj[name])):
-                    where.setdefault(label, (name, k))
-            else:  # one channel, labelled by the variable's name (band_1: a nameless array)
-                where.setdefault(name if variable is None else self.band_labels[0], (name, None))
+            if variables is None:
+                variables = banded if len(banded) == 1 else self.band_labels
+            where = {label: (name, k) for label, name, k in band_sources(obj, variables)}
         runs: list[tuple[Hashable, list[int] | None]] = []
         for label in self.band_labels:
             name, k = where[label]
