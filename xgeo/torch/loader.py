@@ -25,6 +25,17 @@ def to_dataloader(
 ) -> DataLoader:
     """A DataLoader of chip batches with chunk-aware shuffling and :func:`collate`.
 
+    Parameters
+    ----------
+    source, size
+        What :meth:`ChipDataset.from_source` takes (a path or an xarray object; chip size).
+    batch_size, shuffle, seed
+        Chips per batch; :class:`ChunkAwareSampler`'s order.
+    dataset_kwargs
+        More :class:`ChipDataset` keywords: ``variable``, ``transforms``, ``dtype``, ``time``, ...
+    **loader_kwargs
+        Passed to ``torch.utils.data.DataLoader`` (``num_workers``, ``collate_fn``, ...).
+
     Examples
     --------
     >>> import xgeo
@@ -33,7 +44,7 @@ def to_dataloader(
     >>> tuple(next(iter(loader))["image"].shape)
     (4, 13, 32, 32)
     """
-    dataset = ChipDataset(source, size, **(dataset_kwargs or {}))
+    dataset = ChipDataset.from_source(source, size, **(dataset_kwargs or {}))
     sampler = ChunkAwareSampler(dataset, shuffle=shuffle, seed=seed)
     loader_kwargs.setdefault("collate_fn", collate)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **loader_kwargs)
