@@ -208,3 +208,11 @@ def test_accessor_delegates(sample):
     assert len(sample.geo.chips(size=64, variable="reflectance")) == 20
     assert isinstance(sample.reflectance.geo.chips(64)[0].grid, xgeo.Grid)
     assert isinstance(xr.DataArray, type)
+
+
+def test_the_chunk_reader_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, xgeo._chunkread, xgeo.chips; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

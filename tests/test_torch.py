@@ -117,7 +117,7 @@ def test_batch_reads_equal_single_reads_and_collate_without_copy(s2_store, nrt_s
     batch = collate(samples)
     assert batch["image"].data_ptr() == samples[0]["image"].data_ptr()  # no stacking copy
     assert tuple(batch["image"].shape) == (len(picks), *samples[0]["image"].shape)
-    # a transform that replaces images falls back to stacking
+    # transforms that replace images falls back to stacking
     replaced = [dict(s, image=s["image"].clone()) for s in samples]
     np.testing.assert_array_equal(collate(replaced)["image"].numpy(), batch["image"].numpy())
 
@@ -197,7 +197,7 @@ def test_mask_marks_valid_pixels(nrt_store):
 
 
 def test_indices_transform_matches_the_files_ndvi(sample):
-    dset = ChipDataset(sample, size=32, variable="reflectance", transform=Indices(["NDVI"]))
+    dset = ChipDataset(sample, size=32, variable="reflectance", transforms=Indices(["NDVI"]))
     out = dset[0]
     assert out["bands"][-1] == "NDVI" and out["image"].shape[0] == 14
     np.testing.assert_allclose(
@@ -209,7 +209,7 @@ def test_indices_transform_matches_the_files_ndvi(sample):
             size=32,
             variable="reflectance",
             bands=["B02"],
-            transform=Indices(["NDVI"], sensor="sentinel2"),
+            transforms=Indices(["NDVI"], sensor="sentinel2"),
         )[0]
 
 
@@ -219,7 +219,7 @@ def test_band_stats_and_normalize(sample):
     np.testing.assert_allclose(stats["mean"], np.nanmean(values, axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(stats["std"], np.nanstd(values, axis=(0, 2, 3)), rtol=1e-4)
     dset = ChipDataset(
-        sample, size=100, boundary="drop", variable="reflectance", transform=Normalize(stats)
+        sample, size=100, boundary="drop", variable="reflectance", transforms=Normalize(stats)
     )
     image = torch.stack([dset[i]["image"] for i in range(len(dset))])
     assert abs(float(image.mean())) < 0.05
@@ -259,9 +259,9 @@ def test_bad_inputs(sample):
 def test_direct_chunk_reads_equal_zarr_indexing(nrt_store, tmp_path):
     import zarr
 
-    from xgeo.torch import _ZarrReader
+    from xgeo._chunkread import ZarrReader
 
-    reader = _ZarrReader(str(nrt_store), cache_bytes=0)
+    reader = ZarrReader(str(nrt_store), cache_bytes=0)
     arr = reader.array("B4")
     assert reader.direct["B4"] is not None  # bytes + zstd: the fast path
     region = (slice(3, 30), slice(7, 100), slice(0, 61))  # crosses chunk edges and the array's edge
@@ -271,7 +271,7 @@ def test_direct_chunk_reads_equal_zarr_indexing(nrt_store, tmp_path):
     sparse = group.create_array("v", shape=(10, 10), chunks=(4, 4), dtype="uint16", fill_value=7)
     sparse[:4, :4] = 1
     sparse[8:, 8:] = 2
-    other = _ZarrReader(str(tmp_path / "sparse.zarr"), cache_bytes=0)
+    other = ZarrReader(str(tmp_path / "sparse.zarr"), cache_bytes=0)
     whole = (slice(0, 10), slice(0, 10))
     np.testing.assert_array_equal(other.read("v", whole), sparse[whole])
     assert other.direct["v"] is not None
@@ -281,18 +281,18 @@ def test_unknown_codecs_fall_back_to_zarr_indexing(tmp_path):
     import zarr
     from zarr.codecs import Crc32cCodec
 
-    from xgeo.torch import _direct_chunk_reader
+    from xgeo._chunkread import direct_chunk_reader
 
     path = tmp_path / "crc.zarr"
     arr = zarr.create_array(
         path, shape=(6, 6), chunks=(4, 4), dtype="int16", compressors=[Crc32cCodec()]
     )
     arr[:] = np.arange(36, dtype="int16").reshape(6, 6)
-    assert _direct_chunk_reader(zarr.open_array(path)) is None
+    assert direct_chunk_reader(zarr.open_array(path)) is None
 
 
 def test_float_decoding_from_a_chunk_window_into_a_batch_slot_matches_numpy(data_dir):
-    from xgeo.torch import _cf_decode_f32, _flat_window
+    from xgeo._chunkread import cf_decode_f32, flat_window
 
     nrt = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)
     chunk = np.ascontiguousarray(nrt["B4"].values[:8, None])  # (8, 1, 100, 100) uint16
@@ -301,7 +301,7 @@ def test_float_decoding_from_a_chunk_window_into_a_batch_slot_matches_numpy(data
     batch = np.zeros((3, 4, 2, 50, 50), np.float32)
     slot = batch[1, :, 1:2]  # one channel of one sample: strided too
     shape = np.array(window.shape, dtype=np.int64)
-    _cf_decode_f32(*_flat_window(window), *_flat_window(slot), shape, 0.0, True, 1e-4, 0.5, True)
+    cf_decode_f32(*flat_window(window), *flat_window(slot), shape, 0.0, True, 1e-4, 0.5, True)
     want = np.where(window == 0, np.nan, window.astype(np.float32) * np.float32(1e-4)
                     + np.float32(0.5)).astype(np.float32)
     np.testing.assert_array_equal(slot, want)

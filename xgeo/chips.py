@@ -25,7 +25,7 @@ from .errors import ChipError
 from .grid import Grid, parse_crs
 from .validity import TIME_DIM, deferred_fractions, valid_fractions, valid_mask
 
-__all__ = ["Chip", "ChipGrid", "make_chips", "window_starts", "fill_value_for"]
+__all__ = ["Chip", "ChipGrid", "make_chips", "window_bounds", "window_starts", "fill_value_for"]
 
 Boundary = Literal["pad", "shift", "drop"]
 
@@ -59,6 +59,29 @@ def window_starts(length: int, size: int, stride: int, boundary: Boundary) -> np
     if boundary == "shift":
         return np.concatenate([full, [length - size]])
     raise ChipError(f"boundary must be 'pad', 'shift' or 'drop', got {boundary!r}")
+
+
+def window_bounds(
+    grid: Grid, rows: np.ndarray, cols: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """``(left, bottom, right, top)`` of windows of ``size`` at pixel ``(rows, cols)``: (N, 4).
+
+    Asked of the grid: the bounds of one window at the origin, moved by each window's offset
+    (:meth:`Grid.xy`); rotated grids included.
+
+    Examples
+    --------
+    >>> g = Grid.from_bounds((0, 0, 100, 50), crs="EPSG:32633", resolution=10)
+    >>> window_bounds(g, np.array([0, 2]), np.array([1, 5]), (2, 3)).tolist()
+    [[10.0, 30.0, 40.0, 50.0], [50.0, 10.0, 80.0, 30.0]]
+    >>> g.window(2, 5, 2, 3).bounds
+    (50.0, 10.0, 80.0, 30.0)
+    """
+    left, bottom, right, top = grid.window(0, 0, *size).bounds
+    x0, y0 = grid.xy(0, 0)
+    x, y = grid.xy(rows, cols)
+    dx, dy = x - x0, y - y0
+    return np.column_stack([left + dx, bottom + dy, right + dx, top + dy])
 
 
 def fill_value_for(arr: xr.DataArray) -> Any:
@@ -114,7 +137,10 @@ class Chip:
 class ChipGrid(Sequence[Chip]):
     """Windows over a datacube: positions, time slices, validity. No pixels are held.
 
-    Build one with :func:`make_chips` (or ``obj.geo.chips(...)``).
+    Build one with :func:`make_chips` (or ``obj.geo.chips(...)``). ``origin`` is the object the
+    chips were made from and ``band_kwargs`` the ``variable``/``variables``/``bands`` that chose
+    its channels (``source`` itself and none when not given): a
+    :class:`~xgeo.torch.ChipDataset` reads the pixels from there.
     """
 
     def __init__(
@@ -130,8 +156,12 @@ class ChipGrid(Sequence[Chip]):
         boundary: Boundary,
         fill_value: Any,
         per_step: bool = False,
+        origin: xr.Dataset | xr.DataArray | None = None,
+        band_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
+        self.origin = source if origin is None else origin
+        self.band_kwargs = dict(band_kwargs or {})
         self.size = size
         self.rows = np.asarray(rows, dtype=np.int64)
         self.cols = np.asarray(cols, dtype=np.int64)
@@ -177,11 +207,8 @@ class ChipGrid(Sequence[Chip]):
             yield self._chip(i)
 
     def __repr__(self) -> str:
-        time = (
-            ""
-            if self.t0 is None
-            else f", time windows of {int((self.t1 - self.t0).max()) if len(self) else 0}"
-        )
+        longest = int((self.t1 - self.t0).max()) if self.t0 is not None and len(self) else 0
+        time = "" if self.t0 is None else f", time windows of {longest}"
         return f"ChipGrid({len(self)} chips of {self.size[0]}x{self.size[1]}{time}, boundary={self.boundary!r})"
 
     def _chip(self, i: int) -> Chip:
@@ -190,13 +217,7 @@ class ChipGrid(Sequence[Chip]):
         ny, nx = self.grid.shape
         time = None if self.t0 is None else slice(int(self.t0[i]), int(self.t1[i]))
         return Chip(
-            index=i,
-            row=r,
-            col=c,
-            height=h,
-            width=w,
-            time=time,
-            grid=self.grid.window(r, c, h, w),
+            index=i, row=r, col=c, height=h, width=w, time=time, grid=self.grid.window(r, c, h, w),
             valid_fraction=None if self.valid is None else float(self.valid[i]),
             padded=r + h > ny or c + w > nx,
         )
@@ -204,21 +225,12 @@ class ChipGrid(Sequence[Chip]):
     def subset(self, indices: Sequence[int] | np.ndarray) -> ChipGrid:
         """A ChipGrid of the chips at ``indices`` (in that order)."""
         idx = np.asarray(indices, dtype=np.int64)
+        valid = partial(_valid_of, self, idx) if callable(self._valid) else _take(self._valid, idx)
         return ChipGrid(
-            self.source,
-            size=self.size,
-            rows=self.rows[idx],
-            cols=self.cols[idx],
-            t0=None if self.t0 is None else self.t0[idx],
-            t1=None if self.t1 is None else self.t1[idx],
-            valid=(
-                partial(_valid_of, self, idx)
-                if callable(self._valid)
-                else None if self._valid is None else self._valid[idx]
-            ),
-            boundary=self.boundary,
-            fill_value=self.fill_value,
-            per_step=self.per_step,
+            self.source, size=self.size, rows=self.rows[idx], cols=self.cols[idx],
+            t0=_take(self.t0, idx), t1=_take(self.t1, idx), valid=valid, boundary=self.boundary,
+            fill_value=self.fill_value, per_step=self.per_step, origin=self.origin,
+            band_kwargs=self.band_kwargs,
         )
 
     def sample(self, n: int, *, seed: int | None = 0) -> ChipGrid:
@@ -315,23 +327,9 @@ class ChipGrid(Sequence[Chip]):
         import pandas as pd
 
         h, w = self.size
-        t = self.grid.transform
-        left = t.c + t.a * self.cols
-        right = t.c + t.a * (self.cols + w)
-        top = t.f + t.e * self.rows
-        bottom = t.f + t.e * (self.rows + h)
-        frame = pd.DataFrame(
-            {
-                "row": self.rows,
-                "col": self.cols,
-                "height": h,
-                "width": w,
-                "left": np.minimum(left, right),
-                "bottom": np.minimum(top, bottom),
-                "right": np.maximum(left, right),
-                "top": np.maximum(top, bottom),
-            }
-        )
+        bounds = window_bounds(self.grid, self.rows, self.cols, self.size)
+        frame = pd.DataFrame({"row": self.rows, "col": self.cols, "height": h, "width": w})
+        frame[["left", "bottom", "right", "top"]] = bounds
         if self.t0 is not None:
             frame["time_start"] = self.t0
             frame["time_stop"] = self.t1
@@ -357,6 +355,10 @@ class ChipGrid(Sequence[Chip]):
             return frame
         boxes = shapely.box(frame["left"], frame["bottom"], frame["right"], frame["top"])
         return gpd.GeoDataFrame(frame, geometry=boxes, crs=self.grid.crs)
+
+
+def _take(values: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[idx]
 
 
 def _valid_of(grid: ChipGrid, idx: np.ndarray) -> np.ndarray:
@@ -431,13 +433,7 @@ def _roi_mask(grid: Grid, rows, cols, size, roi: Any, roi_crs: Any) -> np.ndarra
         geom = shapely.segmentize(geom, step)
         tr = Transformer.from_crs(parse_crs(roi_crs), grid.crs, always_xy=True)
         geom = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    h, w = size
-    t = grid.transform
-    xa, xb = t.c + t.a * cols, t.c + t.a * (cols + w)
-    ya, yb = t.f + t.e * rows, t.f + t.e * (rows + h)
-    boxes = shapely.box(
-        np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)
-    )
+    boxes = shapely.box(*window_bounds(grid, rows, cols, size).T)
     return shapely.intersects(boxes, geom)
 
 
@@ -506,19 +502,15 @@ def make_chips(
     """
     source = obj
     mask_name = None
-    if (
-        isinstance(obj, xr.Dataset)
-        and mask is not None
-        and not isinstance(mask, xr.DataArray)
-        and mask in obj.data_vars
-    ):
+    named = mask is not None and not isinstance(mask, xr.DataArray)
+    if isinstance(obj, xr.Dataset) and named and mask in obj.data_vars:
         mask_name = mask
         mask = obj[mask_name]
         if variables is None and variable is None and bands is None:
             obj = obj.drop_vars(mask_name)
     arr = band_array(obj, variable=variable, variables=variables, bands=bands)
     if isinstance(source, xr.Dataset):  # per-band variables are the band labels
-        used = [variable] if variable is not None else arr[BAND_DIM].values.tolist()
+        used = [variable] if variable is not None else list(variables or arr[BAND_DIM].values)
         _check_one_crs(source, [*used, mask_name])
     if dims is not None:
         y_dim, x_dim = dims
@@ -526,9 +518,8 @@ def make_chips(
     y_dim, x_dim = find_spatial_dims(arr)
     lead = [d for d in arr.dims if d not in (TIME_DIM, BAND_DIM, y_dim, x_dim)]
     if lead:
-        raise ChipError(
-            f"unsupported extra dims {lead}: select them away (e.g. .isel({lead[0]}=0)) first"
-        )
+        raise ChipError(f"unsupported extra dims {lead}: select them away (e.g. "
+                        f".isel({lead[0]}=0)) first")
     order = ([TIME_DIM] if TIME_DIM in arr.dims else []) + [BAND_DIM, y_dim, x_dim]
     arr = arr.transpose(*order)
     h, w = _pair(size, "size")
@@ -578,9 +569,7 @@ def make_chips(
     if roi is not None:
         keep &= _roi_mask(grid, rows, cols, (h, w), roi, roi_crs)
         if not keep.any():
-            raise ChipError(
-                f"the ROI {roi!r} does not intersect any chip of this {grid.shape} grid"
-            )
+            raise ChipError(f"the ROI {roi!r} does not intersect any chip of this {grid.shape} grid")
     fill = fill_value_for(arr)
     valid: Any = None
     if mask is not None and not isinstance(mask, xr.DataArray):
@@ -590,27 +579,15 @@ def make_chips(
         valid = valid_fractions(vmask, rows, cols, t0, t1, (h, w), y_dim, x_dim)
         keep &= valid >= min_valid
         if not keep.any():
-            raise ChipError(
-                f"no chip has a valid fraction >= {min_valid} (best: {valid.max():.3f})"
-            )
+            raise ChipError(f"no chip has a valid fraction >= {min_valid} (best: {valid.max():.3f})")
         valid = valid[keep]
     elif mask is not None:  # nothing to filter: fractions computed when first looked at
-        valid = partial(
-            deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
-            None if t0 is None else t0[keep], None if t1 is None else t1[keep], (h, w),
-        )
-
+        valid = partial(deferred_fractions, arr, mask, fill, rows[keep], cols[keep],
+                        _take(t0, keep), _take(t1, keep), (h, w))
     chips = ChipGrid(
-        arr,
-        size=(h, w),
-        rows=rows[keep],
-        cols=cols[keep],
-        t0=None if t0 is None else t0[keep],
-        t1=None if t1 is None else t1[keep],
-        valid=valid,
-        boundary=boundary,
-        fill_value=fill,
-        per_step=per_step,
+        arr, size=(h, w), rows=rows[keep], cols=cols[keep], t0=_take(t0, keep),
+        t1=_take(t1, keep), valid=valid, boundary=boundary, fill_value=fill, per_step=per_step,
+        origin=obj, band_kwargs={"variable": variable, "variables": variables, "bands": bands},
     )
     if sampling == "grid" and n is not None:
         chips = chips.sample(n, seed=seed)

@@ -106,6 +106,11 @@ class ChipError(XgeoError, ValueError):
     """A chip request cannot be satisfied (chip larger than array, empty ROI...)."""
 
 
+class ChannelError(ChipError, BandMappingError):
+    """The variables or bands asked for do not make one channel axis unambiguously (the
+    message names the argument to use)."""
+
+
 class ClipError(XgeoError, ValueError):
     """A clip request cannot be satisfied: the geometry cannot be read, or a fill value does not fit."""
 

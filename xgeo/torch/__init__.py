@@ -1,0 +1,39 @@
+"""Torch DataLoader bridge: chips out of (video-compressed) Zarr stores, as tensors.
+
+* :class:`ChipDataset` (:mod:`xgeo.torch.dataset`): the map-style dataset of a
+  :class:`~xgeo.chips.ChipGrid`'s chips, read through a per-process cache of decoded chunks
+  (:mod:`xgeo._chunkread`, torch-free);
+* :class:`ChunkAwareSampler` (:mod:`xgeo.torch.sampler`): shuffles chunks, then chips;
+* :func:`collate` (:mod:`xgeo.torch.collate`): batches without a stacking copy;
+* :class:`Normalize`, :class:`Indices` (:mod:`xgeo.torch.transforms`): sample transforms,
+  with :func:`band_stats` (:mod:`xgeo.torch.stats`);
+* :func:`to_dataloader` (:mod:`xgeo.torch.loader`): all of it in one call.
+
+Requires the optional dependency torch (``pip install torch==2.13.0`` for the CPU wheel).
+"""
+
+from __future__ import annotations
+
+from ..optional import missing
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # an install hint, never a bare ModuleNotFoundError
+    raise missing("torch", "xgeo.torch (ChipDataset, to_dataloader)") from exc
+
+from .collate import collate
+from .dataset import ChipDataset
+from .loader import to_dataloader
+from .sampler import ChunkAwareSampler
+from .stats import band_stats
+from .transforms import Indices, Normalize
+
+__all__ = [
+    "ChipDataset",
+    "ChunkAwareSampler",
+    "Indices",
+    "Normalize",
+    "band_stats",
+    "collate",
+    "to_dataloader",
+]

@@ -1,0 +1,50 @@
+"""One call from a cube to a DataLoader of chip batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch.utils.data import DataLoader
+
+from .collate import collate
+from .dataset import ChipDataset
+from .sampler import ChunkAwareSampler
+
+__all__ = ["to_dataloader"]
+
+
+def to_dataloader(
+    source: Any,
+    size: int | tuple[int, int] = 256,
+    batch_size: int = 16,
+    *,
+    shuffle: bool = True,
+    seed: int | None = None,
+    dataset_kwargs: dict[str, Any] | None = None,
+    **loader_kwargs: Any,
+) -> DataLoader:
+    """A DataLoader of chip batches with chunk-aware shuffling and :func:`collate`.
+
+    Parameters
+    ----------
+    source, size
+        What :meth:`ChipDataset.from_source` takes (a path or an xarray object; chip size).
+    batch_size, shuffle, seed
+        Chips per batch; :class:`ChunkAwareSampler`'s order.
+    dataset_kwargs
+        More :class:`ChipDataset` keywords: ``variable``, ``transforms``, ``dtype``, ``time``, ...
+    **loader_kwargs
+        Passed to ``torch.utils.data.DataLoader`` (``num_workers``, ``collate_fn``, ...).
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> loader = to_dataloader(xgeo.datasets.sentinel2_cube(), size=32, batch_size=4,
+    ...                        dataset_kwargs={"variable": "reflectance"})
+    >>> tuple(next(iter(loader))["image"].shape)
+    (4, 13, 32, 32)
+    """
+    dataset = ChipDataset.from_source(source, size, **(dataset_kwargs or {}))
+    sampler = ChunkAwareSampler(dataset, shuffle=shuffle, seed=seed)
+    loader_kwargs.setdefault("collate_fn", collate)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **loader_kwargs)
