@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from numba import njit
+from xgeo_codecs.errors import CodecError as CodecsCodecError
 
-from .errors import CodecError
+from .errors import CodecError, chunk_codec_error
 
 __all__ = [
     "ArrayReader",
@@ -246,12 +247,12 @@ class ZarrReader:
     def _named(self, load: Callable[[], np.ndarray], name: str, key: tuple[int, ...]
                ) -> np.ndarray:
         """``load()``, a corrupt chunk raised as xgeo's CodecError naming store, array, chunk."""
-        from xgeo_codecs import CodecError as CoreCodecError
-
         try:
             return load()
-        except CoreCodecError as err:
-            raise CodecError(f"{self.path}: array {name!r}, chunk {key}: {err}") from err
+        except CodecsCodecError as err:
+            if isinstance(err, CodecError):
+                raise
+            raise chunk_codec_error(err, store=self.path, variable=name, chunk=key) from err
 
     def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
         """Decode, in parallel, the chunks of these (variable, region) reads not in the cache."""
