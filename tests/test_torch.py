@@ -306,3 +306,20 @@ def test_float_decoding_from_a_chunk_window_into_a_batch_slot_matches_numpy(data
                     + np.float32(0.5)).astype(np.float32)
     np.testing.assert_array_equal(slot, want)
     assert np.all(batch[0] == 0) and np.all(batch[1, :, 0] == 0)  # nothing written outside
+
+
+def test_label_on_another_grid_is_aligned_by_nearest(sample):
+    """A label in another CRS is resampled onto the source grid with nearest: its classes
+    stay classes, and the pixels are GDAL's nearest pick (rioxarray's reproject_match)."""
+    rioxarray = pytest.importorskip("rioxarray")  # noqa: F841
+    from rasterio.enums import Resampling
+
+    lulc = sample.lulc.astype("uint8")
+    lulc.rio.write_crs(sample.geo.crs, inplace=True)
+    other = lulc.rio.reproject("EPSG:4326", resampling=Resampling.nearest, nodata=255)
+    other.attrs.pop("_FillValue", None)
+    dset = ChipDataset(sample, size=32, variable="reflectance", label=other)
+    ours = dset[0]["label"].numpy()
+    gdal = other.rio.reproject_match(lulc, resampling=Resampling.nearest).values[:32, :32]
+    assert set(np.unique(ours)) <= set(np.unique(other.values))
+    np.testing.assert_array_equal(ours, gdal)

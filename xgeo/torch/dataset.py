@@ -266,7 +266,7 @@ class ChipDataset(Dataset):
                     "the label's grid differs from the source's and one of them has no CRS, so it "
                     "cannot be aligned; set both CRSs (.geo.set_crs) or give a label on the same grid"
                 )
-            from .reproject import reproject
+            from ..reproject import reproject
 
             label = reproject(label, grid=target, resampling="nearest")
         y, x = find_spatial_dims(label)
