@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for newcomers and CI. Needs only Python >= 3.11 with pip/venv.
 #   bash dev.sh demo    set up .venv and run the demo on the bundled Sentinel-2 cube
-#   bash dev.sh test    set up .venv with test extras, lint, run the whole test suite
+#   bash dev.sh test    set up .venv with test extras, lint, run the whole test suite, build the docs
+#   bash dev.sh docs    build the documentation into docs/_build/html (warnings are errors)
 #   bash dev.sh bench   run the peer comparisons (writes benchmarks/results/*.json)
 #   bash dev.sh fuzz    >= 100,000 CRC-valid mutated chunks through the decoder in contained
 #                       children (writes benchmarks/results/fuzz.json; args go to fuzzing.py)
@@ -51,6 +52,13 @@ cpu_torch() {  # torch is an optional extra: take the CPU wheel explicitly, neve
     pip_install "torch 2.13.0 (the CPU wheel)" torch==2.13.0
 }
 
+build_docs() {  # the API reference, the executed tour, the benchmark pages; warnings are errors
+    echo "dev.sh: building the docs (sphinx-build -W --keep-going -b html docs docs/_build/html)"
+    local start=$SECONDS
+    "$VENV/bin/sphinx-build" -W --keep-going -q -b html docs docs/_build/html
+    echo "dev.sh: docs built in $((SECONDS - start)) s: docs/_build/html/index.html"
+}
+
 case "${1:-}" in
     demo)
         cpu_torch
@@ -64,6 +72,12 @@ case "${1:-}" in
         "$VENV/bin/ruff" check .
         echo "dev.sh: running the test suite"
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules
+        build_docs
+        ;;
+    docs)
+        cpu_torch  # the tour notebook is executed at build: it needs torch and matplotlib
+        setup dev
+        build_docs
         ;;
     bench)
         setup "dev,bench"
@@ -78,7 +92,7 @@ case "${1:-}" in
         "$VENV/bin/python" codecs/tests/fuzzing.py run "$@"
         ;;
     *)
-        echo "usage: bash dev.sh {demo|test|bench|fuzz}" >&2
+        echo "usage: bash dev.sh {demo|test|docs|bench|fuzz}" >&2
         exit 2
         ;;
 esac

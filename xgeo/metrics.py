@@ -3,7 +3,7 @@
 * **bpppb** = stored bytes x 8 / number of values in the original (every value, nodata too).
 * **PSNR** = 10 log10(peak^2 / MSE), MSE over *valid* values only (finite, not nodata, not
   masked), peak = max - min of the original valid values over the whole array.
-* **max error** = max |decoded - original| over valid values, in data units.
+* **max error** = max ``|decoded - original|`` over valid values, in data units.
 * **spectral angle** = mean over valid pixels of the angle (degrees) between the original
   and decoded band vectors (pixels valid in every band).
 

@@ -8,6 +8,7 @@ as a module: a second process finds both the file and numba's compiled code and 
 compile time.
 
 Semantics fixed here (and documented in :mod:`xgeo.indices`):
+
 - a division whose denominator is exactly zero gives NaN (not inf, not an epsilon);
 - any other infinite result (e.g. ``0 ** -1``, overflow) is also stored as NaN;
 - a raw band value equal to that band's nodata value becomes NaN before any arithmetic, so NaN
