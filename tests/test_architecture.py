@@ -48,31 +48,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # -- today's violations, removed by the issue-17 restructure: empty these, never add --------
 #: import edges left out of the cycle search (the lower module's function-local import).
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("xgeo_codecs.core", "xgeo_codecs.quality"),
-    ("xgeo.reproject.core", "xgeo.reproject.plan"),
-}
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 #: modules allowed over MAX_LINES.
-KNOWN_LONG: set[str] = {
-    "xgeo.torch", "xgeo.cli", "xgeo.chips", "xgeo.reproject.kernels", "xgeo_codecs.core",
-}
+KNOWN_LONG: set[str] = {"xgeo.cli"}
 #: (importer, module, private name) imported across modules.
-KNOWN_PRIVATE: set[tuple[str, str, str]] = {
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_CRC"),
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_check_dtype"),
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_encode_v1"),
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_parse"),
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_repack"),
-    ("xgeo_codecs.quality", "xgeo_codecs.core", "_to_cube"),
-    ("xgeo_codecs.zarr_codec", "xgeo_codecs.core", "_check_dtype"),
-}
+KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 #: (importer, imported) pairs allowed to go up a layer.
 KNOWN_LAYER: set[tuple[str, str]] = set()
 #: (module, builtin) bare raises left in modules other helpers rewrite.
-KNOWN_BARE_RAISES: set[tuple[str, str]] = {
-    ("xgeo.reproject.coords", "ValueError"),
-    ("xgeo.reproject.kernels", "ValueError"),
-}
+KNOWN_BARE_RAISES: set[tuple[str, str]] = set()
 
 # -- the checks: functions of a source tree ------------------------------------------------
 

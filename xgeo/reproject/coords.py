@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyproj import CRS, Transformer
 
+from ..errors import ReprojectionError
 from ..grid import Grid
 from ._lattice import NodeLattice, coords_block
 
@@ -185,7 +186,7 @@ def build_coord_map(
     (2, 2)
     """
     if tile & (tile - 1):
-        raise ValueError("tile must be a power of two")
+        raise ReprojectionError(f"tile={tile}: the coordinate tile must be a power of two")
     transformer = transformer or make_transformer(dst.crs, src.crs)
     extra = 1 if offset == 0.0 else 0
     height, width = dst.height + extra, dst.width + extra

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ReprojectionError
 from ._area_kernels import AREA_KINDS, area_kernel
 from ._lattice import NodeLattice
 from ._point_kernels import InterpKernel, bilinear_kernel, interp_kernel, nearest_kernel
@@ -106,7 +107,7 @@ def warp_block(
     elif method in AREA_KINDS:
         area_kernel(window, lattice, block, rules, AREA_KINDS[method], 64)
     else:
-        raise ValueError(f"unknown resampling {method!r}")
+        raise ReprojectionError(f"unknown resampling {method!r}; use one of {sorted(METHODS)}")
     if block.miss.any():
         raise RuntimeError(
             f"internal error: {int(block.miss.sum())} output pixels need source pixels outside the "
