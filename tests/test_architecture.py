@@ -43,7 +43,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview")),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
-    ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo")),
+    ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
+              "xgeo._cli_output", "xgeo")),
 )
 
 # -- today's violations, removed by the issue-17 restructure: empty these, never add --------
@@ -54,7 +55,7 @@ KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
 }
 #: modules allowed over MAX_LINES.
 KNOWN_LONG: set[str] = {
-    "xgeo.torch", "xgeo.cli", "xgeo.chips", "xgeo.reproject.kernels", "xgeo_codecs.core",
+    "xgeo.torch", "xgeo.chips", "xgeo.reproject.kernels", "xgeo_codecs.core",
 }
 #: (importer, module, private name) imported across modules.
 KNOWN_PRIVATE: set[tuple[str, str, str]] = {
