@@ -43,14 +43,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview")),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
-    ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo")),
+    ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
+              "xgeo._cli_output", "xgeo")),
 )
 
 # -- today's violations, removed by the issue-17 restructure: empty these, never add --------
 #: import edges left out of the cycle search (the lower module's function-local import).
 KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 #: modules allowed over MAX_LINES.
-KNOWN_LONG: set[str] = {"xgeo.cli"}
+KNOWN_LONG: set[str] = set()
 #: (importer, module, private name) imported across modules.
 KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 #: (importer, imported) pairs allowed to go up a layer.

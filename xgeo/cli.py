@@ -12,6 +12,20 @@ from typing import Any
 import click
 import xgeo_codecs.errors
 
+from ._cli_options import (
+    categorical_options,
+    categorical_spec,
+    check_chunk_dims,
+    open_input,
+    overwrite_option,
+    parse_chunks,
+    parse_formulas,
+    pick_variables,
+    require_variables,
+    resume_option,
+    variables_option,
+)
+from ._cli_output import check_command_output, write_or_resume
 from .errors import XgeoError
 
 __all__ = ["main"]
@@ -53,6 +67,14 @@ def main(debug: bool) -> None:
     _spell_fixes_as_flags()
 
 
+def _spell_fixes_as_flags() -> None:
+    """For this command, messages that suggest a fix name --resume/--overwrite, not Python
+    arguments (see xgeo.spelling)."""
+    from .spelling import cli_spelling
+
+    click.get_current_context().with_resource(cli_spelling())
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=False, dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -67,225 +89,6 @@ def info(path: str, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
         click.echo(format_summary(summary))
-
-
-def _open(path: str, chunks: Any = None) -> Any:
-    from .io import open_dataset
-
-    return open_dataset(path, chunks=chunks)
-
-
-def _write(ds: Any, out: str, overwrite: bool, **zarr_kwargs: Any) -> None:
-    """Write by OUT's extension: netCDF (.nc, .nc4), Zarr (.zarr) or GeoTIFF (.tif, .tiff: COG
-    layout), grid and nodata kept, with a progress bar on a TTY; an existing OUT is removed
-    (with --overwrite) only now, when the result is ready to write."""
-    from .io import to_geotiff, to_netcdf, to_zarr
-    from .outputs import output_format, prepare_output
-
-    kind = output_format(out)
-    prepare_output(out, overwrite=overwrite, flag="--overwrite")
-    if kind == "netcdf":
-        ds = _netcdf_safe(ds)
-        with _progress():
-            to_netcdf(ds, out)
-    elif kind == "geotiff":
-        with _progress():
-            to_geotiff(ds, out)
-    else:
-        to_zarr(_zarr_plain(ds), out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
-
-
-def _progress() -> Any:
-    """dask's progress bar on a terminal, nothing otherwise."""
-    from contextlib import nullcontext
-
-    if sys.stderr.isatty():
-        from dask.diagnostics import ProgressBar
-
-        return ProgressBar()
-    return nullcontext()
-
-
-_CF_ENCODING = ("_FillValue", "missing_value", "dtype", "scale_factor", "add_offset", "units",
-                "calendar", "grid_mapping")
-
-
-def _netcdf_safe(ds: Any) -> Any:
-    """Drop Zarr-only encodings (serializers, compressors) that the netCDF writer rejects, and
-    spell a native byte order as native (Zarr v3 reports ``<u2``; netCDF4 warns about it)."""
-    import numpy as np
-
-    keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar")
-    out = ds.copy()
-    for var in out.variables.values():
-        var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
-        dtype = var.encoding.get("dtype")
-        if isinstance(dtype, np.dtype) and dtype.isnative and dtype.byteorder not in "=|":
-            var.encoding["dtype"] = dtype.newbyteorder("=")
-    return out
-
-
-def _zarr_plain(ds: Any) -> Any:
-    """Keep only the CF part of the encodings: a decompressed store must not inherit the
-    source's video serializer, compressors or chunking."""
-    out = ds.copy()
-    for var in out.variables.values():
-        var.encoding = {k: v for k, v in var.encoding.items() if k in _CF_ENCODING}
-    return out
-
-
-def _require_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
-    """``ds`` itself, once every name of --variable is one of its variables: a missing one
-    is one typed line naming the variables there are."""
-    from .errors import MissingVariableError
-
-    missing = [n for n in names if n not in ds.data_vars]
-    if missing:
-        raise MissingVariableError(
-            f"--variable {missing[0]}: {src} has no such variable; its variables are "
-            f"{', '.join(sorted(map(str, ds.data_vars)))}")
-    return ds
-
-
-def _pick_variables(ds: Any, names: tuple[str, ...] | list[str], src: str) -> Any:
-    """``ds`` limited to the variables of --variable (all of it when none)."""
-    _require_variables(ds, names, src)
-    return ds[list(names)] if names else ds
-
-
-def _parse_chunks(text: str | None) -> dict[str, int] | None:
-    if not text:
-        return None
-    try:
-        chunks = {k.strip(): int(v) for k, v in (item.split("=") for item in text.split(","))}
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"expected dim=size,... (e.g. time=32,y=256,x=256), got {text!r}",
-            param_hint="--chunks",
-        ) from exc
-    bad = [f"{k}={v}" for k, v in chunks.items() if v <= 0]
-    if bad:
-        raise click.BadParameter(
-            f"chunk sizes must be positive integers, got {', '.join(bad)}", param_hint="--chunks"
-        )
-    return chunks
-
-
-_overwrite = click.option(
-    "--overwrite", is_flag=True, help="Replace the output if it exists (only the output itself)."
-)
-_variables_option = click.option(
-    "--variable", "variables", multiple=True,
-    help="Variable to write (repeatable; default all). A GeoTIFF holds one dtype and nodata.",
-)
-
-
-#: The formats each command writes (by extension, see xgeo.outputs.output_format).
-_COMMAND_OUTPUTS = {
-    "compress": ("zarr",),
-    "decompress": ("netcdf", "zarr", "geotiff"),
-    "reproject": ("netcdf", "zarr", "geotiff"),
-    "indices": ("netcdf", "zarr", "geotiff"),
-}
-
-
-def _categorical_options(func: Any) -> Any:
-    """``--categorical NAME`` / ``--continuous NAME`` (repeatable): override the per-variable
-    decision of :mod:`xgeo.categorical` for those variables."""
-    func = click.option(
-        "--continuous", "continuous", multiple=True, metavar="NAME",
-        help="Treat this variable as continuous data (interpolated, lossy); repeatable.",
-    )(func)
-    return click.option(
-        "--categorical", "categorical", multiple=True, metavar="NAME",
-        help="Treat this variable as classes/mask (nearest or mode, stored exactly); "
-        "repeatable. Default: decided per variable (CF flags, dtype, measured values).",
-    )(func)
-
-
-def _categorical_spec(categorical: tuple[str, ...], continuous: tuple[str, ...]) -> Any:
-    """The ``categorical=`` mapping of ``--categorical`` / ``--continuous`` (None: decide all)."""
-    both = sorted(set(categorical) & set(continuous))
-    if both:
-        raise click.UsageError(f"{', '.join(both)} given to both --categorical and --continuous")
-    spec = {**dict.fromkeys(categorical, True), **dict.fromkeys(continuous, False)}
-    return spec or None
-
-
-_resume = click.option(
-    "--resume",
-    is_flag=True,
-    help="Finish an interrupted write of the Zarr store OUT (run the same command again with "
-    "it): chunks already written are kept, the data must be the same.",
-)
-
-
-def _spell_fixes_as_flags() -> None:
-    """For this command, messages that suggest a fix name --resume/--overwrite, not Python
-    arguments (see xgeo.spelling)."""
-    from .spelling import cli_spelling
-
-    click.get_current_context().with_resource(cli_spelling())
-
-
-def _write_or_resume(ds: Any, out: str, overwrite: bool, resume: bool) -> None:
-    """:func:`_write`, or with --resume, finish (or start) the lazy Zarr write of OUT."""
-    if not resume:
-        _write(ds, out, overwrite)
-        return
-    from .io import to_zarr
-
-    to_zarr(ds, out, resume=True)
-
-
-def _check_chunk_dims(chunks: dict[str, int] | None, ds: Any, src: str) -> None:
-    """--chunks may only name dims the data has (an unknown one would be ignored)."""
-    from .errors import CodecError
-
-    unknown = [d for d in chunks or {} if d not in ds.dims]
-    if unknown:
-        raise CodecError(
-            f"--chunks {','.join(f'{d}={chunks[d]}' for d in unknown)}: {src} has no "
-            f"dimension {', '.join(map(repr, unknown))}; its dimensions are "
-            f"{', '.join(map(str, ds.dims))}"
-        )
-
-
-def _check_output(
-    out: str, overwrite: bool, *inputs: str, resume: bool | None = None
-) -> None:
-    """Before any work: refuse an extension the command does not write, an output whose
-    directory does not exist, an existing output unless --overwrite (naming --resume for an
-    interrupted one where the command has it), and an output that is an input or a directory
-    other than a Zarr store even with it; with --resume, check that OUT can be resumed (a Zarr
-    store, or nothing yet). Nothing is removed yet."""
-    from .outputs import check_output, check_parent, output_format
-
-    ctx = click.get_current_context(silent=True)
-    formats = _COMMAND_OUTPUTS.get(ctx.command.name if ctx is not None else "")
-    if formats is not None:
-        kind = output_format(out, formats)
-        if kind == "geotiff":
-            from .geotiff import require_gdal
-
-            require_gdal(out)
-    check_parent(out)
-    if not resume:
-        check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite",
-                     resume_flag="--resume" if resume is not None else None)
-        return
-    from pathlib import Path
-
-    from .store import progress_path
-
-    if overwrite:
-        raise click.UsageError("--resume finishes a write and --overwrite starts it over: "
-                               "choose one")
-    name = out.rstrip("/").lower()
-    if not name.endswith(".zarr") and not Path(progress_path(out)).exists():
-        raise click.UsageError(f"--resume finishes an interrupted Zarr write; {out} is not a "
-                               ".zarr store")
-    check_output(out, overwrite=True, inputs=inputs, flag="--overwrite")  # removes nothing
 
 
 @main.command()
@@ -317,9 +120,9 @@ def _check_output(
 @click.option(
     "--variable", "variables", multiple=True, help="Variable to compress (repeatable; default all)."
 )
-@_categorical_options
-@_overwrite
-@_resume
+@categorical_options
+@overwrite_option
+@resume_option
 def compress(
     src: str,
     out: str,
@@ -364,11 +167,11 @@ def compress(
     from .outputs import prepare_output
     from .pipeline import compress_dataset, compression_table
 
-    parsed_chunks = _parse_chunks(chunks)
-    spec = _categorical_spec(categorical, continuous)
-    _check_output(out, overwrite, src, resume=resume)
-    ds = _require_variables(_open(src, chunks={}), variables, src)
-    _check_chunk_dims(parsed_chunks, ds, src)
+    parsed_chunks = parse_chunks(chunks)
+    spec = categorical_spec(categorical, continuous)
+    check_command_output(out, overwrite, src, resume=resume)
+    ds = require_variables(open_input(src, chunks={}), variables, src)
+    check_chunk_dims(parsed_chunks, ds, src)
     if not resume:
         prepare_output(out, overwrite=overwrite, flag="--overwrite")
     result = compress_dataset(
@@ -389,16 +192,16 @@ def compress(
 @main.command()
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
-@_variables_option
-@_overwrite
-@_resume
+@variables_option
+@overwrite_option
+@resume_option
 def decompress(
     src: str, out: str, variables: tuple[str, ...], overwrite: bool, resume: bool
 ) -> None:
     """Decode the Zarr store SRC (video or not) into OUT: .nc/.nc4 netCDF, .zarr plain Zarr,
     .tif/.tiff Cloud-Optimised GeoTIFF (one dtype and nodata: choose with --variable)."""
-    _check_output(out, overwrite, src, resume=resume)
-    _write_or_resume(_pick_variables(_open(src, chunks={}), variables, src), out, overwrite,
+    check_command_output(out, overwrite, src, resume=resume)
+    write_or_resume(pick_variables(open_input(src, chunks={}), variables, src), out, overwrite,
                      resume)
     click.echo(f"wrote {out}")
 
@@ -418,10 +221,10 @@ def decompress(
     ),
 )
 @click.option("--tap", is_flag=True, help="Target-aligned pixels (gdalwarp -tap).")
-@_categorical_options
-@_variables_option
-@_overwrite
-@_resume
+@categorical_options
+@variables_option
+@overwrite_option
+@resume_option
 def reproject(
     src: str, out: str, dst_crs: str, resolution: float | None, resampling: str | None, tap: bool,
     categorical: tuple[str, ...], continuous: tuple[str, ...], variables: tuple[str, ...],
@@ -431,14 +234,14 @@ def reproject(
     .nc/.nc4 netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF."""
     from .reproject import reproject as reproject_
 
-    spec = _categorical_spec(categorical, continuous)
-    _check_output(out, overwrite, src, resume=resume)
-    ds = _pick_variables(_open(src, chunks={}), variables, src)
+    spec = categorical_spec(categorical, continuous)
+    check_command_output(out, overwrite, src, resume=resume)
+    ds = pick_variables(open_input(src, chunks={}), variables, src)
     result = reproject_(
         ds, dst_crs, resolution=resolution, resampling=resampling, target_aligned_pixels=tap,
         categorical=spec,
     )
-    _write_or_resume(result, out, overwrite, resume)
+    write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {result.geo.grid!r}")
 
 
@@ -453,8 +256,8 @@ def reproject(
 )
 @click.option("--sensor", help="Band preset: sentinel2, landsat8, landsat7, modis, rgbn, ...")
 @click.option("--variable", help="Variable holding a band dim, if several.")
-@_overwrite
-@_resume
+@overwrite_option
+@resume_option
 def indices(
     src: str, out: str, names: tuple[str, ...], formulas: tuple[str, ...], sensor: str | None,
     variable: str | None, overwrite: bool, resume: bool,
@@ -463,28 +266,14 @@ def indices(
     netCDF, .zarr Zarr, .tif/.tiff Cloud-Optimised GeoTIFF (one band per index and date)."""
     from .indices import compute_indices
 
-    request = [*names, *_parse_formulas(formulas)]
+    request = [*names, *parse_formulas(formulas)]
     if not request:
         raise click.UsageError("give at least one --index NAME or --formula NAME=FORMULA "
                                "(e.g. --index NDVI --formula 'MY=(N - R) / (N + R + 0.1)')")
-    _check_output(out, overwrite, src, resume=resume)
-    result = compute_indices(_open(src, chunks={}), request, sensor=sensor, variable=variable)
-    _write_or_resume(result, out, overwrite, resume)
+    check_command_output(out, overwrite, src, resume=resume)
+    result = compute_indices(open_input(src, chunks={}), request, sensor=sensor, variable=variable)
+    write_or_resume(result, out, overwrite, resume)
     click.echo(f"wrote {out}: {', '.join(result.data_vars)}")
-
-
-def _parse_formulas(formulas: tuple[str, ...]) -> list[dict[str, str]]:
-    """``--formula NAME=FORMULA`` values as ``{name: formula}`` dicts, in the order given."""
-    out = []
-    for text in formulas:
-        name, sep, formula = text.partition("=")
-        if not sep or not name.strip() or not formula.strip():
-            raise click.BadParameter(
-                f"expected NAME=FORMULA (e.g. 'MY=(N - R) / (N + R + 0.1)'), got {text!r}",
-                param_hint="--formula",
-            )
-        out.append({name.strip(): formula.strip()})
-    return out
 
 
 @main.command()
@@ -498,7 +287,7 @@ def _parse_formulas(formulas: tuple[str, ...]) -> list[dict[str, str]]:
 @click.option("--time", "time_window", type=int, help="Time-series chips of this many steps.")
 @click.option("--variable", help="Variable holding a band dim, if several.")
 @click.option("--out", required=True, type=click.Path(), help="chips.csv or chips.parquet")
-@_overwrite
+@overwrite_option
 def chips(
     src: str,
     size: int,
@@ -516,9 +305,9 @@ def chips(
 
     if not out.lower().endswith((".csv", ".parquet")):
         raise click.BadParameter("--out must end in .csv or .parquet")
-    _check_output(out, overwrite, src)
+    check_command_output(out, overwrite, src)
     grid = make_chips(
-        _open(src),
+        open_input(src),
         size,
         stride,
         boundary=boundary,
@@ -601,7 +390,7 @@ def verify(store: str) -> None:
 @click.option("--cmap", default="viridis", show_default=True, help="Colormap of one band.")
 @click.option("--fps", type=float, default=2.0, show_default=True, help="Dates per second.")
 @click.option("--codec", type=click.Choice(["h264", "hevc"]), default="h264", show_default=True)
-@_overwrite
+@overwrite_option
 def preview(
     store: str, out: str, variable: str | None, index_name: str | None, bands: str | None,
     cmap: str, fps: float, codec: str, overwrite: bool,
@@ -612,7 +401,7 @@ def preview(
     from .preview import to_video
 
     check_output(out, overwrite=overwrite, inputs=(store,), flag="--overwrite")
-    ds = _open(store, chunks={})
+    ds = open_input(store, chunks={})
     if variable is not None and variable not in ds.data_vars:
         raise click.BadParameter(
             f"no variable {variable!r} in {store}; variables: {', '.join(map(str, ds.data_vars))}",

@@ -3,8 +3,8 @@
 For each output pixel the plan knows where it comes from (the
 :class:`~xgeo.reproject.coords.CoordMap`), which kernel resamples it and how wide that
 kernel is (scale and margin), so it can say which source region any block of output
-pixels needs (:meth:`WarpPlan.source_window`). The eager path (:mod:`.core`) and the dask
-graph (:mod:`.lazy`) both follow one plan, so every chunking gives the same bits.
+pixels needs (:meth:`WarpPlan.source_window`). The eager path (:mod:`xgeo.reproject.core`) and the dask
+graph (:mod:`xgeo.reproject.lazy`) both follow one plan, so every chunking gives the same bits.
 """
 
 from __future__ import annotations
