@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
@@ -244,6 +246,9 @@ def _rasterio_features() -> Any:
     return features
 
 
+_QUIET_RASTERIZE = threading.Lock()
+
+
 class _Mask:
     """Kept pixels of a window of the grid; picklable (dask blocks are rasterized in workers)."""
 
@@ -256,9 +261,15 @@ class _Mask:
         cmin, rmin, cmax, rmax = self.bounds
         if h == 0 or w == 0 or cmax < c0 - 1 or cmin > c0 + w + 1 or rmax < r0 - 1 or rmin > r0 + h + 1:
             return np.full((h, w), self.invert)  # no geometry near this window
-        inside = _rasterio_features().geometry_mask(
-            self.geoms, out_shape=(h, w), transform=Affine.translation(c0, r0),
-            all_touched=self.all_touched, invert=True)
+        features = _rasterio_features()
+        # Geometries are in pixels: the window at (0, 0) has the identity transform, which
+        # rasterio takes for "not georeferenced" and warns about; here it is meant. The filter
+        # is process state, so dask's threads take turns (one rasterization at a time).
+        with _QUIET_RASTERIZE, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Dataset has no geotransform")
+            inside = features.geometry_mask(
+                self.geoms, out_shape=(h, w), transform=Affine.translation(c0, r0),
+                all_touched=self.all_touched, invert=True)
         return ~inside if self.invert else inside
 
     def block(self, template: np.ndarray, row0: int, col0: int,
