@@ -209,11 +209,39 @@ def render_nvdec(data: dict) -> list[str]:
     return lines
 
 
+def render_xarrayvideo_envelope(data: dict) -> list[str]:
+    """The real xarrayvideo's best-of-settings envelope per cube: its PSNR at each rate (and the
+    setting that gave it), our re-implementation of its method and xgeo's default at that rate."""
+    lines = []
+    how = data.get("how_run", {})
+    lines.append(f"xarrayvideo {how.get('xarrayvideo_commit', '?')}; {how.get('ffmpeg_version', '?')}")
+    for case in data.get("cases", []):
+        rows = []
+        for rate, env in case["envelope"].items():
+            vs = case.get("vs_reimplementation", {}).get(rate, {})
+            rows.append([rate, _fmt_db(env.get("psnr")), env.get("setting") or "n/a",
+                         _fmt_db(vs.get("reimplementation")),
+                         _fmt_db(vs.get("reimplementation_minus_real_dB"), sign=True),
+                         _fmt_db(vs.get("xgeo_minus_real_dB"), sign=True)])
+        lines += ["", f"**{case['name']}** — real xarrayvideo, best of its settings (PSNR dB)", ""]
+        lines += markdown_table(["bpppb", "real xarrayvideo", "best setting", "re-implementation",
+                                 "re-impl − real", "xgeo − real"], rows)
+    return lines
+
+
+def _fmt_db(value, sign: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.2f}" if sign else f"{value:.2f}"
+
+
 def render_topic(data: dict) -> str:
     """A heading per topic (machine and versions), then one table per case."""
     lines = [f"### {data.get('topic', '?')}", ""]
     if data.get("topic") == "nvdec":
         return "\n".join(lines[:1] + render_nvdec(data))
+    if data.get("topic") == "xarrayvideo_envelope":
+        return "\n".join(lines + render_xarrayvideo_envelope(data))
     machine = data.get("machine", {})
     versions = data.get("versions", {})
     lines.append(
