@@ -203,3 +203,35 @@ def test_zero_chunks_in_to_zarr_encoding_are_a_typed_error(tmp_path, eo, lazy):
     with pytest.raises(CodecError, match=r"chunks\['time'\]=0"):
         ds.geo.to_zarr(store, codec="hevc", codec_options={"chunks": {"time": 0}})
     assert not store.exists()
+
+
+def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tmp_path, nrt):
+    """config_version 2 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
+    written with the old non-default-only config reports and compares as the same coding."""
+    import json
+
+    import zarr
+    from click.testing import CliRunner
+
+    from xgeo.cli import main
+
+    store = tmp_path / "full.zarr"
+    xgeo.io.to_zarr(nrt[["B2"]].isel(time=slice(0, 8)), store, codec="hevc",
+                    codec_options={"crf": 12})
+    meta_path = store / "B2" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    video = meta["codecs"][0]["configuration"]
+    assert video["config_version"] == 2 and video["crf"] == 12 and video["codec"] == "hevc"
+    assert "psnr" in video and video["psnr"] is None  # every parameter, unset ones null
+    result = CliRunner().invoke(main, ["info", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "xgeo.video(crf=12" in result.output and "config_version" not in result.output
+    before = compression_report(str(store))["B2"]
+    coding = zarr.open_array(str(store / "B2")).metadata.to_dict()["codecs"]
+    old = {k: v for k, v in video.items()  # what version 1 wrote: the non-default fields
+           if k != "config_version" and v != VideoSerializer().to_dict()["configuration"][k]}
+    assert old.get("crf") == 12 and "psnr" not in old
+    meta["codecs"][0]["configuration"] = old
+    meta_path.write_text(json.dumps(meta))
+    assert compression_report(str(store))["B2"] == before
+    assert zarr.open_array(str(store / "B2")).metadata.to_dict()["codecs"] == coding

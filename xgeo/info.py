@@ -51,7 +51,11 @@ def _codecs(var: xr.DataArray) -> str:
 def _codec_name(codec: Any) -> str:
     """``name(key=value, ...)`` for numcodecs (``get_config``) and Zarr v3 (``to_dict``) codecs."""
     config: dict[str, Any] = {}
-    if hasattr(codec, "to_dict"):  # zarr v3: {"name": ..., "configuration": {...}}
+    params = getattr(codec, "params", None)
+    if hasattr(params, "non_default_config"):
+        # xgeo.video stores every parameter: a listing shows those that differ from defaults
+        name, config = "xgeo.video", params.non_default_config()
+    elif hasattr(codec, "to_dict"):  # zarr v3: {"name": ..., "configuration": {...}}
         d = codec.to_dict()
         name, config = d.get("name"), dict(d.get("configuration") or {})
     elif hasattr(codec, "get_config"):  # numcodecs: {"id": ..., **config}

@@ -147,8 +147,9 @@ def kind_label(attrs: Mapping[str, Any], codecs: Sequence[Mapping[str, Any]]) ->
     if video is None or conf.get("lossless") or conf.get("codec") == "ffv1":
         coding = "lossless"
     else:
-        target = next((k for k in ("psnr", "max_error", "bpppb", "crf", "qp") if k in conf),
-                      None)
+        # a full config (config_version 2) lists every parameter, unset ones as null
+        target = next((k for k in ("psnr", "max_error", "bpppb", "crf", "qp")
+                       if conf.get(k) is not None), None)
         coding = f"{target} {conf[target]:g}" if target else "lossy"
     if kind is None:  # written without a record: a lossy coding was continuous data
         return coding if coding == "lossless" else f"continuous ({coding})"

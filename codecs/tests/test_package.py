@@ -133,7 +133,10 @@ def test_video_params_are_immutable_hashable_and_picklable():
     assert q.options == {"bf": "2"}
     assert pickle.loads(pickle.dumps(p)) == p
     assert VideoParams.from_config(p.to_config()) == p
-    assert json.loads(json.dumps(p.to_config())) == {"crf": 8, "options": {"bf": "2"}}
+    # the stored config holds every parameter (config_version 2); the short view the changes
+    assert json.loads(json.dumps(p.to_config())) == {
+        **VideoParams().to_config(), "crf": 8, "options": {"bf": "2"}}
+    assert p.non_default_config() == {"crf": 8, "options": {"bf": "2"}}
     assert len({VideoCodec(crf=3), VideoCodec(crf=3), VideoCodec(crf=4)}) == 2
     assert len({VideoSerializer(crf=3), VideoSerializer(crf=3)}) == 1
 

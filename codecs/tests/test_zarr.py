@@ -14,7 +14,15 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info, decode, encode
+from xgeo_codecs import (
+    CODEC_ID,
+    VideoCodec,
+    VideoParams,
+    VideoSerializer,
+    chunk_info,
+    decode,
+    encode,
+)
 
 
 def _array(path, data, serializer, chunks, fill_value=0):
@@ -31,7 +39,10 @@ def test_zarr_v3_lossless_round_trip_with_edge_chunks(tmp_path, nrt_bands):
     np.testing.assert_array_equal(z[:], data)
     np.testing.assert_array_equal(z[3:17, 1, 50:90, 7:77], data[3:17, 1, 50:90, 7:77])
     meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
-    assert meta["codecs"][0] == {"name": CODEC_ID, "configuration": {"lossless": True}}
+    # every parameter is stored (config_version 2), resolved: the codec is named
+    assert meta["codecs"][0] == {"name": CODEC_ID,
+                                 "configuration": VideoParams(lossless=True).to_config()}
+    assert meta["codecs"][0]["configuration"]["codec"] == "ffv1"
 
 
 def test_edge_chunk_padding_does_not_widen_the_value_range(tmp_path, nrt_b2):
@@ -82,7 +93,7 @@ def test_zarr_v2_with_the_numcodecs_face(tmp_path, nrt_b2):
     z[:] = data
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "v2.zarr"), mode="r")[:], data)
     meta = json.loads((tmp_path / "v2.zarr" / ".zarray").read_text())
-    assert meta["compressor"] == {"id": CODEC_ID, "lossless": True}
+    assert meta["compressor"] == {"id": CODEC_ID, **VideoParams(lossless=True).to_config()}
     assert chunk_info((tmp_path / "v2.zarr" / "1.1.1").read_bytes())["shape"] == [16, 64, 64]
 
 

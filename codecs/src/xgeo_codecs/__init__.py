@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._container import FORMAT_VERSION
 from .errors import CodecError
-from .params import CODEC_ID, VideoParams
+from .params import CODEC_ID, CONFIG_VERSION, VideoParams
 
 if TYPE_CHECKING:
     from .core import chunk_info, decode, encode
@@ -70,6 +70,7 @@ def inspect(buf: bytes) -> dict[str, Any]:
 
 __all__ = [
     "CODEC_ID",
+    "CONFIG_VERSION",
     "FORMAT_VERSION",
     "CodecError",
     "VideoCodec",

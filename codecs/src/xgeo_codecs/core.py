@@ -61,6 +61,7 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     True
     """
     p = coerce(params)
+    p.check_writable()  # a config of a newer xgeo-codecs reads, but does not write
     a = np.asarray(arr)
     if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
         blob = encode_plain(a, p)

@@ -63,12 +63,15 @@ class VideoCodec(Codec):
         return arr
 
     def get_config(self) -> dict[str, Any]:
+        """``{"id": CODEC_ID, "config_version": 2, ...}`` with every parameter
+        (:meth:`VideoParams.to_config`), as numcodecs stores it."""
         return {"id": self.codec_id, **self.params.to_config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VideoCodec:
-        """The codec of a stored config (its ``id`` dropped; parameters unknown to this
-        version ignored with a warning, see :meth:`VideoParams.from_config`)."""
+        """The codec of a stored config (its ``id`` dropped). A version-1 config (no
+        ``config_version``) takes the defaults it was written under; one of a newer
+        xgeo-codecs reads but refuses to encode (see :meth:`VideoParams.from_config`)."""
         with stored_config():
             return cls(**{k: v for k, v in config.items() if k != "id"})
 
@@ -79,7 +82,7 @@ class VideoCodec(Codec):
         return hash((type(self).__name__, self.params))
 
     def __repr__(self) -> str:
-        cfg = self.params.to_config()
+        cfg = self.params.non_default_config()
         if "value_range" in cfg:
             cfg["value_range"] = tuple(cfg["value_range"])
         args = ", ".join(f"{k}={v!r}" for k, v in cfg.items())

@@ -8,6 +8,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 from . import encoder_options
@@ -21,6 +22,10 @@ FAMILIES = ("hevc", "av1", "vp9", "ffv1")
 DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
 DEFAULT_CRF = {"hevc": 6.0, "av1": 30.0, "vp9": 30.0}  # hevc 6: ~1 bpppb, ~52 dB on nrt
 DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: offsets on flat frames
+# the schema version of the stored config: since 2 every parameter is written (resolved), so a
+# stored array never depends on the reader's defaults; configs without the key are version 1
+CONFIG_VERSION = 2
+CONFIG_VERSION_KEY = "config_version"
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
 _FROM_METADATA = contextvars.ContextVar("xgeo_codecs_from_metadata", default=False)
@@ -64,6 +69,19 @@ class FrozenOptions(Mapping[str, str]):
         return (type(self), (self._data,))
 
 
+# What a version-1 config (non-default fields only, no ``config_version``) means: the
+# defaults of the xgeo-codecs releases that wrote it, copied once and never edited. When a
+# live default of VideoParams changes, old arrays keep meaning what they meant.
+DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
+    "codec": None, "lossless": False, "encoder": "auto", "crf": None, "qp": None,
+    "preset": None, "bit_depth": None, "value_range": None, "nodata": None,
+    "scale_factor": None, "add_offset": None, "frame_axis": 0, "threads": 1, "decoder": None,
+    "options": FrozenOptions(), "plane_prediction": True, "psnr": None, "max_error": None,
+    "bpppb": None, "stats": False, "decorrelate": None, "pack_planes": True,
+    "reorder_frames": False,
+})
+
+
 @contextlib.contextmanager
 def stored_config() -> Iterator[None]:
     """Parameters built inside are read from array metadata (``from_config(stored=True)``).
@@ -98,7 +116,8 @@ class VideoParams:
     ----------
     codec
         ``"hevc"`` (x265, default for lossy), ``"av1"`` (SVT-AV1), ``"vp9"`` (libvpx), or
-        ``"ffv1"`` (default when ``lossless=True``).
+        ``"ffv1"`` (default when ``lossless=True``). Resolved when built: ``None`` becomes
+        the default family, so the stored config names the codec.
     lossless
         Bit-exact round trip (FFV1, or x265 lossless where every plane spans <= 4096 codes).
         Floats are stored exactly only when they lie on a grid ``k * scale + offset``
@@ -197,6 +216,7 @@ class VideoParams:
         fam = self.family
         if fam not in FAMILIES:
             raise CodecError(f"codec={self.codec!r} is not supported; use one of {FAMILIES}")
+        object.__setattr__(self, "codec", fam)  # resolved: what the stored config says
         if self.lossless and fam in ("av1",):
             raise CodecError("lossless=True is not available with av1; use codec='ffv1' "
                              "(default for lossless) or codec='hevc'")
@@ -264,55 +284,143 @@ class VideoParams:
     @property
     def family(self) -> str:
         if self.codec is None:
-            return "ffv1" if self.lossless else "hevc"
+            return _default_family(self.lossless)
         return str(self.codec).lower()
 
     def to_config(self) -> dict[str, Any]:
-        """Non-default fields only, as plain JSON types."""
-        out: dict[str, Any] = {}
+        """The stored config: ``config_version`` and every parameter, as plain JSON types.
+
+        Written in full (``codec`` resolved to its family) so that the array's metadata says
+        how its chunks are coded whatever the reader's defaults are; keys in field order.
+
+        Examples
+        --------
+        >>> cfg = VideoParams(bpppb=0.5).to_config()
+        >>> list(cfg)[:4], cfg["codec"], cfg["bpppb"], len(cfg) == len(fields(VideoParams)) + 1
+        (['config_version', 'codec', 'lossless', 'encoder'], 'hevc', 0.5, True)
+        >>> VideoParams.from_config(cfg) == VideoParams(bpppb=0.5)
+        True
+        """
+        out: dict[str, Any] = {CONFIG_VERSION_KEY: CONFIG_VERSION}
         for f in fields(self):
             v = getattr(self, f.name)
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-            if v != default:
-                out[f.name] = (list(v) if isinstance(v, tuple)
-                               else dict(v) if isinstance(v, Mapping) else v)
+            out[f.name] = (list(v) if isinstance(v, tuple)
+                           else dict(v) if isinstance(v, Mapping) else v)
         return out
+
+    def non_default_config(self) -> dict[str, Any]:
+        """The parameters that differ from today's defaults (``codec`` when it is not the
+        default family): a short view for ``repr`` and listings, not for storing.
+
+        Examples
+        --------
+        >>> VideoParams(bpppb=0.5).non_default_config()
+        {'bpppb': 0.5}
+        >>> VideoParams(lossless=True, codec="hevc").non_default_config()
+        {'codec': 'hevc', 'lossless': True}
+        """
+        full = self.to_config()
+        del full[CONFIG_VERSION_KEY]
+        defaults = {f.name: f.default_factory() if callable(f.default_factory)  # type: ignore[misc]
+                    else f.default for f in fields(self)}
+        defaults["codec"] = _default_family(self.lossless)
+        return {k: v for k, v in full.items()
+                if v != (list(d) if isinstance(d := defaults[k], tuple) else d)}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, stored: bool | None = None
                     ) -> VideoParams:
         """Build from a config dict (through the constructor, which validates).
 
+        A config with ``config_version`` (:data:`CONFIG_VERSION`, written since xgeo-codecs
+        stores every parameter) is read as written: a parameter missing from it raises
+        :class:`CodecError`. A config without it is version 1 (non-default parameters only):
+        read from array metadata, its absent parameters take :data:`DEFAULTS_CONFIG_V1`, the
+        defaults it was written under; given by a user, today's defaults.
+
         ``stored=True`` is for configs read from array metadata (``None``: whether the call
-        is inside :func:`stored_config`): parameters this version
-        does not know (written by a newer xgeo-codecs) are ignored with a warning, since
-        every chunk carries what its decoder needs; a chunk of a newer *format* still
-        raises :class:`CodecError` when decoded. Stored ``options`` are not checked here
+        is inside :func:`stored_config`). A config from a newer xgeo-codecs (a higher
+        ``config_version``, or parameters this version does not know) is read with a warning,
+        since every chunk carries what its decoder needs (a chunk of a newer *format* still
+        raises when decoded), but encoding with it raises :class:`CodecError` asking to
+        upgrade: new chunks would otherwise be coded without the newer parameters. Not
+        stored, such a config raises at once. Stored ``options`` are not checked here
         (reading never uses them) but by every encode, before libav sees them: a store whose
         metadata asks for a file, log or thread option refuses to be written to.
         """
         if stored is None:
             stored = _FROM_METADATA.get()
-        names = {f.name for f in fields(cls)}
-        unknown = set(config) - names
+        names = [f.name for f in fields(cls)]
         cfg = dict(config)
-        if unknown and not stored:
-            raise CodecError(f"unknown codec parameters {sorted(unknown)}; known: {sorted(names)}")
-        if unknown:
-            warnings.warn(f"ignoring codec parameters {sorted(unknown)} unknown to this "
-                          "xgeo-codecs (written by a newer version?); decoding is unaffected, "
-                          "upgrade xgeo-codecs to write with them", UserWarning, stacklevel=3)
-            cfg = {k: v for k, v in cfg.items() if k in names}
+        version = cfg.pop(CONFIG_VERSION_KEY, None)
+        unknown = sorted(set(cfg) - set(names))
+        newer: str | None = None
+        if version is None:  # version 1: the non-default parameters only
+            if unknown and not stored:
+                raise CodecError(f"unknown codec parameters {unknown}; known: {sorted(names)}")
+            if unknown:
+                warnings.warn(f"ignoring codec parameters {unknown} unknown to this "
+                              "xgeo-codecs (written by a newer version?); decoding is "
+                              "unaffected, upgrade xgeo-codecs to write with them",
+                              UserWarning, stacklevel=3)
+            if stored:
+                cfg = {**{k: v for k, v in DEFAULTS_CONFIG_V1.items() if k in names}, **cfg}
+        elif isinstance(version, bool) or not isinstance(version, int) or version < 2:
+            raise CodecError(f"{CONFIG_VERSION_KEY}={version!r} is not a config version "
+                             f"(2..{CONFIG_VERSION}; version 1 configs have no such key)")
+        elif version > CONFIG_VERSION or unknown:
+            newer = (f"the codec config ({CONFIG_VERSION_KEY} {version}"
+                     + (f", parameters {unknown}" if unknown else "")
+                     + ") was written by a newer xgeo-codecs than this one (config version "
+                     f"{CONFIG_VERSION}); upgrade xgeo-codecs to write to this array")
+            if not stored:
+                raise CodecError(newer)
+            warnings.warn(newer + "; reading it works (each chunk describes itself)",
+                          UserWarning, stacklevel=3)
+        else:
+            missing = [n for n in names if n not in cfg]
+            if missing:
+                raise CodecError(f"codec config ({CONFIG_VERSION_KEY} {version}) lacks "
+                                 f"parameters {missing}: since version 2 every parameter is "
+                                 "written; the metadata was edited or damaged")
         token = _FROM_METADATA.set(stored)
         try:
-            return cls(**cfg)
+            params = cls(**{k: v for k, v in cfg.items() if k in names})
         finally:
             _FROM_METADATA.reset(token)
+        if newer is not None:
+            object.__setattr__(params, "_newer_config", newer)
+        return params
+
+    def check_writable(self) -> None:
+        """Raise :class:`CodecError` if these parameters come from a config of a newer
+        xgeo-codecs (see :meth:`from_config`): chunks are not encoded with them.
+
+        Examples
+        --------
+        >>> VideoParams(crf=4).check_writable()  # nothing to say
+        >>> cfg = {**VideoParams().to_config(), "effort_of_a_newer_version": "max"}
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     p = VideoParams.from_config(cfg, stored=True)
+        >>> p.check_writable()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        xgeo_codecs.errors.CodecError: the codec config (...) was written by a newer xgeo-codecs ...
+        """
+        newer = self.__dict__.get("_newer_config")
+        if newer is not None:
+            raise CodecError(newer)
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, ``options`` as a plain dict."""
         return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
                 for f in fields(self)}
+
+
+def _default_family(lossless: bool) -> str:
+    return "ffv1" if lossless else "hevc"
 
 
 def coerce(params: VideoParams | dict[str, Any] | None) -> VideoParams:

@@ -51,13 +51,16 @@ class VideoSerializer(ArrayBytesCodec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        """The serializer of stored metadata (parameters unknown to this version ignored
-        with a warning, see :meth:`VideoParams.from_config`)."""
+        """The serializer of stored metadata. A version-1 configuration (no
+        ``config_version``) takes the defaults it was written under; one of a newer
+        xgeo-codecs reads but refuses to encode (see :meth:`VideoParams.from_config`)."""
         _, cfg = parse_named_configuration(data, CODEC_ID, require_configuration=False)
         with stored_config():
             return cls(**dict(cfg or {}))
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"name": CODEC_ID, "configuration": {"config_version": 2, ...}}`` with every
+        parameter (:meth:`VideoParams.to_config`), as Zarr's own codecs write theirs."""
         return {"name": CODEC_ID, "configuration": self.params.to_config()}
 
     def validate(self, *, shape: Any, dtype: Any, chunk_grid: Any) -> None:
@@ -88,6 +91,7 @@ class VideoSerializer(ArrayBytesCodec):
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         params = self.params
+        params.check_writable()  # before replace(), which builds fresh parameters
         fill = getattr(chunk_spec, "fill_value", None)
         if params.nodata is None and fill is not None:
             # Zarr pads edge chunks with fill_value and means "missing" by it: mask it
