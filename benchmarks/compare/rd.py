@@ -27,6 +27,13 @@ Contenders, same process, one core each:
   100-pixel frames, as in xgeo, because x265 4.x drifts on frames under two 64-px CTUs.
 * JPEG 2000, JPEG XL, AVIF (imagecodecs) per frame per band on 16-bit (JPEG 2000 / JPEG XL) or
   12-bit (AVIF) codes of the same per-band min-max mapping.
+* xarray-video (H.264, 8-bit): oceanum's ``xarray-video`` from PyPI, its numcodecs ``H264``
+  codec (libx264 at its default preset, yuv420p in mp4) on a Zarr v2 store as its
+  ``Dataset.video.to_zarr`` writes it (the whole series one chunk), CRF sweep (its only
+  quality knob). It takes 8-bit RGB only: each band min-max to 8 bit over the cube, masked
+  values to code 0, 3 bands per RGB array (the last group padded by repeating its last band),
+  odd frame heights padded by one repeated row; every byte of the store counted, padding
+  and .zarray/.zattrs included. Its codec runs libx264 with its own threading (not one core).
 * Blosc-zstd (numcodecs, level 9, bit shuffle) lossless.
 
 Packing, measured rather than assumed: the xarrayvideo method as above against the same
@@ -36,7 +43,9 @@ Also: ``max_error`` mode vs SZ-style uniform quantisation + zstd and JPEG 2000 +
 zstd residual at equal bounds, and ``psnr=`` mode statistics (encodes per chunk,
 achieved - target).
 
-Run: ``.venv/bin/python benchmarks/compare/rd.py`` (``--quick``: fewer sweep points).
+Run: ``.venv/bin/python benchmarks/compare/rd.py`` (``--quick``: fewer sweep points;
+``--only NAME ...``: run only those contenders and merge their curves into the existing
+rd.json, recorded under ``later_runs`` with the date and versions).
 """
 
 from __future__ import annotations
@@ -62,6 +71,12 @@ PNG = ROOT / "benchmarks" / "results" / "rd.png"
 TARGETS = (0.1, 0.25, 0.5, 1.0, 2.0)
 PSNR_TARGETS = (36.0, 40.0, 44.0, 48.0)  # psnr= mode
 GOP = 32
+XV = "xarray-video (H.264, 8-bit)"
+XV_NOTE = (f"{XV}: oceanum's xarray-video (PyPI) takes 8-bit RGB chunks only, so each band is "
+           "min-max mapped to 8 bit over the cube (masked values to code 0), 3 bands per RGB "
+           "array (last group padded by repeating a band, odd heights by a repeated row; "
+           "padding and every Zarr key counted), decoded back to data units before the metrics; "
+           "CRF 0 (its finest setting) bounds its rate")
 
 
 def load_cubes() -> dict[str, dict]:
@@ -205,6 +220,42 @@ def _get(plane, h: int, w: int) -> np.ndarray:
     return rows.copy().view(np.uint16).reshape(h, w)
 
 
+def xarray_video(x: np.ndarray, valid: np.ndarray, nodata, crf: float
+                 ) -> tuple[int, np.ndarray, dict]:
+    """oceanum ``xarray-video`` (PyPI): its numcodecs ``H264`` codec (libx264, yuv420p, mp4)
+    on a Zarr v2 store, the way its ``Dataset.video.to_zarr`` writes (one chunk per series).
+    It takes 8-bit RGB only: each band min-max to 8 bit over the cube (masked values to code
+    0), 3 bands per RGB array (the last group padded by repeating its last band), rows padded
+    to even (x264's 4:2:0 needs it) by repeating the last row. Bytes: every key of the store."""
+    import zarr
+    from xarray_video import H264
+    from zarr.storage import MemoryStore
+
+    codes, rng = _minmax(x, valid, 8)
+    codes[~valid] = 0
+    t, b, h, w = codes.shape
+    hp = h + h % 2
+    store = MemoryStore()
+    root = zarr.open_group(store, mode="w", zarr_format=2)
+    groups = [[min(j + k, b - 1) for k in range(3)] for j in range(0, b, 3)]
+    for i, bands in enumerate(groups):
+        rgb = np.moveaxis(codes[:, bands], 1, -1).astype(np.uint8)  # (T, H, W, 3)
+        rgb = np.pad(rgb, ((0, 0), (0, hp - h), (0, 0), (0, 0)), mode="edge")
+        arr = root.create_array(f"bands{i}", shape=rgb.shape, chunks=rgb.shape, dtype="uint8",
+                                compressors=H264(crf=int(crf)), fill_value=0)
+        arr.attrs["bands"], arr.attrs["range"] = bands, [rng[j] for j in bands]
+        arr[:] = rgb
+    total = sum(len(v.to_bytes()) for v in store._store_dict.values())
+    root = zarr.open_group(store, mode="r")
+    dec = np.empty_like(codes)
+    for i, bands in enumerate(groups):
+        back = root[f"bands{i}"][:, :h]
+        for k, j in enumerate(bands):
+            if j not in bands[:k]:  # a padding copy is not read back
+                dec[:, j] = back[..., k]
+    return total, _unmap(dec, rng, 8, x.dtype), {}
+
+
 def image_codec(name: str, level: float):
     import imagecodecs
 
@@ -263,6 +314,9 @@ SWEEPS = {
     # imagecodecs 2026.3.6's avif_encode ignores `level` here (every level gives identical
     # bytes, measured on 8/10/12-bit frames): one point, recorded as such
     "avif": [("level", 60)],
+    # libx264's CRF 0..51 (its only knob besides fps; preset is x264's default, medium)
+    XV: [("crf", c) for c in (0, 4, 8, 12, 16, 20, 24, 28, 33, 38,
+                                                          44, 51)],
 }
 
 
@@ -277,6 +331,8 @@ def contender(name: str, knob: str, val: float):
                                            **extra, **{knob: val})
     if name == "xarrayvideo-method":
         return lambda x, v, nd: xarrayvideo_method(x, v, nd, val)
+    if name.startswith("xarray-video"):
+        return lambda x, v, nd: xarray_video(x, v, nd, val)
     return image_codec(name, val)
 
 
@@ -376,7 +432,7 @@ def psnr_mode_case(cube: dict, targets) -> list[dict]:
 
 def versions() -> dict:
     out = {"python": sys.version.split()[0], "machine": platform.machine()}
-    for p in ("numpy", "av", "imagecodecs", "numcodecs", "xgeo-codecs"):
+    for p in ("numpy", "av", "imagecodecs", "numcodecs", "zarr", "xarray-video", "xgeo-codecs"):
         try:
             out[p] = version(p)
         except Exception as err:  # noqa: BLE001
@@ -405,37 +461,102 @@ def plot(report: dict) -> None:
     fig.savefig(PNG, dpi=110)
 
 
+def rate_table(curves: dict[str, list]) -> tuple[dict, dict]:
+    """PSNR of every curve at each target rate, the dB differences, and the ratios dict."""
+    table = {}
+    for tgt in TARGETS:
+        row = {n: psnr_at(c, tgt) for n, c in curves.items()}
+        xg, xv = row["xgeo"], row["xarrayvideo-method"]
+        imgs = [row[k] for k in ("jpeg2000", "jpegxl", "avif") if row.get(k) is not None]
+        row["dB_xgeo_minus_xarrayvideo"] = None if None in (xg, xv) else xg - xv
+        xs = row.get("xgeo (series in one chunk, reordered)")
+        row["dB_xgeo_series_reordered_minus_xarrayvideo"] = (None if None in (xs, xv)
+                                                             else xs - xv)
+        row["dB_xgeo_minus_best_image"] = None if xg is None or not imgs else xg - max(imgs)
+        if XV in curves:
+            xo = row[XV]
+            row["dB_xgeo_minus_xarray_video"] = None if None in (xg, xo) else xg - xo
+        # xgeo's best setting at this rate (each one a user-selectable configuration)
+        mine = {n: row[n] for n in curves if n.startswith("xgeo") and row[n] is not None}
+        best = max(mine, key=mine.get) if mine else None
+        row["dB_best_xgeo_minus_xarrayvideo"] = (None if best is None or xv is None
+                                                 else mine[best] - xv)
+        row["best_xgeo_setting"] = best
+        table[str(tgt)] = row
+    ratios = {f"dB {a} - {b} @{tgt}": row[k]
+              for tgt, row in table.items()
+              for (a, b, k) in (("xgeo", "xarrayvideo-method", "dB_xgeo_minus_xarrayvideo"),
+                                ("xgeo series reordered", "xarrayvideo-method",
+                                 "dB_xgeo_series_reordered_minus_xarrayvideo"),
+                                ("best xgeo setting", "xarrayvideo-method",
+                                 "dB_best_xgeo_minus_xarrayvideo"),
+                                ("xgeo", "best image codec", "dB_xgeo_minus_best_image"),
+                                ("xgeo", XV, "dB_xgeo_minus_xarray_video"))
+              if row.get(k) is not None}
+    return table, ratios
+
+
+def run_curves(cname: str, cube: dict, names, quick: bool) -> dict[str, list]:
+    """Every sweep point of the contenders ``names`` on one cube."""
+    curves: dict[str, list] = {}
+    for name in names:
+        if name == "xgeo (no KLT)" and cube["x"].shape[1] == 1:
+            continue  # one band: identical to "xgeo"
+        points = SWEEPS[name]
+        pts = points[::2] + points[-1:] if quick else points
+        curves[name] = []
+        for knob, val in sweep(pts, f"{cname} {name}"):
+            try:
+                r = measure(contender(name, knob, val), cube)
+            except Exception as err:  # noqa: BLE001 - recorded, not fatal
+                curves[name].append({knob: val, "error": repr(err)[:200],
+                                     "bpppb": math.nan, "psnr": math.nan})
+                continue
+            r["target_bpppb" if knob == "bpppb" else knob] = val  # keep the measured rate
+            r.pop("chunks", None)
+            curves[name].append(r)
+            print(f"  {name:20s} {knob}={val:<5} {r['bpppb']:.3f} bpppb "
+                  f"{r['psnr']:.2f} dB", flush=True)
+    return curves
+
+
+def merge_only(names: list[str], quick: bool) -> None:
+    """Run only ``names`` and merge their curves into the existing rd.json (tables recomputed
+    from the curves; the run's date and versions recorded under ``later_runs``)."""
+    report = json.loads(OUT.read_text())
+    cubes = load_cubes()
+    for case in report["cases"]:
+        print("==", case["name"], flush=True)
+        case["results"].update(run_curves(case["name"], cubes[case["name"]], names, quick))
+        case["psnr_at_bpppb"], case["ratios"] = rate_table(case["results"])
+    if XV in names and XV_NOTE not in report["notes"]:
+        report["notes"].append(XV_NOTE)
+    used = {k: v for k, v in versions().items() if "Error(" not in v}  # packages present
+    report.setdefault("later_runs", []).append(
+        {"contenders": names, "date": time.strftime("%Y-%m-%d"), "versions": used,
+         "note": "measured in a later run than the other contenders, merged with --only"})
+    OUT.write_text(json.dumps(report, indent=1, default=float))
+    plot(report)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="+", choices=list(SWEEPS), metavar="CONTENDER",
+                    help="run only these contenders and merge their curves into rd.json")
     args = ap.parse_args()
+    if args.only:
+        return merge_only(args.only, args.quick)
     cubes = load_cubes()
     report = {"topic": "rd", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "versions": versions(), "targets_bpppb": list(TARGETS),
               "notes": ["avif: imagecodecs avif_encode ignores level here (identical bytes at "
-                        "every level); one point only, so its curve has no range (n/a)"],
+                        "every level); one point only, so its curve has no range (n/a)", XV_NOTE],
               "cases": []}
     for cname, cube in cubes.items():
         print("==", cname, flush=True)
-        curves: dict[str, list] = {}
         multiband = cube["x"].shape[1] > 1
-        for name, points in SWEEPS.items():
-            if name == "xgeo (no KLT)" and not multiband:
-                continue  # one band: identical to "xgeo"
-            pts = points[::2] + points[-1:] if args.quick else points
-            curves[name] = []
-            for knob, val in sweep(pts, f"{cname} {name}"):
-                try:
-                    r = measure(contender(name, knob, val), cube)
-                except Exception as err:  # noqa: BLE001 - recorded, not fatal
-                    curves[name].append({knob: val, "error": repr(err)[:200],
-                                         "bpppb": math.nan, "psnr": math.nan})
-                    continue
-                r["target_bpppb" if knob == "bpppb" else knob] = val  # keep the measured rate
-                r.pop("chunks", None)
-                curves[name].append(r)
-                print(f"  {name:20s} {knob}={val:<5} {r['bpppb']:.3f} bpppb "
-                      f"{r['psnr']:.2f} dB", flush=True)
+        curves = run_curves(cname, cube, SWEEPS, args.quick)
         lossless = measure(blosc, cube)
         packing = None
         if multiband:
@@ -448,36 +569,10 @@ def main() -> None:
                 packing["psnr_at_bpppb"][str(tgt)] = {
                     "packed_444": pk, "grey": gr,
                     "dB_grey_minus_packed": None if None in (pk, gr) else gr - pk}
-        table = {}
-        for tgt in TARGETS:
-            row = {n: psnr_at(c, tgt) for n, c in curves.items()}
-            xg, xv = row["xgeo"], row["xarrayvideo-method"]
-            imgs = [row[k] for k in ("jpeg2000", "jpegxl", "avif") if row[k] is not None]
-            row["dB_xgeo_minus_xarrayvideo"] = None if None in (xg, xv) else xg - xv
-            xs = row["xgeo (series in one chunk, reordered)"]
-            row["dB_xgeo_series_reordered_minus_xarrayvideo"] = (None if None in (xs, xv)
-                                                                 else xs - xv)
-            row["dB_xgeo_minus_best_image"] = (None if xg is None or not imgs
-                                               else xg - max(imgs))
-            # xgeo's best setting at this rate (each one a user-selectable configuration)
-            mine = {n: row[n] for n in curves if n.startswith("xgeo") and row[n] is not None}
-            best = max(mine, key=mine.get) if mine else None
-            row["dB_best_xgeo_minus_xarrayvideo"] = (None if best is None or xv is None
-                                                     else mine[best] - xv)
-            row["best_xgeo_setting"] = best
-            table[str(tgt)] = row
+        table, ratios = rate_table(curves)
         x = cube["x"]
         span = float(x[cube["valid"]].max()) - float(x[cube["valid"]].min())
         bounds = [span * f for f in (1e-3, 5e-3, 2e-2)]
-        ratios = {f"dB {a} - {b} @{tgt}": row[k]
-                  for tgt, row in table.items()
-                  for (a, b, k) in (("xgeo", "xarrayvideo-method", "dB_xgeo_minus_xarrayvideo"),
-                                    ("xgeo series reordered", "xarrayvideo-method",
-                                     "dB_xgeo_series_reordered_minus_xarrayvideo"),
-                                    ("best xgeo setting", "xarrayvideo-method",
-                                     "dB_best_xgeo_minus_xarrayvideo"),
-                                    ("xgeo", "best image codec", "dB_xgeo_minus_best_image"))
-                  if row[k] is not None}
         case = {"case": cname, "name": cname, "threads": 1, "results": curves,
                 "ratios": ratios, "psnr_at_bpppb": table,
                 "blosc_zstd_lossless": {"bpppb": lossless["bpppb"]}, "packing": packing,
