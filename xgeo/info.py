@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xgeo_codecs import CODEC_ID
 
 from .crs import find_spatial_dims, read_grid
 from .errors import XgeoError
@@ -54,7 +55,7 @@ def _codec_name(codec: Any) -> str:
     params = getattr(codec, "params", None)
     if hasattr(params, "non_default_config"):
         # xgeo.video stores every parameter: a listing shows those that differ from defaults
-        name, config = "xgeo.video", params.non_default_config()
+        name, config = CODEC_ID, params.non_default_config()
     elif hasattr(codec, "to_dict"):  # zarr v3: {"name": ..., "configuration": {...}}
         d = codec.to_dict()
         name, config = d.get("name"), dict(d.get("configuration") or {})

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xgeo_codecs import CODEC_ID
 
 __all__ = ["LosslessChoice", "lossless_choice", "zstd_codec", "KIND_ATTR", "KIND_REASON_ATTR",
            "record_kinds", "kind_label", "FFV1_SAVING", "TRIAL_CHUNKS", "TRIAL_VALUES"]
@@ -140,7 +141,7 @@ def kind_label(attrs: Mapping[str, Any], codecs: Sequence[Mapping[str, Any]]) ->
     its :data:`KIND_ATTR` and its codec chain (None for arrays neither video-coded nor
     marked, such as coordinates)."""
     kind = attrs.get(KIND_ATTR)
-    video = next((c for c in codecs if c.get("name") == "xgeo.video"), None)
+    video = next((c for c in codecs if c.get("name") == CODEC_ID), None)
     if kind is None and video is None:
         return None
     conf = dict(video.get("configuration", {})) if video else {}
