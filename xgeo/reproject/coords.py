@@ -39,31 +39,24 @@ class CoordMap:
     """Source pixel coordinates for a block of output points, stored as node lattices.
 
     Points are output pixel centres (``offset=0.5``) or pixel corners
-    (``offset=0.0``, used by the area methods). The map covers the tiles
-    ``tile_rows x tile_cols`` of the global tiling; ``steps[i, j]`` is the node
-    spacing of that tile and ``starts[i, j]`` where its ``(n, n)`` lattice begins in
-    the flat ``nodes_x``/``nodes_y`` arrays (``n = tile // step + 1``).
-    Source coordinates are corner-based pixel positions (pixel ``k`` spans ``[k, k+1)``);
-    NaN marks points that do not transform.
+    (``offset=0.0``, used by the area methods). The map covers the tiles of the global
+    tiling that its ``lattice`` (a :class:`~xgeo.reproject._lattice.NodeLattice`, as the
+    numba kernels take it) holds. Source coordinates are corner-based pixel positions
+    (pixel ``k`` spans ``[k, k+1)``); NaN marks points that do not transform.
     """
 
-    tile: int
+    lattice: NodeLattice
     offset: float
-    tile_row0: int
-    tile_col0: int
-    steps: np.ndarray  # (ntr, ntc) int64
-    starts: np.ndarray  # (ntr, ntc) int64
-    nodes_x: np.ndarray  # flat float64
-    nodes_y: np.ndarray  # flat float64
     src_bbox: np.ndarray  # (ntr, ntc, 4): min col, min row, max col, max row of each tile's nodes (NaN-free)
 
     def subset(self, r0: int, r1: int, c0: int, c1: int) -> CoordMap:
         """The map restricted to global output points ``[r0, r1) x [c0, c1)``."""
-        t = self.tile
-        tr0, tr1 = r0 // t - self.tile_row0, (r1 - 1) // t + 1 - self.tile_row0
-        tc0, tc1 = c0 // t - self.tile_col0, (c1 - 1) // t + 1 - self.tile_col0
-        steps = self.steps[tr0:tr1, tc0:tc1]
-        starts = self.starts[tr0:tr1, tc0:tc1]
+        lat = self.lattice
+        t = lat.tile
+        tr0, tr1 = r0 // t - lat.tile_row0, (r1 - 1) // t + 1 - lat.tile_row0
+        tc0, tc1 = c0 // t - lat.tile_col0, (c1 - 1) // t + 1 - lat.tile_col0
+        steps = lat.steps[tr0:tr1, tc0:tc1]
+        starts = lat.starts[tr0:tr1, tc0:tc1]
         sizes = (t // steps + 1) ** 2
         new_starts = np.zeros_like(starts)
         flat = new_starts.reshape(-1)
@@ -71,10 +64,9 @@ class CoordMap:
         idx = np.concatenate(
             [np.arange(s, s + n) for s, n in zip(starts.reshape(-1), sizes.reshape(-1), strict=True)]
         )
-        return CoordMap(
-            t, self.offset, self.tile_row0 + tr0, self.tile_col0 + tc0, steps.copy(), new_starts,
-            self.nodes_x[idx], self.nodes_y[idx], self.src_bbox[tr0:tr1, tc0:tc1].copy(),
-        )
+        sub = NodeLattice(t, lat.tile_row0 + tr0, lat.tile_col0 + tc0, steps.copy(), new_starts,
+                          lat.nodes_x[idx], lat.nodes_y[idx])
+        return CoordMap(sub, self.offset, self.src_bbox[tr0:tr1, tc0:tc1].copy())
 
     def window_bbox(self, r0: int, r1: int, c0: int, c1: int) -> tuple[float, float, float, float] | None:
         """Bounding box ``(col0, row0, col1, row1)`` of the source coordinates of points
@@ -82,23 +74,24 @@ class CoordMap:
 
         Interpolated coordinates never leave the hull of the lattice cells they fall
         in, so the box of those nodes bounds them (up to rounding)."""
-        t = self.tile
+        lat = self.lattice
+        t = lat.tile
         boxes = []
         for tr in range(r0 // t, (r1 - 1) // t + 1):
             lr0, lr1 = max(r0 - tr * t, 0), min(r1 - tr * t, t)
             for tc in range(c0 // t, (c1 - 1) // t + 1):
                 lc0, lc1 = max(c0 - tc * t, 0), min(c1 - tc * t, t)
-                i, j = tr - self.tile_row0, tc - self.tile_col0
+                i, j = tr - lat.tile_row0, tc - lat.tile_col0
                 if lr0 == 0 and lr1 == t and lc0 == 0 and lc1 == t:
                     boxes.append(self.src_bbox[i, j])
                     continue
-                s = int(self.steps[i, j])
+                s = int(lat.steps[i, j])
                 n = t // s + 1
-                lat = slice(int(self.starts[i, j]), int(self.starts[i, j]) + n * n)
+                nodes = slice(int(lat.starts[i, j]), int(lat.starts[i, j]) + n * n)
                 rows = slice(lr0 // s, (lr1 - 1) // s + 2)
                 cols = slice(lc0 // s, (lc1 - 1) // s + 2)
-                xs = self.nodes_x[lat].reshape(n, n)[rows, cols]
-                ys = self.nodes_y[lat].reshape(n, n)[rows, cols]
+                xs = lat.nodes_x[nodes].reshape(n, n)[rows, cols]
+                ys = lat.nodes_y[nodes].reshape(n, n)[rows, cols]
                 good = np.isfinite(xs)
                 if good.any():
                     boxes.append((xs[good].min(), ys[good].min(), xs[good].max(), ys[good].max()))
@@ -107,12 +100,6 @@ class CoordMap:
         if box.size == 0:
             return None
         return (float(box[:, 0].min()), float(box[:, 1].min()), float(box[:, 2].max()), float(box[:, 3].max()))
-
-    @property
-    def lattice(self) -> NodeLattice:
-        """The node lattices as the numba kernels take them."""
-        return NodeLattice(self.tile, self.tile_row0, self.tile_col0, self.steps, self.starts,
-                           self.nodes_x, self.nodes_y)
 
     def evaluate(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         """Source ``(col, row)`` arrays for points ``[r0, r1) x [c0, c1)`` (NumPy, for tests)."""
@@ -231,10 +218,9 @@ def build_coord_map(
         good = np.isfinite(cx)
         if good.any():
             bbox[i] = (cx[good].min(), ry[good].min(), cx[good].max(), ry[good].max())
-    return CoordMap(
-        tile, float(offset), 0, 0, steps.reshape(ntr, ntc), starts.reshape(ntr, ntc),
-        nodes_x, nodes_y, bbox.reshape(ntr, ntc, 4),
-    )
+    lattice = NodeLattice(tile, 0, 0, steps.reshape(ntr, ntc), starts.reshape(ntr, ntc),
+                          nodes_x, nodes_y)
+    return CoordMap(lattice, float(offset), bbox.reshape(ntr, ntc, 4))
 
 
 def _midpoint_error(fine: np.ndarray) -> np.ndarray:

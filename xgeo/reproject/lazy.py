@@ -92,7 +92,7 @@ def reproject_dask(array: Any, plan: WarpPlan, out_dtype: np.dtype, src_nodata: 
     row_edges = np.cumsum((0,) + array.chunks[-2])
     col_edges = np.cumsum((0,) + array.chunks[-1])
     token = tokenize(array, plan.src, plan.dst, plan.method, str(out_dtype), src_nodata, fill, ychunks, xchunks,
-                     plan.coords.nodes_x.size, plan.scale)
+                     plan.coords.lattice.nodes_x.size, plan.scale)
     name = f"reproject-{token}"
     plan_args = (plan.method, plan.src.shape, src_nodata, fill, plan.scale)
     extra = plan.corner
