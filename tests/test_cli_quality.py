@@ -98,7 +98,15 @@ def test_cli_klt_with_a_psnr_target(tmp_path):
     back = xgeo.open_dataset(store).reflectance.values
     assert error_stats(orig, back)["psnr"] >= 42
     rep = compression_report(store)["reflectance"]
-    assert rep["chunks"][1] == 13 and rep["format_version"] == 3
+    assert rep["chunks"][1] == 13 and rep["format_version"] == 6  # order measured: "auto"
+    assert set(rep["tools"]["chunks"]) <= {"klt", "klt+reorder"}
+    off = _run("compress", xgeo.datasets.sentinel2_cube_path(), tmp_path / "off.zarr",
+               "--no-klt", "--no-reorder-frames", "--effort", "fast", "--crf", "20",
+               "--variable", "reflectance")
+    assert off.exit_code == 0, off.output
+    rep = compression_report(tmp_path / "off.zarr")["reflectance"]
+    assert rep["format_version"] == 3 and rep["tools"] == {"chunks": {"plain": 5}}
+    assert rep["chunks"][1] == 3  # no KLT: three bands per 4:4:4 stream
     bad = _run("compress", xgeo.datasets.sentinel2_cube_path(), tmp_path / "x.zarr", "--klt",
                "--lossless")
     assert bad.exit_code != 0 and "--klt" in bad.output

@@ -46,7 +46,10 @@ def test_plain_xarray_serializer_round_trip(tmp_path, nrt):
 
 def test_video_encoding_chunks_and_skips(eo, nrt):
     enc = video_encoding(eo, "hevc", crf=12)
-    assert enc["reflectance"]["chunks"] == (5, 3, 101, 100)  # 5 frames, one 4:4:4 stream
+    # 5 frames, every band: the planes decorrelate="auto" may rotate with the KLT
+    assert enc["reflectance"]["chunks"] == (5, 13, 101, 100)
+    no_klt = video_encoding(eo, "hevc", crf=12, decorrelate=None)
+    assert no_klt["reflectance"]["chunks"] == (5, 3, 101, 100)  # one 4:4:4 stream
     assert video_encoding(eo, "av1")["reflectance"]["chunks"] == (5, 1, 101, 100)
     assert enc["dem"]["chunks"] == (101, 100)  # a 2-D variable is one frame
     assert "cloud_coverage" not in enc  # no spatial dims
@@ -101,13 +104,18 @@ def test_klt_keeps_bands_together_and_round_trips_through_zarr(tmp_path, eo):
                     codec_options={"decorrelate": "klt", "crf": 6})
     back = xr.open_zarr(store, consolidated=False)["reflectance"].values
     assert _psnr(eo["reflectance"].values, back) > 40
-    assert compression_report(store)["reflectance"]["format_version"] == 3
+    report = compression_report(store)["reflectance"]
+    # format 6: the frame order was measured ("auto"), the KLT was asked for
+    assert report["format_version"] == 6 and report["tools"]["chunks"] in (
+        {"klt": 1}, {"klt+reorder": 1})
+    assert list(report["tools"]["measured_dB_mean"]) == ["reorder"]
 
 
 def test_frame_dim_and_transposed_vars(eo):
     enc = video_encoding(eo[["reflectance"]], frame_dim="band", crf=20)
     params = enc["reflectance"]["serializer"].params
-    assert params.frame_axis == 1 and enc["reflectance"]["chunks"] == (3, 13, 101, 100)
+    # 13 band frames; the 5 dates are the planes the KLT may rotate (all in one chunk)
+    assert params.frame_axis == 1 and enc["reflectance"]["chunks"] == (5, 13, 101, 100)
     bad = eo[["ndvi"]].transpose("y", "x", "time")
     with pytest.raises(CodecError, match="transpose"):
         video_encoding(bad)
@@ -206,7 +214,7 @@ def test_zero_chunks_in_to_zarr_encoding_are_a_typed_error(tmp_path, eo, lazy):
 
 
 def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tmp_path, nrt):
-    """config_version 2 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
+    """config_version 3 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
     written with the old non-default-only config reports and compares as the same coding."""
     import json
 
@@ -216,12 +224,15 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     from xgeo.cli import main
 
     store = tmp_path / "full.zarr"
+    from xgeo_codecs.params import DEFAULTS_CONFIG_V1
+
+    # tools fixed as version 1 could say them (the "auto" tools came with version 3)
     xgeo.io.to_zarr(nrt[["B2"]].isel(time=slice(0, 8)), store, codec="hevc",
-                    codec_options={"crf": 12})
+                    codec_options={"crf": 12, "decorrelate": None, "reorder_frames": False})
     meta_path = store / "B2" / "zarr.json"
     meta = json.loads(meta_path.read_text())
     video = meta["codecs"][0]["configuration"]
-    assert video["config_version"] == 2 and video["crf"] == 12 and video["codec"] == "hevc"
+    assert video["config_version"] == 3 and video["crf"] == 12 and video["codec"] == "hevc"
     assert "psnr" in video and video["psnr"] is None  # every parameter, unset ones null
     result = CliRunner().invoke(main, ["info", str(store)])
     assert result.exit_code == 0, result.output
@@ -229,7 +240,7 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     before = compression_report(str(store))["B2"]
     coding = zarr.open_array(str(store / "B2")).metadata.to_dict()["codecs"]
     old = {k: v for k, v in video.items()  # what version 1 wrote: the non-default fields
-           if k != "config_version" and v != VideoSerializer().to_dict()["configuration"][k]}
+           if k not in ("config_version", "effort") and v != DEFAULTS_CONFIG_V1[k]}
     assert old.get("crf") == 12 and "psnr" not in old
     meta["codecs"][0]["configuration"] = old
     meta_path.write_text(json.dumps(meta))

@@ -106,12 +106,23 @@ def info(path: str, as_json: bool) -> None:
 @click.option("--bpppb", type=float, help="Target rate in bits per pixel per band.")
 @click.option("--chunks", help="Chunk sizes, e.g. time=32,y=256,x=256.")
 @click.option(
-    "--klt", is_flag=True, help="Lossy: code the bands of a chunk as principal components."
+    "--klt/--no-klt",
+    default=None,
+    help="Lossy: code the bands of a chunk as principal components, or never (default: "
+    "measured per chunk).",
 )
 @click.option(
-    "--reorder-frames",
-    is_flag=True,
-    help="Code the dates of a chunk in similarity order (cloudy series in long time chunks).",
+    "--reorder-frames/--no-reorder-frames",
+    default=None,
+    help="Code the dates of a chunk in similarity order, or never (default: measured per "
+    "chunk).",
+)
+@click.option(
+    "--effort",
+    type=click.Choice(["fast", "default", "max"]),
+    default="default",
+    show_default=True,
+    help="Encoder effort (x265 preset veryfast / faster / slower; max measures more).",
 )
 @click.option(
     "--mask",
@@ -133,8 +144,9 @@ def compress(
     max_error: float | None,
     bpppb: float | None,
     chunks: str | None,
-    klt: bool,
-    reorder_frames: bool,
+    klt: bool | None,
+    reorder_frames: bool | None,
+    effort: str,
     mask: str | None,
     variables: tuple[str, ...],
     categorical: tuple[str, ...],
@@ -154,12 +166,14 @@ def compress(
     if lossless and targets or len(targets) > 1:
         raise click.UsageError("choose one of --lossless, --crf, --psnr, --max-error, --bpppb")
     options: dict[str, Any] = dict(targets)
-    if klt:
-        if lossless:
+    if klt is not None:
+        if lossless and klt:
             raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
-        options["decorrelate"] = "klt"
-    if reorder_frames:
-        options["reorder_frames"] = True
+        options["decorrelate"] = "klt" if klt else None
+    if reorder_frames is not None:
+        options["reorder_frames"] = reorder_frames
+    if effort != "default":
+        options["effort"] = effort
     if lossless:
         options["lossless"] = True
         if codec == "hevc":

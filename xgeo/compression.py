@@ -193,12 +193,13 @@ def video_encoding(
         evenly over the series by :func:`frames_per_chunk`; ``band_chunk``
         along other dims, ``tile`` x ``tile`` pixels).
     band_chunk
-        Chunk size along non-frame, non-spatial dims (bands). Default for lossy HEVC: 3, the
-        bands of one 4:4:4 stream (``pack_planes``: +0.4 to +2 dB at equal rate over one band
-        per chunk on the nrt and L1C cubes; reading one band decodes its two neighbours);
-        other lossy codecs: 1; lossless: all bands up to 16, so that FFV1 can code a band as
-        its difference to the previous one (3 % smaller on the eo-learn cube); with
-        ``decorrelate="klt"`` also all bands up to 16, the planes the KLT rotates.
+        Chunk size along non-frame, non-spatial dims (bands). Default for lossy HEVC: all
+        bands up to 16, the planes the KLT may rotate (``decorrelate="auto"``, the default,
+        measures per chunk whether it pays; reading one band decodes the chunk's others);
+        with ``decorrelate=None``: 3, the bands of one 4:4:4 stream (``pack_planes``: +0.4
+        to +2 dB at equal rate over one band per chunk on the nrt and L1C cubes); other
+        lossy codecs: 1; lossless: all bands up to 16, so that FFV1 can code a band as its
+        difference to the previous one (3 % smaller on the eo-learn cube).
     variables
         Variables to encode (default: every data variable with both spatial dims and a
         numeric dtype the codec supports).
@@ -228,8 +229,8 @@ def video_encoding(
     >>> from xgeo.compression import video_encoding
     >>> ds = xgeo.datasets.sentinel2_cube()
     >>> enc = video_encoding(ds, "hevc", crf=12)
-    >>> enc["reflectance"]["chunks"]  # 5 dates, 3 bands (one 4:4:4 stream), 101 x 100
-    (5, 3, 101, 100)
+    >>> enc["reflectance"]["chunks"]  # 5 dates, all 13 bands (the KLT may rotate them)
+    (5, 13, 101, 100)
     >>> "cloud_coverage" in enc  # no spatial dims: left to Zarr's default
     False
     >>> "serializer" in enc["lulc"]  # land-cover classes: exact, here with Zstd
@@ -310,7 +311,10 @@ def _encodings(
         sizes = dict(var.sizes)
         exact = decisions[name].categorical and not user_lossless  # lossy asked, kept exact
         lossless = user_lossless or exact
-        together = lossless or codec_kwargs.get("decorrelate") is not None
+        # all bands in one chunk where the KLT may rotate them ("auto", the default, measures
+        # per chunk whether it pays); x265 alone measures it (xgeo_codecs.autotools)
+        together = lossless or (codec == "hevc"
+                                and codec_kwargs.get("decorrelate", "auto") is not None)
         packs = codec == "hevc" and codec_kwargs.get("pack_planes", True)
         per_band = band_chunk if band_chunk is not None else (
             16 if together else 3 if packs else 1)
@@ -441,38 +445,45 @@ def _open_group(ds_or_store: Any) -> zarr.Group:
                          "zarr.Group of the store to report on") from err
 
 
-def _first_chunk_info(arr: zarr.Array) -> dict[str, Any] | None:
-    """Header of the first stored chunk of a video-coded array (None if none is stored)."""
+def _chunk_headers(arr: zarr.Array) -> list[dict[str, Any]]:
+    """``chunk_info`` of every stored chunk of a video-coded array."""
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
     store = arr.store_path.store
     prefix = arr.store_path.path
+    out = []
     for coords in np.ndindex(*arr.cdata_shape):
         key = arr.metadata.encode_chunk_key(coords)
         buf = sync(store.get(f"{prefix}/{key}" if prefix else key,
                              prototype=default_buffer_prototype()))
         if buf is not None:
-            return chunk_info(buf.to_bytes())
-    return None
+            out.append(chunk_info(buf.to_bytes()))
+    return out
 
 
-def _quality_summary(arr: zarr.Array) -> dict[str, Any] | None:
+def _tools_summary(headers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Coding tools over the chunks: how many chunks used each combination, and for the
+    measured ones (``decorrelate``/``reorder_frames="auto"``) the mean dB each tried tool
+    gained and the mean trial cost in encodes of a chunk."""
+    used = [h["coding_tools"].split(" ")[0] for h in headers if "coding_tools" in h]
+    if not used:
+        return None
+    out: dict[str, Any] = {"chunks": {k: used.count(k) for k in sorted(set(used))}}
+    records = [h["tools"] for h in headers if isinstance(h.get("tools"), dict)]
+    if records:
+        gains: dict[str, list[float]] = {}
+        for r in records:
+            for name, db in r.get("tried", []):
+                gains.setdefault(name, []).append(float(db))
+        out["measured_dB_mean"] = {k: float(np.mean(v)) for k, v in gains.items()}
+        out["trial_encodes_mean"] = float(np.mean([r.get("cost", 0.0) for r in records]))
+    return out
+
+
+def _quality_summary(headers: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Achieved per-chunk quality (format-2 headers) aggregated over the array's chunks."""
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    store = arr.store_path.store
-    prefix = arr.store_path.path
-    rows = []
-    for coords in np.ndindex(*arr.cdata_shape):
-        key = arr.metadata.encode_chunk_key(coords)
-        buf = sync(store.get(f"{prefix}/{key}" if prefix else key,
-                             prototype=default_buffer_prototype()))
-        if buf is not None:
-            q = chunk_info(buf.to_bytes()).get("quality")
-            if q:
-                rows.append(q)
+    rows = [h["quality"] for h in headers if h.get("quality")]
     if not rows:
         return None
     psnrs = [r["psnr"] for r in rows if r.get("psnr") is not None]
@@ -517,8 +528,10 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     stored bytes x 8 / number of values), ``codec`` (serializer and compressors in the
     metadata), ``kind`` for video-coded arrays and the variables a video write kept exact
     (``"categorical (lossless)"``, ``"continuous (psnr 50)"``: see :mod:`xgeo.categorical`)
-    and, for video-coded arrays, ``encoder``, ``bit_depth`` and
-    ``format_version`` read from the first stored chunk, and ``quality`` (achieved PSNR
+    and, for video-coded arrays, ``encoder`` and ``bit_depth`` read from the first stored
+    chunk, the newest ``format_version`` of its chunks, ``tools`` (how many chunks used the
+    KLT and frame reordering, and what the ``"auto"`` trials measured: mean dB per tried
+    tool, mean trial cost in encodes), and ``quality`` (achieved PSNR
     min/mean, max error, per-chunk bpppb, encodes per chunk, target) aggregated over the
     chunk headers of arrays written with ``psnr=``, ``max_error=``, ``bpppb=`` or
     ``stats=True``.
@@ -553,11 +566,16 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
         if kind is not None:
             row["kind"] = kind
         if codecs and codecs[0] == CODEC_ID:
-            info = _first_chunk_info(arr)
-            if info is not None:
+            headers = _chunk_headers(arr)
+            if headers:
+                info = headers[0]
                 row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),
-                           format_version=info.get("format_version"))
-                if info.get("quality") is not None:
-                    row["quality"] = _quality_summary(arr)
+                           format_version=max(h["format_version"] for h in headers))
+                tools = _tools_summary(headers)
+                if tools is not None:
+                    row["tools"] = tools
+                quality = _quality_summary(headers)
+                if quality is not None:
+                    row["quality"] = quality
         report[str(name)] = row
     return report

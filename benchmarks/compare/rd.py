@@ -123,7 +123,8 @@ def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True,
     n = 0
     stats = []
     groups = [slice(0, b)] if klt and b > 1 else [slice(j, j + 3) for j in range(0, b, 3)]
-    extra = {"decorrelate": "klt"} if klt and b > 1 else {}
+    # tools fixed as named (the codec's "auto" default measures them per chunk: defaults.py)
+    extra = {"decorrelate": "klt" if klt and b > 1 else None, "reorder_frames": False}
     for g in groups:
         for t0 in range(0, t, gop):
             c = np.ascontiguousarray(x[t0:t0 + gop, g])

@@ -42,7 +42,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 PREFIX = struct.Struct("<4sBBH")
-FORMAT_VERSION = 5  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
+FORMAT_VERSION = 6  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
 EXPECT = ("same", "error", "any")
 OUTCOMES = ("error", "same", "decoded", "crash", "hang", "memory", "exception", "wrong")
 FAILURES = ("crash", "hang", "memory", "exception", "wrong")

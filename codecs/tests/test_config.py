@@ -1,4 +1,4 @@
-"""The stored codec config: every parameter written (config_version 2), old non-default-only
+"""The stored codec config: every parameter written (config_version 2, 3), old non-default-only
 configs (version 1) read as the defaults they were written under, newer configs refused for
 writing with a message to upgrade."""
 
@@ -21,7 +21,12 @@ from xgeo_codecs import (
     decode,
     encode,
 )
-from xgeo_codecs.params import CONFIG_VERSION_KEY, DEFAULTS_CONFIG_V1
+from xgeo_codecs.params import (
+    CONFIG_VERSION_KEY,
+    DEFAULTS_CONFIG_V1,
+    EFFORT_PRESET,
+    PRESET_BEFORE_V3,
+)
 
 NAMES = [f.name for f in fields(VideoParams)]
 
@@ -36,8 +41,9 @@ class LaterParams(VideoParams):
 def test_the_stored_config_holds_every_parameter_resolved_in_a_stable_order():
     cfg = VideoCodec(bpppb=0.5).get_config()
     assert list(cfg) == ["id", CONFIG_VERSION_KEY, *NAMES]
-    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 2
-    assert cfg["codec"] == "hevc" and cfg["bpppb"] == 0.5 and cfg["decorrelate"] is None
+    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 3
+    assert cfg["codec"] == "hevc" and cfg["bpppb"] == 0.5 and cfg["decorrelate"] == "auto"
+    assert cfg["reorder_frames"] == "auto" and cfg["effort"] == "default"
     assert json.loads(json.dumps(cfg)) == cfg  # plain JSON types
     ser = VideoSerializer(lossless=True, value_range=(0, 1)).to_dict()
     assert ser["name"] == CODEC_ID and list(ser["configuration"]) == [CONFIG_VERSION_KEY, *NAMES]
@@ -49,12 +55,27 @@ def test_the_stored_config_holds_every_parameter_resolved_in_a_stable_order():
     assert repr(VideoCodec(lossless=True)) == "VideoCodec(lossless=True)"
 
 
-def test_the_frozen_v1_defaults_are_todays_defaults_and_name_only_known_parameters():
+def test_the_frozen_v1_defaults_are_what_v1_wrote_under_and_name_only_known_parameters():
     assert set(DEFAULTS_CONFIG_V1) <= set(NAMES)
     with pytest.raises(TypeError):
         DEFAULTS_CONFIG_V1["crf"] = 4  # type: ignore[index]
-    # a version-1 config with nothing in it is the default coding it was written under
-    assert VideoParams.from_config({}, stored=True) == VideoParams()
+    # a version-1 config with nothing in it is the default coding it was written under:
+    # no KLT, chronological frames (the "auto" tools came with config version 3)
+    assert VideoParams.from_config({}, stored=True) == VideoParams(decorrelate=None,
+                                                                   reorder_frames=False)
+    assert VideoParams.from_config({}, stored=False) == VideoParams()  # a user's: today's
+
+
+def test_a_version_2_config_reads_without_the_parameters_version_3_added():
+    cfg = VideoParams(bpppb=0.5, decorrelate=None, reorder_frames=False).to_config()
+    cfg[CONFIG_VERSION_KEY] = 2
+    del cfg["effort"]
+    for stored in (True, False):
+        p = VideoParams.from_config(cfg, stored=stored)
+        assert p.effort == "default" and p.decorrelate is None and p.reorder_frames is False
+    # "default" effort is the x265 preset versions 1 and 2 used when preset was null: if it
+    # ever changes, from_config must resolve preset for configs older than version 3
+    assert EFFORT_PRESET["default"] == PRESET_BEFORE_V3["hevc"]
 
 
 def test_an_old_config_keeps_its_meaning_when_a_live_default_changes():
@@ -83,7 +104,7 @@ def test_a_full_config_missing_a_parameter_is_refused_naming_it():
 
 
 @pytest.mark.parametrize("newer", [
-    {"effort": "max"},  # a parameter this version does not know
+    {"knob_of_a_newer_version": "max"},  # a parameter this version does not know
     {CONFIG_VERSION_KEY: CONFIG_VERSION + 1},  # a later schema
 ])
 def test_a_config_of_a_newer_writer_reads_but_refuses_to_encode(tmp_path, newer):
@@ -122,10 +143,11 @@ def test_an_old_style_store_opens_reads_and_takes_new_chunks_as_it_was_written(t
     meta["codecs"][0]["configuration"] = {"crf": 8}  # as version 1 wrote it
     meta_path.write_text(json.dumps(meta))
     z = zarr.open_array(str(tmp_path / "o.zarr"), mode="r+")
-    assert z.serializer.params == VideoParams(crf=8)
+    v1 = {"decorrelate": None, "reorder_frames": False}  # what version 1 meant by defaults
+    assert z.serializer.params == VideoParams(crf=8, **v1)
     z[4:] = data[4:]
     blob = (tmp_path / "o.zarr" / "c" / "1" / "0" / "0").read_bytes()
-    assert blob == encode(data[4:], VideoParams(crf=8, nodata=0.0))  # fill_value 0 is masked
+    assert blob == encode(data[4:], VideoParams(crf=8, nodata=0.0, **v1))  # fill 0 is masked
     out = z[:]
     assert np.abs(out.astype(int) - data).max() < 400
     np.testing.assert_array_equal(decode(blob), out[4:])

@@ -37,14 +37,22 @@ from ._values import (
 )
 from .errors import CodecError
 from .mask import fill_invalid, pack_mask
-from .params import DEFAULT_BIT_DEPTH, DEFAULT_CRF, DEFAULT_PRESET, VideoParams, coerce
+from .params import (
+    DEFAULT_BIT_DEPTH,
+    DEFAULT_CRF,
+    DEFAULT_PRESET,
+    EFFORT_PRESET,
+    VideoParams,
+    coerce,
+)
 
 _LOSSLESS_DEPTHS = (8, 9, 10, 12, 14, 16)
 
 
 def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) -> bytes:
     """Encode one chunk without a quality target (format 1, or 3/4 for KLT, 4:4:4 groups
-    and frame order); see the module docstring for the steps.
+    and frame order); see the module docstring for the steps. Codes what it is told:
+    ``"auto"`` tools (resolved by :func:`xgeo_codecs.encode` before) are off here.
 
     Examples
     --------
@@ -63,7 +71,7 @@ def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = 
     cube, fa = to_cube(a, p.frame_axis)
     meta["frame_axis"] = fa
     masked = _find_masks(cube, p.nodata)
-    if p.reorder_frames and cube.shape[0] > 2:
+    if p.reorder_frames is True and cube.shape[0] > 2:
         cube, masked = _reorder_frames(cube, masked, meta)
     masks = _mask_sections(masked, p.nodata, dtype, meta)
     enc, maxbits = _choose_encoder(p)
@@ -304,7 +312,7 @@ def _codec_options(p: VideoParams, enc: str, t: int, hc: int, wc: int) -> dict[s
             # dates are not scene changes worth a key frame) +0.15 dB; ~20 % slower encode
             xp += ["rdoq-level=2", "scenecut=0"]
         # tune=psnr: no psycho-visual tricks, which trade fidelity for perceived texture
-        o = {"preset": p.preset or DEFAULT_PRESET["hevc"], "tune": "psnr",
+        o = {"preset": p.preset or EFFORT_PRESET[p.effort], "tune": "psnr",
              "x265-params": ":".join(xp)}
         if not p.lossless:
             if p.qp is not None:

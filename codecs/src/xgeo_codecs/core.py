@@ -9,7 +9,8 @@ A short facade over the layers below (each imports only those under it):
 * :mod:`xgeo_codecs._residual` - the residual section that bounds ``max_error``;
 * :mod:`xgeo_codecs._encoder` / :mod:`xgeo_codecs._decoder` - the plain encoder and the
   decoder of every format version;
-* :mod:`xgeo_codecs.quality` - the ``psnr=`` / ``bpppb=`` / ``max_error=`` searches on top.
+* :mod:`xgeo_codecs.quality` - the ``psnr=`` / ``bpppb=`` / ``max_error=`` searches on top;
+* :mod:`xgeo_codecs.autotools` - ``"auto"`` coding tools measured per chunk, before either.
 
 The container format, byte by byte for each version, is in ``codecs/SPEC.md``.
 """
@@ -20,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from . import header
+from . import autotools, header
 from ._decoder import DECODER_ENV, decode_chunk
 from ._encoder import encode_plain, repack
 from .params import VideoParams, coerce
-from .quality import encode_quality
+from .quality import annotate, encode_quality
 
 __all__ = ["DECODER_ENV", "chunk_info", "decode", "encode"]
 
@@ -39,7 +40,8 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
         all other axes are separate planes.
     params
         :class:`VideoParams` or its config dict. Default: lossy HEVC 12 bit, CRF 6 (about 1
-        bit per value on Sentinel-2). ``psnr=``, ``max_error=``, ``bpppb=`` or
+        bit per value on Sentinel-2), KLT and frame order chosen per chunk by measurement
+        (:mod:`xgeo_codecs.autotools`, recorded as ``tools`` in the header, format 6). ``psnr=``, ``max_error=``, ``bpppb=`` or
         ``stats=True`` write format 2 (see :mod:`xgeo_codecs.quality`).
 
     Returns
@@ -63,10 +65,13 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     p = coerce(params)
     p.check_writable()  # a config of a newer xgeo-codecs reads, but does not write
     a = np.asarray(arr)
+    p, tools = autotools.choose(a, p)  # "auto" coding tools, measured on a sample
     if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
         blob = encode_plain(a, p)
     else:
         blob = encode_quality(a, p)
+    if tools is not None:
+        blob = annotate(blob, {"tools": tools}, max(a.size, 1))
     if a.ndim > 1 and a.size > 1 and a.flags.f_contiguous and not a.flags.c_contiguous:
         # numcodecs and Zarr format 2 read a chunk's bytes in its array's memory order
         # (order="F"): the decoder must hand back the memory order it was given (format 5)
@@ -127,7 +132,10 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
     -------
     dict
         The validated header, ``format_version``, and ``total_bytes``, ``header_bytes``,
-        ``mask_bytes``, ``stream_bytes`` (residual included, also as ``residual_bytes``).
+        ``mask_bytes``, ``stream_bytes`` (residual included, also as ``residual_bytes``),
+        and ``coding_tools``: the tools used (``"plain"``, ``"klt"``, ``"reorder"``,
+        ``"klt+reorder"``) with, for chunks whose tools were measured (format 6), what
+        each tried tool measured (:func:`xgeo_codecs.autotools.describe`).
 
     Examples
     --------
@@ -146,4 +154,6 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
         stream_bytes += meta["residual_bytes"]
     meta.update({"total_bytes": len(buf), "mask_bytes": mask_bytes, "stream_bytes": stream_bytes,
                  "header_bytes": len(buf) - mask_bytes - stream_bytes})
+    if "planes" in meta:
+        meta["coding_tools"] = autotools.describe(meta) or autotools.used(meta)
     return meta

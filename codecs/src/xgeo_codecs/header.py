@@ -125,6 +125,18 @@ def _flat(v: Any, field: str, nested: tuple[str, ...] = ()) -> None:
             _scalar(x, f"{field}.{k}")
 
 
+def _tools(v: Any) -> None:
+    """The informative ``tools`` record (format 6): ``tried`` [[name, dB], ...], ``cost``."""
+    _dict(v, "tools", {"tried", "cost"}, {"tried"})
+    for i, entry in enumerate(_list(v["tried"], "tools.tried", most=8)):
+        _list(entry, f"tools.tried[{i}]", 2)
+        if not isinstance(entry[0], str) or len(entry[0]) > 32:
+            raise _bad(f"tools.tried[{i}]", "must start with a tool name")
+        _finite(entry[1], f"tools.tried[{i}]")
+    if "cost" in v:
+        _finite(v["cost"], "tools.cost")
+
+
 def cube_shape(shape: list[int], fa: int) -> tuple[int, int, int, int]:
     """(T, P, H, W) of a chunk of ``shape`` with frame axis ``fa`` (no allocation)."""
     if len(shape) <= 2:
@@ -281,6 +293,8 @@ def validate(meta: dict[str, Any], version: int, body_bytes: int) -> None:
             _int(x, "frame_order", 0, t - 1)
     if "quality" in meta:
         _flat(meta["quality"], "quality", nested=("target",))
+    if "tools" in meta:
+        _tools(meta["tools"])
     if meta.get("residual") is not None:
         res = _list(meta["residual"], "residual", 2)
         res_len = _int(res[0], "residual.length", 0, body_bytes)

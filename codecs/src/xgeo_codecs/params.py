@@ -22,9 +22,16 @@ FAMILIES = ("hevc", "av1", "vp9", "ffv1")
 DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
 DEFAULT_CRF = {"hevc": 6.0, "av1": 30.0, "vp9": 30.0}  # hevc 6: ~1 bpppb, ~52 dB on nrt
 DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: offsets on flat frames
+# ``effort=`` -> the x265 preset used when ``preset`` is not given (benchmarks/compare/
+# x265_effort.py measures each one's encode cost and dB at equal rate)
+EFFORT_PRESET = {"fast": "veryfast", "default": "faster", "max": "slower"}
+EFFORTS = tuple(EFFORT_PRESET)
+# the x265 preset of versions 1 and 2 when a config said ``preset: null``
+PRESET_BEFORE_V3 = {"hevc": "faster", "av1": "6"}
 # the schema version of the stored config: since 2 every parameter is written (resolved), so a
 # stored array never depends on the reader's defaults; configs without the key are version 1
-CONFIG_VERSION = 2
+# 3: ``effort``; ``decorrelate`` / ``reorder_frames`` take "auto" (the new defaults)
+CONFIG_VERSION = 3
 CONFIG_VERSION_KEY = "config_version"
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
@@ -80,6 +87,12 @@ DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
     "bpppb": None, "stats": False, "decorrelate": None, "pack_planes": True,
     "reorder_frames": False,
 })
+
+
+# parameters added after version 2 -> (the config version that added them, the value that
+# means what configs without them meant); ``effort="default"`` is the preset those versions
+# used (a test pins EFFORT_PRESET["default"] to PRESET_BEFORE_V3)
+ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({"effort": (3, "default")})
 
 
 @contextlib.contextmanager
@@ -168,21 +181,30 @@ class VideoParams:
         Rate target in bits per value (every byte of the chunk counted); CRF searched per
         chunk to land within about 10 % of it. Format 2.
     decorrelate
-        ``"klt"``: rotate the chunk's planes (bands) onto their principal components before
+        ``"auto"`` (default): each lossy chunk of several planes measures whether the KLT
+        codes better, on a sample of the chunk (:mod:`xgeo_codecs.autotools`); the choice and
+        the measured gain are stored in the chunk header (``tools``). ``"klt"``: rotate the chunk's planes (bands) onto their principal components before
         coding, all components on one step in data units (lossy only; needs several planes
         per chunk, e.g. ``band_chunk`` = all bands in :func:`xgeo.compression.video_encoding`).
         Measured on the nrt 4-band cube: +1.7 to +2.7 dB at 0.1-0.5 bits per value. The
         basis is stored per chunk (format 3). ``None``: each plane coded on its own range.
+        Lossless, ``value_range=`` and ``max_error=`` chunks resolve ``"auto"`` to ``None``.
     pack_planes
         Lossy x265: code a chunk's planes three at a time as one 4:4:4 stream, so they share
         motion vectors and block partitions (measured: +0.4 to +5.4 dB at equal rate over a
         grey stream per band on the nrt and L1C cubes, +0.1 to +1.2 dB on KLT components).
         Leftover planes (1 or 2) are coded grey. Format 3.
     reorder_frames
-        Code the chunk's frames in an order that puts similar dates next to each other
+        ``"auto"`` (default): measured per chunk like ``decorrelate="auto"`` (chunks of three
+        frames or more, lossy, no ``max_error=``). ``True``: code the chunk's frames in an order that puts similar dates next to each other
         (:mod:`xgeo_codecs.frame_order`; the order is stored, format 4, and undone on
         decode). Measured on cloudy series: +0.5 to +0.8 dB at equal rate with a whole
-        68-date series in one chunk, -0.15 dB in 23-frame chunks: for long chunks.
+        68-date series in one chunk, -0.15 dB in 23-frame chunks: hence measured per chunk.
+    effort
+        ``"fast"``, ``"default"`` or ``"max"``: the x265 preset when ``preset`` is not given
+        (:data:`EFFORT_PRESET`) and how large a sample the ``"auto"`` tools are measured on
+        (``"max"`` also tries every combination). Measured cost and gain: README, section
+        "Choosing effort" (``benchmarks/results/x265_effort.json``).
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -208,9 +230,10 @@ class VideoParams:
     max_error: float | None = None
     bpppb: float | None = None
     stats: bool = False
-    decorrelate: str | None = None
+    decorrelate: str | None = "auto"
     pack_planes: bool = True
-    reorder_frames: bool = False
+    reorder_frames: bool | str = "auto"
+    effort: str = "default"
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -260,12 +283,18 @@ class VideoParams:
                              "exact round trip use lossless=True")
         if self.bpppb is not None and not (0.005 <= float(self.bpppb) <= 32):
             raise CodecError(f"bpppb={self.bpppb} is outside 0.005..32 bits per value")
-        if self.decorrelate not in (None, "klt"):
-            raise CodecError(f"decorrelate={self.decorrelate!r}; use 'klt' or None")
-        if self.decorrelate and (self.lossless or fam == "ffv1"):
+        if self.decorrelate not in (None, "klt", "auto"):
+            raise CodecError(f"decorrelate={self.decorrelate!r}; use 'auto', 'klt' or None")
+        if self.reorder_frames not in (True, False, "auto") or isinstance(
+                self.reorder_frames, (int, float)) and not isinstance(self.reorder_frames, bool):
+            raise CodecError(f"reorder_frames={self.reorder_frames!r}; use 'auto', True or "
+                             "False")
+        if self.effort not in EFFORTS:
+            raise CodecError(f"effort={self.effort!r}; use one of {EFFORTS}")
+        if self.decorrelate == "klt" and (self.lossless or fam == "ffv1"):
             raise CodecError("decorrelate='klt' is lossy (a float rotation); for lossless "
                              "band prediction FFV1 already uses plane_prediction")
-        if self.decorrelate and self.value_range is not None:
+        if self.decorrelate == "klt" and self.value_range is not None:
             raise CodecError("value_range is in band units and does not apply to KLT "
                              "components; pass one of decorrelate= or value_range=")
         if self.value_range is not None and not all(
@@ -378,6 +407,9 @@ class VideoParams:
             warnings.warn(newer + "; reading it works (each chunk describes itself)",
                           UserWarning, stacklevel=3)
         else:
+            for name, (added, value) in ADDED_PARAMETERS.items():
+                if version < added:
+                    cfg.setdefault(name, value)
             missing = [n for n in names if n not in cfg]
             if missing:
                 raise CodecError(f"codec config ({CONFIG_VERSION_KEY} {version}) lacks "

@@ -35,7 +35,7 @@ from ._encoder import encode_plain, repack
 from ._residual import apply_residual, encode_residual
 from ._values import check_dtype, to_cube
 from .errors import CodecError
-from .params import VideoParams
+from .params import DEFAULT_CRF, VideoParams
 
 # PSNR(crf) prior for the first probe, dB and dB per CRF step: fit by replaying the search on
 # PSNR(level) tables measured every 0.25 CRF on the 12 real chunks (nrt, L1C, NDVI with and
@@ -80,8 +80,15 @@ def chunk_stats(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray) -> dict[st
     return {"psnr": psnr, "mse": mse, "max_error": float(err.max())}
 
 
-def _base(p: VideoParams, level: float) -> VideoParams:
-    """Plain (format 1/3) parameters for one quality level."""
+def level_params(p: VideoParams, level: float) -> VideoParams:
+    """Plain (format 1/3) parameters for one quality level (``< 0``: QP ``level + 7``).
+
+    Examples
+    --------
+    >>> q = level_params(VideoParams(bpppb=1.0), -7)
+    >>> q.qp, q.crf, q.bpppb
+    (0, None, None)
+    """
     if level < 0:
         return replace(p, crf=None, qp=int(round(level - _LEVEL_LO)), psnr=None, bpppb=None,
                        max_error=None, stats=False)
@@ -89,9 +96,30 @@ def _base(p: VideoParams, level: float) -> VideoParams:
                    max_error=None, stats=False)
 
 
-def _clamp_level(level: float) -> float:
+def clamp_level(level: float) -> float:
+    """``level`` within the scale (QP 0 .. CRF 51); QP levels are whole numbers."""
     level = min(max(float(level), _LEVEL_LO), _LEVEL_HI)
     return float(round(level)) if level < 0 else round(level, 2)  # QP is an integer
+
+
+def first_level(p: VideoParams) -> float:
+    """The level a search for ``p``'s target probes first (its ``crf``/``qp`` when it has no
+    target): the models' prior, so trials of coding tools run where the chunk will land.
+
+    Examples
+    --------
+    >>> first_level(VideoParams(psnr=46.0)), first_level(VideoParams(bpppb=0.25))
+    (9.69, 18.0)
+    >>> first_level(VideoParams(qp=3)), first_level(VideoParams())
+    (-4.0, 6.0)
+    """
+    if p.psnr is not None:
+        return clamp_level((_P0 - (float(p.psnr) + 0.25)) / -_SLOPE)
+    if p.bpppb is not None:
+        return clamp_level(6.0 + (math.log2(1.0) - math.log2(float(p.bpppb))) / -_LOG2_SLOPE)
+    if p.qp is not None:
+        return float(int(p.qp)) + _LEVEL_LO
+    return clamp_level(p.crf if p.crf is not None else DEFAULT_CRF["hevc"])
 
 
 def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
@@ -130,11 +158,11 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
     probes: list[tuple[float, bytes, np.ndarray, dict[str, Any]]] = []
 
     def probe(level: float) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
-        crf = _clamp_level(level)
+        crf = clamp_level(level)
         for old in probes:
             if abs(old[0] - crf) < 0.01:
                 return old
-        blob = encode_plain(a, _base(p, crf))
+        blob = encode_plain(a, level_params(p, crf))
         dec = decode_chunk(blob)
         probes.append((crf, blob, dec, chunk_stats(a, dec, valid)))
         return probes[-1]
@@ -193,6 +221,25 @@ def _finish(blob: bytes, st: dict[str, Any], crf: float | None, encodes: int, ex
     return _with_quality(blob, meta, extra, n)
 
 
+def annotate(blob: bytes, extra_meta: dict[str, Any], n: int) -> bytes:
+    """``blob`` with the header keys ``extra_meta`` added; a ``quality`` record's bpppb is
+    settled again so that it still counts every byte (``n``: values in the chunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(64, dtype="uint16").reshape(1, 8, 8)
+    >>> blob = encode_quality(a, VideoParams(stats=True, crf=20))
+    >>> out = annotate(blob, {"tools": {"tried": [], "cost": 0.5}}, a.size)
+    >>> header.parse(out)[0]["quality"]["bpppb"] == round(len(out) * 8 / a.size, 5)
+    True
+    """
+    meta = header.parse(blob)[0]
+    if "quality" not in meta:
+        return repack(blob, extra_meta)
+    return _with_quality(blob, {**extra_meta, "quality": dict(meta["quality"])}, b"", n)
+
+
 def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, n: int) -> bytes:
     """``blob`` repacked with ``meta`` (holding the ``quality`` record) and ``extra``; the
     record's bpppb counts every byte, header included, so it settles its own digits."""
@@ -214,7 +261,7 @@ def _psnr_of(st: dict[str, Any]) -> float:
 def _search(probe: Any, target: float) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
     aim = target + 0.25  # the middle of the accepted window
     pts: list[tuple[float, float]] = []
-    crf = (_P0 - aim) / -_SLOPE
+    crf = first_level(VideoParams(psnr=target))
     for _ in range(_MAX_ENCODES):
         c, blob, dec, st = probe(crf)
         ps = _psnr_of(st)
@@ -279,7 +326,7 @@ def _rate_search(probe: Any, target: float, n: int
                  ) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
     aim = math.log2(target)
     pts: list[tuple[float, float]] = []
-    crf = 6.0 + (math.log2(1.0) - aim) / -_LOG2_SLOPE
+    crf = first_level(VideoParams(bpppb=target))
     best = None
     for _ in range(_MAX_ENCODES):
         c, blob, dec, st = probe(crf)

@@ -1,0 +1,272 @@
+"""Coding tools chosen per chunk by measurement: ``decorrelate="auto"``, ``reorder_frames="auto"``.
+
+Whether rotating a chunk's bands onto their principal components (KLT) or coding its frames
+in similarity order pays depends on the chunk: on how correlated its bands are, how long its
+series is and how its dates alternate. No rule fitted to a few cubes decides it here; each
+chunk is measured. A spatial crop of the chunk (all its planes and frames; :func:`sample_window`) is coded with each candidate setting at the operating point the chunk
+asks for (its ``crf``/``qp``, or the first probe of its ``psnr=`` / ``bpppb=`` search), and
+the candidates are compared by PSNR *at equal rate*: a candidate whose first probe lands at
+another rate is probed a second time aiming at the baseline's rate, and its PSNR is
+interpolated there in log rate.
+
+The search is greedy from the plain coding (no KLT, chronological order): the KLT is tried
+first, then frame reordering on top of the winner; a tool is kept when it gains more than
+:data:`MIN_GAIN_DB`. ``effort="max"`` measures every combination on a larger sample.
+
+The measurement is recorded in the chunk header as ``tools`` (format 6): the tools tried, the
+dB each one measured against the coding it was added to, and the trial's cost in encodes of
+the whole chunk (the choice itself is the header's ``klt`` / ``frame_order``), so :func:`xgeo_codecs.chunk_info` and
+``xgeo.compression_report`` show what was decided and why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ._decoder import decode_chunk
+from ._encoder import encode_plain
+from ._stream import layout_for, padded_size
+from ._values import check_dtype, to_cube
+from .errors import CodecError
+from .params import VideoParams
+from .quality import chunk_stats, clamp_level, first_level, level_params, valid_mask
+
+# a tool is used when the sample measures at least this much better with it (at equal rate)
+MIN_GAIN_DB = 0.05
+# fraction of the chunk's pixels the sample holds, per effort
+SAMPLE_FRACTION = {"fast": 0.125, "default": 0.25, "max": 1.0}
+# x265 preset of the trial encodes when the chunk's own is not given ("max": its own).
+# Measured on synthetic cubes built to favour each tool: veryfast decides as the chunk's
+# own preset does; superfast picked the KLT where it lost 2 dB on the whole chunk.
+TRIAL_PRESET = {"fast": "veryfast", "default": "veryfast", "max": None}
+_LEVELS_PER_OCTAVE = 6.0  # x265: the rate halves about every 6 CRF steps
+_DB_PER_OCTAVE = 6.0  # PSNR gained per doubling of the rate, to extrapolate a last step
+
+
+@dataclass(frozen=True)
+class Tools:
+    """One candidate: the KLT or not, frames reordered or not."""
+
+    decorrelate: str | None
+    reorder_frames: bool
+
+    @property
+    def name(self) -> str:
+        parts = (["klt"] if self.decorrelate else []) + (["reorder"] if self.reorder_frames
+                                                          else [])
+        return "+".join(parts) or "plain"
+
+
+def choose(a: np.ndarray, p: VideoParams) -> tuple[VideoParams, dict[str, Any] | None]:
+    """``p`` with its ``"auto"`` tools resolved for chunk ``a``, and the header record
+    (``None`` when nothing had to be measured).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xgeo_codecs.params import VideoParams
+    >>> rng = np.random.default_rng(0)
+    >>> base = rng.normal(size=(6, 1, 64, 64)).cumsum(axis=-1)
+    >>> a = np.concatenate([base, base * 2 + 1, base - 3], axis=1)  # three equal bands
+    >>> q, record = choose(a.astype("float32"), VideoParams(crf=20))
+    >>> q.decorrelate, record["tried"][0][0], record["tried"][0][1] > 1
+    ('klt', 'klt', True)
+    >>> choose(a[:, :1].astype("float32"), VideoParams(crf=20, reorder_frames=False))[1] is None
+    True
+    """
+    a = np.asarray(a)
+    if a.size == 0:
+        return _resolved(p, Tools(None if p.decorrelate == "auto" else p.decorrelate,
+                                  p.reorder_frames is True)), None
+    options_klt, options_order = _options(a, p)
+    fixed = Tools(options_klt[0], options_order[0])
+    if len(options_klt) == 1 and len(options_order) == 1:
+        return _resolved(p, fixed), None
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _measure(a, p, options_klt, options_order)
+    except CodecError:  # the plain coding fails too: the encode that follows says why
+        return _resolved(p, fixed), None
+
+
+def _measure(a: np.ndarray, p: VideoParams, options_klt: list[str | None],
+             options_order: list[bool]) -> tuple[VideoParams, dict[str, Any] | None]:
+    best = Tools(options_klt[0], options_order[0])
+    trial = _Trial(a, p)
+    if trial.pointless:
+        return _resolved(p, best), None
+    tried: list[list[Any]] = []
+    if p.effort == "max":
+        candidates = [Tools(k, o) for k in options_klt for o in options_order]
+        scores = {c: trial.score(c) for c in candidates}
+        base = scores[best]
+        for c in candidates:
+            if c != best:
+                tried.append([c.name, _db(scores[c] - base)])
+        top = max(candidates, key=lambda c: scores[c])
+        if scores[top] > base + MIN_GAIN_DB:
+            best = top
+    else:
+        base = trial.score(best)
+        for step in ([Tools("klt", False)] if len(options_klt) > 1 else []) + (
+                [Tools(None, True)] if len(options_order) > 1 else []):
+            cand = Tools(step.decorrelate or best.decorrelate,
+                         step.reorder_frames or best.reorder_frames)
+            s = trial.score(cand)
+            tried.append([step.name, _db(s - base)])
+            if s > base + MIN_GAIN_DB:
+                best, base = cand, s
+    # short, since it is stored in every chunk: what was chosen is in the header already
+    # (``klt``, ``frame_order``); :func:`describe` spells it out
+    record = {"tried": tried, "cost": round(trial.cost, 2)}
+    return _resolved(p, best), record
+
+
+def describe(meta: dict[str, Any]) -> str | None:
+    """One line on a chunk header's tools: what was used and, when they were measured, the
+    dB each tried tool gained (``None`` for chunks older than format 6 without a record).
+
+    Examples
+    --------
+    >>> describe({"klt": {}, "tools": {"tried": [["klt", 1.2], ["reorder", -0.3]],
+    ...                                "cost": 0.8}})
+    'klt (measured: klt +1.20 dB, reorder -0.30 dB; trial cost 0.80 encodes)'
+    """
+    record = meta.get("tools")
+    if not isinstance(record, dict):
+        return None
+    tried = ", ".join(f"{name} {db:+.2f} dB" for name, db in record.get("tried", []))
+    return f"{used(meta)} (measured: {tried}; trial cost {record.get('cost', 0):.2f} encodes)"
+
+
+def used(meta: dict[str, Any]) -> str:
+    """The tools a chunk header says its chunk was coded with: ``"plain"``, ``"klt"``,
+    ``"reorder"`` or ``"klt+reorder"``.
+
+    Examples
+    --------
+    >>> used({"frame_order": [1, 0, 2]}), used({})
+    ('reorder', 'plain')
+    """
+    return Tools("klt" if "klt" in meta else None, "frame_order" in meta).name
+
+
+def _options(a: np.ndarray, p: VideoParams) -> tuple[list[str | None], list[bool]]:
+    """The settings open to measurement for each tool (one entry: fixed)."""
+    cube, _ = to_cube(a, p.frame_axis)
+    t, planes = cube.shape[:2]
+    lossy = not p.lossless and p.family != "ffv1"
+    # x265 only: the levels the trial probes are x265's CRF / QP scale
+    measurable = lossy and p.family == "hevc" and p.max_error is None and cube.size > 0
+    if p.decorrelate != "auto":
+        klt: list[str | None] = [p.decorrelate]
+    elif measurable and planes > 1 and p.value_range is None:
+        klt = [None, "klt"]
+    else:
+        klt = [None]
+    if p.reorder_frames != "auto":
+        order = [bool(p.reorder_frames)]
+    elif measurable and t > 2:
+        order = [False, True]
+    else:
+        order = [False]
+    return klt, order
+
+
+def _resolved(p: VideoParams, tools: Tools) -> VideoParams:
+    return replace(p, decorrelate=tools.decorrelate, reorder_frames=tools.reorder_frames)
+
+
+def _db(v: float) -> float:
+    return round(float(v), 2) if math.isfinite(v) else (99.0 if v > 0 else -99.0)
+
+
+def sample_window(shape: tuple[int, int, int, int], fraction: float, min_side: int = 64
+                  ) -> tuple[slice, slice]:
+    """Rows and columns of the trial sample of a ``(T, P, H, W)`` cube: a centred crop
+    holding about ``fraction`` of its pixels, never under ``min_side`` (the smallest frame
+    x265 codes without padding). Every frame is kept: whether reordering pays depends on
+    the whole series (measured: samples of 8 of 12 frames chose it wrongly).
+
+    Examples
+    --------
+    >>> sample_window((32, 4, 256, 256), 0.25)
+    (slice(64, 192, None), slice(64, 192, None))
+    >>> sample_window((140, 4, 50, 50), 0.25)
+    (slice(0, 50, None), slice(0, 50, None))
+    """
+    side = math.sqrt(fraction)
+
+    def crop(n: int) -> slice:
+        m = min(n, max(min_side, int(math.ceil(n * side / 8)) * 8))
+        start = (n - m) // 2
+        return slice(start, start + m)
+
+    return crop(shape[2]), crop(shape[3])
+
+
+class _Trial:
+    """The sample of one chunk and the candidates' scores on it (dB at the baseline rate)."""
+
+    def __init__(self, a: np.ndarray, p: VideoParams) -> None:
+        a = np.asarray(a)
+        a = a.astype(check_dtype(a.dtype), copy=False)
+        cube, _ = to_cube(a, p.frame_axis)
+        rows, cols = sample_window(cube.shape, SAMPLE_FRACTION[p.effort])
+        self.sample = np.ascontiguousarray(cube[:, :, rows, cols])
+        self.shape = self.sample.shape[:1] + self.sample.shape[2:]
+        self.valid = valid_mask(self.sample, p.nodata)
+        vals = self.sample[self.valid]
+        self.pointless = vals.size == 0 or float(vals.max()) == float(vals.min())
+        preset = p.preset or (TRIAL_PRESET[p.effort] if p.family == "hevc" else None)
+        self.params = replace(p, frame_axis=0, preset=preset or p.preset, psnr=None,
+                              bpppb=None, max_error=None, stats=False)
+        self.level = first_level(p)
+        self.ref_rate: float | None = None
+        self.encodes = 0.0
+        lay = layout_for("libx265", 12)
+        hc, wc = padded_size(*cube.shape[2:], lay)
+        hs, ws = padded_size(*self.sample.shape[2:], lay)
+        self.unit = (self.sample.shape[0] * self.sample.shape[1] * hs * ws) / max(
+            cube.shape[0] * cube.shape[1] * hc * wc, 1)
+
+    @property
+    def cost(self) -> float:
+        """Trial encodes so far, in encodes of the whole chunk (by coded pixels)."""
+        return self.encodes * self.unit
+
+    def _probe(self, tools: Tools, level: float) -> tuple[float, float]:
+        """(log2 bits per value, PSNR) of the sample coded with ``tools`` at ``level``."""
+        q = level_params(_resolved(self.params, tools), clamp_level(level))
+        blob = encode_plain(self.sample, q)
+        self.encodes += 1
+        st = chunk_stats(self.sample, decode_chunk(blob), self.valid)
+        psnr = 200.0 if st["psnr"] is None else float(st["psnr"])
+        return math.log2(max(len(blob), 1) * 8 / self.sample.size), psnr
+
+    def score(self, tools: Tools) -> float:
+        """PSNR of ``tools`` at the baseline's rate (the first candidate scored sets it)."""
+        if self.ref_rate is None:  # the baseline: a failure here is the chunk's failure
+            r1, q1 = self._probe(tools, self.level)
+            self.ref_rate = r1
+            return q1
+        try:
+            r1, q1 = self._probe(tools, self.level)
+        except CodecError:  # e.g. the KLT overflows float32 on this chunk: not a candidate
+            return -math.inf
+        gap = r1 - self.ref_rate
+        if abs(gap) < 0.05:
+            return q1
+        level2 = clamp_level(self.level + _LEVELS_PER_OCTAVE * gap)
+        if abs(level2 - clamp_level(self.level)) < 0.01:  # at the end of the scale
+            return q1 - _DB_PER_OCTAVE * gap
+        r2, q2 = self._probe(tools, level2)
+        if abs(r2 - r1) < 1e-9:
+            return max(q1, q2)
+        # interpolate at the baseline's rate (a short extrapolation at most)
+        f = min(max((self.ref_rate - r1) / (r2 - r1), -0.5), 1.5)
+        return q1 + (q2 - q1) * f
