@@ -75,6 +75,7 @@ CTU_SETTINGS = {
 }
 PAD_SIZES = (32, 48, 64)
 PAD_SETTINGS = [(pad, ctu) for pad in (False, True) for ctu in (16, 32)]
+PAD_REF = "padded to 64, ctu=32"  # xgeo's coding of frames < 64 px
 JOB_TIMEOUT_S = 300
 
 
@@ -210,6 +211,13 @@ def _small_raw(conn, job: dict) -> None:
                    "same_decode": bool(np.array_equal(da, db)), "decoded": da})
 
 
+def _status(status: dict, curve: list[dict]) -> dict:
+    """The child's status with the curve; usable = no crash, same bytes and same decode."""
+    det = bool(curve) and all(p["same_bytes"] and p["same_decode"] for p in curve)
+    return {**status, "curve": curve, "deterministic": det,
+            "usable": det and not status["crashed"] and "error" not in status}
+
+
 def run_isolated(job: dict) -> tuple[list[dict], dict]:
     """``job`` in a fresh spawned process; (points, status) - a crash ends only the child."""
     ctx = mp.get_context("spawn")
@@ -292,9 +300,7 @@ def small_case(cname: str, c: dict, settings: dict, crfs) -> dict:
                       "header_share": round(p["header_bytes"] / p["total_bytes"], 4),
                       "max_error_of_peak": round(_drift(x, dec, valid), 5)})
             curve.append(p)
-        res = {**status, "curve": curve,
-               "deterministic": bool(curve) and all(p["same_bytes"] and p["same_decode"]
-                                                    for p in curve)}
+        res = _status(status, curve)
         res.update({f"psnr_dB@{r}": psnr_at(curve, r) for r in RATES})
         results[label] = res
         print(f"  {label:24s} crashed={status['crashed']} det={res['deterministic']} "
@@ -305,9 +311,9 @@ def small_case(cname: str, c: dict, settings: dict, crfs) -> dict:
         for r in RATES:
             v, v0 = res[f"psnr_dB@{r}"], ref[f"psnr_dB@{r}"]
             res[f"dB_vs_default@{r}"] = None if v is None or v0 is None else round(v - v0, 3)
-        sb = [p["total_bytes"] for p in res["curve"]]
-        res["same_bytes_as"] = [k for k, o in results.items() if o is not res and sb
-                                and sb == [p["total_bytes"] for p in o["curve"]]]
+        sb = [p["stream_bytes"] for p in res["curve"]]
+        res["same_stream_bytes_as"] = [k for k, o in results.items() if o is not res and sb
+                                       and sb == [p["stream_bytes"] for p in o["curve"]]]
     return {"case": cname, "size": c["size"], "crop": c["crop"], "source": c["source"],
             "shape": list(x.shape), "threads": 1, "results": results}
 
@@ -337,20 +343,22 @@ def padding_case(cname: str, c: dict, crfs) -> dict:
                       "max_error_of_peak": float(np.abs(dec - codes).max() / 4095)})
             p["bpppb"] = p["bits_per_value"]  # psnr_at reads "bpppb"
             curve.append(p)
-        res = {**status, "curve": curve,
-               "deterministic": bool(curve) and all(p["same_bytes"] and p["same_decode"]
-                                                    for p in curve)}
+        res = _status(status, curve)
         res.update({f"psnr_dB@{r}": psnr_at(curve, r) for r in RATES})
         results[label] = res
         print(f"  {label:22s} crashed={status['crashed']} det={res['deterministic']} "
               + " ".join(f"{p['crf']}:{p['bpppb']:.3f}/{p['psnr']:.2f}" for p in curve),
               flush=True)
-    for ctu in (16, 32):
-        nat, pad = results[f"native, ctu={ctu}"], results[f"padded to 64, ctu={ctu}"]
+    ref = results[PAD_REF]  # what xgeo does today
+    for res in results.values():
         for r in RATES:
-            a, b = nat[f"psnr_dB@{r}"], pad[f"psnr_dB@{r}"]
-            nat[f"dB_native_minus_padded@{r}"] = None if a is None or b is None else round(
-                a - b, 3)
+            a, b = res[f"psnr_dB@{r}"], ref[f"psnr_dB@{r}"]
+            res[f"dB_vs_xgeo@{r}"] = None if a is None or b is None else round(a - b, 3)
+        # PSNR is nearly the same at the same CRF (see the curves): the byte ratio per CRF
+        base = {p["crf"]: p["stream_bytes"] for p in ref["curve"]}
+        res["stream_bytes_vs_xgeo_at_crf"] = {
+            str(p["crf"]): round(p["stream_bytes"] / base[p["crf"]], 3)
+            for p in res["curve"] if p["crf"] in base}
     return {"case": cname, "size": c["size"], "band": band, "shape": list(codes.shape),
             "results": results}
 
@@ -378,8 +386,10 @@ def main() -> None:
                     help="use only the nrt cube's first N dates (default: all 140)")
     ap.add_argument("--repeats", type=int, default=None,
                     help="encodes per chunk and point, fastest kept (default 2, --quick 1)")
-    ap.add_argument("--skip-presets", action="store_true")
-    ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--skip-presets", action="store_true",
+                    help="keep the presets section of the existing JSON (a later run)")
+    ap.add_argument("--skip-small", action="store_true",
+                    help="keep the small-frame sections of the existing JSON (a later run)")
     args = ap.parse_args()
     from xgeo_codecs.params import DEFAULT_PRESET
 
@@ -413,7 +423,10 @@ def main() -> None:
             "spawned process; deterministic = two encodes give the same bytes and two decodes "
             "the same array; max_error_of_peak = largest error / (max - min)",
             "x265's own default min-cu-size is 8: the min-cu-size=8 settings are expected to "
-            "give the same bytes as their CTU alone (same_bytes_as says whether they did)",
+            "give the same stream as their CTU alone (same_stream_bytes_as says whether the "
+            "stream sizes matched); their header is 14 bytes longer (the options string)",
+            "usable = the child did not crash or fail and was deterministic; the PSNR and "
+            "dB values of a setting that is not usable are one draw of a random outcome",
             "padding: one band (nrt B8, NDVI) min-max to 12-bit codes (gaps = mean), coded "
             "with xgeo's stream coder and options (_stream.encode_stream, _codec_options) at "
             "the native size vs edge-padded to 64 px; bits per native value of the stream "
@@ -425,6 +438,18 @@ def main() -> None:
         cubes[k] = {**cubes[k], "x": cubes[k]["x"][:nrt_dates],
                     "valid": cubes[k]["valid"][:nrt_dates]}
         report["notes"].append(f"presets: nrt cube cropped to its first {nrt_dates} dates")
+
+    if (args.skip_presets or args.skip_small) and OUT.exists():
+        old = json.loads(OUT.read_text())
+        kept = (["presets"] if args.skip_presets else []) + (
+            ["small_frames", "padding"] if args.skip_small else [])
+        for key in kept:
+            if key in old:
+                report[key] = old[key]
+        run = {k: report[k] for k in ("date", "args", "versions")}
+        report.update({k: old[k] for k in ("date", "args", "versions") if k in old})
+        report["later_runs"] = [*old.get("later_runs", []),
+                                {**run, "kept_from_earlier_run": kept}]
 
     def save() -> None:
         OUT.write_text(json.dumps(report, indent=1, default=float))
