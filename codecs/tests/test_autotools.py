@@ -88,7 +88,7 @@ def test_auto_picks_the_tool_the_whole_chunk_measures_better(make, tool, want, r
     best = max(oracle, key=oracle.get)
     index = 0 if tool == "decorrelate" else 1
     assert best[index] == want, oracle  # the case favours what it was built to favour
-    q, record = choose(a, VideoParams(bpppb=rate))
+    q, record, _ = choose(a, VideoParams(bpppb=rate))
     assert getattr(q, tool) == want, record
     # and what it picked is as good as the best fixed setting on the whole chunk (the
     # tools record costs a few dozen bytes of these 50-100 kB chunks)
@@ -99,16 +99,16 @@ def test_auto_picks_the_tool_the_whole_chunk_measures_better(make, tool, want, r
 def test_explicit_settings_override_and_inapplicable_tools_are_off():
     a = correlated_bands()
     assert choose(a, VideoParams(crf=10, decorrelate=None, reorder_frames=False))[1] is None
-    q, rec = choose(a, VideoParams(crf=10, decorrelate="klt"))  # only the order measured
+    q, rec, _ = choose(a, VideoParams(crf=10, decorrelate="klt"))  # only the order measured
     assert q.decorrelate == "klt" and [n for n, _ in rec["tried"]] == ["reorder"]
     # lossless, max_error, value_range, non-x265 and too few frames/planes: nothing to measure
     for p in (VideoParams(lossless=True), VideoParams(max_error=0.5),
               VideoParams(codec="vp9", crf=20)):
-        q, rec = choose(a, p)
+        q, rec, _ = choose(a, p)
         assert rec is None and q.decorrelate is None and q.reorder_frames is False
-    q, rec = choose(a, VideoParams(value_range=(0, 1), reorder_frames=False))
+    q, rec, _ = choose(a, VideoParams(value_range=(0, 1), reorder_frames=False))
     assert rec is None and q.decorrelate is None
-    q, rec = choose(a[:2, :1], VideoParams(crf=10))  # one plane, two frames
+    q, rec, _ = choose(a[:2, :1], VideoParams(crf=10))  # one plane, two frames
     assert rec is None and (q.decorrelate, q.reorder_frames) == (None, False)
     five = choose(drifting_scene(t=5), VideoParams(crf=10))[1]  # a 5-frame cube is measured
     assert [n for n, _ in five["tried"]] == ["reorder"]
@@ -117,7 +117,7 @@ def test_explicit_settings_override_and_inapplicable_tools_are_off():
 
 
 def test_effort_max_measures_every_combination():
-    q, rec = choose(correlated_bands(), VideoParams(bpppb=0.5, effort="max"))
+    q, rec, _ = choose(correlated_bands(), VideoParams(bpppb=0.5, effort="max"))
     assert sorted(n for n, _ in rec["tried"]) == ["klt", "klt+reorder", "reorder"]
     assert q.decorrelate == "klt"
 
@@ -136,7 +136,7 @@ def test_the_record_is_in_the_header_and_described(nrt_bands):
                        "reorder_frames": False})
     assert "tools" not in chunk_info(fixed) and chunk_info(fixed)["coding_tools"] == "klt"
     # what the header says was used is what the measurement chose
-    chosen, _ = choose(a, VideoParams(bpppb=0.3, nodata=0))
+    chosen, _, _ = choose(a, VideoParams(bpppb=0.3, nodata=0))
     assert ("klt" in info) == (chosen.decorrelate == "klt")
     assert ("frame_order" in info) == chosen.reorder_frames
 

@@ -61,8 +61,8 @@ def test_the_frozen_v1_defaults_are_what_v1_wrote_under_and_name_only_known_para
         DEFAULTS_CONFIG_V1["crf"] = 4  # type: ignore[index]
     # a version-1 config with nothing in it is the default coding it was written under:
     # no KLT, chronological frames (the "auto" tools came with config version 3)
-    assert VideoParams.from_config({}, stored=True) == VideoParams(decorrelate=None,
-                                                                   reorder_frames=False)
+    assert VideoParams.from_config({}, stored=True) == VideoParams(
+        decorrelate=None, reorder_frames=False, effort="fast")
     assert VideoParams.from_config({}, stored=False) == VideoParams()  # a user's: today's
 
 
@@ -72,10 +72,12 @@ def test_a_version_2_config_reads_without_the_parameters_version_3_added():
     del cfg["effort"]
     for stored in (True, False):
         p = VideoParams.from_config(cfg, stored=stored)
-        assert p.effort == "default" and p.decorrelate is None and p.reorder_frames is False
-    # "default" effort is the x265 preset versions 1 and 2 used when preset was null: if it
-    # ever changes, from_config must resolve preset for configs older than version 3
-    assert EFFORT_PRESET["default"] == PRESET_BEFORE_V3["hevc"]
+        assert p.effort == "fast" and p.decorrelate is None and p.reorder_frames is False
+    assert VideoParams.from_config({"crf": 4}, stored=True).effort == "fast"  # version 1
+    assert VideoParams.from_config({"crf": 4}, stored=False).effort == "default"  # a user's
+    # "fast" is the x265 preset versions 1 and 2 used when preset was null: if it ever
+    # changes, from_config must resolve preset for configs older than version 3
+    assert EFFORT_PRESET["fast"] == PRESET_BEFORE_V3["hevc"]
 
 
 def test_an_old_config_keeps_its_meaning_when_a_live_default_changes():
@@ -143,7 +145,8 @@ def test_an_old_style_store_opens_reads_and_takes_new_chunks_as_it_was_written(t
     meta["codecs"][0]["configuration"] = {"crf": 8}  # as version 1 wrote it
     meta_path.write_text(json.dumps(meta))
     z = zarr.open_array(str(tmp_path / "o.zarr"), mode="r+")
-    v1 = {"decorrelate": None, "reorder_frames": False}  # what version 1 meant by defaults
+    # what version 1 meant by its defaults
+    v1 = {"decorrelate": None, "reorder_frames": False, "effort": "fast"}
     assert z.serializer.params == VideoParams(crf=8, **v1)
     z[4:] = data[4:]
     blob = (tmp_path / "o.zarr" / "c" / "1" / "0" / "0").read_bytes()

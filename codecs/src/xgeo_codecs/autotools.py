@@ -39,12 +39,13 @@ from .quality import chunk_stats, clamp_level, first_level, level_params, valid_
 MIN_GAIN_DB = 0.05
 # fraction of the chunk's pixels the sample holds, per effort
 SAMPLE_FRACTION = {"fast": 0.125, "default": 0.25, "max": 1.0}
-# x265 preset of the trial encodes when the chunk's own is not given ("max": its own).
-# Measured on synthetic cubes built to favour each tool: veryfast decides as the chunk's
-# own preset does; superfast picked the KLT where it lost 2 dB on the whole chunk.
-TRIAL_PRESET = {"fast": "veryfast", "default": "veryfast", "max": None}
+# x265 preset of the trial encodes when the chunk's own is not given. Measured on synthetic
+# cubes built to favour each tool: veryfast decides as medium does (and costs what faster
+# does); superfast and ultrafast picked the KLT where it lost 2 dB on the whole chunk.
+TRIAL_PRESET = {"fast": "veryfast", "default": "veryfast", "max": "medium"}
 _LEVELS_PER_OCTAVE = 6.0  # x265: the rate halves about every 6 CRF steps
 _DB_PER_OCTAVE = 6.0  # PSNR gained per doubling of the rate, to extrapolate a last step
+_DB_PER_LEVEL = 0.8  # PSNR lost per CRF step (the psnr= search's model)
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,14 @@ class Tools:
         return "+".join(parts) or "plain"
 
 
-def choose(a: np.ndarray, p: VideoParams) -> tuple[VideoParams, dict[str, Any] | None]:
-    """``p`` with its ``"auto"`` tools resolved for chunk ``a``, and the header record
-    (``None`` when nothing had to be measured).
+Choice = tuple[VideoParams, "dict[str, Any] | None", "float | None"]
+
+
+def choose(a: np.ndarray, p: VideoParams) -> Choice:
+    """``p`` with its ``"auto"`` tools resolved for chunk ``a``, the header record (``None``
+    when nothing had to be measured) and the level a ``psnr=`` / ``bpppb=`` search should
+    probe first, from the trial's probes of the chosen tools (``None``: no better guess than
+    the search's own prior).
 
     Examples
     --------
@@ -72,33 +78,33 @@ def choose(a: np.ndarray, p: VideoParams) -> tuple[VideoParams, dict[str, Any] |
     >>> rng = np.random.default_rng(0)
     >>> base = rng.normal(size=(6, 1, 64, 64)).cumsum(axis=-1)
     >>> a = np.concatenate([base, base * 2 + 1, base - 3], axis=1)  # three equal bands
-    >>> q, record = choose(a.astype("float32"), VideoParams(crf=20))
-    >>> q.decorrelate, record["tried"][0][0], record["tried"][0][1] > 1
-    ('klt', 'klt', True)
+    >>> q, record, start = choose(a.astype("float32"), VideoParams(bpppb=0.5))
+    >>> q.decorrelate, record["tried"][0][0], record["tried"][0][1] > 1, start is not None
+    ('klt', 'klt', True, True)
     >>> choose(a[:, :1].astype("float32"), VideoParams(crf=20, reorder_frames=False))[1] is None
     True
     """
     a = np.asarray(a)
     if a.size == 0:
         return _resolved(p, Tools(None if p.decorrelate == "auto" else p.decorrelate,
-                                  p.reorder_frames is True)), None
+                                  p.reorder_frames is True)), None, None
     options_klt, options_order = _options(a, p)
     fixed = Tools(options_klt[0], options_order[0])
     if len(options_klt) == 1 and len(options_order) == 1:
-        return _resolved(p, fixed), None
+        return _resolved(p, fixed), None, None
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             return _measure(a, p, options_klt, options_order)
     except CodecError:  # the plain coding fails too: the encode that follows says why
-        return _resolved(p, fixed), None
+        return _resolved(p, fixed), None, None
 
 
 def _measure(a: np.ndarray, p: VideoParams, options_klt: list[str | None],
-             options_order: list[bool]) -> tuple[VideoParams, dict[str, Any] | None]:
+             options_order: list[bool]) -> Choice:
     best = Tools(options_klt[0], options_order[0])
     trial = _Trial(a, p)
     if trial.pointless:
-        return _resolved(p, best), None
+        return _resolved(p, best), None, None
     tried: list[list[Any]] = []
     if p.effort == "max":
         candidates = [Tools(k, o) for k in options_klt for o in options_order]
@@ -123,7 +129,7 @@ def _measure(a: np.ndarray, p: VideoParams, options_klt: list[str | None],
     # short, since it is stored in every chunk: what was chosen is in the header already
     # (``klt``, ``frame_order``); :func:`describe` spells it out
     record = {"tried": tried, "cost": round(trial.cost, 2)}
-    return _resolved(p, best), record
+    return _resolved(p, best), record, trial.start_level(best, p)
 
 
 def describe(meta: dict[str, Any]) -> str | None:
@@ -222,12 +228,13 @@ class _Trial:
         self.valid = valid_mask(self.sample, p.nodata)
         vals = self.sample[self.valid]
         self.pointless = vals.size == 0 or float(vals.max()) == float(vals.min())
-        preset = p.preset or (TRIAL_PRESET[p.effort] if p.family == "hevc" else None)
-        self.params = replace(p, frame_axis=0, preset=preset or p.preset, psnr=None,
+        self.params = replace(p, frame_axis=0, preset=p.preset or TRIAL_PRESET[p.effort],
+                              psnr=None,
                               bpppb=None, max_error=None, stats=False)
         self.level = first_level(p)
         self.ref_rate: float | None = None
         self.encodes = 0.0
+        self.points: dict[Tools, list[tuple[float, float, float]]] = {}
         lay = layout_for("libx265", 12)
         hc, wc = padded_size(*cube.shape[2:], lay)
         hs, ws = padded_size(*self.sample.shape[2:], lay)
@@ -241,12 +248,31 @@ class _Trial:
 
     def _probe(self, tools: Tools, level: float) -> tuple[float, float]:
         """(log2 bits per value, PSNR) of the sample coded with ``tools`` at ``level``."""
-        q = level_params(_resolved(self.params, tools), clamp_level(level))
-        blob = encode_plain(self.sample, q)
+        level = clamp_level(level)
+        blob = encode_plain(self.sample, level_params(_resolved(self.params, tools), level))
         self.encodes += 1
         st = chunk_stats(self.sample, decode_chunk(blob), self.valid)
         psnr = 200.0 if st["psnr"] is None else float(st["psnr"])
-        return math.log2(max(len(blob), 1) * 8 / self.sample.size), psnr
+        rate = math.log2(max(len(blob), 1) * 8 / self.sample.size)
+        self.points.setdefault(tools, []).append((level, rate, psnr))
+        return rate, psnr
+
+    def start_level(self, tools: Tools, p: VideoParams) -> float | None:
+        """Where ``p``'s target search should start for ``tools``: from the trial probe
+        nearest the target, moved by the search's own slopes (6 levels per octave of
+        rate; 0.8 dB per level)."""
+        pts = self.points.get(tools)
+        if not pts:
+            return None
+        if p.bpppb is not None:
+            aim = math.log2(float(p.bpppb))
+            level, rate, _ = min(pts, key=lambda q: abs(q[1] - aim))
+            return clamp_level(level + _LEVELS_PER_OCTAVE * (rate - aim))
+        if p.psnr is not None:
+            aim = float(p.psnr) + 0.25
+            level, _, psnr = min(pts, key=lambda q: abs(q[2] - aim))
+            return clamp_level(level + (psnr - aim) / _DB_PER_LEVEL)
+        return None
 
     def score(self, tools: Tools) -> float:
         """PSNR of ``tools`` at the baseline's rate (the first candidate scored sets it)."""

@@ -65,11 +65,11 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     p = coerce(params)
     p.check_writable()  # a config of a newer xgeo-codecs reads, but does not write
     a = np.asarray(arr)
-    p, tools = autotools.choose(a, p)  # "auto" coding tools, measured on a sample
+    p, tools, start = autotools.choose(a, p)  # "auto" coding tools, measured on a sample
     if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
         blob = encode_plain(a, p)
     else:
-        blob = encode_quality(a, p)
+        blob = encode_quality(a, p, start)
     if tools is not None:
         blob = annotate(blob, {"tools": tools}, max(a.size, 1))
     if a.ndim > 1 and a.size > 1 and a.flags.f_contiguous and not a.flags.c_contiguous:

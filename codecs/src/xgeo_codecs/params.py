@@ -22,9 +22,11 @@ FAMILIES = ("hevc", "av1", "vp9", "ffv1")
 DEFAULT_BIT_DEPTH = {"hevc": 12, "av1": 10, "vp9": 8}
 DEFAULT_CRF = {"hevc": 6.0, "av1": 30.0, "vp9": 30.0}  # hevc 6: ~1 bpppb, ~52 dB on nrt
 DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: offsets on flat frames
-# ``effort=`` -> the x265 preset used when ``preset`` is not given (benchmarks/compare/
-# x265_effort.py measures each one's encode cost and dB at equal rate)
-EFFORT_PRESET = {"fast": "veryfast", "default": "faster", "max": "slower"}
+# ``effort=`` -> the x265 preset used when ``preset`` is not given. Measured on the four real
+# cubes (benchmarks/compare/x265_effort.py, KLT chunks, PSNR at equal rate against faster):
+# medium +0.5 to +1.0 dB for 1.35-1.56x the encode time, slower +0.6 to +1.5 dB for 3.8-9.7x;
+# veryfast/fast cost and code as faster, slow codes worse than medium
+EFFORT_PRESET = {"fast": "faster", "default": "medium", "max": "slower"}
 EFFORTS = tuple(EFFORT_PRESET)
 # the x265 preset of versions 1 and 2 when a config said ``preset: null``
 PRESET_BEFORE_V3 = {"hevc": "faster", "av1": "6"}
@@ -90,9 +92,9 @@ DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
 
 
 # parameters added after version 2 -> (the config version that added them, the value that
-# means what configs without them meant); ``effort="default"`` is the preset those versions
-# used (a test pins EFFORT_PRESET["default"] to PRESET_BEFORE_V3)
-ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({"effort": (3, "default")})
+# means what stored configs without them meant); ``effort="fast"`` is the x265 preset those
+# versions used for ``preset: null`` (a test pins EFFORT_PRESET["fast"] to PRESET_BEFORE_V3)
+ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({"effort": (3, "fast")})
 
 
 @contextlib.contextmanager
@@ -202,9 +204,12 @@ class VideoParams:
         68-date series in one chunk, -0.15 dB in 23-frame chunks: hence measured per chunk.
     effort
         ``"fast"``, ``"default"`` or ``"max"``: the x265 preset when ``preset`` is not given
-        (:data:`EFFORT_PRESET`) and how large a sample the ``"auto"`` tools are measured on
-        (``"max"`` also tries every combination). Measured cost and gain: README, section
-        "Choosing effort" (``benchmarks/results/x265_effort.json``).
+        (:data:`EFFORT_PRESET`: faster, medium, slower) and how much the ``"auto"`` tools
+        measure (``"max"``: every combination, on the whole chunk). Measured on the real
+        cubes at equal rate: medium +0.5 to +1.0 dB over faster for 1.35-1.56x its encode
+        time, slower +0.6 to +1.5 dB for 3.8-9.7x (``benchmarks/results/x265_effort.json``;
+        the README's "Choosing effort" has the whole table). Stored configs older than
+        version 3 read as ``"fast"``, the preset they were written with.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -394,6 +399,8 @@ class VideoParams:
                               UserWarning, stacklevel=3)
             if stored:
                 cfg = {**{k: v for k, v in DEFAULTS_CONFIG_V1.items() if k in names}, **cfg}
+                for name, (_, value) in ADDED_PARAMETERS.items():
+                    cfg.setdefault(name, value)
         elif isinstance(version, bool) or not isinstance(version, int) or version < 2:
             raise CodecError(f"{CONFIG_VERSION_KEY}={version!r} is not a config version "
                              f"(2..{CONFIG_VERSION}; version 1 configs have no such key)")

@@ -122,7 +122,7 @@ def first_level(p: VideoParams) -> float:
     return clamp_level(p.crf if p.crf is not None else DEFAULT_CRF["hevc"])
 
 
-def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
+def encode_quality(a: np.ndarray, p: VideoParams, start: float | None = None) -> bytes:
     """Encode ``a`` meeting ``p``'s quality target; returns a format-2 (or 3) blob.
 
     With ``decorrelate="klt"`` and a ``psnr=``/``bpppb=`` target that lands above
@@ -150,7 +150,7 @@ def encode_quality(a: np.ndarray, p: VideoParams) -> bytes:
     return _with_quality(chosen, {"quality": q}, b"", max(a.size, 1))
 
 
-def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
+def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) -> bytes:
     """One search for ``p``'s target with ``p``'s planes as they are (KLT or not)."""
     a = a.astype(check_dtype(a.dtype), copy=False)
     valid = valid_mask(a, p.nodata)
@@ -172,7 +172,7 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
     extra_encodes = 0
     if p.psnr is not None:
         try:
-            crf, blob, dec, st = _search(probe, float(p.psnr))
+            crf, blob, dec, st = _search(probe, float(p.psnr), start)
         except CodecError:
             # beyond what the 12-bit video reaches: a residual layer whose uniform error
             # (RMS = step / sqrt 12) lands just above the target; tighter if that misses
@@ -184,7 +184,7 @@ def _encode_target(a: np.ndarray, p: VideoParams) -> bytes:
                 if _psnr_of(st) >= float(p.psnr):
                     break
     elif p.bpppb is not None:
-        crf, blob, dec, st = _rate_search(probe, float(p.bpppb), n)
+        crf, blob, dec, st = _rate_search(probe, float(p.bpppb), n, start)
         if len(blob) * 8 / n < 0.9 * float(p.bpppb) and crf <= _LEVEL_LO:
             # more bits than the video can use: spend the rest on a residual layer
             crf, blob, dec, st, extra, res_meta = _rate_residual(a, valid, blob, dec, st,
@@ -258,10 +258,11 @@ def _psnr_of(st: dict[str, Any]) -> float:
     return math.inf if st["psnr"] is None else st["psnr"]
 
 
-def _search(probe: Any, target: float) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
+def _search(probe: Any, target: float, start: float | None = None
+            ) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
     aim = target + 0.25  # the middle of the accepted window
     pts: list[tuple[float, float]] = []
-    crf = first_level(VideoParams(psnr=target))
+    crf = first_level(VideoParams(psnr=target)) if start is None else start
     for _ in range(_MAX_ENCODES):
         c, blob, dec, st = probe(crf)
         ps = _psnr_of(st)
@@ -322,11 +323,11 @@ def _next_crf(pts: list[tuple[float, float]], aim: float, slope: float) -> float
     return nxt
 
 
-def _rate_search(probe: Any, target: float, n: int
+def _rate_search(probe: Any, target: float, n: int, start: float | None = None
                  ) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
     aim = math.log2(target)
     pts: list[tuple[float, float]] = []
-    crf = first_level(VideoParams(bpppb=target))
+    crf = first_level(VideoParams(bpppb=target)) if start is None else start
     best = None
     for _ in range(_MAX_ENCODES):
         c, blob, dec, st = probe(crf)
