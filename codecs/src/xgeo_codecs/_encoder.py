@@ -82,7 +82,7 @@ def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = 
     hc, wc = _stream.padded_size(h, w, lay)
     opts = _codec_options(p, enc, t, hc, wc)
     meta.update({"encoder": enc, "family": p.family, "bit_depth": bd, "coded": [hc, wc],
-                 "options": opts})
+                 "options": encoder_options.recorded(opts)})
     coder = _PlaneCoder(cube, masked.invalid, comps, maps, enc, opts, p, bd, (1 << maxbits) - 1,
                         (hc, wc))
     streams = _plane_streams(coder, p, lay, meta)

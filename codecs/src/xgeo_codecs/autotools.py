@@ -21,8 +21,9 @@ the whole chunk (the choice itself is the header's ``klt`` / ``frame_order``), s
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ._encoder import encode_plain
 from ._stream import layout_for, padded_size
 from ._values import check_dtype, to_cube
 from .errors import CodecError
-from .params import VideoParams
+from .params import DEFAULT_BIT_DEPTH, VideoParams
 from .quality import chunk_stats, clamp_level, first_level, level_params, valid_mask
 
 # a tool is used when the sample measures at least this much better with it (at equal rate)
@@ -50,16 +51,26 @@ _DB_PER_LEVEL = 0.8  # PSNR lost per CRF step (the psnr= search's model)
 
 @dataclass(frozen=True)
 class Tools:
-    """One candidate: the KLT or not, frames reordered or not."""
+    """One candidate: the KLT or not, frames reordered or not, the code depth (``None``:
+    the family's default, 12 bit for x265)."""
 
     decorrelate: str | None
     reorder_frames: bool
+    bit_depth: int | None = None
 
     @property
     def name(self) -> str:
-        parts = (["klt"] if self.decorrelate else []) + (["reorder"] if self.reorder_frames
-                                                          else [])
+        parts = (["klt"] if self.decorrelate else []) + (
+            ["reorder"] if self.reorder_frames else []) + (
+            [f"{self.bit_depth}bit"] if self.bit_depth not in (None, DEFAULT_BIT_DEPTH["hevc"])
+            else [])
         return "+".join(parts) or "plain"
+
+    def with_(self, step: Tools) -> Tools:
+        """This candidate with the tools ``step`` turns on added."""
+        return Tools(step.decorrelate or self.decorrelate,
+                     step.reorder_frames or self.reorder_frames,
+                     step.bit_depth or self.bit_depth)
 
 
 Choice = tuple[VideoParams, "dict[str, Any] | None", "float | None"]
@@ -87,27 +98,26 @@ def choose(a: np.ndarray, p: VideoParams) -> Choice:
     a = np.asarray(a)
     if a.size == 0:
         return _resolved(p, Tools(None if p.decorrelate == "auto" else p.decorrelate,
-                                  p.reorder_frames is True)), None, None
-    options_klt, options_order = _options(a, p)
-    fixed = Tools(options_klt[0], options_order[0])
-    if len(options_klt) == 1 and len(options_order) == 1:
+                                  p.reorder_frames is True, p.bit_depth)), None, None
+    options = _options(a, p)
+    fixed = Tools(*(o[0] for o in options))
+    if all(len(o) == 1 for o in options):
         return _resolved(p, fixed), None, None
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            return _measure(a, p, options_klt, options_order)
+            return _measure(a, p, options)
     except CodecError:  # the plain coding fails too: the encode that follows says why
         return _resolved(p, fixed), None, None
 
 
-def _measure(a: np.ndarray, p: VideoParams, options_klt: list[str | None],
-             options_order: list[bool]) -> Choice:
-    best = Tools(options_klt[0], options_order[0])
+def _measure(a: np.ndarray, p: VideoParams, options: list[list[Any]]) -> Choice:
+    best = Tools(*(o[0] for o in options))
     trial = _Trial(a, p)
     if trial.pointless:
         return _resolved(p, best), None, None
     tried: list[list[Any]] = []
     if p.effort == "max":
-        candidates = [Tools(k, o) for k in options_klt for o in options_order]
+        candidates = [Tools(*c) for c in itertools.product(*options)]
         scores = {c: trial.score(c) for c in candidates}
         base = scores[best]
         for c in candidates:
@@ -118,10 +128,12 @@ def _measure(a: np.ndarray, p: VideoParams, options_klt: list[str | None],
             best = top
     else:
         base = trial.score(best)
-        for step in ([Tools("klt", False)] if len(options_klt) > 1 else []) + (
-                [Tools(None, True)] if len(options_order) > 1 else []):
-            cand = Tools(step.decorrelate or best.decorrelate,
-                         step.reorder_frames or best.reorder_frames)
+        # one tool at a time, on top of the best so far (KLT first: the largest effects)
+        off = Tools(None, False, None)
+        steps = [replace(off, **{f.name: o[1]})
+                 for f, o in zip(fields(Tools), options, strict=True) if len(o) > 1]
+        for step in steps:
+            cand = best.with_(step)
             s = trial.score(cand)
             tried.append([step.name, _db(s - base)])
             if s > base + MIN_GAIN_DB:
@@ -158,11 +170,17 @@ def used(meta: dict[str, Any]) -> str:
     >>> used({"frame_order": [1, 0, 2]}), used({})
     ('reorder', 'plain')
     """
-    return Tools("klt" if "klt" in meta else None, "frame_order" in meta).name
+    depth = meta.get("bit_depth")
+    lossy_x265 = meta.get("encoder") == "libx265" and any(
+        pl[1].get("k") == "lin" for pl in meta.get("planes", []))
+    return Tools("klt" if "klt" in meta else None, "frame_order" in meta,
+                 depth if lossy_x265 else None).name
 
 
-def _options(a: np.ndarray, p: VideoParams) -> tuple[list[str | None], list[bool]]:
-    """The settings open to measurement for each tool (one entry: fixed)."""
+def _options(a: np.ndarray, p: VideoParams) -> list[list[Any]]:
+    """The settings open to measurement for each tool, the current one first (one entry:
+    fixed): KLT, frame order, and with ``effort="max"`` 10- against 12-bit codes (measured
+    on one chunk of each real cube: 10 bit from -1.35 to +0.23 dB at equal rate)."""
     cube, _ = to_cube(a, p.frame_axis)
     t, planes = cube.shape[:2]
     lossy = not p.lossless and p.family != "ffv1"
@@ -180,11 +198,16 @@ def _options(a: np.ndarray, p: VideoParams) -> tuple[list[str | None], list[bool
         order = [False, True]
     else:
         order = [False]
-    return klt, order
+    software = p.encoder in ("auto", "libx265")
+    depth: list[int | None] = [p.bit_depth]
+    if p.bit_depth is None and measurable and p.effort == "max" and software:
+        depth = [None, 10]
+    return [klt, order, depth]
 
 
 def _resolved(p: VideoParams, tools: Tools) -> VideoParams:
-    return replace(p, decorrelate=tools.decorrelate, reorder_frames=tools.reorder_frames)
+    return replace(p, decorrelate=tools.decorrelate, reorder_frames=tools.reorder_frames,
+                   bit_depth=tools.bit_depth)
 
 
 def _db(v: float) -> float:

@@ -247,6 +247,30 @@ def merge(ours: dict[str, str], user: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+# keys of the codec's own nested params that say how the encoder ran, not how it coded:
+# left out of the options a chunk header records (they cost ~45 bytes in every chunk)
+RUN_ONLY = frozenset({"info", "log-level", "pools", "numa-pools", "frame-threads", "lp"})
+
+
+def recorded(options: Mapping[str, str]) -> dict[str, str]:
+    """The options as a chunk header records them: the coding parameters, without the
+    logging and thread keys (:data:`RUN_ONLY`) of ``x265-params`` / ``svtav1-params``.
+
+    Examples
+    --------
+    >>> recorded({"crf": "6", "x265-params": "info=0:log-level=none:ctu=32:pools=1"})
+    {'crf': '6', 'x265-params': 'ctu=32'}
+    """
+    out = dict(options)
+    for key in _NESTED:
+        if key in out:
+            kept = {k: v for k, v in _split(out[key]).items() if k not in RUN_ONLY}
+            out[key] = ":".join(f"{k}={v}" for k, v in kept.items())
+            if not out[key]:
+                del out[key]
+    return out
+
+
 def _split(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in filter(None, text.split(":")):
