@@ -239,7 +239,7 @@ def sample_window(shape: tuple[int, int, int, int], fraction: float, min_side: i
 
 
 class _Trial:
-    """The sample of one chunk and the candidates' scores on it (dB at the baseline rate)."""
+    """The sample of one chunk and the candidates' scores on it (dB at the reference rate)."""
 
     def __init__(self, a: np.ndarray, p: VideoParams) -> None:
         a = np.asarray(a)
@@ -254,8 +254,10 @@ class _Trial:
         self.params = replace(p, frame_axis=0, preset=p.preset or TRIAL_PRESET[p.effort],
                               psnr=None,
                               bpppb=None, max_error=None, stats=False)
-        self.level = first_level(p)
+        self.p = p
+        self.level = clamp_level(first_level(p))  # the guess of the level at the reference
         self.ref_rate: float | None = None
+        self.slope: float | None = None  # dB per octave of rate, measured by the first pair
         self.encodes = 0.0
         self.points: dict[Tools, list[tuple[float, float, float]]] = {}
         lay = layout_for("libx265", 12)
@@ -298,24 +300,79 @@ class _Trial:
         return None
 
     def score(self, tools: Tools) -> float:
-        """PSNR of ``tools`` at the baseline's rate (the first candidate scored sets it)."""
+        """PSNR of ``tools`` at the reference rate: the target's with ``bpppb=``, the rate
+        at which the baseline (the first candidate scored) reaches the target with
+        ``psnr=``, the baseline's own rate at the given ``crf``/``qp`` otherwise. Comparing
+        at the chunk's operating point matters: the KLT wins at low rates and can lose at
+        high ones."""
         if self.ref_rate is None:  # the baseline: a failure here is the chunk's failure
-            r1, q1 = self._probe(tools, self.level)
-            self.ref_rate = r1
-            return q1
+            return self._baseline(tools)
         try:
-            r1, q1 = self._probe(tools, self.level)
+            return self._at_ref(tools)
         except CodecError:  # e.g. the KLT overflows float32 on this chunk: not a candidate
             return -math.inf
-        gap = r1 - self.ref_rate
-        if abs(gap) < 0.05:
+
+    def _baseline(self, tools: Tools) -> float:
+        if self.p.bpppb is not None:
+            self.ref_rate = math.log2(float(self.p.bpppb))
+            score = self._at_ref(tools)
+            top = max(r for _, r, _ in self.points[tools])
+            if top < self.ref_rate - 0.1:  # beyond the video's reach (a residual layer's
+                # job): compare the video tools where the baseline's finest coding lands
+                self.ref_rate = top
+                score = max(q for _, r, q in self.points[tools] if r == top)
+            return score
+        r1, q1 = self._probe(tools, self.level)
+        if self.p.psnr is None:
+            self.ref_rate = r1
             return q1
-        level2 = clamp_level(self.level + _LEVELS_PER_OCTAVE * gap)
-        if abs(level2 - clamp_level(self.level)) < 0.01:  # at the end of the scale
-            return q1 - _DB_PER_OCTAVE * gap
+        aim = float(self.p.psnr) + 0.25
+        level2 = clamp_level(self.level + (q1 - aim) / _DB_PER_LEVEL)
+        if abs(q1 - aim) < 0.4 or abs(level2 - self.level) < 0.01:
+            self.ref_rate = r1
+            return q1
         r2, q2 = self._probe(tools, level2)
-        if abs(r2 - r1) < 1e-9:
-            return max(q1, q2)
-        # interpolate at the baseline's rate (a short extrapolation at most)
-        f = min(max((self.ref_rate - r1) / (r2 - r1), -0.5), 1.5)
-        return q1 + (q2 - q1) * f
+        f = _fraction(aim, q1, q2)
+        self.ref_rate, self.level = r1 + (r2 - r1) * f, self.level + (level2 - self.level) * f
+        return aim
+
+    def _at_ref(self, tools: Tools) -> float:
+        """Probe at the current level guess; a second probe aimed at the reference rate when
+        the first lands more than 7 % away; PSNR interpolated there. The guess moves to
+        where this candidate met the reference rate."""
+        ref = self.ref_rate
+        assert ref is not None
+        r1, q1 = self._probe(tools, self.level)
+        gap = r1 - ref
+        level2 = clamp_level(self.level + _LEVELS_PER_OCTAVE * gap)
+        if abs(gap) < 0.1 or abs(level2 - self.level) < 0.01:  # close, or the scale's end
+            return q1 - (self.slope or _DB_PER_OCTAVE) * gap
+        r2, q2 = self._probe(tools, level2)
+        if self.slope is None and abs(r2 - r1) >= 0.05:
+            self.slope = _clamp_slope((q2 - q1) / (r2 - r1))
+        f = _fraction(ref, r1, r2)
+        self.level = clamp_level(self.level + (level2 - self.level) * f)
+        if 0.0 <= f <= 1.0:
+            return q1 + (q2 - q1) * f
+        # not bracketed: the nearer probe, moved along the measured slope (this candidate's
+        # when its probes are apart, else the first candidate's)
+        if abs(r2 - r1) >= 0.05:
+            self.slope = self.slope or _clamp_slope((q2 - q1) / (r2 - r1))
+            slope = _clamp_slope((q2 - q1) / (r2 - r1))
+        else:
+            slope = self.slope or _DB_PER_OCTAVE
+        r, q = (r1, q1) if abs(r1 - ref) < abs(r2 - ref) else (r2, q2)
+        return q - slope * (r - ref)
+
+
+def _clamp_slope(v: float) -> float:
+    """A measured dB-per-octave slope kept in a plausible range (3 .. 30)."""
+    return min(max(v, 3.0), 30.0)
+
+
+def _fraction(at: float, v1: float, v2: float) -> float:
+    """Where ``at`` lies between ``v1`` and ``v2`` (0 at v1, 1 at v2), a short
+    extrapolation at most."""
+    if abs(v2 - v1) < 1e-9:
+        return 0.5
+    return min(max((at - v1) / (v2 - v1), -0.5), 1.5)
