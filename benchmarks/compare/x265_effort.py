@@ -300,12 +300,7 @@ def small_case(cname: str, c: dict, settings: dict, crfs) -> dict:
                       "header_share": round(p["header_bytes"] / p["total_bytes"], 4),
                       "max_error_of_peak": round(_drift(x, dec, valid), 5)})
             curve.append(p)
-        res = _status(status, curve)
-        res.update({f"psnr_dB@{r}": psnr_at(curve, r) for r in RATES})
-        results[label] = res
-        print(f"  {label:24s} crashed={status['crashed']} det={res['deterministic']} "
-              + " ".join(f"{p['crf']}:{p['bpppb']:.3f}/{p['psnr']:.2f}" for p in curve),
-              flush=True)
+        results[label] = _summary(label, status, curve)
     ref = results["xgeo default"]
     for res in results.values():
         for r in RATES:
@@ -316,6 +311,16 @@ def small_case(cname: str, c: dict, settings: dict, crfs) -> dict:
                                        and sb == [p["stream_bytes"] for p in o["curve"]]]
     return {"case": cname, "size": c["size"], "crop": c["crop"], "source": c["source"],
             "shape": list(x.shape), "threads": 1, "results": results}
+
+
+def _summary(label: str, status: dict, curve: list[dict]) -> dict:
+    """One setting's result: run status, PSNR at the rates; printed as one line."""
+    res = _status(status, curve)
+    res.update({f"psnr_dB@{r}": psnr_at(curve, r) for r in RATES})
+    print(f"  {label:24s} crashed={status['crashed']} det={res['deterministic']} "
+          + " ".join(f"{p['crf']}:{p['bpppb']:.3f}/{p['psnr']:.2f}" for p in curve),
+          flush=True)
+    return res
 
 
 def to_codes(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -343,12 +348,7 @@ def padding_case(cname: str, c: dict, crfs) -> dict:
                       "max_error_of_peak": float(np.abs(dec - codes).max() / 4095)})
             p["bpppb"] = p["bits_per_value"]  # psnr_at reads "bpppb"
             curve.append(p)
-        res = _status(status, curve)
-        res.update({f"psnr_dB@{r}": psnr_at(curve, r) for r in RATES})
-        results[label] = res
-        print(f"  {label:22s} crashed={status['crashed']} det={res['deterministic']} "
-              + " ".join(f"{p['crf']}:{p['bpppb']:.3f}/{p['psnr']:.2f}" for p in curve),
-              flush=True)
+        results[label] = _summary(label, status, curve)
     ref = results[PAD_REF]  # what xgeo does today
     for res in results.values():
         for r in RATES:
