@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import header
 from ._decoder import decode_chunk
 from ._encoder import encode_plain
 from ._stream import layout_for, padded_size
@@ -248,6 +249,7 @@ class _Trial:
         cube, _ = to_cube(a, p.frame_axis)
         rows, cols = sample_window(cube.shape, SAMPLE_FRACTION[p.effort])
         self.sample = np.ascontiguousarray(cube[:, :, rows, cols])
+        self.chunk_values = max(cube.size, 1)
         self.shape = self.sample.shape[:1] + self.sample.shape[2:]
         self.valid = valid_mask(self.sample, p.nodata)
         vals = self.sample[self.valid]
@@ -273,13 +275,21 @@ class _Trial:
         return self.encodes * self.unit
 
     def _probe(self, tools: Tools, level: float) -> tuple[float, float]:
-        """(log2 bits per value, PSNR) of the sample coded with ``tools`` at ``level``."""
+        """(log2 bits per value, PSNR) of the sample coded with ``tools`` at ``level``; the
+        rate is the chunk's as the sample predicts it (streams and masks scale with the
+        pixels, the header does not)."""
         level = clamp_level(level)
         blob = encode_plain(self.sample, level_params(_resolved(self.params, tools), level))
         self.encodes += 1
         st = chunk_stats(self.sample, decode_chunk(blob), self.valid)
         psnr = 200.0 if st["psnr"] is None else float(st["psnr"])
-        rate = math.log2(max(len(blob), 1) * 8 / self.sample.size)
+        # the header's bytes do not shrink with the crop (the KLT basis, the plane
+        # mappings): counted once per chunk, as they will be, not once per sample
+        meta, _ = header.parse(blob)
+        scaled = sum(int(m[0]) for m in meta.get("masks", [])) + sum(
+            int(pl[0]) for pl in meta.get("planes", []))
+        bits = 8 * (scaled * self.chunk_values / self.sample.size + len(blob) - scaled)
+        rate = math.log2(max(bits, 8) / self.chunk_values)
         self.points.setdefault(tools, []).append((level, rate, psnr))
         return rate, psnr
 
