@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 import zarr
 from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
+from xgeo_codecs.autotools import used as tools_used
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims
@@ -466,7 +467,7 @@ def _tools_summary(headers: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Coding tools over the chunks: how many chunks used each combination, and for the
     measured ones (``decorrelate``/``reorder_frames="auto"``) the mean dB each tried tool
     gained and the mean trial cost in encodes of a chunk."""
-    used = [h["coding_tools"].split(" ")[0] for h in headers if "coding_tools" in h]
+    used = [tools_used(h) for h in headers if "planes" in h]
     if not used:
         return None
     out: dict[str, Any] = {"chunks": {k: used.count(k) for k in sorted(set(used))}}

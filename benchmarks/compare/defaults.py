@@ -67,6 +67,7 @@ def xgeo_coded(x: np.ndarray, nodata, defaults: bool = True, **params
                ) -> tuple[int, np.ndarray, dict]:
     """Every chunk encoded and decoded; bytes, the decoded cube, cost and tool statistics."""
     from xgeo_codecs import chunk_info, decode, encode
+    from xgeo_codecs.autotools import used
 
     t, b = x.shape[:2]
     gop, per = chunks_of(t, b, defaults)
@@ -85,7 +86,7 @@ def xgeo_coded(x: np.ndarray, nodata, defaults: bool = True, **params
             info = chunk_info(blob)
             trial = (info.get("tools") or {}).get("cost", 0.0)
             encodes.append(info.get("quality", {}).get("encodes", 1) + trial)
-            tools.append(info["coding_tools"].split(" ")[0])
+            tools.append(used(info))
     return n, out, {"encode_s": seconds, "encodes_per_chunk": float(np.mean(encodes)),
                     "tools": {k: tools.count(k) for k in sorted(set(tools))}}
 
