@@ -106,13 +106,14 @@ def choose(a: np.ndarray, p: VideoParams) -> Choice:
         return _resolved(p, fixed), None, None
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            return _measure(a, p, options)
+            return _measure(a, p, options, fixed)
     except CodecError:  # the plain coding fails too: the encode that follows says why
         return _resolved(p, fixed), None, None
 
 
-def _measure(a: np.ndarray, p: VideoParams, options: list[list[Any]]) -> Choice:
-    best = Tools(*(o[0] for o in options))
+def _measure(a: np.ndarray, p: VideoParams, options: list[list[Any]], best: Tools
+             ) -> Choice:
+    """Score the candidates on a sample; ``best`` starts as the current settings."""
     trial = _Trial(a, p)
     if trial.pointless:
         return _resolved(p, best), None, None
@@ -250,7 +251,6 @@ class _Trial:
         rows, cols = sample_window(cube.shape, SAMPLE_FRACTION[p.effort])
         self.sample = np.ascontiguousarray(cube[:, :, rows, cols])
         self.chunk_values = max(cube.size, 1)
-        self.shape = self.sample.shape[:1] + self.sample.shape[2:]
         self.valid = valid_mask(self.sample, p.nodata)
         vals = self.sample[self.valid]
         self.pointless = vals.size == 0 or float(vals.max()) == float(vals.min())
