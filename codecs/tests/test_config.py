@@ -41,9 +41,10 @@ class LaterParams(VideoParams):
 def test_the_stored_config_holds_every_parameter_resolved_in_a_stable_order():
     cfg = VideoCodec(bpppb=0.5).get_config()
     assert list(cfg) == ["id", CONFIG_VERSION_KEY, *NAMES]
-    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 3
+    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 4
     assert cfg["codec"] == "hevc" and cfg["bpppb"] == 0.5 and cfg["decorrelate"] == "auto"
     assert cfg["reorder_frames"] == "auto" and cfg["effort"] == "default"
+    assert cfg["keyint"] is None
     assert json.loads(json.dumps(cfg)) == cfg  # plain JSON types
     ser = VideoSerializer(lossless=True, value_range=(0, 1)).to_dict()
     assert ser["name"] == CODEC_ID and list(ser["configuration"]) == [CONFIG_VERSION_KEY, *NAMES]
@@ -78,6 +79,20 @@ def test_a_version_2_config_reads_without_the_parameters_version_3_added():
     # "fast" is the x265 preset versions 1 and 2 used when preset was null: if it ever
     # changes, from_config must resolve preset for configs older than version 3
     assert EFFORT_PRESET["fast"] == PRESET_BEFORE_V3["hevc"]
+
+
+def test_a_version_3_config_reads_as_one_group_of_frames_per_chunk():
+    cfg = VideoParams(bpppb=0.5).to_config()
+    cfg[CONFIG_VERSION_KEY] = 3
+    del cfg["keyint"]
+    for stored in (True, False):
+        assert VideoParams.from_config(cfg, stored=stored).keyint is None
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "8"])
+def test_keyint_must_be_a_positive_frame_count(bad):
+    with pytest.raises(CodecError, match="keyint"):
+        VideoParams(keyint=bad)
 
 
 def test_an_old_config_keeps_its_meaning_when_a_live_default_changes():

@@ -42,9 +42,10 @@ def decode_calls(monkeypatch) -> list:
     calls = []
     real = _stream.decode_stream
 
-    def spy(buf, family, bd, t, h, w, decoder=None, coded=None, planes=1, reuse=None):
+    def spy(buf, family, bd, t, h, w, decoder=None, coded=None, planes=1, reuse=None,
+            first=None):
         calls.append((decoder, planes))
-        return real(buf, family, bd, t, h, w, decoder, coded, planes, reuse)
+        return real(buf, family, bd, t, h, w, decoder, coded, planes, reuse, first)
 
     monkeypatch.setattr(_stream, "decode_stream", spy)
     monkeypatch.setattr(probe, "hardware_decoder", lambda family: "no_such_gpu_decoder")

@@ -22,7 +22,7 @@ from typing import Any
 from .errors import CodecError
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 6  # newest version this package reads and writes
+FORMAT_VERSION = 7  # newest version this package reads and writes
 PREFIX = struct.Struct("<4sBBH")  # magic, version, flags, header length
 CRC = struct.Struct("<I")  # zlib.crc32 (ISO-HDLC, polynomial 0x04C11DB7 reflected)
 MAX_HEADER_BYTES = 0xFFFF
@@ -41,6 +41,7 @@ FEATURES: dict[str, int] = {
     "frame_order": 4,  # frames coded in a stored order
     "order": 5,  # the chunk was given (and decodes) in Fortran memory order
     "tools": 6,  # informative: how the "auto" coding tools were chosen (xgeo_codecs.autotools)
+    "keyint": 7,  # frames coded as independently decodable groups, their byte lengths per plane
 }
 
 

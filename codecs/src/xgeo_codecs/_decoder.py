@@ -1,4 +1,5 @@
-"""The decoder: one container (any format version up to 5) -> the chunk's array.
+"""The decoder: one container (any format version up to 7) -> the chunk's array, or some of
+its frames.
 
 Steps, in the order the container dictates (``codecs/SPEC.md``): parse and validate the
 header, inflate the masks, decode each plane stream to codes (4:4:4 groups once per group,
@@ -24,7 +25,7 @@ DECODER_ENV = "XGEO_CODECS_DECODER"
 
 
 def decode_chunk(buf: bytes | bytearray | memoryview, *, decoder: str | None = None,
-                 max_bytes: int | None = None) -> np.ndarray:
+                 max_bytes: int | None = None, frames: Any = None) -> np.ndarray:
     """Decode a chunk: the body of :func:`xgeo_codecs.decode`, which documents the
     arguments; the quality search calls it too (same decoder choice and size limit).
 
@@ -42,7 +43,7 @@ def decode_chunk(buf: bytes | bytearray | memoryview, *, decoder: str | None = N
                          "or 'auto'")
     limit = header.max_bytes_limit(max_bytes)
     try:
-        return _decode(bytes(buf), decoder, limit)
+        return _decode(bytes(buf), decoder, limit, frames)
     except CodecError:
         raise
     except MemoryError:
@@ -51,26 +52,86 @@ def decode_chunk(buf: bytes | bytearray | memoryview, *, decoder: str | None = N
         raise CodecError(f"corrupt or unsupported chunk ({type(err).__name__}: {err})") from None
 
 
-def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
+def frame_selection(frames: Any, t: int) -> np.ndarray | None:
+    """``frames=`` as indices into a chunk's ``t`` frames (``None``: all of them, in order).
+
+    Takes an integer, a slice, a sequence of integers (negative ones count from the end,
+    repeats allowed) or a boolean mask of length ``t``.
+
+    Examples
+    --------
+    >>> frame_selection(slice(2, None, 3), 10).tolist(), frame_selection(-1, 10).tolist()
+    ([2, 5, 8], [9])
+    >>> frame_selection([0, 10], 10)
+    Traceback (most recent call last):
+    ...
+    xgeo_codecs.errors.CodecError: frames=[0, 10] selects frames outside the chunk's 0..9
+    """
+    if frames is None:
+        return None
+    if isinstance(frames, slice):
+        return np.arange(t)[frames]
+    idx = np.asarray(frames)
+    if idx.dtype == bool:
+        if idx.shape != (t,):
+            raise CodecError(f"frames= as a boolean mask needs {t} entries (one per frame), "
+                             f"got shape {idx.shape}")
+        return np.flatnonzero(idx)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise CodecError(f"frames={frames!r} must be an integer, a slice, a sequence of "
+                         "integers or a boolean mask")
+    idx = idx.reshape(-1).astype(np.int64)
+    if idx.size and (idx.min() < -t or idx.max() >= t):
+        raise CodecError(f"frames={frames!r} selects frames outside the chunk's 0..{t - 1}")
+    return np.where(idx < 0, idx + t, idx)
+
+
+def _plan(meta: dict[str, Any], want: np.ndarray | None, t: int,
+          order: np.ndarray | None) -> tuple[int, dict[int, int]]:
+    """Frames per group and, per group needed, how many of its first (coded) frames."""
+    k = meta["keyint"]["frames"] if "keyint" in meta else max(t, 1)
+    if want is None:
+        return k, {g: min(k, t - g * k) for g in range(-(-t // k))}
+    pos = want if order is None else np.argsort(order)[want]  # coded positions
+    need: dict[int, int] = {}
+    for p in np.unique(pos).tolist():
+        need[p // k] = p % k + 1  # ascending: the last one of a group is its furthest
+    return k, need
+
+
+def _decode(buf: bytes, decoder: str, max_bytes: int, frames: Any) -> np.ndarray:
     meta, off = header.parse(buf)  # validated: every key below has its type, range and length
     header.check_size(meta, max_bytes)
     dtype = np.dtype(meta["dtype"])
     shape = tuple(meta["shape"])
+    fa = meta.get("frame_axis", 0)
+    t, n_planes, h, w = header.cube_shape(meta["shape"], fa)
+    want = frame_selection(frames, t)
+    if want is not None and len(shape) > 2:
+        shape = shape[:fa] + (len(want),) + shape[fa + 1:]
+    elif want is not None:
+        if want.tolist() != [0]:
+            raise CodecError(f"frames={frames!r}: a {len(shape)}-d chunk has no frame axis "
+                             "(it is one frame); pass frames=None")
+        want = None
     if 0 in shape:
         return np.zeros(shape, dtype)
-    fa = meta["frame_axis"]
-    t, n_planes, h, w = header.cube_shape(meta["shape"], fa)
-    planes = meta["planes"]
+    order = frame_order.check_order(meta.get("frame_order"), t)
     residual = meta.get("residual")
+    # the residual covers the chunk in original frame order: such chunks decode whole
+    k, need = _plan(meta, None if residual else want, t, order)
+    coded_idx = np.concatenate([np.arange(g * k, g * k + n) for g, n in need.items()])
+    whole = len(coded_idx) == t
+    planes = meta["planes"]
     masks = []
     for length, val in meta["masks"]:
-        masks.append((unpack_mask(buf[off: off + length], (t, n_planes, h, w)), val))
+        mk = unpack_mask(buf[off: off + length], (t, n_planes, h, w))
+        masks.append((mk if whole else mk[coded_idx], val))
         off += length
     bd = meta["bit_depth"]
-    hc, wc = meta["coded"]
     fam = meta["family"]
     hw = probe.hardware_decoder(fam) if decoder == "auto" else None
-    cube = np.empty((t, n_planes, h, w), dtype)
+    cube = np.empty((len(coded_idx), n_planes, h, w), dtype)
     first_of = {g[0]: g for g in meta.get("groups", [])}
     pending: dict[int, np.ndarray] = {}  # codes of packed planes decoded with their group
     rot = meta.get("klt")
@@ -78,6 +139,7 @@ def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
     kcodes: list[np.ndarray | None] = []  # KLT: each component's codes, mapped frame by frame
     prev: np.ndarray | None = None
     maxcode = (1 << bd) - 1
+    parts = meta["keyint"]["bytes"] if "keyint" in meta else [[pl[0]] for pl in planes]
     for j, (length, m) in enumerate(planes):
         seg = buf[off: off + length]
         off += length
@@ -87,22 +149,12 @@ def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
             kcodes.append(None)
             prev = None
             continue
-        pbd = m.get("bd", bd)
         if j in pending:
             codes = pending.pop(j)
         else:
-            k = 3 if j in first_of else 1
-            codes = None
-            if (hw is not None and (k == 3 or meta.get("chroma") == "420")
-                    and min(hc, wc) >= _stream.HARDWARE_MIN_SIZE):
-                # NVDEC has no monochrome HEVC: older grey streams go to software directly
-                try:
-                    codes = _stream.decode_stream(seg, fam, pbd, t, h, w, hw, (hc, wc), k)
-                except Exception:  # noqa: BLE001 - fall back to software, which reports errors
-                    codes = None
-            if codes is None:
-                codes = _stream.decode_stream(seg, fam, pbd, t, h, w, None, (hc, wc), k)
-            if k == 3:
+            n_in = 3 if j in first_of else 1
+            codes = _group_codes(seg, parts[j], need, k, t, meta, m.get("bd", bd), hw, n_in)
+            if n_in == 3:
                 pending.update({g: codes[i] for i, g in enumerate(first_of[j]) if i})
                 codes = codes[0]
         if m.get("pred"):
@@ -121,18 +173,50 @@ def _decode(buf: bytes, decoder: str, max_bytes: int) -> np.ndarray:
     if vec is not None:
         _unrotate(cube, kcodes, planes, rot, vec, maxcode)
         del kcodes
-    order = frame_order.check_order(meta.get("frame_order"), t)
-    if order is not None:  # back to the original frame order, masks with the values
-        frame_order.unorder_inplace(cube, order)
-        for mk, _ in masks:
-            frame_order.unorder_inplace(mk, order)
-    if residual:
-        apply_residual(cube, buf[off: off + residual[0]], residual[1])
+    if whole:
+        if order is not None:  # back to the original frame order, masks with the values
+            frame_order.unorder_inplace(cube, order)
+            for mk, _ in masks:
+                frame_order.unorder_inplace(mk, order)
+        if residual:
+            apply_residual(cube, buf[off: off + residual[0]], residual[1])
     for mk, val in masks:
         fill = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}.get(val, val)
         np.copyto(cube, np.asarray(fill).astype(dtype), where=mk)
+    if want is not None:  # the wanted frames, from the decoded ones (original order if whole)
+        row = np.empty(t, np.int64)
+        row[coded_idx if whole or order is None else order[coded_idx]] = np.arange(len(coded_idx))
+        if not (whole and np.array_equal(want, np.arange(t))):
+            cube = cube[row[want]]
     out = from_cube(cube, shape, fa)
     return np.asfortranarray(out) if meta.get("order") == "F" else out
+
+
+def _group_codes(seg: bytes, parts: list[int], need: dict[int, int], k: int, t: int,
+                 meta: dict[str, Any], bd: int, hw: str | None, n_in: int) -> np.ndarray:
+    """A plane's (or 4:4:4 group's) codes of the needed frames: the first ``need[g]`` frames
+    of each needed group ``g``, groups in order (one stream per group, ``parts`` bytes each)."""
+    hc, wc = meta["coded"]
+    h, w = header.cube_shape(meta["shape"], meta["frame_axis"])[2:]
+    starts = np.concatenate([[0], np.cumsum(parts)]).tolist()
+    out = []
+    for g, n in need.items():
+        part = seg[starts[g]: starts[g + 1]]
+        glen = min(k, t - g * k)
+        codes = None
+        if (hw is not None and (n_in == 3 or meta.get("chroma") == "420")
+                and min(hc, wc) >= _stream.HARDWARE_MIN_SIZE):
+            # NVDEC has no monochrome HEVC: older grey streams go to software directly
+            try:
+                codes = _stream.decode_stream(part, meta["family"], bd, glen, h, w, hw,
+                                              (hc, wc), n_in, first=n)
+            except Exception:  # noqa: BLE001 - fall back to software, which reports errors
+                codes = None
+        if codes is None:
+            codes = _stream.decode_stream(part, meta["family"], bd, glen, h, w, None,
+                                          (hc, wc), n_in, first=n)
+        out.append(codes)
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=-3)
 
 
 def _unrotate(cube: np.ndarray, kcodes: list[np.ndarray | None], planes: list[list[Any]],

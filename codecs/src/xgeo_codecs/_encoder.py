@@ -70,9 +70,10 @@ def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = 
         return _container.pack(meta, [])
     cube, fa = to_cube(a, p.frame_axis)
     meta["frame_axis"] = fa
+    check_keyint(p.keyint, cube.shape[0])
     masked = _find_masks(cube, p.nodata)
     if p.reorder_frames is True and cube.shape[0] > 2:
-        cube, masked = _reorder_frames(cube, masked, meta)
+        cube, masked = _reorder_frames(cube, masked, meta, p.keyint)
     masks = _mask_sections(masked, p.nodata, dtype, meta)
     enc, maxbits = _choose_encoder(p)
     maps, comps = _value_mappings(cube, masked.invalid, p, maxbits, meta)
@@ -80,14 +81,32 @@ def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = 
     lay = _stream.layout_for(enc, bd, lossless=p.lossless)
     t, _, h, w = cube.shape
     hc, wc = _stream.padded_size(h, w, lay)
-    opts = _codec_options(p, enc, t, hc, wc)
+    opts = _codec_options(p, enc, min(t, p.keyint or t), hc, wc)
     meta.update({"encoder": enc, "family": p.family, "bit_depth": bd, "coded": [hc, wc],
                  "options": encoder_options.recorded(opts)})
     coder = _PlaneCoder(cube, masked.invalid, comps, maps, enc, opts, p, bd, (1 << maxbits) - 1,
                         (hc, wc))
     streams = _plane_streams(coder, p, lay, meta)
-    meta["planes"] = [[len(s), m] for s, m in zip(streams, maps, strict=True)]
-    return _container.pack(meta, [*masks, *streams])
+    meta["planes"] = [[len(s), m] for (s, _), m in zip(streams, maps, strict=True)]
+    if p.keyint is not None and p.keyint < t:  # several groups: where each one's stream starts
+        meta["keyint"] = {"frames": p.keyint, "bytes": [parts for _, parts in streams]}
+    return _container.pack(meta, [*masks, *(s for s, _ in streams)])
+
+
+def check_keyint(keyint: int | None, t: int) -> None:
+    """Raise :class:`CodecError` if ``keyint`` frames per group does not fit a chunk of ``t``.
+
+    Examples
+    --------
+    >>> check_keyint(8, 64)
+    >>> check_keyint(80, 64)
+    Traceback (most recent call last):
+    ...
+    xgeo_codecs.errors.CodecError: keyint=80 is larger than the chunk's 64 frames; use keyint <= 64, or None for one group per chunk
+    """
+    if keyint is not None and keyint > max(t, 1):
+        raise CodecError(f"keyint={keyint} is larger than the chunk's {t} frames; use "
+                         f"keyint <= {t}, or None for one group per chunk")
 
 
 def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version: int = 1
@@ -138,10 +157,14 @@ def _find_masks(cube: np.ndarray, nodata: float | None) -> _Masked:
     return _Masked(special, nod, inv)
 
 
-def _reorder_frames(cube: np.ndarray, masked: _Masked, meta: dict[str, Any]
-                    ) -> tuple[np.ndarray, _Masked]:
-    """Frames (and masks) in similarity order; the order goes to ``meta["frame_order"]``."""
-    order = frame_order.similarity_order(cube, masked.invalid)
+def _reorder_frames(cube: np.ndarray, masked: _Masked, meta: dict[str, Any],
+                    keyint: int | None = None) -> tuple[np.ndarray, _Masked]:
+    """Frames (and masks) in similarity order, within each group of ``keyint`` frames; the
+    order goes to ``meta["frame_order"]``."""
+    t = cube.shape[0]
+    k = keyint or t  # within each group of frames only: a group stays independently decodable
+    order = np.concatenate([g + frame_order.similarity_order(cube[g:g + k], masked.invalid[g:g + k])
+                            for g in range(0, t, k)])
     meta["frame_order"] = order.tolist()
     return cube[order], _Masked({k: mk[order] for k, mk in masked.special.items()},
                                 None if masked.nodata is None else masked.nodata[order],
@@ -227,16 +250,22 @@ class _PlaneCoder:
               else fill_invalid(self.cube[:, j].astype(np.float64), self.inv[:, j]))
         return to_codes(xf, m, (1 << self.bd) - 1 if m["k"] == "lin" else self.maxcode)
 
-    def code(self, codes: np.ndarray, depth: int) -> bytes:
-        """Codes ``(T, H, W)`` or ``(3, T, H, W)`` padded to the coded size, as one stream."""
+    def code(self, codes: np.ndarray, depth: int) -> tuple[bytes, list[int]]:
+        """Codes ``(T, H, W)`` or ``(3, T, H, W)`` padded to the coded size, as one stream per
+        group of ``keyint`` frames (one for the chunk without it), concatenated; and the
+        groups' stream lengths."""
         h, w = self.cube.shape[-2:]
         hc, wc = self.coded
         if (hc, wc) != (h, w):
             lead = ((0, 0),) * (codes.ndim - 2)
             codes = np.pad(codes, (*lead, (0, hc - h), (0, wc - w)), mode="edge")
+        t = codes.shape[-3]
+        k = self.p.keyint or t
         try:
-            return _stream.encode_stream(codes, self.enc, depth, self.opts, self.p.threads,
-                                         self.p.lossless)
+            parts = [_stream.encode_stream(codes[..., g:g + k, :, :], self.enc, depth, self.opts,
+                                           self.p.threads, self.p.lossless)
+                     for g in range(0, t, k)]
+            return b"".join(parts), [len(x) for x in parts]
         except CodecError:
             raise
         except Exception as err:  # libav reports option/encoder problems as OSError etc.
@@ -245,9 +274,10 @@ class _PlaneCoder:
 
 
 def _plane_streams(coder: _PlaneCoder, p: VideoParams, lay: _stream.Layout,
-                   meta: dict[str, Any]) -> list[bytes]:
+                   meta: dict[str, Any]) -> list[tuple[bytes, list[int]]]:
     """One packed stream per plane (empty for constant planes and the 2nd/3rd plane of a
-    4:4:4 group); may rewrite a plane's mapping to say it is predicted."""
+    4:4:4 group) with its groups' lengths; may rewrite a plane's mapping to say it is
+    predicted."""
     maps, enc, bd = coder.maps, coder.enc, coder.bd
     # lossy x265: planes three at a time as one 4:4:4 stream, sharing motion vectors and
     # partitions (measured at equal rate: +0.4 to +5.4 dB over one grey stream per band
@@ -261,11 +291,11 @@ def _plane_streams(coder: _PlaneCoder, p: VideoParams, lay: _stream.Layout,
     packed = {g[0]: coder.code(np.stack([coder.codes_of(j) for j in g]), bd) for g in groups}
     if groups:
         meta["groups"] = groups
-    streams: list[bytes] = []
+    streams: list[tuple[bytes, list[int]]] = []
     prev: np.ndarray | None = None  # codes of the previous plane (inter-plane prediction)
     for j, m in enumerate(maps):
         if m["k"] == "const" or j in in_group:
-            streams.append(packed.get(j, b""))
+            streams.append(packed.get(j, (b"", [])))
             prev = None
             continue
         codes = coder.codes_of(j)
@@ -279,7 +309,7 @@ def _plane_streams(coder: _PlaneCoder, p: VideoParams, lay: _stream.Layout,
             if rspan < 1 << 16:
                 rbd = next(b for b in _LOSSLESS_DEPTHS if (1 << b) > rspan)
                 alt = coder.code((r - rbase).astype(np.uint16), rbd)
-                if len(alt) < len(stream):
+                if len(alt[0]) < len(stream[0]):
                     stream = alt
                     maps[j] = {**m, "pred": 1, "rbase": rbase, "bd": rbd}
         prev = codes.astype(np.int64)

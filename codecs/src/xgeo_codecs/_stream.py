@@ -343,21 +343,26 @@ def _open_decoder(name: str, cw: int, ch: int, planes: int) -> _OpenDecoder:
 
 def decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: int,
                   decoder: str | None = None, coded: tuple[int, int] | None = None,
-                  planes: int = 1, reuse: bool | None = None) -> np.ndarray:
+                  planes: int = 1, reuse: bool | None = None, first: int | None = None
+                  ) -> np.ndarray:
     """Decode a packed stream back to ``(T, h, w)`` uint16/uint8 codes (``(3, T, h, w)`` for a
     4:4:4 stream of three planes).
 
     ``coded`` is the padded frame size the encoder saw (FFV1 needs it before the first frame).
     ``reuse`` keeps the decoder context open in this thread for the next stream of the same
-    size (default: for hardware decoders, whose opening is the expensive part).
+    size (default: for hardware decoders, whose opening is the expensive part). ``first``:
+    only the stream's first frames (in display order) are wanted; software decoding stops
+    feeding packets once they are out, so the frames after them (and the ones only they
+    reference) are never decoded.
     """
     with quiet_libav():
-        return _decode_stream(buf, family, bit_depth, t, h, w, decoder, coded, planes, reuse)
+        return _decode_stream(buf, family, bit_depth, t, h, w, decoder, coded, planes, reuse,
+                              t if first is None else min(max(first, 0), t))
 
 
 def _decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: int,
                    decoder: str | None, coded: tuple[int, int] | None, planes: int,
-                   reuse: bool | None) -> np.ndarray:
+                   reuse: bool | None, first: int) -> np.ndarray:
     packets, extradata = unpack_packets(buf)
     name = decoder or SOFTWARE_DECODER[family]
     ch, cw = coded or (h, w)
@@ -393,6 +398,8 @@ def _decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: i
             if n >= t:
                 raise CodecError("stream holds more frames than the header says; corrupt chunk")
             take(fr)
+            if n == first < t:  # the wanted frames are out: decode no further
+                return out[:, :first] if planes > 1 else out[0, :first]
     else:
         dec = _open_decoder(name, cw, ch, planes)
         try:
@@ -402,6 +409,7 @@ def _decode_stream(buf: bytes, family: str, bit_depth: int, t: int, h: int, w: i
             raise
     if n != t:
         raise CodecError(f"stream decoded to {n} frames, header says {t}; corrupt chunk")
+    out = out[:, :first]
     return out if planes > 1 else out[0]
 
 

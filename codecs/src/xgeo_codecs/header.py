@@ -137,6 +137,23 @@ def _tools(v: Any) -> None:
         _finite(v["cost"], "tools.cost")
 
 
+def _keyint(v: Any, planes: list[list[Any]], t: int) -> None:
+    """Frame groups (format 7): ``frames`` per group and, per plane, the byte length of each
+    group's stream (none for constant planes and the 2nd/3rd plane of a 4:4:4 group), adding
+    up to the plane's stream."""
+    _dict(v, "keyint", {"frames", "bytes"}, {"frames", "bytes"})
+    k = _int(v["frames"], "keyint.frames", 1, max(t, 1))
+    n_groups = -(-t // k)
+    for j, (parts, entry) in enumerate(zip(_list(v["bytes"], "keyint.bytes", len(planes)),
+                                           planes, strict=True)):
+        f = f"keyint.bytes[{j}]"
+        _list(parts, f, most=n_groups)
+        if len(parts) not in ((n_groups,) if entry[0] else (0,)):
+            raise _bad(f, f"must list {n_groups if entry[0] else 0} group streams")
+        if sum(_int(x, f, 1, entry[0]) for x in parts) != entry[0] and parts:
+            raise _bad(f, "must add up to the plane's stream length")
+
+
 def cube_shape(shape: list[int], fa: int) -> tuple[int, int, int, int]:
     """(T, P, H, W) of a chunk of ``shape`` with frame axis ``fa`` (no allocation)."""
     if len(shape) <= 2:
@@ -291,6 +308,8 @@ def validate(meta: dict[str, Any], version: int, body_bytes: int) -> None:
     if "frame_order" in meta:
         for x in _list(meta["frame_order"], "frame_order", t):
             _int(x, "frame_order", 0, t - 1)
+    if "keyint" in meta:
+        _keyint(meta["keyint"], planes, t)
     if "quality" in meta:
         _flat(meta["quality"], "quality", nested=("target",))
     if "tools" in meta:

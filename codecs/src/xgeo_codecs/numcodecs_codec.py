@@ -41,8 +41,10 @@ class VideoCodec(Codec):
     def encode(self, buf: Any) -> bytes:
         return encode(np.asarray(ensure_ndarray_like(buf)), self.params)
 
-    def decode(self, buf: Any, out: Any = None, *, max_bytes: int | None = None) -> np.ndarray:
-        """Decode one chunk; into ``out`` when given.
+    def decode(self, buf: Any, out: Any = None, *, max_bytes: int | None = None,
+               frames: Any = None) -> np.ndarray:
+        """Decode one chunk (or the ``frames`` of it asked for: see
+        :func:`xgeo_codecs.decode`); into ``out`` when given.
 
         A header announcing more than ``max_bytes`` (``out``'s size when given, else
         :func:`xgeo_codecs.decode`'s default of 2 GiB) raises CodecError. A chunk encoded from
@@ -51,9 +53,10 @@ class VideoCodec(Codec):
         An ``out`` of the chunk's shape and dtype receives the values whatever its memory
         order; any other ``out`` the bytes, as numcodecs does.
         """
-        if out is not None and max_bytes is None:
+        if out is not None and max_bytes is None and frames is None:
             max_bytes = ensure_ndarray_like(out).nbytes
-        arr = decode(ensure_bytes(buf), decoder=self.params.decoder, max_bytes=max_bytes)
+        arr = decode(ensure_bytes(buf), decoder=self.params.decoder, max_bytes=max_bytes,
+                     frames=frames)
         if out is not None:
             if (isinstance(out, np.ndarray) and out.shape == arr.shape
                     and out.dtype == arr.dtype):

@@ -33,7 +33,7 @@ PRESET_BEFORE_V3 = {"hevc": "faster", "av1": "6"}
 # the schema version of the stored config: since 2 every parameter is written (resolved), so a
 # stored array never depends on the reader's defaults; configs without the key are version 1
 # 3: ``effort``; ``decorrelate`` / ``reorder_frames`` take "auto" (the new defaults)
-CONFIG_VERSION = 3
+CONFIG_VERSION = 4
 CONFIG_VERSION_KEY = "config_version"
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
@@ -94,7 +94,10 @@ DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
 # parameters added after version 2 -> (the config version that added them, the value that
 # means what stored configs without them meant); ``effort="fast"`` is the x265 preset those
 # versions used for ``preset: null`` (a test pins EFFORT_PRESET["fast"] to PRESET_BEFORE_V3)
-ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({"effort": (3, "fast")})
+ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({
+    "effort": (3, "fast"),
+    "keyint": (4, None),  # before version 4 a chunk was one group of frames
+})
 
 
 @contextlib.contextmanager
@@ -210,6 +213,13 @@ class VideoParams:
         time, slower +0.6 to +1.5 dB for 3.8-9.7x (``benchmarks/results/x265_effort.json``;
         the README's "Choosing effort" has the whole table). Stored configs older than
         version 3 read as ``"fast"``, the preset they were written with.
+    keyint
+        Frames per independently decodable group: the chunk's frames are coded as separate
+        streams of ``keyint`` frames (the last may be shorter), with their byte lengths in the
+        header (``keyint``, format 7), so a read of a few dates decodes only their groups
+        (:func:`xgeo_codecs.decode` with ``frames=``). ``None``: one group per chunk. Must
+        be >= 1 and at most the chunk's frame count (checked when a chunk is encoded).
+        With ``reorder_frames``, frames are reordered within their group only.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -239,6 +249,7 @@ class VideoParams:
     pack_planes: bool = True
     reorder_frames: bool | str = "auto"
     effort: str = "default"
+    keyint: int | None = None
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -294,6 +305,10 @@ class VideoParams:
                 self.reorder_frames, (int, float)) and not isinstance(self.reorder_frames, bool):
             raise CodecError(f"reorder_frames={self.reorder_frames!r}; use 'auto', True or "
                              "False")
+        if self.keyint is not None and (not isinstance(self.keyint, int) or isinstance(
+                self.keyint, bool) or self.keyint < 1):
+            raise CodecError(f"keyint={self.keyint!r} must be a number of frames >= 1 (or None "
+                             "for one group per chunk)")
         if self.effort not in EFFORTS:
             raise CodecError(f"effort={self.effort!r}; use one of {EFFORTS}")
         if self.decorrelate == "klt" and (self.lossless or fam == "ffv1"):

@@ -427,7 +427,8 @@ def _grid_candidate(a: np.ndarray, valid: np.ndarray, e: float, p: VideoParams
             return None
     snapped = snapped.astype(a.dtype)
     params = VideoParams(codec="ffv1", lossless=True, scale_factor=step, add_offset=lo,
-                         nodata=p.nodata, frame_axis=p.frame_axis, threads=p.threads)
+                         nodata=p.nodata, frame_axis=p.frame_axis, threads=p.threads,
+                         keyint=p.keyint)
     try:
         blob = encode_plain(snapped, params)
     except CodecError:  # e.g. the cast moved a value off the grid

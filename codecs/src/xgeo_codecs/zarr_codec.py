@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from zarr.abc.codec import ArrayBytesCodec
+from zarr.abc.codec import ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
 from zarr.core.common import parse_named_configuration
 
 from . import header
@@ -19,14 +19,20 @@ from .params import CODEC_ID, VideoParams, stored_config
 if TYPE_CHECKING:
     from typing import Self
 
+    from zarr.abc.store import ByteGetter
     from zarr.core.array_spec import ArraySpec
     from zarr.core.buffer import Buffer, NDBuffer
+    from zarr.core.indexing import SelectorTuple
 
 
 @dataclass(frozen=True)
-class VideoSerializer(ArrayBytesCodec):
+class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
     """Zarr v3 serializer storing each chunk as video; name :data:`xgeo_codecs.CODEC_ID` in
     metadata.
+
+    A read of some frames of a chunk (``z[k]``, ``xr.open_zarr(...).isel(time=k)``) decodes
+    only those (partial decoding: see :func:`xgeo_codecs.decode`'s ``frames=``), as long as
+    the serializer is the array's only codec (no ``compressors=``: the video is compressed).
 
     Takes the keyword arguments of :class:`xgeo_codecs.VideoParams` (the one way to pass
     parameters, as for :class:`xgeo_codecs.VideoCodec`). Put it in the
@@ -72,7 +78,8 @@ class VideoSerializer(ArrayBytesCodec):
             raise CodecError(f"frame_axis={fa} is not valid for a {ndim}-d array: the last two "
                              f"axes are (y, x); use an axis in 0..{ndim - 3}")
 
-    def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
+    def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec,
+                     selection: SelectorTuple | None = None) -> NDBuffer:
         blob = chunk_bytes.to_bytes()
         want = np.dtype(chunk_spec.dtype.to_native_dtype())
         # the header alone first: a chunk announcing another shape or dtype than the array's
@@ -86,8 +93,22 @@ class VideoSerializer(ArrayBytesCodec):
         if (got.kind, got.itemsize) != (want.kind, want.itemsize):
             raise CodecError(f"chunk header announces dtype {got}, the array expects {want}; "
                              "the store is corrupt")
-        arr = decode(blob, decoder=self.params.decoder, max_bytes=header.nbytes(meta))
+        frames, rest = None, selection
+        if selection is not None:
+            frames, rest = _frames_of(selection, shape, meta.get("frame_axis", 0))
+        arr = decode(blob, decoder=self.params.decoder, max_bytes=header.nbytes(meta),
+                     frames=frames)
+        if rest is not None:
+            arr = arr[rest]
         return chunk_spec.prototype.nd_buffer.from_numpy_array(arr.astype(want, copy=False))
+
+    async def _decode_partial_single(self, byte_getter: ByteGetter, selection: SelectorTuple,
+                                     chunk_spec: ArraySpec) -> NDBuffer | None:
+        """The ``selection`` of one chunk, decoding only the frames it needs."""
+        chunk_bytes = await byte_getter.get(prototype=chunk_spec.prototype)
+        if chunk_bytes is None:
+            return None
+        return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec, selection)
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         params = self.params
@@ -115,3 +136,31 @@ class VideoSerializer(ArrayBytesCodec):
 
     def compute_encoded_size(self, input_byte_length: int, _chunk_spec: ArraySpec) -> int:
         raise NotImplementedError  # variable-size output
+
+
+def _frames_of(selection: Any, shape: tuple[int, ...], fa: int) -> tuple[Any, Any]:
+    """A chunk selection split into the frames to decode and the selection of the decoded
+    frames that gives the same result as ``chunk[selection]``."""
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    if len(shape) <= 2 or fa >= len(sel):
+        return None, sel
+    s = sel[fa]
+    t = shape[fa]
+    if isinstance(s, slice):
+        frames = np.arange(t)[s]
+        if len(frames) == t and (s.step or 1) == 1:
+            return None, sel  # every frame: decode the chunk whole
+        inner: Any = slice(None)
+    elif isinstance(s, (int, np.integer)):
+        frames, inner = [int(s)], 0
+    else:
+        idx = np.asarray(s)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        # orthogonal indexing hands each axis's indices shaped for np.ix_ (ones elsewhere)
+        if idx.dtype.kind not in "iu" or max(idx.shape, default=1) != idx.size:
+            return None, sel  # a selection form this does not know: decode whole
+        frames = np.unique(idx)
+        inner = np.searchsorted(frames, idx)
+    return frames, sel[:fa] + (inner,) + sel[fa + 1:]
+
