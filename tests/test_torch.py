@@ -323,3 +323,42 @@ def test_label_on_another_grid_is_aligned_by_nearest(sample):
     gdal = other.rio.reproject_match(lulc, resampling=Resampling.nearest).values[:32, :32]
     assert set(np.unique(ours)) <= set(np.unique(other.values))
     np.testing.assert_array_equal(ours, gdal)
+
+
+def test_video_reads_of_a_few_dates_decode_only_those_frames(tmp_path, data_dir, monkeypatch):
+    """A read needing at most half the dates of a video chunk decodes only them (partial
+    decoding), with the values of the whole chunk decoded and indexed."""
+    import xgeo_codecs
+
+    from xgeo._chunkread import ZarrReader
+
+    path = tmp_path / "nrt_video.zarr"
+    ds = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)[["B4"]]
+    ds.geo.to_zarr(path, codec="hevc", codec_options={
+        "crf": 20, "keyint": 4, "chunks": {"time": 16, "y": 50, "x": 50}})
+    whole = ZarrReader(str(path), cache_bytes=1 << 30)
+    whole.array("B4")
+    ct = whole.geometry["B4"][0][0]  # dates per chunk
+    assert whole.geometry["B4"][1][0] > ct  # several time chunks
+    asked = []
+    real = xgeo_codecs.decode
+    monkeypatch.setattr(xgeo_codecs, "decode",
+                        lambda buf, **kw: (asked.append(kw.get("frames")), real(buf, **kw))[1])
+    reader = ZarrReader(str(path), cache_bytes=1 << 30)
+    for region in [(slice(5, 7), slice(0, 50), slice(0, 50)),  # two dates of one chunk
+                   (slice(ct - 1, ct + 1), slice(10, 60), slice(0, 30)),  # two chunks
+                   (slice(0, ct), slice(0, 20), slice(0, 20))]:  # a whole chunk: whole
+        asked.clear()
+        got = reader.read("B4", region)
+        np.testing.assert_array_equal(got, whole.read("B4", region))
+        if region[0].stop - region[0].start == ct:
+            assert asked == [None]
+        else:
+            assert asked and all(f is not None and f.stop - f.start <= 2 for f in asked)
+    asked.clear()
+    chips = ChipDataset(str(path), size=20, variables=["B4"], time=2, time_stride=8, dtype=None)
+    for i in range(len(chips)):
+        (_, region), = chips._regions(i)
+        np.testing.assert_array_equal(chips[i]["image"].numpy()[:, 0],
+                                      whole.read("B4", region))
+    assert asked and all(f is not None and f.stop - f.start == 2 for f in asked)

@@ -180,7 +180,9 @@ class ZarrReader:
         self.arrays: dict[str, Any] = {}
         # (chunk shape, array shape) per variable: zarr's properties cost microseconds a call
         self.geometry: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        self.direct: dict[str, Callable[[tuple[int, ...]], np.ndarray] | None] = {}
+        self.direct: dict[str, Callable[..., np.ndarray] | None] = {}
+        # video arrays: the chunk axis that is time (partial decoding reads some frames)
+        self.frame_axis: dict[str, int | None] = {}
         self.cache = ChunkCache(cache_bytes)
         # (variable, window) -> its chunks, and its slice inside the chunk when it lies in one:
         # a dataset's chips repeat every epoch, and working this out costs ~10 us a read
@@ -197,6 +199,8 @@ class ZarrReader:
         if arr is None:
             arr = self.arrays[name] = self.group[name]
             self.direct[name] = direct_chunk_reader(arr)
+            self.frame_axis[name] = (video_frame_axis(arr) if self.direct[name] is not None
+                                     else None)
             self.geometry[name] = (tuple(arr.chunks), tuple(arr.shape))
         return arr
 
@@ -244,6 +248,27 @@ class ZarrReader:
         load = (lambda: direct(key)) if direct is not None else (lambda: arr[sel])
         return lambda: self._named(load, name, key)
 
+    def _part(
+        self, name: str, key: tuple[int, ...], chunk_sel: tuple[slice, ...],
+        region: Sequence[slice],
+    ) -> tuple[Hashable, Callable[[], np.ndarray], tuple[slice, ...]]:
+        """What a read of ``region`` loads of chunk ``key``: its cache key, its loader and the
+        part of the array it covers. The whole chunk; or, for a video chunk of which the read
+        needs at most half the frames, only those frames (partial decoding: a stream is
+        decoded up to the last of them, a ``keyint`` chunk only in the groups holding them,
+        so a date of a long series costs a fraction of the chunk)."""
+        fa = self.frame_axis.get(name)
+        direct = self.direct[name]
+        if fa is not None and direct is not None:
+            s, cs = region[fa], chunk_sel[fa]
+            lo, hi = max(s.start, cs.start), min(s.stop, cs.stop)
+            if 2 * (hi - lo) <= cs.stop - cs.start:
+                frames = slice(lo - cs.start, hi - cs.start)
+                part = (*chunk_sel[:fa], slice(lo, hi), *chunk_sel[fa + 1:])
+                return ((name, key, lo, hi),
+                        lambda: self._named(lambda: direct(key, frames), name, key), part)
+        return (name, key), self._loader(name, key, chunk_sel), chunk_sel
+
     def _named(self, load: Callable[[], np.ndarray], name: str, key: tuple[int, ...]
                ) -> np.ndarray:
         """``load()``, a corrupt chunk raised as xgeo's CodecError naming store, array, chunk."""
@@ -262,8 +287,9 @@ class ZarrReader:
         for name, region in requests:
             self.array(name)
             for key, sel in self._plan(name, region)[0]:
-                if (name, key) not in self.cache.items:
-                    missing[(name, key)] = self._loader(name, key, sel)
+                cache_key, load, _ = self._part(name, key, sel, region)
+                if cache_key not in self.cache.items:
+                    missing[cache_key] = load
         if len(missing) > 1:
             for cache_key, block in zip(
                 missing, self.pool.map(lambda load: load(), missing.values()), strict=True
@@ -281,10 +307,15 @@ class ZarrReader:
         parts, inner = self._plan(name, region)
         if view and inner is not None:
             (key, chunk_sel), = parts
-            return self.cache.get((name, key), self._loader(name, key, chunk_sel))[inner]
+            cache_key, load, part_sel = self._part(name, key, chunk_sel, region)
+            if part_sel is not chunk_sel:  # some frames of the chunk: relative to them
+                inner = tuple(slice(s.start - ps.start, s.stop - ps.start)
+                              for s, ps in zip(region, part_sel, strict=True))
+            return self.cache.get(cache_key, load)[inner]
         out = np.empty([s.stop - s.start for s in region], dtype=arr.dtype)
-        for key, chunk_sel in parts:
-            block = self.cache.get((name, key), self._loader(name, key, chunk_sel))
+        for key, whole_sel in parts:
+            cache_key, load, chunk_sel = self._part(name, key, whole_sel, region)
+            block = self.cache.get(cache_key, load)
             src, dst = [], []
             for s, cs in zip(region, chunk_sel, strict=True):
                 lo, hi = max(s.start, cs.start), min(s.stop, cs.stop)
@@ -313,11 +344,12 @@ def direct_chunk_reader(arr: Any) -> Callable[[tuple[int, ...]], np.ndarray] | N
         return None
     byte_decoders = [compressors[c["name"]]().decode for c in rest][::-1]
     chunk_shape = tuple(arr.chunks)
+    fa = 0
     if serializer["name"] == "bytes":
         endian = (serializer.get("configuration") or {}).get("endian", "little")
         dtype = np.dtype(arr.dtype).newbyteorder("<" if endian == "little" else ">")
 
-        def to_array(buf: bytes) -> np.ndarray:
+        def to_array(buf: bytes, frames: None = None) -> np.ndarray:
             return np.frombuffer(buf, dtype=dtype).reshape(chunk_shape)
     else:
         try:
@@ -328,26 +360,55 @@ def direct_chunk_reader(arr: Any) -> Callable[[tuple[int, ...]], np.ndarray] | N
         if serializer["name"] != CODEC_ID:
             return None
 
-        def to_array(buf: bytes) -> np.ndarray:
-            return np.asarray(video_decode(buf)).reshape(chunk_shape)
+        fa = video_frame_axis(arr)
+
+        def to_array(buf: bytes, frames: slice | None = None) -> np.ndarray:
+            if frames is None:
+                return np.asarray(video_decode(buf)).reshape(chunk_shape)
+            shape = list(chunk_shape)
+            shape[fa] = len(range(*frames.indices(chunk_shape[fa])))
+            return np.asarray(video_decode(buf, frames=frames)).reshape(shape)
 
     folder = Path(root) / arr.path
     encode_key = meta.chunk_key_encoding.encode_chunk_key
     fill = arr.fill_value
 
-    def read_chunk(key: tuple[int, ...]) -> np.ndarray:
-        crop = tuple(
+    def read_chunk(key: tuple[int, ...], frames: slice | None = None) -> np.ndarray:
+        """Chunk ``key``, cropped to the array; ``frames`` (video arrays): only those frames
+        of the chunk, along its frame axis (inside the array: not cropped there)."""
+        crop = [
             slice(0, min(c, n - k * c)) for k, c, n in zip(key, chunk_shape, arr.shape, strict=True)
-        )
+        ]
         try:
             buf = (folder / encode_key(key)).read_bytes()
         except FileNotFoundError:  # never written: Zarr's fill value
-            return np.full(chunk_shape, fill, dtype=arr.dtype)[crop]
+            block = np.full(chunk_shape, fill, dtype=arr.dtype)
+            return block[tuple(crop)] if frames is None else np.take(
+                block[tuple(crop)], range(*frames.indices(chunk_shape[fa])), axis=fa)
         for decode in byte_decoders:
             buf = decode(buf)
-        return to_array(buf)[crop]
+        if frames is not None:
+            crop[fa] = slice(None)
+        return to_array(buf, frames)[tuple(crop)]
 
     return read_chunk
+
+
+def video_frame_axis(arr: Any) -> int | None:
+    """The chunk axis that is time for a Zarr v3 array stored with the xgeo video serializer
+    (its ``frame_axis``, counted from the front), or None for any other array."""
+    try:
+        from xgeo_codecs import CODEC_ID
+    except ImportError:
+        return None
+    meta = arr.metadata
+    if getattr(meta, "zarr_format", None) != 3 or len(arr.shape) < 3:
+        return None
+    first = meta.codecs[0].to_dict()
+    if first.get("name") != CODEC_ID:
+        return None
+    fa = int((first.get("configuration") or {}).get("frame_axis", 0))
+    return fa + len(arr.shape) if fa < 0 else fa
 
 
 class ArrayReader:
