@@ -148,7 +148,7 @@ def _scan(folder: Path) -> list[tuple[float, int, Path]]:
                 st = e.stat()
             except OSError:
                 continue
-            out.append((st.st_mtime, st.st_size, Path(e.path)))
+            out.append((st.st_mtime_ns / 1e9, st.st_size, Path(e.path)))
     return out
 
 
@@ -188,8 +188,7 @@ class DiskChunkCache:
     # ------------------------------------------------------------------ public
     def get(self, key: Hashable, load: Callable[[], np.ndarray]) -> np.ndarray:
         """The chunk of ``key`` from disk, or ``load()`` written to disk first."""
-        text = json.dumps([FORMAT, key], default=str)
-        path = self.folder / (hashlib.sha256(text.encode()).hexdigest()[:40] + SUFFIX)
+        path, text = self.file_of(key)
         block = self._read(path, text)
         if block is not None:
             self.hits += 1
@@ -199,6 +198,11 @@ class DiskChunkCache:
         if self._writable and 0 < block.nbytes <= self.max_bytes:
             self._write(path, text, block)
         return block
+
+    def file_of(self, key: Hashable) -> tuple[Path, str]:
+        """The cache file of ``key`` and the key's text (kept in the file's header)."""
+        text = json.dumps([FORMAT, key], default=str)
+        return self.folder / (hashlib.sha256(text.encode()).hexdigest()[:40] + SUFFIX), text
 
     def wrap(self, arr: Any, reader: Callable[..., np.ndarray] | None
              ) -> Callable[..., np.ndarray] | None:
