@@ -227,7 +227,9 @@ class DiskChunkCache:
         try:
             with open(path, "rb") as f:
                 raw = bytearray(os.fstat(f.fileno()).st_size)  # writable, as a decoded chunk
-                raw = raw[:f.readinto(raw)]
+                got = f.readinto(raw)
+            if got != len(raw):  # shrank while read: _parse finds it short
+                raw = raw[:got]
         except FileNotFoundError:
             return None
         except OSError as err:
