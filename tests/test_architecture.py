@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conventions and storage", ("xgeo.crs", "xgeo.bands", "xgeo.categorical",
                                  "xgeo.validity", "xgeo.geotiff", "xgeo.storestate",
                                  "xgeo.store", "xgeo.verify", "xgeo.compression",
-                                 "xgeo.outputs", "xgeo._chunkread")),
+                                 "xgeo.outputs", "xgeo._diskcache", "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview")),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),

@@ -27,6 +27,7 @@ import xarray as xr
 from numba import njit
 from xgeo_codecs.errors import CodecError as CodecsCodecError
 
+from ._diskcache import DiskChunkCache
 from .errors import CodecError, chunk_codec_error
 
 __all__ = [
@@ -169,10 +170,12 @@ class ZarrReader:
     For local stores whose codecs it knows (``bytes`` + zstd/blosc/gzip, or the xgeo
     video serializer) it reads chunk files and decodes them directly: zarr's general
     indexing machinery costs ~1 ms per call, more than decoding a chunk. Anything else
-    goes through ``zarr.Array`` indexing.
+    goes through ``zarr.Array`` indexing. With ``cache_dir``, decoded video chunks are also
+    kept on disk, bounded to ``disk_bytes`` (:class:`~xgeo._diskcache.DiskChunkCache`).
     """
 
-    def __init__(self, path: str, cache_bytes: int, threads: int = 1) -> None:
+    def __init__(self, path: str, cache_bytes: int, threads: int = 1,
+                 cache_dir: str | None = None, disk_bytes: int | None = None) -> None:
         import zarr
 
         self.path = path
@@ -184,6 +187,7 @@ class ZarrReader:
         # video arrays: the chunk axis that is time (partial decoding reads some frames)
         self.frame_axis: dict[str, int | None] = {}
         self.cache = ChunkCache(cache_bytes)
+        self.disk = None if cache_dir is None else DiskChunkCache(cache_dir, disk_bytes)
         # (variable, window) -> its chunks, and its slice inside the chunk when it lies in one:
         # a dataset's chips repeat every epoch, and working this out costs ~10 us a read
         self.plans: dict[tuple[Any, ...], tuple[list[Any], tuple[slice, ...] | None]] = {}
@@ -199,8 +203,12 @@ class ZarrReader:
         if arr is None:
             arr = self.arrays[name] = self.group[name]
             self.direct[name] = direct_chunk_reader(arr)
+            # partial decoding of some frames, unless whole chunks are kept on disk (there a
+            # chunk is decoded once for every later read)
             self.frame_axis[name] = (video_frame_axis(arr) if self.direct[name] is not None
-                                     else None)
+                                     and self.disk is None else None)
+            if self.disk is not None:
+                self.direct[name] = self.disk.wrap(arr, self.direct[name])
             self.geometry[name] = (tuple(arr.chunks), tuple(arr.shape))
         return arr
 

@@ -19,6 +19,7 @@ __all__ = [
     "MissingBandError", "UnknownIndexError", "IndexNamesError", "IndexArgumentError",
     "BandMappingError", "InputTypeError", "ReprojectionError", "ChipError", "ClipError",
     "NoDataInBoundsError", "CodecError", "FormulaError", "KernelCacheWarning",
+    "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
     "chunk_codec_error", "codec_errors_as_xgeo",
@@ -153,6 +154,15 @@ class KernelCacheWarning(UserWarning):
     """The on-disk cache of compiled index kernels is off: its directory is unsafe or unwritable.
 
     A warning, not an error: kernels are then compiled in memory, once per process.
+    """
+
+
+class ChunkCacheWarning(UserWarning):
+    """The on-disk cache of decoded chunks (``ChipDataset(cache_dir=...)``) is not used as asked.
+
+    Its directory is read-only or full, or a cache file is truncated or corrupt. A warning,
+    not an error: the chunk is then read from the store (a corrupt file is rebuilt), never
+    returned wrong.
     """
 
 

@@ -6,11 +6,16 @@ HEVC store, 32x32 chips through ``to_dataloader`` from the path, from the Datase
 ``xgeo.open_dataset`` returns (read as its store since issue 16), and from that Dataset read
 through xarray as before. Each measurement runs in a fresh subprocess (so worker
 peak RSS is clean and no state carries over), contenders interleaved per repetition; a rate is
-whole epochs repeated for at least 0.5 s, after one warm-up epoch.
+whole epochs repeated for at least 0.5 s, after one warm-up epoch (epoch 1, also reported as
+``epoch1_chips_per_s``). "xgeo-video+disk cache" reads the video store through
+``ChipDataset(cache_dir=...)``, a fresh cache directory per measurement: epoch 1 decodes and
+writes each chunk, epochs 2+ read them back; its ``cache_disk_bytes`` sit next to the stores'.
 Writes ``benchmarks/results/loader.json``.
 
-Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick] [--only-tour]``
-(``--only-tour`` measures the tour case alone and replaces it in the existing JSON).
+Usage: ``python benchmarks/compare/loader.py [--reps 3] [--quick] [--only-tour] [--only-cache]``
+(``--only-tour`` measures the tour case alone and replaces it in the existing JSON;
+``--only-cache`` measures xgeo on the zstd store, the video store and the video store with the
+disk cache alone, out float32, and prints the cases without writing the JSON).
 """
 
 from __future__ import annotations
@@ -127,6 +132,21 @@ def nrt_store() -> str | None:
     return str(path)
 
 
+def nrt_video_store() -> str | None:
+    """The nrt cube's four bands as a HEVC store, chunked as :func:`nrt_store` (crf 10)."""
+    src = SHARED / "nrt" / "sentinel2_cube_subset_romania_10m.nc"
+    if not src.exists():
+        return None
+    import xgeo
+
+    path = CACHE / "nrt_hevc.zarr"
+    if not path.exists():
+        ds = xgeo.open_dataset(src, mask_and_scale=False)[["B2", "B3", "B4", "B8"]].load()
+        chunks = {"time": 16, "y": 100, "x": 100}
+        ds.geo.to_zarr(path, codec="hevc", codec_options={"crf": 10, "chunks": chunks})
+    return str(path)
+
+
 # ----------------------------------------------------------------- one measurement (subprocess)
 CHILD = r'''
 import json, resource, sys, time
@@ -144,15 +164,22 @@ if workers:
 def cast(t):
     return t if dtype is None else t.to(dtype)
 
+cache_dir = None
+if contender == "xgeo-cache":  # the video store through the disk cache, in a fresh directory
+    import os, tempfile, xgeo.torch.dataset
+    contender, cache_dir = "xgeo", tempfile.mkdtemp(prefix="xgeo-chunk-cache-", dir=os.environ.get("XGEO_BENCH_CACHE"))
+    # the memory layer in front of the disk cache as small as the other contenders' 64 MiB
+    xgeo.torch.dataset.MEMORY_BYTES = 64 * 2**20
 if contender == "xgeo":
     from xgeo.torch import ChipDataset, ChunkAwareSampler, collate
     # A 64 MiB chunk cache holds a batch's chunks but not the 400 MB cube: every epoch decodes
     # every chunk once, as it would on data larger than memory (the tiny nrt cube fits anyway).
-    cache = 64 * 2**20
+    # With a cache_dir, cache_bytes is the disk bound instead (None: the default).
+    cache = None if cache_dir else 64 * 2**20
     if timeseries:
-        ds = ChipDataset(store, size=size, variables=["B2", "B3", "B4", "B8"], time=16, dtype=dtype, cache_bytes=cache)
+        ds = ChipDataset(store, size=size, variables=["B2", "B3", "B4", "B8"], time=16, dtype=dtype, cache_bytes=cache, cache_dir=cache_dir)
     else:
-        ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype, cache_bytes=cache)
+        ds = ChipDataset(store, size=size, variable="reflectance", dtype=dtype, cache_bytes=cache, cache_dir=cache_dir)
     loader = DataLoader(ds, sampler=ChunkAwareSampler(ds, seed=0), collate_fn=collate, **kw)
     key = "image"
 elif contender in ("tour-path", "tour-opened", "tour-xarray"):
@@ -237,6 +264,7 @@ def run_epoch():
 
 t_start = time.perf_counter()
 n, dt, first, nbytes, out_dtype, shape = run_epoch()  # warm-up epoch: imports, workers, caches
+epoch1 = n / (time.perf_counter() - t_start)
 first_latency = time.perf_counter() - t_start if first is None else first
 rates = []
 for _ in range(epochs):
@@ -250,9 +278,15 @@ for _ in range(epochs):
             break
     rates.append(chips / (time.perf_counter() - t0))
 del loader
+cache_bytes = None
+if cache_dir:
+    import os, shutil
+    cache_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cache_dir) for f in fs)
+    shutil.rmtree(cache_dir, ignore_errors=True)
 parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"chips_per_s": max(rates), "chips_per_epoch": n, "first_batch_s": first_latency,
+                  "epoch1_chips_per_s": epoch1, "cache_disk_bytes": cache_bytes,
                   "mb_per_s": max(rates) * nbytes / n / 1e6, "dtype": out_dtype, "shape": shape,
                   "peak_rss_main_mib": parent, "peak_rss_worker_mib": children if workers else None}))
 '''
@@ -346,6 +380,23 @@ def only_tour(reps: int, epochs: int) -> None:
     print(f"wrote {RESULTS}")
 
 
+CACHED = "xgeo-video+disk cache"
+
+
+def cache_ratios(results: dict) -> dict:
+    """The disk cache's targets: epochs 2+ against the zstd store, epoch 1 against the video store."""
+    rate = {k: v.get("chips_per_s_median") for k, v in results.items()}
+    first = {k: v.get("epoch1_chips_per_s_median") for k, v in results.items()}
+    out = {}
+    if rate.get(CACHED) and rate.get("xgeo"):
+        out[f"{CACHED} epochs 2+/xgeo (zstd)"] = rate[CACHED] / rate["xgeo"]
+    if first.get(CACHED) and first.get("xgeo-video"):
+        out[f"{CACHED} epoch 1/xgeo-video epoch 1"] = first[CACHED] / first["xgeo-video"]
+    if first.get(CACHED) and rate.get("xgeo-video"):
+        out[f"{CACHED} epoch 1/xgeo-video epochs 2+"] = first[CACHED] / rate["xgeo-video"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=3)
@@ -353,6 +404,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="workers=2 only, one repetition")
     parser.add_argument("--only-tour", action="store_true",
                         help="measure the README tour case alone, merged into the existing JSON")
+    parser.add_argument("--only-cache", action="store_true",
+                        help="xgeo zstd vs video vs video + disk cache alone, printed, no JSON")
     args = parser.parse_args()
     reps = 1 if args.quick else args.reps
     if args.only_tour:
@@ -368,33 +421,49 @@ def main() -> None:
         video = False
     # Built in a subprocess so this process stays small: ru_maxrss survives fork+exec.
     built = subprocess.run(
-        [sys.executable, __file__, "--build", "1" if video else "0"], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--build", "1" if video else "0", "0" if args.only_cache else "1"],
+        capture_output=True, text=True, check=True
     )
-    stores, nrt = json.loads(built.stdout.strip().splitlines()[-1])
+    stores, nrt, nrt_video = json.loads(built.stdout.strip().splitlines()[-1])
     cases = []
     worker_counts = [2] if args.quick else [0, 2]
-    for dtype, workers in sweep(product(("native", "float32"), worker_counts), "loader cases"):
-        contenders = {"xgeo": stores["zstd"], "xbatcher": stores["zstd"], "torchgeo": stores["tif"], "numpy": stores["zstd"]}
+    dtypes = ("float32",) if args.only_cache else ("native", "float32")
+    for dtype, workers in sweep(product(dtypes, worker_counts), "loader cases"):
+        if args.only_cache:
+            contenders = {"xgeo": stores["zstd"]}
+        else:
+            contenders = {"xgeo": stores["zstd"], "xbatcher": stores["zstd"], "torchgeo": stores["tif"], "numpy": stores["zstd"]}
         if "video" in stores:
             contenders["xgeo-video"] = stores["video"]
+            contenders[CACHED] = stores["video"]
         runs: dict[str, list[dict]] = {name: [] for name in contenders}
         for _ in range(reps):  # interleaved: A, B, C, ... then again
             for name, store in contenders.items():
-                who = "xgeo" if name.startswith("xgeo") else name
+                who = "xgeo-cache" if name == CACHED else "xgeo" if name.startswith("xgeo") else name
                 runs[name].append(measure(who, store, workers, dtype, args.epochs, False))
         cases.append(summarize(f"12x256x256 uint16 chips from 12x4096x4096, out {dtype}", workers, runs))
         print(json.dumps(cases[-1], indent=1), flush=True)
         if nrt:
-            ts = {"xgeo": nrt, "xbatcher": nrt, "numpy": nrt}
+            ts = {"xgeo": nrt} if args.only_cache else {"xgeo": nrt, "xbatcher": nrt, "numpy": nrt}
+            if nrt_video:
+                ts.update({"xgeo-video": nrt_video, CACHED: nrt_video})
             runs = {name: [] for name in ts}
             for _ in range(reps):
                 for name, store in ts.items():
-                    runs[name].append(measure(name, store, workers, dtype, args.epochs + 3, True))
+                    who = "xgeo-cache" if name == CACHED else "xgeo" if name.startswith("xgeo") else name
+                    runs[name].append(measure(who, store, workers, dtype, args.epochs + 3, True))
             cases.append(summarize(f"nrt T=16 x 4 bands x 50x50 time-series chips, out {dtype}", workers, runs))
             print(json.dumps(cases[-1], indent=1), flush=True)
+    sizes = {k: _store_bytes(v) for k, v in stores.items()}
+    if nrt:
+        sizes["nrt zstd"] = _store_bytes(nrt)
+    if nrt_video:
+        sizes["nrt video"] = _store_bytes(nrt_video)
+    if args.only_cache:
+        print("store bytes:", json.dumps(sizes), flush=True)
+        return
     cases.append(tour_case(reps, args.epochs))
     print(json.dumps(cases[-1], indent=1), flush=True)
-    sizes = {k: _store_bytes(v) for k, v in stores.items()}
     floors = {k: decode_floor(stores[k]) for k in ("zstd", "video") if k in stores}
     print("decode floors:", json.dumps(floors), flush=True)
     result = {
@@ -433,16 +502,24 @@ def summarize(case: str, workers: int, runs: dict[str, list[dict]]) -> dict:
             "peak_rss_main_mib": best["peak_rss_main_mib"],
             "dtype": best["dtype"],
         }
+        if all(r.get("epoch1_chips_per_s") for r in ok):
+            results[name]["epoch1_chips_per_s_median"] = statistics.median(
+                r["epoch1_chips_per_s"] for r in ok)
+        if best.get("cache_disk_bytes") is not None:
+            results[name]["cache_disk_bytes"] = best["cache_disk_bytes"]
     ratios = {}
     ours = results.get("xgeo", {}).get("chips_per_s_median")
     for name, res in results.items():
-        if name != "xgeo" and ours and "chips_per_s_median" in res:
+        if name not in ("xgeo", CACHED) and ours and "chips_per_s_median" in res:
             ratios[f"xgeo/{name}"] = ours / res["chips_per_s_median"]
+    ratios.update(cache_ratios(results))
     return {"case": case, "threads": workers, "workers": workers, "batch": BATCH, "results": results, "ratios": ratios}
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--build":
-        print(json.dumps([build_stores(sys.argv[2] == "1"), nrt_store()]))
+        video = sys.argv[2] == "1"
+        tif = len(sys.argv) < 4 or sys.argv[3] == "1"
+        print(json.dumps([build_stores(video, tif), nrt_store(), nrt_video_store() if video else None]))
     else:
         main()

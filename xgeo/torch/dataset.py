@@ -21,10 +21,11 @@ import xarray as xr
 from torch.utils.data import Dataset
 
 from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode, cf_decoding
+from .._diskcache import MEMORY_BYTES, default_bound
 from ..bands import BAND_DIM, band_sources
 from ..chips import TIME_DIM, ChipGrid, make_chips, window_bounds
 from ..crs import find_spatial_dims, read_grid
-from ..errors import ChipError
+from ..errors import ChipError, ChunkCacheWarning
 from ..grid import Grid
 from ..io import open_dataset
 from ..loader_source import resolve_source
@@ -33,6 +34,7 @@ __all__ = ["ChipDataset"]
 
 Source = str | os.PathLike | xr.Dataset | xr.DataArray
 SampleTransform = Callable[[dict[str, Any]], dict[str, Any]]
+_MEMORY_DEFAULT = 256 * 2**20  # the memory cache's budget when cache_bytes is None
 
 
 def _labels(var: xr.DataArray) -> list[Hashable]:
@@ -67,8 +69,19 @@ class ChipDataset(Dataset):
         Floating output applies CF decoding (fill value to NaN, scale_factor/add_offset).
     return_mask
         Add ``sample["mask"]``: True where every channel holds data.
+    cache_dir
+        A directory for an on-disk cache of decoded chunks (Zarr stores of the video codec):
+        each chunk is decoded once, by whichever process needs it first, and read back from
+        there by later epochs, the other workers and later runs. See the user guide's
+        "Decoded-chunk cache on disk" for when it pays. Made if missing; a directory that is
+        read-only or full, or a corrupt cache file, gives a
+        :class:`~xgeo.errors.ChunkCacheWarning` and a read from the store.
     cache_bytes
-        Per-process budget of the decoded-chunk cache (Zarr sources).
+        The budget of the decoded-chunk cache. Without ``cache_dir``: per process, in memory
+        (None: 256 MiB). With ``cache_dir``: the bound of the directory's cache, shared by the
+        workers and runs (None: min(16 GiB, half of the free space plus the cache's own
+        files), fixed when the dataset is made); each process then keeps 256 MiB of the chunks
+        it reads back in memory.
     decode_threads
         Threads decoding a window's or a batch's chunks in parallel; default all cores (up to 4)
         in the main process and 1 inside DataLoader workers (the workers are the parallelism).
@@ -112,7 +125,8 @@ class ChipDataset(Dataset):
         transforms: SampleTransform | None = None,
         dtype: torch.dtype | None = torch.float32,
         return_mask: bool = False,
-        cache_bytes: int = 256 * 2**20,
+        cache_dir: str | os.PathLike | None = None,
+        cache_bytes: int | None = None,
         decode_threads: int | None = None,
         **chip_kwargs: Any,
     ) -> None:
@@ -135,7 +149,16 @@ class ChipDataset(Dataset):
         self.transforms = transforms
         self.dtype = dtype
         self.return_mask = return_mask
-        self.cache_bytes = cache_bytes
+        if cache_bytes is not None and cache_bytes < 0:
+            raise ChipError(f"cache_bytes must be a number of bytes >= 0 or None, not {cache_bytes!r}")
+        self.cache_dir = None if cache_dir is None else os.path.abspath(os.fspath(cache_dir))
+        if self.cache_dir is not None and self.kind != "zarr":
+            warnings.warn(f"cache_dir is used for Zarr stores only; this {self.kind} source is read "
+                          "without it", ChunkCacheWarning, stacklevel=2)
+            self.cache_dir = None
+        if self.cache_dir is not None and cache_bytes is None:
+            cache_bytes = default_bound(self.cache_dir)  # once: the same bound in every worker
+        self.cache_bytes = _MEMORY_DEFAULT if cache_bytes is None else cache_bytes
         self.decode_threads = decode_threads
         self._plan_from(obj, chips)
         self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
@@ -166,7 +189,7 @@ class ChipDataset(Dataset):
             Chip size and step in pixels, an int or ``(y, x)``.
         **kwargs
             The dataset's keywords (``label``, ``transforms``, ``dtype``, ``return_mask``,
-            ``cache_bytes``, ``decode_threads``); every other one goes to ``make_chips``
+            ``cache_dir``, ``cache_bytes``, ``decode_threads``); every other one goes to ``make_chips``
             (``variable``, ``variables``, ``bands``, ``time``, ``min_valid``, ``roi``, ...).
 
         Returns
@@ -293,7 +316,10 @@ class ChipDataset(Dataset):
     def _get_reader(self) -> Any:
         pid = os.getpid()
         if self._reader is None or self._reader_pid != pid:
-            if self.kind == "zarr":
+            if self.kind == "zarr" and self.cache_dir is not None:
+                self._reader = ZarrReader(self.path, MEMORY_BYTES, self._decode_threads(),
+                                          self.cache_dir, self.cache_bytes)
+            elif self.kind == "zarr":
                 self._reader = ZarrReader(self.path, self.cache_bytes, self._decode_threads())
             elif self.kind == "file":
                 ds = open_dataset(self.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from torch.utils.data import DataLoader
@@ -20,6 +21,7 @@ def to_dataloader(
     *,
     shuffle: bool = True,
     seed: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     **loader_kwargs: Any,
 ) -> DataLoader:
@@ -31,6 +33,9 @@ def to_dataloader(
         What :meth:`ChipDataset.from_source` takes (a path or an xarray object; chip size).
     batch_size, shuffle, seed
         Chips per batch; :class:`ChunkAwareSampler`'s order.
+    cache_dir
+        :class:`ChipDataset`'s on-disk cache of decoded chunks (its ``cache_bytes``, in
+        ``dataset_kwargs``, then bounds it): a video store decodes each chunk once.
     dataset_kwargs
         More :class:`ChipDataset` keywords: ``variable``, ``transforms``, ``dtype``, ``time``, ...
     **loader_kwargs
@@ -44,7 +49,10 @@ def to_dataloader(
     >>> tuple(next(iter(loader))["image"].shape)
     (4, 13, 32, 32)
     """
-    dataset = ChipDataset.from_source(source, size, **(dataset_kwargs or {}))
+    kwargs = dict(dataset_kwargs or {})
+    if cache_dir is not None:
+        kwargs["cache_dir"] = cache_dir
+    dataset = ChipDataset.from_source(source, size, **kwargs)
     sampler = ChunkAwareSampler(dataset, shuffle=shuffle, seed=seed)
     loader_kwargs.setdefault("collate_fn", collate)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **loader_kwargs)
