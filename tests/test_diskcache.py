@@ -56,7 +56,11 @@ def _dataset(store, **kw):
 
 
 def _images(dset):
-    return np.stack([dset[i]["image"].numpy() for i in range(len(dset))])
+    images = np.stack([dset[i]["image"].numpy() for i in range(len(dset))])
+    disk = getattr(dset._get_reader(), "disk", None)
+    if disk is not None:  # the writes queued for the writer thread are on disk after this
+        disk.flush()
+    return images
 
 
 def _files(cache_dir):
@@ -262,3 +266,31 @@ def test_dataloader_workers_give_the_batches_of_the_uncached_store(video, tmp_pa
             np.testing.assert_array_equal(a, b)
     assert len(_files(tmp_path)) == N_CHUNKS
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_background_writes_leave_the_reader_and_land_whole(tmp_path, monkeypatch):
+    """After the first (synchronous) write, files are written by a writer thread: the read
+    returns before the file exists, and flush() waits for it; a file is whole or absent."""
+    import threading
+
+    cache = DiskChunkCache(tmp_path, max_bytes=1 << 24, background=True)
+    writers = []
+    real = cache._write
+
+    def slow_write(path, text, block):
+        writers.append(threading.current_thread().name)
+        gate.wait(5)
+        real(path, text, block)
+
+    gate = threading.Event()
+    gate.set()
+    first = cache.get(("s", "v", (0,), 1), lambda: np.arange(8, dtype="uint16"))
+    monkeypatch.setattr(cache, "_write", slow_write)
+    gate.clear()
+    second = cache.get(("s", "v", (1,), 1), lambda: np.arange(8, 16, dtype="uint16"))
+    assert second.tolist() == list(range(8, 16)) and len(_files(tmp_path)) == 1
+    gate.set()
+    cache.flush()
+    assert len(_files(tmp_path)) == 2 and writers[0].startswith("xgeo-chunk-cache")
+    assert cache.get(("s", "v", (1,), 1), lambda: None).tolist() == list(range(8, 16))
+    assert first.tolist() == list(range(8))

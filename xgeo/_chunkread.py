@@ -187,7 +187,8 @@ class ZarrReader:
         # video arrays: the chunk axis that is time (partial decoding reads some frames)
         self.frame_axis: dict[str, int | None] = {}
         self.cache = ChunkCache(cache_bytes)
-        self.disk = None if cache_dir is None else DiskChunkCache(cache_dir, disk_bytes)
+        self.disk = (None if cache_dir is None
+                     else DiskChunkCache(cache_dir, disk_bytes, background=True))
         # (variable, window) -> its chunks, and its slice inside the chunk when it lies in one:
         # a dataset's chips repeat every epoch, and working this out costs ~10 us a read
         self.plans: dict[tuple[Any, ...], tuple[list[Any], tuple[slice, ...] | None]] = {}

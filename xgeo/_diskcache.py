@@ -70,6 +70,7 @@ SUFFIX = ".xchunk"
 #: The memory LRU in front of a disk cache, per process: decoded chunks read back from disk.
 MEMORY_BYTES = 256 * 2**20
 _STALE_TMP_S = 600.0  # a temporary file older than this is a dead writer's: removed
+_IN_FLIGHT = 4  # decoded chunks a process may have queued for its writer thread
 
 
 def stamp(fs: Any, path: str) -> tuple[Any, ...] | None:
@@ -164,6 +165,10 @@ class DiskChunkCache:
         Where the cache lives: files go in its ``xgeo-chunks-v1`` folder (made if missing).
     max_bytes
         The bound of that folder; None: :func:`default_bound`.
+    background
+        Write new files from a thread of the process (a queue of at most a few chunks), so
+        that the reads that fill the cache do not wait for the disk; :meth:`flush` waits for
+        them. Queued writes finish when the process exits normally (DataLoader workers too).
 
     Examples
     --------
@@ -175,8 +180,15 @@ class DiskChunkCache:
     ([0, 1, 2, 3], (1, 1, 1))
     """
 
-    def __init__(self, directory: str | os.PathLike, max_bytes: int | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike, max_bytes: int | None = None,
+                 background: bool = False) -> None:
         self.directory = Path(directory).absolute()
+        # write decoded chunks from a thread of this process, so a first epoch does not wait
+        # for the disk (at most _IN_FLIGHT chunks queued; beyond that the caller writes)
+        self.background = background
+        self._writer: Any = None
+        self._writer_pid = -1
+        self._slots = threading.BoundedSemaphore(_IN_FLIGHT)
         self.folder = self.directory / _folder_name()
         self.max_bytes = default_bound(self.directory) if max_bytes is None else int(max_bytes)
         self.hits = self.misses = self.writes = self.rebuilt = 0
@@ -197,8 +209,40 @@ class DiskChunkCache:
         self.misses += 1
         block = load()
         if self._writable and 0 < block.nbytes <= self.max_bytes:
+            # the first write of a process is made here: a read-only or full directory is
+            # found (and warned about) in the reading thread, not in the writer
+            if self.background and self.writes and self._queue(path, text, block):
+                return block
             self._write(path, text, block)
         return block
+
+    def flush(self) -> None:
+        """Wait for this process's queued writes (``background=True``) to finish."""
+        writer = self._writer if self._writer_pid == os.getpid() else None
+        if writer is not None:
+            writer.shutdown(wait=True)
+            self._writer = None
+
+    def _queue(self, path: Path, text: str, block: np.ndarray) -> bool:
+        """Hand the write to this process's writer thread; False when it is busy."""
+        if self._writer_pid != os.getpid():  # a forked child: its own thread and slots
+            self._writer, self._writer_pid = None, os.getpid()
+            self._slots = threading.BoundedSemaphore(_IN_FLIGHT)
+        if not self._slots.acquire(blocking=False):
+            return False
+        if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="xgeo-chunk-cache")
+
+        def job() -> None:
+            try:
+                self._write(path, text, block)
+            finally:
+                self._slots.release()
+
+        self._writer.submit(job)
+        return True
 
     def file_of(self, key: Hashable) -> tuple[Path, str]:
         """The cache file of ``key`` and the key's text (kept in the file's header)."""
