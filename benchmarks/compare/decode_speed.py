@@ -314,7 +314,8 @@ def main() -> None:
     t_start = time.perf_counter()
     report = {"topic": "decode_speed",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "platform": platform.platform(), "processor": platform.processor()},
+                          "platform": platform.platform(), "processor": platform.processor(),
+                          "load_average_at_start": os.getloadavg()},
               "versions": versions(), "quick": args.quick, "repetitions": reps,
               "rates_bpppb": list(rates), "variants": {k: VARIANTS[k] for k in names},
               "run": "PYTHONPATH=.:codecs/src .venv/bin/python benchmarks/compare/decode_speed.py"
@@ -385,6 +386,7 @@ def main() -> None:
         OUT.write_text(json.dumps(report, indent=1))
     report["summary"] = summarize(report, names, rates)
     report["seconds"] = round(time.perf_counter() - t_start, 1)
+    report["machine"]["load_average_at_end"] = os.getloadavg()  # shared: threads need idle cores
     report["notes"] = ("dB_vs_defaults: PSNR difference at exactly the target bpppb (log-rate "
                        "interpolation of each variant's own points); speed_ratio: median over "
                        "interleaved repetitions of defaults' CPU time / variant's CPU time of "
