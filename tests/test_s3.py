@@ -145,3 +145,18 @@ def test_no_bucket_a_wrong_endpoint_and_no_credentials_are_typed_errors_naming_t
     no_keys = {"endpoint_url": server.endpoint}
     with pytest.raises(StoreAccessError, match=f"cannot access {url}.*credentials"):
         xgeo.open_dataset(url, storage_options=no_keys)
+
+
+def test_a_second_writer_of_an_s3_store_is_locked_out(s3):
+    from xgeo.errors import StoreLockedError
+    from xgeo.lock import StoreLock
+
+    server, bucket = s3
+    options = server.storage_options()
+    url = f"s3://{bucket}/ndvi.zarr"
+    with StoreLock(url, options):  # the lock object is created with a conditional PUT
+        with pytest.raises(StoreLockedError, match="being written by another process"):
+            xgeo.datasets.sentinel2_cube()[["ndvi"]].chunk().geo.to_zarr(
+                url, storage_options=options)
+    xgeo.datasets.sentinel2_cube()[["ndvi"]].chunk().geo.to_zarr(url, storage_options=options)
+    assert missing_chunks(url, options) is None
