@@ -129,3 +129,20 @@ def test_a_missing_s3_store_is_a_typed_error_naming_the_url(s3):
     url = f"s3://{bucket}/nothing.zarr"
     with pytest.raises(StoreNotFoundError, match=f"no Zarr store at {url}"):
         ChipDataset(url, size=SIZE, storage_options=server.storage_options())
+
+
+def test_any_fsspec_url_reads_through_the_direct_chunk_reader(tmp_path):
+    """memory:// (no moto needed): the same chunk objects, fetched ahead, decoded directly."""
+    url = "memory://xgeo-loader-test/cube.zarr"
+    encoding = {"reflectance": {"chunks": tuple(CHUNKS.values())}}
+    _cube().geo.to_zarr(url, encoding=encoding, mode="w")
+    _cube().geo.to_zarr(tmp_path / "cube.zarr", encoding=encoding)
+    dset = ChipDataset(url, size=SIZE, variable="reflectance", decode_threads=1)
+    ref = ChipDataset(tmp_path / "cube.zarr", size=SIZE, variable="reflectance")
+    batch = dset.__getitems__(list(range(len(dset))))
+    for i, sample in enumerate(batch):
+        np.testing.assert_array_equal(sample["image"].numpy(), ref[i]["image"].numpy())
+    reader = dset._get_reader()
+    assert reader.direct["reflectance"] is not None  # not zarr's indexing
+    assert reader.objects["reflectance"].stamp((0, 0, 0, 0))[0] > 0
+    assert reader.objects["reflectance"].stamp((0, 0, 9, 9)) is None

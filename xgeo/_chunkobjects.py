@@ -150,7 +150,7 @@ def fetch_ahead(chunks: Iterable[tuple[ChunkObjects, Key]]) -> None:
         objs._ahead.clear()
         if objs.fs is not None:
             _, _, paths = rounds.setdefault(id(objs.fs), (objs.fs, objs._read_kw, {}))
-            paths[objs.fs._strip_protocol(objs.path(key))] = (objs, key)
+            paths[objs.path(key)] = (objs, key)  # as fs.cat names them: no protocol
     for fs, read_kw, paths in rounds.values():
         if len(paths) < 2:  # one chunk: fetch() gets it when asked
             continue
