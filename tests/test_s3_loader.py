@@ -104,6 +104,7 @@ def test_dataloader_workers_from_s3_read_each_chunk_object_once_per_worker(store
                            dataset_kwargs={**kwargs, "storage_options": options})
     ref = to_dataloader(local, size=SIZE, batch_size=2, shuffle=False,
                         dataset_kwargs=kwargs)
+    loader.dataset[0]  # the parent holds a reader, an s3fs instance and its loop: forked too
     server.app.reset()
     got = [b["image"] for b in loader]
     want = [b["image"] for b in ref]
