@@ -20,3 +20,30 @@ def sample():
     import xgeo
 
     return xgeo.datasets.sentinel2_cube()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 API on 127.0.0.1 (a free port) for the session, and the environment pointing
+    botocore at it with dummy keys (so nothing can reach real AWS); skips without
+    moto[server] or s3fs. Its ``app`` counts the requests it serves (see tests/s3server.py)."""
+    pytest.importorskip("moto.moto_server.werkzeug_app", reason="needs moto[server]")
+    pytest.importorskip("s3fs")
+    from s3server import UNSET, S3Server, dummy_credentials
+
+    server = S3Server()
+    with pytest.MonkeyPatch.context() as env:
+        for name in UNSET:
+            env.delenv(name, raising=False)
+        for name, value in dummy_credentials(server.endpoint).items():
+            env.setenv(name, value)
+        yield server
+    server.stop()
+
+
+@pytest.fixture()
+def s3(s3_server):
+    """``(server, bucket)``: a fresh bucket on the session's S3 server, counts reset."""
+    bucket = s3_server.new_bucket()
+    s3_server.app.reset()
+    return s3_server, bucket

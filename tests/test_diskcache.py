@@ -13,7 +13,8 @@ import pytest
 
 import xgeo
 import xgeo._diskcache as diskcache
-from xgeo._diskcache import SUFFIX, DiskChunkCache, default_bound, stamp
+from xgeo._chunkobjects import object_stamp as stamp
+from xgeo._diskcache import SUFFIX, DiskChunkCache, default_bound
 from xgeo.errors import ChunkCacheWarning
 
 torch = pytest.importorskip("torch")

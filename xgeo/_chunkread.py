@@ -1,9 +1,11 @@
 """Reading chip windows out of Zarr chunks, torch-free: the window readers, the decoded-chunk
 cache and the CF-decoding kernel.
 
-:class:`ZarrReader` reads windows of a local Zarr store's arrays chunk by chunk: chunk files
-are decoded directly (``bytes`` + zstd/blosc/gzip, or the xgeo video serializer) into a
-:class:`ChunkCache` of decoded chunks, so a chunk shared by several windows is decoded once;
+:class:`ZarrReader` reads windows of a Zarr store's arrays chunk by chunk: chunk objects
+(:class:`ChunkObjects`: files of a local store, or objects behind an fsspec URL such as
+``s3://``, one GET each) are decoded directly (``bytes`` + zstd/blosc/gzip, or the xgeo video
+serializer) into a :class:`ChunkCache` of decoded chunks, so a chunk shared by several
+windows is read and decoded once;
 :class:`ArrayReader` reads windows of xarray Variables (NumPy-, dask- or file-backed) through
 the same interface. :func:`cf_decode` turns a window of stored values into float values as
 xarray's CF decoding would (fill value to NaN, then ``scale_factor`` and ``add_offset``), in
@@ -19,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,17 +28,21 @@ import xarray as xr
 from numba import njit
 from xgeo_codecs.errors import CodecError as CodecsCodecError
 
+from ._chunkobjects import ChunkObjects, chunk_objects, fetch_ahead
 from ._diskcache import DiskChunkCache
+from ._objectstore import is_url, store_access, url_to_fs
 from .errors import CodecError, chunk_codec_error
 
 __all__ = [
     "ArrayReader",
     "Channel",
     "ChunkCache",
+    "ChunkObjects",
     "ZarrReader",
     "cf_decode",
     "cf_decode_f32",
     "cf_decoding",
+    "chunk_objects",
     "direct_chunk_reader",
     "flat_window",
 ]
@@ -167,19 +172,35 @@ class ChunkCache:
 class ZarrReader:
     """Reads windows of Zarr arrays chunk by chunk through a :class:`ChunkCache`.
 
-    For local stores whose codecs it knows (``bytes`` + zstd/blosc/gzip, or the xgeo
-    video serializer) it reads chunk files and decodes them directly: zarr's general
-    indexing machinery costs ~1 ms per call, more than decoding a chunk. Anything else
-    goes through ``zarr.Array`` indexing. With ``cache_dir``, decoded video chunks are also
-    kept on disk, bounded to ``disk_bytes`` (:class:`~xgeo._diskcache.DiskChunkCache`).
+    For stores whose codecs it knows (``bytes`` + zstd/blosc/gzip, or the xgeo video
+    serializer) it reads chunk objects (:class:`ChunkObjects`) and decodes them directly:
+    zarr's general indexing machinery costs ~1 ms per call, more than decoding a chunk.
+    Anything else goes through ``zarr.Array`` indexing. ``path`` is a local store or an
+    fsspec URL (``s3://bucket/cube.zarr``, with ``storage_options``): each process opens
+    its own filesystem (a reader is never shared across ``fork``), and :meth:`prefetch`
+    fetches the chunks a batch needs in one round of concurrent requests. With
+    ``cache_dir``, decoded video chunks are also kept on disk, bounded to ``disk_bytes``
+    (:class:`~xgeo._diskcache.DiskChunkCache`).
+
+    Raises
+    ------
+    StoreNotFoundError, StoreAccessError
+        For a URL: no store there (or no bucket), or the store cannot be reached.
     """
 
     def __init__(self, path: str, cache_bytes: int, threads: int = 1,
+                 storage_options: dict[str, Any] | None = None,
                  cache_dir: str | None = None, disk_bytes: int | None = None) -> None:
         import zarr
 
         self.path = path
-        self.group = zarr.open_group(path, mode="r")
+        # (filesystem, path in it) of a store behind a URL; None, the path, for a local one
+        self.fs, self.root = url_to_fs(path, storage_options) if is_url(path) else (None, path)
+        with store_access(path):
+            opts = {"storage_options": storage_options} if self.fs is not None else {}
+            self.group = zarr.open_group(path, mode="r", **opts)
+        # where each variable's chunk objects live (None: read through zarr indexing)
+        self.objects: dict[str, ChunkObjects | None] = {}
         self.arrays: dict[str, Any] = {}
         # (chunk shape, array shape) per variable: zarr's properties cost microseconds a call
         self.geometry: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -203,13 +224,14 @@ class ZarrReader:
         arr = self.arrays.get(name)
         if arr is None:
             arr = self.arrays[name] = self.group[name]
-            self.direct[name] = direct_chunk_reader(arr)
+            self.objects[name] = chunk_objects(arr, self.fs, self.root)
+            self.direct[name] = direct_chunk_reader(arr, self.objects[name])
             # partial decoding of some frames, unless whole chunks are kept on disk (there a
             # chunk is decoded once for every later read)
             self.frame_axis[name] = (video_frame_axis(arr) if self.direct[name] is not None
                                      and self.disk is None else None)
             if self.disk is not None:
-                self.direct[name] = self.disk.wrap(arr, self.direct[name])
+                self.direct[name] = self.disk.wrap(arr, self.direct[name], self.objects[name])
             self.geometry[name] = (tuple(arr.chunks), tuple(arr.shape))
         return arr
 
@@ -289,8 +311,9 @@ class ZarrReader:
             raise chunk_codec_error(err, store=self.path, variable=name, chunk=key) from err
 
     def prefetch(self, requests: Sequence[tuple[str, Sequence[slice]]]) -> None:
-        """Decode, in parallel, the chunks of these (variable, region) reads not in the cache."""
-        if self.pool is None:
+        """Decode, in parallel, the chunks of these (variable, region) reads not in the cache
+        (from a URL: first fetched in one round of concurrent requests)."""
+        if self.pool is None and self.fs is None:
             return
         missing = {}
         for name, region in requests:
@@ -299,7 +322,11 @@ class ZarrReader:
                 cache_key, load, _ = self._part(name, key, sel, region)
                 if cache_key not in self.cache.items:
                     missing[cache_key] = load
-        if len(missing) > 1:
+        if self.fs is not None and self.disk is None:  # a URL: one round of GETs, then decode
+            # (with the disk cache, a chunk on disk is never fetched: each load looks there first)
+            fetch_ahead((self.objects[n], k) for n, k, *_ in missing
+                        if self.objects[n] is not None and self.direct[n] is not None)
+        if self.pool is not None and len(missing) > 1:
             for cache_key, block in zip(
                 missing, self.pool.map(lambda load: load(), missing.values()), strict=True
             ):
@@ -334,14 +361,19 @@ class ZarrReader:
         return out
 
 
-def direct_chunk_reader(arr: Any) -> Callable[[tuple[int, ...]], np.ndarray] | None:
-    """A function reading one chunk (cropped to the array) from its file, or None if unsupported."""
+def direct_chunk_reader(
+    arr: Any, objects: ChunkObjects | None = None
+) -> Callable[[tuple[int, ...]], np.ndarray] | None:
+    """A function reading one chunk (cropped to the array) from its object, or None if
+    unsupported. ``objects``: where the chunk objects live (default: a local store's files,
+    :func:`chunk_objects`)."""
     import numcodecs
 
-    root = getattr(arr.store, "root", None)
+    if objects is None:
+        objects = chunk_objects(arr)
     meta = arr.metadata
     if (
-        root is None
+        objects is None
         or getattr(meta, "zarr_format", None) != 3
         or getattr(meta, "storage_transformers", ())
     ):
@@ -378,8 +410,6 @@ def direct_chunk_reader(arr: Any) -> Callable[[tuple[int, ...]], np.ndarray] | N
             shape[fa] = len(range(*frames.indices(chunk_shape[fa])))
             return np.asarray(video_decode(buf, frames=frames)).reshape(shape)
 
-    folder = Path(root) / arr.path
-    encode_key = meta.chunk_key_encoding.encode_chunk_key
     fill = arr.fill_value
 
     def read_chunk(key: tuple[int, ...], frames: slice | None = None) -> np.ndarray:
@@ -388,9 +418,8 @@ def direct_chunk_reader(arr: Any) -> Callable[[tuple[int, ...]], np.ndarray] | N
         crop = [
             slice(0, min(c, n - k * c)) for k, c, n in zip(key, chunk_shape, arr.shape, strict=True)
         ]
-        try:
-            buf = (folder / encode_key(key)).read_bytes()
-        except FileNotFoundError:  # never written: Zarr's fill value
+        buf = objects.fetch(key)
+        if buf is None:  # never written: Zarr's fill value
             block = np.full(chunk_shape, fill, dtype=arr.dtype)
             return block[tuple(crop)] if frames is None else np.take(
                 block[tuple(crop)], range(*frames.indices(chunk_shape[fa])), axis=fa)

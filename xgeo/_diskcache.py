@@ -30,8 +30,8 @@ a zstd chunk decodes at ~1.5 GB/s, within 3x of reading it raw, at no disk cost.
 A file is ``MAGIC``, a little-endian ``(header length, data bytes, CRC32 of the data)``, a JSON
 header (dtype, shape, the key) and the data at a 64-byte boundary. Its name is a hash of the
 key: the store's absolute path or URL, the array, the chunk key, the stored chunk object's
-stamp (:func:`stamp`: size, mtime_ns and inode locally; ETag/size/LastModified on object
-stores) and :data:`FORMAT`, so a rewritten chunk is never served stale. Writes go to a
+stamp (:func:`xgeo._chunkobjects.object_stamp`: size, mtime_ns and inode locally;
+ETag/size/LastModified on object stores) and :data:`FORMAT`, so a rewritten chunk is never served stale. Writes go to a
 temporary file in the same directory, then ``os.replace``: a reader sees a whole file or
 none. A short, corrupt or foreign file is reported (:class:`~xgeo.errors.ChunkCacheWarning`)
 and rebuilt from the store, never returned. The directory is bounded: least recently used
@@ -60,7 +60,7 @@ import numpy as np
 
 from .errors import ChunkCacheWarning
 
-__all__ = ["FORMAT", "MEMORY_BYTES", "DiskChunkCache", "default_bound", "stamp"]
+__all__ = ["FORMAT", "MEMORY_BYTES", "DiskChunkCache", "default_bound"]
 
 FORMAT = 1  #: the cache file's format version, part of every key and of the folder name
 MAGIC = b"XGEOCHK\x01"
@@ -71,46 +71,6 @@ SUFFIX = ".xchunk"
 MEMORY_BYTES = 256 * 2**20
 _STALE_TMP_S = 600.0  # a temporary file older than this is a dead writer's: removed
 _IN_FLIGHT = 4  # decoded chunks a process may have queued for its writer thread
-
-
-def stamp(fs: Any, path: str) -> tuple[Any, ...] | None:
-    """The identity of a stored chunk object: what changes when it is rewritten.
-
-    Parameters
-    ----------
-    fs
-        ``None`` for a local path (``os.stat``: size, mtime_ns, inode), or an fsspec
-        filesystem (its ``info``: ETag, size, LastModified/mtime/created, version, inode).
-    path
-        The chunk object's path (or key, for ``fs``).
-
-    Returns
-    -------
-    tuple or None
-        None when the object does not exist (a chunk never written reads as the fill value).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "0")
-    >>> with open(path, "wb") as f:
-    ...     _ = f.write(b"abc")
-    >>> stamp(None, path)[0], stamp(None, path + "1")
-    (3, None)
-    """
-    if fs is None:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return None
-        return st.st_size, st.st_mtime_ns, st.st_ino
-    try:
-        info = fs.info(path)
-    except FileNotFoundError:
-        return None
-    names = ("size", "ETag", "etag", "LastModified", "last_modified", "mtime", "created",
-             "VersionId", "version_id", "generation", "ino")
-    return tuple((k, str(info[k])) if k != "size" else (k, info[k]) for k in names if k in info)
 
 
 def default_bound(directory: str | os.PathLike) -> int:
@@ -206,14 +166,33 @@ class DiskChunkCache:
         if block is not None:
             self.hits += 1
             return block
-        self.misses += 1
-        block = load()
-        if self._writable and 0 < block.nbytes <= self.max_bytes:
-            # the first write of a process is made here: a read-only or full directory is
-            # found (and warned about) in the reading thread, not in the writer
-            if self.background and self.writes and self._queue(path, text, block):
+        # one process fills a file: the others (workers wanting the same chunk) wait for it
+        # rather than fetching and decoding the chunk again
+        lock = _Flock(path.with_name(path.name + ".lock"), unlink=True)
+        if self._writable:
+            try:  # the lock file lives in the folder, which the first write would make
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # found and reported by the write
+            missing = not path.exists()  # (a corrupt file is rebuilt, not read again)
+            lock.acquire()
+            block = self._read(path, text) if missing else None  # filled while it waited?
+            if block is not None:
+                lock.release()
+                self.hits += 1
                 return block
-            self._write(path, text, block)
+        self.misses += 1
+        try:
+            block = load()
+            if self._writable and 0 < block.nbytes <= self.max_bytes:
+                # the first write of a process is made here: a read-only or full directory
+                # is found (and warned about) in the reading thread, not in the writer
+                if self.background and self.writes and self._queue(path, text, block, lock):
+                    return block  # the writer thread releases the lock
+                self._write(path, text, block)
+        finally:
+            if not lock.queued:
+                lock.release()
         return block
 
     def flush(self) -> None:
@@ -223,7 +202,7 @@ class DiskChunkCache:
             writer.shutdown(wait=True)
             self._writer = None
 
-    def _queue(self, path: Path, text: str, block: np.ndarray) -> bool:
+    def _queue(self, path: Path, text: str, block: np.ndarray, lock: _Flock) -> bool:
         """Hand the write to this process's writer thread; False when it is busy."""
         if self._writer_pid != os.getpid():  # a forked child: its own thread and slots
             self._writer, self._writer_pid = None, os.getpid()
@@ -239,8 +218,10 @@ class DiskChunkCache:
             try:
                 self._write(path, text, block)
             finally:
+                lock.release()
                 self._slots.release()
 
+        lock.queued = True  # released by the job, once the file is written
         self._writer.submit(job)
         return True
 
@@ -249,21 +230,19 @@ class DiskChunkCache:
         text = json.dumps([FORMAT, key], default=str)
         return self.folder / (hashlib.sha256(text.encode()).hexdigest()[:40] + SUFFIX), text
 
-    def wrap(self, arr: Any, reader: Callable[..., np.ndarray] | None
+    def wrap(self, arr: Any, reader: Callable[..., np.ndarray] | None, objects: Any = None
              ) -> Callable[..., np.ndarray] | None:
         """``reader`` (a chunk reader of ``arr``, key -> chunk) behind this cache, when the
-        chunks of ``arr`` are expensive to decode (the xgeo video serializer); else ``reader``."""
-        located = _locate(arr) if reader is not None and _expensive(arr) else None
-        if located is None:
+        chunks of ``arr`` are expensive to decode (the xgeo video serializer) and ``objects``
+        (its :class:`~xgeo._chunkobjects.ChunkObjects`) says where they live; else ``reader``."""
+        if reader is None or objects is None or not _expensive(arr):
             return reader
-        store, fs, path_of = located
 
         def read_chunk(key: tuple[int, ...]) -> np.ndarray:
-            where = path_of(key)
-            ident = stamp(fs, where)
+            ident = objects.stamp(key)
             if ident is None:  # never written: the fill value, cheap
                 return reader(key)
-            return self.get((store, arr.path, key, ident), lambda: reader(key))
+            return self.get((objects.url(key), ident), lambda: reader(key))
 
         return read_chunk
 
@@ -330,7 +309,7 @@ class DiskChunkCache:
     def _evict(self) -> None:
         """Remove least recently used files until the folder is under the bound; then allow
         this process 1/8 of the headroom before it looks again (up to 8 writers stay under)."""
-        with _FolderLock(self.folder):
+        with _Flock(self.folder / ".lock"):
             files = _scan(self.folder)
             total = sum(n for _, n, _ in files)
             if total > self.max_bytes:
@@ -391,31 +370,19 @@ def _expensive(arr: Any) -> bool:
     return bool(codecs) and codecs[0].to_dict().get("name") == CODEC_ID
 
 
-def _locate(arr: Any) -> tuple[str, Any, Callable[[tuple[int, ...]], str]] | None:
-    """(store identity, fsspec filesystem or None, chunk key -> object path) of ``arr``."""
-    store = arr.store
-    encode = arr.metadata.chunk_key_encoding.encode_chunk_key
-    root = getattr(store, "root", None)
-    if root is not None:  # a local store
-        folder = Path(root).absolute() / arr.path
-        return str(Path(root).absolute()), None, lambda key: str(folder / encode(key))
-    fs, base = getattr(store, "fs", None), getattr(store, "path", None)
-    if fs is None or base is None:
-        return None
-    protocol = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
-    folder = f"{base.rstrip('/')}/{arr.path}"
-    return f"{protocol}://{base}", fs, lambda key: f"{folder}/{encode(key)}"
+class _Flock:
+    """An exclusive ``fcntl`` lock on the file ``path`` (made if missing), held from
+    :meth:`acquire` to :meth:`release`; none where unavailable or the folder is read-only
+    (the races it prevents are harmless, only slower). ``unlink``: the lock file is removed
+    on release (while still held: a waiter then finds the work done, a newcomer a new file)."""
 
-
-class _FolderLock:
-    """An exclusive ``fcntl`` lock on the folder's ``.lock`` file (none where unavailable or
-    the folder is read-only: eviction races are harmless, only slower)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / ".lock"
+    def __init__(self, path: Path, unlink: bool = False) -> None:
+        self.path = path
+        self.unlink = unlink
         self.fd: int | None = None
+        self.queued = False  # handed to the writer thread, which releases it
 
-    def __enter__(self) -> _FolderLock:
+    def acquire(self) -> _Flock:
         try:
             import fcntl
 
@@ -427,6 +394,18 @@ class _FolderLock:
             self.fd = None
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         if self.fd is not None:
+            if self.unlink:
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
             os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+    def __enter__(self) -> _Flock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

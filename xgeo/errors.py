@@ -22,6 +22,7 @@ __all__ = [
     "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
+    "StoreNotFoundError", "StoreAccessError",
     "chunk_codec_error", "codec_errors_as_xgeo",
 ]
 
@@ -187,6 +188,21 @@ class IncompleteStoreError(XgeoError, OSError):
     resume was asked with data other than the interrupted write's.
 
     Also importable as ``xgeo.store.IncompleteStoreError``.
+    """
+
+
+class StoreNotFoundError(XgeoError, FileNotFoundError):
+    """No Zarr store at an object-store URL (``s3://bucket/x.zarr``), or no such bucket.
+
+    A ``FileNotFoundError``, as for a missing local path; the message names the URL and
+    what the object store said.
+    """
+
+
+class StoreAccessError(XgeoError, OSError):
+    """An object store (an fsspec URL) cannot be reached or refuses access: a wrong
+    endpoint, missing or refused credentials. The message names the URL, the cause and the
+    ``storage_options`` to check.
     """
 
 

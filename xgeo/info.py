@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from xgeo_codecs import CODEC_ID
 
+from ._objectstore import is_url, store_access, url_to_fs
 from .crs import find_spatial_dims, read_grid
 from .errors import XgeoError
 from .io import open_dataset
@@ -100,8 +101,14 @@ def _bands(ds: xr.Dataset) -> list[str]:
     return []
 
 
-def summarize(path: str | os.PathLike) -> dict[str, Any]:
+def summarize(
+    path: str | os.PathLike, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Describe the datacube at ``path``: grid, CRS, bands, time range, sizes, per-variable storage.
+
+    ``path`` may be an fsspec URL of a Zarr store (``s3://bucket/cube.zarr``), opened with
+    ``storage_options`` (default: the filesystem's own configuration, e.g. the ``AWS_*``
+    environment variables).
 
     Examples
     --------
@@ -110,12 +117,20 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
     >>> info["crs"]["epsg"], info["shape"], info["bands"][:2]
     (32633, (101, 100), ['B01', 'B02'])
     """
-    path = Path(path)
-    ds = open_dataset(path)
+    if is_url(path):
+        ds = open_dataset(str(path), **({"storage_options": storage_options}
+                                        if storage_options else {}))
+        with store_access(str(path)):
+            fs, root = url_to_fs(str(path), storage_options)
+            disk = int(fs.du(root))
+    else:
+        path = Path(path)
+        ds = open_dataset(path)
+        disk = _disk_size(path)
     info: dict[str, Any] = {
         "path": str(path),
         "dims": {str(k): int(v) for k, v in ds.sizes.items()},
-        "disk_bytes": _disk_size(path),
+        "disk_bytes": disk,
         "memory_bytes": int(ds.nbytes),
         "bands": _bands(ds),
         "variables": {},

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._objectstore import access_error, store_access
 from .crs import find_spatial_dims, read_crs, write_grid
 from .errors import DecodeError, GridError, ResumeError, codec_errors_as_xgeo
 from .geotiff import to_geotiff
@@ -192,23 +193,25 @@ def _open_zarr_url(
     url: str, *, chunks: Any, allow_incomplete: bool, verify: bool, **kwargs: Any
 ) -> xr.Dataset:
     """A Zarr store behind an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)."""
-    if not allow_incomplete:
-        from .store import check_complete
+    with store_access(url):  # no bucket, endpoint, credentials: xgeo errors naming the URL
+        if not allow_incomplete:
+            from .store import check_complete
 
-        check_complete(url, storage_options=kwargs.get("storage_options"))
-    if verify:
-        _verify(url, kwargs.get("storage_options"))
+            check_complete(url, storage_options=kwargs.get("storage_options"))
+        if verify:
+            _verify(url, kwargs.get("storage_options"))
     kwargs.setdefault("decode_coords", "all")
     from .readerrors import chunk_error_context
 
     try:
         with chunk_error_context():
             return xr.open_zarr(url, chunks=chunks, **kwargs)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"no Zarr store at {url}") from exc
     except Exception as exc:
         from .optional import missing_codec
 
+        reach = access_error(exc, url)
+        if reach is not None:
+            raise reach from exc
         hint = missing_codec(exc, url)
         if hint is not None:
             raise hint from exc
@@ -384,7 +387,8 @@ def to_zarr(
     kwargs.setdefault("consolidated", True)  # at the end of the write: see xgeo.completion
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
-    with codec_errors_as_xgeo():  # the codec package's errors surface as xgeo's
+    # the codec package's errors surface as xgeo's, and so do an object store's (a URL)
+    with codec_errors_as_xgeo(), store_access(store if isinstance(store, str) else ""):
         return _write_zarr(obj, store, merged, resume=resume, progress=progress, **kwargs)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._objectstore import is_url
 from .errors import InputTypeError, XgeoError
 from .io import detect_format, open_dataset
 
@@ -36,17 +37,21 @@ _CF_ENCODING = ("_FillValue", "missing_value", "scale_factor", "add_offset", "dt
 
 def resolve_source(
     source: str | os.PathLike | xr.Dataset | xr.DataArray,
+    storage_options: dict[str, Any] | None = None,
 ) -> tuple[str, str | None, xr.Dataset | xr.DataArray]:
     """``(kind, path, obj)`` for a chip source: kind ``"zarr"``, ``"file"`` or ``"memory"``.
 
     A path is opened dask-backed (the chip index then reads pixels only for a valid-fraction
-    filter, chunk by chunk); a Dataset that is an unmodified view of a local Zarr store is
-    that store (see :func:`zarr_store_of`); any other xarray object is read as given.
+    filter, chunk by chunk); an fsspec URL (``s3://bucket/cube.zarr``, opened with
+    ``storage_options``) is a Zarr store; a Dataset that is an unmodified view of a local Zarr
+    store is that store (see :func:`zarr_store_of`); any other xarray object is read as given.
 
     Raises
     ------
     InputTypeError
         If ``source`` is neither a path nor an xarray object (a ``TypeError``).
+    StoreNotFoundError, StoreAccessError
+        For a URL: no store there, or the store cannot be reached.
 
     Examples
     --------
@@ -54,6 +59,9 @@ def resolve_source(
     >>> resolve_source(xgeo.datasets.sentinel2_cube())[:2]
     ('memory', None)
     """
+    if is_url(source):
+        opts = {"storage_options": storage_options} if storage_options else {}
+        return "zarr", str(source), open_dataset(str(source), chunks={}, **opts)
     if isinstance(source, str | os.PathLike):
         kind = "zarr" if detect_format(Path(source)) == "zarr" else "file"
         return kind, str(source), open_dataset(source, chunks={})

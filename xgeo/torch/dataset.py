@@ -85,6 +85,11 @@ class ChipDataset(Dataset):
     decode_threads
         Threads decoding a window's or a batch's chunks in parallel; default all cores (up to 4)
         in the main process and 1 inside DataLoader workers (the workers are the parallelism).
+    storage_options
+        fsspec options of a store behind a URL (``"s3://bucket/cube.zarr"``): ``endpoint_url``,
+        ``key``, ``secret``, ``anon``... Each process (DataLoader workers included, fork or
+        spawn) opens its own filesystem; the chunks a batch needs are fetched in one round of
+        concurrent requests, each chunk object once while its decoded chunk stays cached.
 
     Notes
     -----
@@ -128,6 +133,7 @@ class ChipDataset(Dataset):
         cache_dir: str | os.PathLike | None = None,
         cache_bytes: int | None = None,
         decode_threads: int | None = None,
+        storage_options: dict[str, Any] | None = None,
         **chip_kwargs: Any,
     ) -> None:
         if "transform" in chip_kwargs:  # the sample callable's old name
@@ -142,9 +148,9 @@ class ChipDataset(Dataset):
                     f"{given} describe how to make chips, and a ChipGrid is made already: give "
                     "them to make_chips, or use ChipDataset.from_source(source, size, ...)")
             # an unmodified view of a Zarr store is read as that store
-            self.kind, self.path, obj = resolve_source(chips.origin)
+            self.kind, self.path, obj = resolve_source(chips.origin, storage_options)
         else:
-            self.kind, self.path, obj = resolve_source(chips)
+            self.kind, self.path, obj = resolve_source(chips, storage_options)
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms
         self.dtype = dtype
@@ -160,6 +166,7 @@ class ChipDataset(Dataset):
             cache_bytes = default_bound(self.cache_dir)  # once: the same bound in every worker
         self.cache_bytes = _MEMORY_DEFAULT if cache_bytes is None else cache_bytes
         self.decode_threads = decode_threads
+        self.storage_options = storage_options
         self._plan_from(obj, chips)
         self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
         self._reader: Any = None
@@ -189,7 +196,7 @@ class ChipDataset(Dataset):
             Chip size and step in pixels, an int or ``(y, x)``.
         **kwargs
             The dataset's keywords (``label``, ``transforms``, ``dtype``, ``return_mask``,
-            ``cache_dir``, ``cache_bytes``, ``decode_threads``); every other one goes to ``make_chips``
+            ``cache_dir``, ``cache_bytes``, ``decode_threads``, ``storage_options``); every other one goes to ``make_chips``
             (``variable``, ``variables``, ``bands``, ``time``, ``min_valid``, ``roi``, ...).
 
         Returns
@@ -318,9 +325,10 @@ class ChipDataset(Dataset):
         if self._reader is None or self._reader_pid != pid:
             if self.kind == "zarr" and self.cache_dir is not None:
                 self._reader = ZarrReader(self.path, MEMORY_BYTES, self._decode_threads(),
-                                          self.cache_dir, self.cache_bytes)
+                                          self.storage_options, self.cache_dir, self.cache_bytes)
             elif self.kind == "zarr":
-                self._reader = ZarrReader(self.path, self.cache_bytes, self._decode_threads())
+                self._reader = ZarrReader(self.path, self.cache_bytes, self._decode_threads(),
+                                          self.storage_options)
             elif self.kind == "file":
                 ds = open_dataset(self.path)
                 self._reader = ArrayReader({n: ds[n].variable for n in self._var_names})
