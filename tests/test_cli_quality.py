@@ -112,6 +112,24 @@ def test_cli_klt_with_a_psnr_target(tmp_path):
     assert bad.exit_code != 0 and "--klt" in bad.output
 
 
+def test_cli_keyint_codes_dates_in_groups_and_refuses_bad_counts(tmp_path):
+    src = DATA / "nrt_romania_32t.nc"
+    store = tmp_path / "groups.zarr"
+    r = _run("compress", src, store, "--crf", "20", "--keyint", "8", "--chunks", "time=16",
+             "--variable", "B4")
+    assert r.exit_code == 0, r.output
+    rep = compression_report(store)["B4"]
+    assert rep["format_version"] == 7
+    orig = xgeo.open_dataset(src).B4
+    back = xgeo.open_dataset(store).B4
+    np.testing.assert_array_equal(back.isel(time=9).values, back.values[9])  # partial read
+    assert error_stats(orig.values, back.values)["psnr"] > 40
+    for bad, says in (("0", "--keyint"), ("17", "keyint=17 is larger than the chunk's 16")):
+        r = _run("compress", src, tmp_path / f"bad{bad}.zarr", "--keyint", bad, "--chunks",
+                 "time=16", "--variable", "B4")
+        assert r.exit_code != 0 and says in r.output, r.output
+
+
 def test_cli_user_mask_stores_clouds_as_missing_and_costs_fewer_bits(tmp_path):
     src = DATA / "nrt_romania_32t.nc"
     runs = {}

@@ -122,7 +122,13 @@ def info(path: str, as_json: bool) -> None:
     type=click.Choice(["fast", "default", "max"]),
     default="default",
     show_default=True,
-    help="Encoder effort (x265 preset veryfast / faster / slower; max measures more).",
+    help="Encoder effort (x265 preset faster / medium / slower; max measures more).",
+)
+@click.option(
+    "--keyint",
+    type=click.IntRange(min=1),
+    help="Code the dates of a chunk as independent groups of N frames, so a read of a few "
+    "dates decodes only their groups (a few per cent more bytes; default: one group).",
 )
 @click.option(
     "--mask",
@@ -147,6 +153,7 @@ def compress(
     klt: bool | None,
     reorder_frames: bool | None,
     effort: str,
+    keyint: int | None,
     mask: str | None,
     variables: tuple[str, ...],
     categorical: tuple[str, ...],
@@ -174,6 +181,8 @@ def compress(
         options["reorder_frames"] = reorder_frames
     if effort != "default":
         options["effort"] = effort
+    if keyint is not None:
+        options["keyint"] = keyint
     if lossless:
         options["lossless"] = True
         if codec == "hevc":
