@@ -214,7 +214,7 @@ def test_zero_chunks_in_to_zarr_encoding_are_a_typed_error(tmp_path, eo, lazy):
 
 
 def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tmp_path, nrt):
-    """config_version 3 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
+    """config_version 4 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
     written with the old non-default-only config reports and compares as the same coding."""
     import json
 
@@ -224,7 +224,7 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     from xgeo.cli import main
 
     store = tmp_path / "full.zarr"
-    from xgeo_codecs.params import DEFAULTS_CONFIG_V1
+    from xgeo_codecs.params import ADDED_PARAMETERS, DEFAULTS_CONFIG_V1
 
     # tools fixed as version 1 could say them (the "auto" tools came with version 3)
     xgeo.io.to_zarr(nrt[["B2"]].isel(time=slice(0, 8)), store, codec="hevc",
@@ -233,7 +233,7 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     meta_path = store / "B2" / "zarr.json"
     meta = json.loads(meta_path.read_text())
     video = meta["codecs"][0]["configuration"]
-    assert video["config_version"] == 3 and video["crf"] == 12 and video["codec"] == "hevc"
+    assert video["config_version"] == 4 and video["crf"] == 12 and video["codec"] == "hevc"
     assert "psnr" in video and video["psnr"] is None  # every parameter, unset ones null
     result = CliRunner().invoke(main, ["info", str(store)])
     assert result.exit_code == 0, result.output
@@ -241,7 +241,7 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     before = compression_report(str(store))["B2"]
     coding = zarr.open_array(str(store / "B2")).metadata.to_dict()["codecs"]
     old = {k: v for k, v in video.items()  # what version 1 wrote: the non-default fields
-           if k not in ("config_version", "effort") and v != DEFAULTS_CONFIG_V1[k]}
+           if k not in ("config_version", *ADDED_PARAMETERS) and v != DEFAULTS_CONFIG_V1[k]}
     assert old.get("crf") == 12 and "psnr" not in old
     meta["codecs"][0]["configuration"] = old
     meta_path.write_text(json.dumps(meta))
