@@ -47,3 +47,21 @@ def s3(s3_server):
     bucket = s3_server.new_bucket()
     s3_server.app.reset()
     return s3_server, bucket
+
+
+@pytest.fixture()
+def decodes(monkeypatch):
+    """Count the video chunks decoded, on both the direct and the zarr read paths."""
+    import xgeo_codecs
+    import xgeo_codecs.zarr_codec
+
+    calls = []
+    real = xgeo_codecs.decode
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xgeo_codecs, "decode", spy)
+    monkeypatch.setattr(xgeo_codecs.zarr_codec, "decode", spy)
+    return calls

@@ -36,22 +36,6 @@ def video(tmp_path_factory, data_dir):
     return path
 
 
-@pytest.fixture()
-def decodes(monkeypatch):
-    """Count the video chunks decoded from the store."""
-    import xgeo_codecs
-
-    calls = []
-    real = xgeo_codecs.decode
-
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(xgeo_codecs, "decode", spy)
-    return calls
-
-
 def _dataset(store, **kw):
     return ChipDataset(store, size=25, variables=VARS, time=8, dtype=None, **kw)
 

@@ -36,24 +36,6 @@ def _corrupt(path, name, key):
     chunk.write_bytes(bytes(data))
 
 
-@pytest.fixture()
-def decodes(monkeypatch):
-    """Count the video chunks decoded, on both the direct and the zarr read paths."""
-    import xgeo_codecs
-    import xgeo_codecs.zarr_codec
-
-    calls = []
-    real = xgeo_codecs.decode
-
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(xgeo_codecs, "decode", spy)
-    monkeypatch.setattr(xgeo_codecs.zarr_codec, "decode", spy)
-    return calls
-
-
 def test_construction_decodes_no_chunk_unless_a_filter_needs_one(video_store, decodes):
     dset = ChipDataset(video_store, size=50, variables=VARS, time=16)
     masked = ChipDataset(video_store, size=50, variables=VARS, time=16, mask="SCL")
