@@ -222,7 +222,12 @@ class DiskChunkCache:
                 self._slots.release()
 
         lock.queued = True  # released by the job, once the file is written
-        self._writer.submit(job)
+        try:
+            self._writer.submit(job)
+        except RuntimeError:  # the interpreter is shutting down: the caller writes
+            lock.queued = False
+            self._slots.release()
+            return False
         return True
 
     def file_of(self, key: Hashable) -> tuple[Path, str]:
