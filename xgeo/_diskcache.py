@@ -67,7 +67,8 @@ MAGIC = b"XGEOCHK\x01"
 _HEAD = struct.Struct("<8sIQI")  # magic, JSON header length, data bytes, CRC32 of the data
 _ALIGN = 64
 SUFFIX = ".xchunk"
-#: The memory LRU in front of a disk cache, per process: decoded chunks read back from disk.
+#: The per-process memory cache of decoded chunks: ChipDataset's budget without a disk
+#: cache, and the layer in front of one (decoded chunks read back from disk).
 MEMORY_BYTES = 256 * 2**20
 _STALE_TMP_S = 600.0  # a temporary file older than this is a dead writer's: removed
 _IN_FLIGHT = 4  # decoded chunks a process may have queued for its writer thread

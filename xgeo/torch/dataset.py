@@ -34,7 +34,6 @@ __all__ = ["ChipDataset"]
 
 Source = str | os.PathLike | xr.Dataset | xr.DataArray
 SampleTransform = Callable[[dict[str, Any]], dict[str, Any]]
-_MEMORY_DEFAULT = 256 * 2**20  # the memory cache's budget when cache_bytes is None
 
 
 def _labels(var: xr.DataArray) -> list[Hashable]:
@@ -164,7 +163,7 @@ class ChipDataset(Dataset):
             self.cache_dir = None
         if self.cache_dir is not None and cache_bytes is None:
             cache_bytes = default_bound(self.cache_dir)  # once: the same bound in every worker
-        self.cache_bytes = _MEMORY_DEFAULT if cache_bytes is None else cache_bytes
+        self.cache_bytes = MEMORY_BYTES if cache_bytes is None else cache_bytes
         self.decode_threads = decode_threads
         self.storage_options = storage_options
         self._plan_from(obj, chips)
@@ -323,12 +322,11 @@ class ChipDataset(Dataset):
     def _get_reader(self) -> Any:
         pid = os.getpid()
         if self._reader is None or self._reader_pid != pid:
-            if self.kind == "zarr" and self.cache_dir is not None:
-                self._reader = ZarrReader(self.path, MEMORY_BYTES, self._decode_threads(),
-                                          self.storage_options, self.cache_dir, self.cache_bytes)
-            elif self.kind == "zarr":
-                self._reader = ZarrReader(self.path, self.cache_bytes, self._decode_threads(),
-                                          self.storage_options)
+            if self.kind == "zarr":  # with a disk cache, cache_bytes bounds the disk
+                disk = self.cache_dir is not None
+                self._reader = ZarrReader(
+                    self.path, MEMORY_BYTES if disk else self.cache_bytes, self._decode_threads(),
+                    self.storage_options, self.cache_dir, self.cache_bytes if disk else None)
             elif self.kind == "file":
                 ds = open_dataset(self.path)
                 self._reader = ArrayReader({n: ds[n].variable for n in self._var_names})
