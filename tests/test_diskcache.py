@@ -240,8 +240,11 @@ def test_dataloader_workers_give_the_batches_of_the_uncached_store(video, tmp_pa
         loader = DataLoader(dset, batch_size=4, sampler=ChunkAwareSampler(dset, seed=1),
                             collate_fn=collate, num_workers=workers,
                             multiprocessing_context=context, persistent_workers=workers > 0)
-        return [[(b["index"].tolist(), b["image"].numpy().copy()) for b in loader]
-                for _ in range(2)]  # two epochs
+        out = [[(b["index"].tolist(), b["image"].numpy().copy()) for b in loader]
+               for _ in range(2)]  # two epochs
+        if workers == 0 and dset.cache_dir:  # this process's writer thread: its files are
+            dset._get_reader().disk.flush()  # there after this (workers' when they exit)
+        return out
 
     plain = batches()
     cached = batches(cache_dir=tmp_path)
