@@ -30,6 +30,7 @@ import uuid
 import warnings
 from typing import Any
 
+from ._objectstore import is_url
 from .errors import StoreLockedError
 from .spelling import fix
 
@@ -46,10 +47,6 @@ def lock_path(store: str) -> str:
     return str(store).rstrip("/") + ".lock"
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
 def _local(path: str) -> str:
     return path[len("file://"):] if path.startswith("file://") else path
 
@@ -59,7 +56,7 @@ def read_lock(store: str, storage_options: dict[str, Any] | None = None) -> dict
     heartbeat), or None when the store is not locked."""
     path = lock_path(store)
     try:
-        if _is_url(path):
+        if is_url(path):
             import fsspec
 
             fs, p = fsspec.core.url_to_fs(path, **(storage_options or {}))
@@ -140,7 +137,7 @@ class StoreLock:
 
     def _create(self) -> bool:
         """Create the lock file if absent; False when it exists."""
-        if _is_url(self.path):
+        if is_url(self.path):
             fs, p = self._fs()
             parent = p.rsplit("/", 1)[0]
             if parent and parent != p:
@@ -165,7 +162,7 @@ class StoreLock:
 
     def _remove(self) -> None:
         try:
-            if _is_url(self.path):
+            if is_url(self.path):
                 fs, p = self._fs()
                 fs.rm(p)
             else:
@@ -236,7 +233,7 @@ class StoreLock:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             try:
-                if _is_url(self.path):
+                if is_url(self.path):
                     if not self._mine():
                         return  # taken over: never overwrite the new holder's lock
                     fs, p = self._fs()
@@ -277,7 +274,7 @@ class StoreLock:
 def _read_path_age(lock: StoreLock) -> float | None:
     """Seconds since a takeover guard file was written (None if it is gone)."""
     try:
-        if _is_url(lock.path):
+        if is_url(lock.path):
             fs, p = lock._fs()
             info = json.loads(fs.cat_file(p).decode() or "{}")
             return time.time() - float(info.get("heartbeat", 0.0))
