@@ -48,12 +48,12 @@ class CountingApp:
         with self.lock:
             self.counts.clear()
 
-    def object_gets(self, prefix: str = "") -> Counter[str]:
-        """GET requests per object path (``bucket/key``) under ``prefix``."""
+    def object_gets(self, prefix: str = "", method: str = "GET") -> Counter[str]:
+        """``method`` (GET, HEAD...) requests per object path (``bucket/key``) under ``prefix``."""
         with self.lock:
             return Counter({
-                path.lstrip("/"): n for (method, path), n in self.counts.items()
-                if method == "GET" and path.lstrip("/").startswith(prefix)
+                path.lstrip("/"): n for (m, path), n in self.counts.items()
+                if m == method and path.lstrip("/").startswith(prefix)
             })
 
 

@@ -175,3 +175,17 @@ def test_a_video_store_on_s3_with_a_disk_cache_is_read_once_per_cache_lifetime(
                 torch.testing.assert_close(img, plain[i], equal_nan=True)
     gets = _gets(s3_server, url)
     assert gets and set(gets.values()) == {1}, gets
+    # a reader with no memory cache reads every chunk from the disk cache each time: the
+    # stamps (HEADs) that key it are asked once per chunk in a process, not once per read
+    from xgeo._chunkread import ZarrReader
+
+    s3_server.app.reset()
+    reader = ZarrReader(url, 0, 1, options, str(tmp_path), 1 << 30)
+    whole = tuple(slice(0, n) for n in reader.array("reflectance").shape)
+    first = reader.read("reflectance", whole)
+    for _ in range(3):
+        np.testing.assert_array_equal(reader.read("reflectance", whole), first)
+    prefix = url.removeprefix("s3://") + "/reflectance/c/"
+    heads = s3_server.app.object_gets(prefix, "HEAD")
+    assert heads and set(heads.values()) == {1}, heads
+    assert not s3_server.app.object_gets(prefix)  # and no GET: the files were there

@@ -244,8 +244,18 @@ class DiskChunkCache:
         if reader is None or objects is None or not _expensive(arr):
             return reader
 
+        # Behind a URL a stamp is a request (a HEAD): asked once per chunk in this process,
+        # so later epochs read the disk without a round trip; a store rewritten while a
+        # process runs is seen by the next process. Local stamps (a stat) are taken each time.
+        remote = getattr(objects, "fs", None) is not None
+        stamps: dict[tuple[int, ...], Any] = {}
+
         def read_chunk(key: tuple[int, ...]) -> np.ndarray:
-            ident = objects.stamp(key)
+            ident = stamps.get(key) if remote else None
+            if ident is None:
+                ident = objects.stamp(key)
+                if remote and ident is not None:
+                    stamps[key] = ident
             if ident is None:  # never written: the fill value, cheap
                 return reader(key)
             return self.get((objects.url(key), ident), lambda: reader(key))
