@@ -119,31 +119,21 @@ def tour_store() -> str:
     return str(path)
 
 
-def nrt_store() -> str | None:
+def nrt_store(video: bool = False) -> str | None:
+    """The nrt cube's four bands, 16 dates x 100 x 100 a chunk: zstd, or HEVC (crf 10)."""
     src = SHARED / "nrt" / "sentinel2_cube_subset_romania_10m.nc"
     if not src.exists():
         return None
     import xgeo
 
-    path = CACHE / "nrt_zstd.zarr"
-    if not path.exists():
-        ds = xgeo.open_dataset(src, mask_and_scale=False)[["B2", "B3", "B4", "B8"]]
-        ds.chunk({"time": 16, "y": 100, "x": 100}).geo.to_zarr(path)
-    return str(path)
-
-
-def nrt_video_store() -> str | None:
-    """The nrt cube's four bands as a HEVC store, chunked as :func:`nrt_store` (crf 10)."""
-    src = SHARED / "nrt" / "sentinel2_cube_subset_romania_10m.nc"
-    if not src.exists():
-        return None
-    import xgeo
-
-    path = CACHE / "nrt_hevc.zarr"
+    path = CACHE / ("nrt_hevc.zarr" if video else "nrt_zstd.zarr")
     if not path.exists():
         ds = xgeo.open_dataset(src, mask_and_scale=False)[["B2", "B3", "B4", "B8"]].load()
         chunks = {"time": 16, "y": 100, "x": 100}
-        ds.geo.to_zarr(path, codec="hevc", codec_options={"crf": 10, "chunks": chunks})
+        if video:
+            ds.geo.to_zarr(path, codec="hevc", codec_options={"crf": 10, "chunks": chunks})
+        else:
+            ds.chunk(chunks).geo.to_zarr(path)
     return str(path)
 
 
@@ -520,6 +510,6 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--build":
         video = sys.argv[2] == "1"
         tif = len(sys.argv) < 4 or sys.argv[3] == "1"
-        print(json.dumps([build_stores(video, tif), nrt_store(), nrt_video_store() if video else None]))
+        print(json.dumps([build_stores(video, tif), nrt_store(), nrt_store(video=True) if video else None]))
     else:
         main()
