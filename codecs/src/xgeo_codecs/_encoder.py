@@ -209,14 +209,16 @@ def _value_mappings(cube: np.ndarray, inv: np.ndarray, p: VideoParams, maxbits: 
     if p.decorrelate == "klt" and n_planes > 1:
         filled = np.stack([fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
                            .astype(np.float32) for j in range(n_planes)], axis=1)
-        vec = klt.basis(filled, inv)
+        bounds = valid_bounds(cube, inv)
+        vec = (klt.basis(filled, inv) if p.band_weights is None else
+               klt.weighted_basis(filled, inv, klt.range_weights(bounds["lo"], bounds["hi"])))
         comps = klt.forward(filled, vec)
         del filled
         if not np.isfinite(comps).all():
             raise CodecError(
                 "decorrelate='klt': the band rotation overflows for this chunk's values "
                 "(beyond float32 range); use decorrelate=None")
-        meta["klt"] = {"basis": klt.pack(vec), **valid_bounds(cube, inv)}
+        meta["klt"] = {"basis": klt.pack(vec), **bounds}
         return shared_step_maps(comps, maxcode), comps
     return [plane_mapping(cube[:, j], inv[:, j], p, maxcode, p.lossless)
             for j in range(n_planes)], None

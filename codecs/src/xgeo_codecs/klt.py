@@ -22,6 +22,9 @@ import numpy as np
 from .errors import CodecError
 
 _MAX_SAMPLES = 1 << 20  # pixels the covariance is estimated from (a regular subsample)
+# a numerical guard, not a tuned value: the widest band weighs at most this many times less
+# than the narrowest (a near-constant band would otherwise ask for an unbounded weight)
+_MAX_WEIGHT_RATIO = 1000.0
 
 
 def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
@@ -55,6 +58,47 @@ def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     # a sign convention, so the same data always gives the same basis bytes
     vec *= np.where(vec[np.abs(vec).argmax(axis=0), np.arange(p)] < 0, -1.0, 1.0)
     return vec.astype("<f2").astype(np.float64)
+
+
+def range_weights(lo: list[float], hi: list[float]) -> np.ndarray:
+    """Each plane's weight for ``band_weights="range"``: 1 / its valid range (``hi - lo``),
+    scaled to a geometric mean of 1 (so the weighted basis keeps a determinant of about 1),
+    the ratio of the largest to the smallest weight at most ``_MAX_WEIGHT_RATIO``.
+
+    Examples
+    --------
+    >>> range_weights([0.0, 0.0], [1.0, 4.0])
+    array([2. , 0.5])
+    """
+    span = np.maximum(np.asarray(hi, np.float64) - np.asarray(lo, np.float64), 0.0)
+    top = float(span.max()) if span.size else 0.0
+    if not top > 0 or not np.isfinite(top):
+        return np.ones(span.shape)
+    w = 1.0 / np.maximum(span, top / _MAX_WEIGHT_RATIO)
+    return w / np.exp(np.mean(np.log(w)))
+
+
+def weighted_basis(cube: np.ndarray, invalid: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The (P, P) matrix that scales each plane by ``weights`` and then rotates the weighted
+    planes onto their principal components, rounded to float16 (what the header stores).
+
+    The components are coded on one step, so each band's error is that step divided by its
+    weight: with :func:`range_weights`, the same error relative to the band's range, as
+    coding each band on its own range gives. The decoder inverts the stored matrix exactly
+    (``inverse``), so chunks written this way read with every decoder of format 3 and later.
+
+    Examples
+    --------
+    >>> b = np.random.default_rng(0).normal(size=(2, 1, 8, 8))
+    >>> cube = np.concatenate([b, 100 * b], axis=1)
+    >>> m = weighted_basis(cube, np.zeros(cube.shape, bool), np.array([10.0, 0.1]))
+    >>> comps = forward(cube, m)
+    >>> bool(np.allclose(inverse(comps, m), cube, atol=1e-3))
+    True
+    """
+    w = np.asarray(weights, np.float64)
+    vec = basis(cube * w[None, :, None, None].astype(cube.dtype), invalid)
+    return (w[:, None] * vec).astype("<f2").astype(np.float64)
 
 
 def rotate(cube: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ PRESET_BEFORE_V3 = {"hevc": "faster", "av1": "6"}
 # the schema version of the stored config: since 2 every parameter is written (resolved), so a
 # stored array never depends on the reader's defaults; configs without the key are version 1
 # 3: ``effort``; ``decorrelate`` / ``reorder_frames`` take "auto" (the new defaults)
-CONFIG_VERSION = 4
+# 4: ``keyint``; 5: ``band_weights`` (default "range")
+CONFIG_VERSION = 5
 CONFIG_VERSION_KEY = "config_version"
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
@@ -97,6 +98,7 @@ DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
 ADDED_PARAMETERS: Mapping[str, tuple[int, Any]] = MappingProxyType({
     "effort": (3, "fast"),
     "keyint": (4, None),  # before version 4 a chunk was one group of frames
+    "band_weights": (5, None),  # before version 5 the KLT rotated bands in data units
 })
 
 
@@ -220,6 +222,15 @@ class VideoParams:
         (:func:`xgeo_codecs.decode` with ``frames=``). ``None``: one group per chunk. Must
         be >= 1 and at most the chunk's frame count (checked when a chunk is encoded).
         With ``reorder_frames``, frames are reordered within their group only.
+    band_weights
+        How the KLT (``decorrelate``) weighs the bands: ``"range"`` (default) scales each
+        band by 1 / its valid range in the chunk before the rotation, so every band gets the
+        same error relative to its range, as per-band coding gives (a low-spread band such
+        as cirrus B10 is no longer drowned by the error of bright bands); ``None``: bands in
+        data units, the allocation with the lowest whole-chunk MSE. The weights live in the
+        stored matrix (every format-3 decoder reads such chunks). Measured on downstream
+        tasks (``benchmarks/results/downstream.json``, the README's "Downstream parity").
+        Stored configs older than version 5 read as ``None``.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -250,6 +261,7 @@ class VideoParams:
     reorder_frames: bool | str = "auto"
     effort: str = "default"
     keyint: int | None = None
+    band_weights: str | None = "range"
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -309,6 +321,9 @@ class VideoParams:
                 self.keyint, bool) or self.keyint < 1):
             raise CodecError(f"keyint={self.keyint!r} must be a number of frames >= 1 (or None "
                              "for one group per chunk)")
+        if self.band_weights not in (None, "range"):
+            raise CodecError(f"band_weights={self.band_weights!r}; use 'range' (each band "
+                             "weighted by 1 / its valid range before the KLT) or None")
         if self.effort not in EFFORTS:
             raise CodecError(f"effort={self.effort!r}; use one of {EFFORTS}")
         if self.decorrelate == "klt" and (self.lossless or fam == "ffv1"):

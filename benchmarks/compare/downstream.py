@@ -1,0 +1,479 @@
+"""Downstream parity: is a model trained or run on decoded data as good as on raw data?
+
+Writes ``benchmarks/results/downstream.json``. Three real tasks on ``../shared/data``, each with
+a fixed split and seed (``SEED``); every number is deterministic for a given seed.
+
+1. **Scene classification** (nrt S2 L2A, 140 dates x 100 x 100, B2 B3 B4 B8 uint16, nodata 0):
+   per-pixel SCL class from the four bands + NDVI, scikit-learn
+   ``HistGradientBoostingClassifier``; temporal split: ``N_TRAIN`` pixels drawn (seeded) from
+   the first 100 dates train, every valid pixel of the last 40 dates tests. Accuracy and
+   macro-F1 (over the classes present in the test labels).
+2. **Land-cover segmentation** (eo-learn S2 L1C, 5 dates x 13 bands x 101 x 100 float32; its
+   ``lulc`` raster): the three cloud-free dates stacked (39 channels), standardised with the
+   training chips' statistics; a three-layer CNN (torch, CPU) trained on 20 x 20 chips of the
+   top-left 100 x 100 pixels, chips grouped into 40 x 40 blocks and whole blocks assigned to
+   train or test (seeded), so neighbouring chips never straddle the split; mIoU over the
+   classes present in the test labels (``lulc`` 0 = no data is ignored).
+3. **NDVI product** (eo-learn, 68 dates, cloud-masked: ``cloud_mask`` pixels are NaN, as a user
+   stores them with ``mask=``): per pixel and calendar year (2016, 2017) the maximum NDVI and
+   its date, and the median; mean abs error of each and the fraction of pixels whose date of
+   maximum changes.
+
+Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``rd.py`` code):
+
+* ``xgeo defaults``: what ``to_zarr(codec="hevc", bpppb=r)`` writes (``"auto"`` tools) at 0.1,
+  0.25, 0.5, 1 and 2 bpppb, and with ``psnr=`` targets instead of a rate;
+* the xarrayvideo method (``rd.py``'s re-implementation: 12-bit min-max, 3 bands per 4:4:4
+  x265 stream, whole series one video) and JPEG 2000 (``rd.py``: per frame and band, 16-bit
+  codes), each rate-matched to the same targets by a search on its quality knob (CRF, level):
+  the cell holds the coding whose rate came closest (``bpppb`` recorded; a cell more than 10 %
+  off its target is reported as not reached).
+
+Reported per coding: rate, PSNR (``xgeo.metrics``), per-band PSNR (each band's own peak),
+spectral angle, NDVI error, and the task metric trained on raw / tested on decoded and trained
+on decoded / tested on decoded with the delta to raw in percentage points; per task and coding
+family, the lowest rate whose losses are all within ``SAFE_PP``. Across the codings of a task,
+the rank correlation between the task's loss and each error measure says which error hurts.
+
+Run: ``.venv/bin/python benchmarks/compare/downstream.py`` (``--quick``: three rates, no psnr=
+targets; ``--only TASK``: one task). Needs the ``bench`` extra (scikit-learn) and torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from _progress import sweep  # this folder is sys.path[0] when run as a script
+from defaults import xgeo_coded
+from rd import DATA, image_codec, versions, xarrayvideo_method
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "benchmarks" / "results" / "downstream.json"
+SEED = 0
+RATES = (0.1, 0.25, 0.5, 1.0, 2.0)
+PSNRS = (40.0, 45.0, 50.0)
+SAFE_PP = 0.5
+N_TRAIN = 60_000
+# (name, knob range, does the rate rise with the knob?)
+PREVIOUS = "xgeo, KLT in data units (before)"
+PEERS = {"xarrayvideo method": ((0.0, 45.0), False), "jpeg2000": ((30.0, 90.0), True)}
+
+
+# ------------------------------------------------------------------------------- data
+def nrt_cube() -> dict:
+    import netCDF4
+
+    with netCDF4.Dataset(DATA / "nrt" / "sentinel2_cube_subset_romania_10m.nc") as ds:
+        ds.set_auto_maskandscale(False)
+        x = np.stack([np.asarray(ds[v][:]) for v in ("B2", "B3", "B4", "B8")], 1)
+        scl = np.asarray(ds["SCL"][:]).astype(np.int64)
+    x = x.astype(np.uint16)
+    return {"x": x, "valid": x != 0, "nodata": 0, "labels": scl, "red_nir": (2, 3)}
+
+
+def lulc_cube() -> dict:
+    import netCDF4
+
+    with netCDF4.Dataset(DATA / "eo-learn" / "s2_eopatch.nc") as ds:
+        ds.set_auto_maskandscale(False)
+        r = np.asarray(ds["reflectance"][:]).astype(np.float32)
+        lulc = np.asarray(ds["lulc"][:]).astype(np.int64)
+        cover = np.asarray(ds["cloud_coverage"][:])
+    return {"x": r, "valid": np.isfinite(r), "nodata": None, "labels": lulc,
+            "dates": np.flatnonzero(cover < 0.05), "red_nir": (3, 7)}
+
+
+def ndvi_cube() -> dict:
+    import netCDF4
+
+    with netCDF4.Dataset(DATA / "eo-learn" / "s2_eopatch_ndvi_clouds_68t.nc") as ds:
+        ds.set_auto_maskandscale(True)
+        v = np.ma.filled(ds["ndvi"][:].astype(np.float32), np.nan)
+        cloud = np.asarray(ds["cloud_mask"][:]) == 1
+        t = ds["time"]
+        dates = netCDF4.num2date(t[:], t.units, only_use_cftime_datetimes=False)
+    x = np.where(cloud, np.float32(np.nan), v)[:, None]
+    return {"x": x, "valid": np.isfinite(x), "nodata": None,
+            "years": np.array([d.year for d in dates]), "red_nir": None}
+
+
+# ----------------------------------------------------------------------------- tasks
+def _features(x: np.ndarray) -> np.ndarray:
+    """(T, 4, H, W) B2 B3 B4 B8 -> (T, H, W, 5) float32: the bands and NDVI."""
+    f = np.moveaxis(x.astype(np.float32), 1, -1)
+    red, nir = f[..., 2], f[..., 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndvi = np.where(nir + red > 0, (nir - red) / (nir + red), 0.0)
+    return np.concatenate([f, ndvi[..., None].astype(np.float32)], axis=-1)
+
+
+class SceneTask:
+    """Task 1: per-pixel SCL classes, temporal split, gradient boosting."""
+
+    name = "scene classification (nrt S2 L2A, SCL, gradient boosting)"
+    metrics = ("accuracy", "macro_f1")
+
+    def __init__(self, cube: dict) -> None:
+        t = cube["x"].shape[0]
+        ok = cube["valid"].all(axis=1) & (cube["labels"] > 0)
+        self.train = np.zeros_like(ok)
+        self.train[:100] = ok[:100]
+        idx = np.flatnonzero(self.train)
+        pick = np.random.default_rng(SEED).choice(idx, size=min(N_TRAIN, idx.size),
+                                                  replace=False)
+        self.train_idx = np.sort(pick)
+        self.test_idx = np.flatnonzero(ok & (np.arange(t) >= 100)[:, None, None])
+        self.y_train = cube["labels"].ravel()[self.train_idx]
+        self.y_test = cube["labels"].ravel()[self.test_idx]
+        self.classes = np.unique(self.y_test)
+        self.split = {"train": "dates 0-99, %d pixels drawn with seed %d" % (idx.size and
+                                                                           len(pick), SEED),
+                      "test": "dates 100-139, all %d valid pixels" % self.test_idx.size}
+
+    def _xy(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return _features(x).reshape(-1, 5)[idx]
+
+    def fit(self, x: np.ndarray):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(max_iter=60, random_state=SEED,
+                                               early_stopping=False)
+        return model.fit(self._xy(x, self.train_idx), self.y_train)
+
+    def score(self, model, x: np.ndarray) -> tuple[dict, np.ndarray]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        pred = model.predict(self._xy(x, self.test_idx))
+        return ({"accuracy": 100 * accuracy_score(self.y_test, pred),
+                 "macro_f1": 100 * f1_score(self.y_test, pred, labels=self.classes,
+                                            average="macro", zero_division=0)}, pred)
+
+
+class SegmentationTask:
+    """Task 2: lulc from three cloud-free dates, small CNN, spatially blocked split."""
+
+    name = "land-cover segmentation (eo-learn S2 L1C, lulc, CNN)"
+    metrics = ("miou",)
+    chip, block, steps = 20, 40, 250
+
+    def __init__(self, cube: dict) -> None:
+        self.dates = cube["dates"]
+        lab = cube["labels"][:100, :100]
+        c = self.chip
+        self.origins = [(i, j) for i in range(0, 100, c) for j in range(0, 100, c)]
+        blocks = sorted({(i // self.block, j // self.block) for i, j in self.origins})
+        rng = np.random.default_rng(SEED)
+        test_blocks = {blocks[k] for k in rng.choice(len(blocks), size=3, replace=False)}
+        self.is_test = np.array([(i // self.block, j // self.block) in test_blocks
+                                 for i, j in self.origins])
+        self.labels = np.stack([lab[i:i + c, j:j + c] for i, j in self.origins])
+        classes = np.unique(lab[lab > 0])
+        self.lut = np.full(lab.max() + 1, -1)
+        self.lut[classes] = np.arange(classes.size)
+        self.classes = classes
+        self.test_classes = np.unique(self.labels[self.is_test][self.labels[self.is_test] > 0])
+        self.split = {"chips": f"{len(self.origins)} chips of {c}x{c}, blocks of "
+                      f"{self.block}x{self.block}, 3 of {len(blocks)} blocks test (seed {SEED})",
+                      "train_chips": int((~self.is_test).sum()),
+                      "test_chips": int(self.is_test.sum()),
+                      "dates": [int(d) for d in self.dates]}
+
+    def _chips(self, x: np.ndarray) -> np.ndarray:
+        a = x[self.dates].reshape(-1, *x.shape[2:])[:, :100, :100]  # (dates*bands, H, W)
+        c = self.chip
+        return np.stack([a[:, i:i + c, j:j + c] for i, j in self.origins]).astype(np.float32)
+
+    def fit(self, x: np.ndarray):
+        import torch
+
+        torch.manual_seed(SEED)
+        torch.use_deterministic_algorithms(True)
+        chips = self._chips(x)[~self.is_test]
+        mean = chips.mean(axis=(0, 2, 3), keepdims=True)
+        std = chips.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+        xs = torch.from_numpy((chips - mean) / std)
+        ys = torch.from_numpy(self.lut[self.labels[~self.is_test]])
+        k = chips.shape[1]
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(k, 32, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(32, len(self.classes), 1))
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
+        for _ in range(self.steps):
+            opt.zero_grad()
+            loss = loss_fn(net(xs), ys)
+            loss.backward()
+            opt.step()
+        return net, mean, std
+
+    def score(self, model, x: np.ndarray) -> tuple[dict, np.ndarray]:
+        import torch
+
+        net, mean, std = model
+        chips = self._chips(x)[self.is_test]
+        with torch.no_grad():
+            pred = net(torch.from_numpy((chips - mean) / std)).argmax(1).numpy()
+        pred = self.classes[pred]
+        truth = self.labels[self.is_test]
+        keep = truth > 0
+        ious = []
+        for c in self.test_classes:
+            p, t = (pred == c) & keep, truth == c
+            ious.append((p & t).sum() / max((p | t).sum(), 1))
+        return {"miou": 100 * float(np.mean(ious))}, pred[keep]
+
+
+class NdviProductTask:
+    """Task 3: per-pixel yearly maximum NDVI, its date, and the median (cloud-masked)."""
+
+    name = "NDVI product (eo-learn 68 dates, cloud-masked: yearly max, its date, median)"
+    metrics = ("max_mae", "date_changed_pct", "median_mae")
+    years = (2016, 2017)
+
+    def __init__(self, cube: dict) -> None:
+        self.year_of = cube["years"]
+        self.split = {"years": list(self.years), "mask": "cloud_mask pixels are NaN"}
+
+    def product(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out = []
+        for y in self.years:
+            v = x[self.year_of == y, 0].astype(np.float64)
+            seen = np.isfinite(v).any(axis=0)
+            filled = np.where(np.isfinite(v), v, -np.inf)
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(np.where(seen, v, 0.0), axis=0)
+            out.append((filled.max(axis=0), filled.argmax(axis=0), med, seen))
+        return out
+
+    def compare(self, raw: list, dec: list) -> dict:
+        mx, dt, md, n = 0.0, 0, 0.0, 0
+        for (m0, d0, e0, s), (m1, d1, e1, _) in zip(raw, dec, strict=True):
+            mx += np.abs(m1 - m0)[s].sum()
+            md += np.abs(e1 - e0)[s].sum()
+            dt += int((d1 != d0)[s].sum())
+            n += int(s.sum())
+        return {"max_mae": mx / n, "date_changed_pct": 100 * dt / n, "median_mae": md / n}
+
+
+# --------------------------------------------------------------------------- codings
+def per_band_psnr(x: np.ndarray, dec: np.ndarray, valid: np.ndarray) -> list[float]:
+    from xgeo.metrics import psnr
+
+    return [psnr(x[:, b], dec[:, b], mask=~valid[:, b]) for b in range(x.shape[1])]
+
+
+def errors(cube: dict, nbytes: int, dec: np.ndarray) -> dict:
+    """Rate and the error measures of one coding (``xgeo.metrics``)."""
+    from xgeo.metrics import error_stats, spectral_angle
+
+    x, valid = cube["x"], cube["valid"]
+    s = error_stats(x, dec, mask=~valid)
+    out = {"bpppb": nbytes * 8 / x.size, "psnr": s["psnr"], "max_error": s["max_error"]}
+    if x.shape[1] > 1:
+        bands = per_band_psnr(x, dec, valid)
+        out["psnr_per_band"] = bands
+        out["psnr_band_min"] = min(bands)
+        bad = ~valid.all(axis=1, keepdims=True)
+        out["spectral_angle_deg"] = spectral_angle(np.where(bad, 1.0, x.astype(np.float64)),
+                                                   np.where(bad, 1.0, dec.astype(np.float64)),
+                                                   band_axis=1)
+    if cube["red_nir"] is not None:
+        r, n = cube["red_nir"]
+
+        def ndvi(a):
+            red, nir = a[:, r].astype(np.float64), a[:, n].astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (nir - red) / (nir + red)
+        o, d = ndvi(x), ndvi(dec)
+        ok = valid[:, r] & valid[:, n] & np.isfinite(o) & np.isfinite(d)
+        out["ndvi_mae"] = float(np.abs(d[ok] - o[ok]).mean())
+    return out
+
+
+def xgeo_default(cube: dict, **target) -> tuple[int, np.ndarray]:
+    n, dec, _ = xgeo_coded(cube["x"], cube["nodata"], True, **target)
+    return n, dec
+
+
+def peer(name: str, knob: float):
+    if name == "xarrayvideo method":
+        return lambda c: xarrayvideo_method(c["x"], c["valid"], c["nodata"], knob)[:2]
+    return lambda c: image_codec(name, knob)(c["x"], c["valid"], c["nodata"])[:2]
+
+
+def rate_matched(cube: dict, name: str, target: float, memo: dict) -> tuple[float, int, np.ndarray]:
+    """The peer's coding whose rate comes closest to ``target``: bisection on its knob with
+    log-rate interpolation, at most 7 encodes per target (encodes shared across targets)."""
+    (lo, hi), rising = PEERS[name]
+
+    def run(k: float):
+        k = round(k, 2)
+        if k not in memo:
+            n, dec = peer(name, k)(cube)
+            memo[k] = (n * 8 / cube["x"].size, n, dec)
+        return memo[k][0]
+
+    def err(k):
+        return math.log(run(k) / target) * (1 if rising else -1)
+
+    a, b = lo, hi
+    ea, eb = err(a), err(b)
+    for _ in range(5):
+        if ea > 0 or eb < 0:  # the target is outside the knob's range: keep the nearest
+            break
+        k = a + (b - a) * (-ea) / (eb - ea) if eb != ea else (a + b) / 2
+        k = min(max(k, a + 0.02 * (b - a)), b - 0.02 * (b - a))
+        ek = err(k)
+        if abs(ek) < math.log(1.03):
+            break
+        a, ea, b, eb = (k, ek, b, eb) if ek < 0 else (a, ea, k, ek)
+    best = min(memo, key=lambda k: abs(math.log(memo[k][0] / target)))
+    return best, memo[best][1], memo[best][2]
+
+
+def codings(cube: dict, quick: bool):
+    """Yield (family, label, knob record, bytes, decoded) for every coding of ``cube``."""
+    rates = RATES[1::2] if quick else RATES
+    for r in sweep(rates, "xgeo defaults"):
+        n, dec = xgeo_default(cube, bpppb=r)
+        yield "xgeo defaults", f"bpppb={r}", {"bpppb_target": r}, n, dec
+    for r in sweep(rates, "xgeo before band weights"):
+        n, dec = xgeo_default(cube, bpppb=r, band_weights=None)
+        yield PREVIOUS, f"bpppb={r}", {"bpppb_target": r}, n, dec
+    for p in () if quick else PSNRS:
+        n, dec = xgeo_default(cube, psnr=p)
+        yield "xgeo defaults, psnr=", f"psnr={p}", {"psnr_target": p}, n, dec
+    for name in PEERS:
+        memo: dict = {}
+        for r in sweep(rates, name):
+            k, n, dec = rate_matched(cube, name, r, memo)
+            yield name, f"bpppb={r}", {"bpppb_target": r, "knob": k}, n, dec
+
+
+# ------------------------------------------------------------------------------ runs
+def run_trained(task, cube: dict, quick: bool) -> dict:
+    t0 = time.perf_counter()
+    raw_model = task.fit(cube["x"])
+    raw, raw_pred = task.score(raw_model, cube["x"])
+    fit_s = time.perf_counter() - t0
+    rows = []
+    for family, label, knob, n, dec in codings(cube, quick):
+        row = {"coding": family, "setting": label, **knob, **errors(cube, n, dec)}
+        on_raw, pred = task.score(raw_model, dec)
+        on_dec, _ = task.score(task.fit(dec), dec)
+        row["train_raw_test_decoded"] = on_raw
+        row["train_decoded_test_decoded"] = on_dec
+        row["prediction_changed_pct"] = 100 * float(np.mean(pred != raw_pred))
+        row["delta_pp"] = {f"{k}, {m}": v[m] - raw[m] for k, v in
+                           (("raw-trained", on_raw), ("decoded-trained", on_dec))
+                           for m in task.metrics}
+        rows.append(row)
+        print(f"  {family:<22} {label:<11} {row['bpppb']:.3f} bpppb {row['psnr']:.2f} dB  "
+              + "  ".join(f"{k} {v:+.2f}" for k, v in row["delta_pp"].items()), flush=True)
+    return {"raw": raw, "fit_seconds": fit_s, "codings": rows}
+
+
+def run_product(task, cube: dict, quick: bool) -> dict:
+    raw = task.product(cube["x"])
+    rows = []
+    for family, label, knob, n, dec in codings(cube, quick):
+        row = {"coding": family, "setting": label, **knob, **errors(cube, n, dec),
+               **task.compare(raw, task.product(dec))}
+        rows.append(row)
+        print(f"  {family:<22} {label:<11} {row['bpppb']:.3f} bpppb {row['psnr']:.2f} dB  "
+              f"max {row['max_mae']:.4f} date {row['date_changed_pct']:.2f} % "
+              f"median {row['median_mae']:.4f}", flush=True)
+    return {"codings": rows}
+
+
+def lowest_safe(rows: list[dict], keys: list[str], limit: float) -> dict:
+    """Per coding family, the lowest rate target whose every loss in ``keys`` is <= limit
+    (and every higher target too, so a lucky low rate does not count)."""
+    out = {}
+    for fam in dict.fromkeys(r["coding"] for r in rows if "bpppb_target" in r):
+        pts = sorted((r["bpppb_target"], all(-r["delta_pp"][k] <= limit for k in keys))
+                     for r in rows if r["coding"] == fam and "bpppb_target" in r)
+        safe = None
+        for rate, ok in reversed(pts):
+            if not ok:
+                break
+            safe = rate
+        out[fam] = safe
+    return out
+
+
+def which_error_hurts(rows: list[dict], loss_key: str) -> dict:
+    """Spearman rank correlation, across codings, of a task loss with each error measure."""
+    from scipy.stats import spearmanr
+
+    loss = [-r["delta_pp"][loss_key] for r in rows]
+    out = {}
+    for m in ("psnr", "psnr_band_min", "spectral_angle_deg", "ndvi_mae", "max_error"):
+        vals = [r.get(m) for r in rows]
+        if None in vals:
+            continue
+        rho = spearmanr(vals, loss).statistic
+        out[m] = None if not math.isfinite(rho) else float(rho)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="three rates, no psnr= targets")
+    ap.add_argument("--only", choices=("scene", "segmentation", "ndvi"))
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    report = {"topic": "downstream", "date": time.strftime("%Y-%m-%d"), "seed": SEED,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "versions": versions() | {k: _version(k) for k in ("scikit-learn", "torch")},
+              "targets_bpppb": list(RATES), "psnr_targets": list(PSNRS), "safe_pp": SAFE_PP,
+              "quick": args.quick, "tasks": {}}
+    if OUT.exists() and args.only:
+        report["tasks"] = json.loads(OUT.read_text()).get("tasks", {})
+    t_all = time.perf_counter()
+    jobs = {"scene": (SceneTask, nrt_cube), "segmentation": (SegmentationTask, lulc_cube),
+            "ndvi": (NdviProductTask, ndvi_cube)}
+    for key, (kind, load) in jobs.items():
+        if args.only and key != args.only:
+            continue
+        t0 = time.perf_counter()
+        cube = load()
+        task = kind(cube)
+        print("==", task.name, flush=True)
+        if key == "ndvi":
+            res = run_product(task, cube, args.quick)
+        else:
+            res = run_trained(task, cube, args.quick)
+            keys = list(res["codings"][0]["delta_pp"])
+            res["lowest_safe_rate"] = {
+                "raw-trained": lowest_safe(res["codings"], [k for k in keys
+                                                             if k.startswith("raw")], SAFE_PP),
+                "both": lowest_safe(res["codings"], keys, SAFE_PP)}
+            res["which_error_hurts"] = {k: which_error_hurts(res["codings"], k) for k in keys}
+        report["tasks"][key] = {"task": task.name, "split": task.split,
+                                "metrics": list(task.metrics), **res,
+                                "seconds": time.perf_counter() - t0}
+        OUT.write_text(json.dumps(report, indent=1, default=float))
+    report["seconds"] = time.perf_counter() - t_all
+    OUT.write_text(json.dumps(report, indent=1, default=float))
+    print(f"done in {report['seconds']:.0f} s")
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+if __name__ == "__main__":
+    main()
