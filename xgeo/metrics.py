@@ -431,8 +431,9 @@ def _class_parts(o: Any, d: Any, pixel_ok: Any, classify: Callable[[np.ndarray],
         import dask.array as da
 
         o, d = (da.asarray(x).rechunk({0: -1}) for x in (o, d))
-        lo = o.map_blocks(labels, drop_axis=0, dtype="int64")
-        ld = d.map_blocks(labels, drop_axis=0, dtype="int64")
+        meta = np.empty((0,) * (o.ndim - 1), dtype="int64")  # classify never sees empty blocks
+        lo = o.map_blocks(labels, drop_axis=0, meta=meta)
+        ld = d.map_blocks(labels, drop_axis=0, meta=meta)
         changed = lo != ld
     changed = np.where(pixel_ok, changed, False)
     return changed.sum(), pixel_ok.sum()
