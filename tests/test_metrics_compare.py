@@ -190,3 +190,8 @@ def test_bad_inputs_raise_typed_errors_naming_the_argument():
     ds = arr.to_dataset("band")
     with pytest.raises(CompareError, match="decoded has no variable"):
         compare(ds, ds[["B04"]])
+
+
+def test_the_accessor_is_the_same_compare(nrt_pair):
+    ds, dec, _, _ = nrt_pair
+    assert ds.geo.compare(dec, classify=_ndvi_classes) == compare(ds, dec, classify=_ndvi_classes)
