@@ -98,7 +98,7 @@ def plane_angle(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray, frame_axis
     >>> import numpy as np
     >>> a = np.stack([np.ones((2, 2)), np.zeros((2, 2))])[None]  # (T, P, H, W)
     >>> b = np.stack([np.ones((2, 2)), np.ones((2, 2))])[None]
-    >>> plane_angle(a, b, np.ones(a.shape, bool), 0)
+    >>> round(plane_angle(a, b, np.ones(a.shape, bool), 0), 9)
     45.0
     """
     o, v = to_cube(orig, frame_axis)[0], to_cube(valid, frame_axis)[0]
