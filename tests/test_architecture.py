@@ -33,7 +33,7 @@ MAX_LINES = 600
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("codecs", ("xgeo_codecs.*",)),
     ("utilities", ("xgeo.errors", "xgeo.spelling", "xgeo.optional", "xgeo.manifest",
-                   "xgeo.nodata", "xgeo.metrics", "xgeo.lock", "xgeo.completion",
+                   "xgeo.nodata", "xgeo.lock", "xgeo.completion",
                    "xgeo.readerrors", "xgeo.lossless", "xgeo._objectstore")),
     ("grid", ("xgeo.grid",)),
     ("conventions and storage", ("xgeo.crs", "xgeo.bands", "xgeo.categorical",
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                  "xgeo.outputs", "xgeo._chunkobjects", "xgeo._diskcache",
                                  "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
-                 "xgeo.quicklook", "xgeo.preview")),
+                 "xgeo.quicklook", "xgeo.preview", "xgeo.metrics")),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
     ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
               "xgeo._cli_output", "xgeo")),

@@ -89,6 +89,27 @@ def test_in_codec_metric_agrees_with_xgeo_metrics():
     assert mine["max_error"] == pytest.approx(ref["max_error"], abs=0)
 
 
+@pytest.mark.parametrize("options", [{"bpppb": 1.0}, {"max_error": 0.004, "nodata": 0.0}])
+def test_in_codec_spectral_angle_agrees_with_xgeo_metrics(options):
+    from xgeo_codecs import chunk_info, decode, encode
+    from xgeo_codecs.quality import plane_angle, valid_mask
+
+    from xgeo.metrics import spectral_angle
+
+    # 3 dates x 4 bands of the real reflectance: the planes of a (T, P, H, W) chunk
+    a = xgeo.datasets.sentinel2_cube().reflectance.values[:3, 1:5].copy()
+    a[0, 2, :5, :5] = 0.0  # nodata in one band: those pixels leave the angle
+    blob = encode(a, options)
+    d = decode(blob)
+    nodata = options.get("nodata")
+    ref = spectral_angle(a, d, band_axis=1, nodata=nodata)
+    assert 0 < ref < 5
+    assert plane_angle(a, d, valid_mask(a, nodata), 0) == pytest.approx(ref, rel=1e-12)
+    assert chunk_info(blob)["quality"]["spectral_angle"] == pytest.approx(ref, rel=1e-5)
+    single = encode(a[:, 0], {"bpppb": 1.0})  # one plane: no angle recorded
+    assert "spectral_angle" not in chunk_info(single)["quality"]
+
+
 def test_cli_klt_with_a_psnr_target(tmp_path):
     store = tmp_path / "klt.zarr"
     r = _run("compress", xgeo.datasets.sentinel2_cube_path(), store, "--klt", "--psnr", "42",

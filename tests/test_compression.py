@@ -247,3 +247,19 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     meta_path.write_text(json.dumps(meta))
     assert compression_report(str(store))["B2"] == before
     assert zarr.open_array(str(store / "B2")).metadata.to_dict()["codecs"] == coding
+
+
+def test_compression_report_shows_the_chunks_spectral_angle(tmp_path):
+    from xgeo.metrics import spectral_angle
+
+    ds = xgeo.datasets.sentinel2_cube()[["reflectance", "ndvi"]]
+    store = tmp_path / "q.zarr"
+    xgeo.io.to_zarr(ds, store, codec="hevc", codec_options={"bpppb": 1.0})
+    rep = compression_report(store)
+    q = rep["reflectance"]["quality"]
+    back = xgeo.open_dataset(store).reflectance.values
+    ref = spectral_angle(ds.reflectance.values, back, band_axis=1)
+    assert rep["reflectance"]["chunks"][0] == 5  # one chunk: its angle is the array's
+    assert q["spectral_angle_mean"] == pytest.approx(ref, rel=1e-5) == q["spectral_angle_max"]
+    ndvi = rep["ndvi"]["quality"]  # one band per chunk: no angle
+    assert ndvi["spectral_angle_mean"] is None and ndvi["spectral_angle_max"] is None

@@ -164,6 +164,13 @@ class GeoAccessor:
 
         return compression_report(self._obj)
 
+    def compare(self, decoded: xr.DataArray | xr.Dataset, **kwargs: Any) -> dict:
+        """PSNR (whole, per band), max error, spectral angle, NDVI error and class changes of
+        ``decoded`` against this object; see :func:`xgeo.metrics.compare`."""
+        from .metrics import compare
+
+        return compare(self._obj, decoded, **kwargs)
+
     # --- chips ---
     def chips(self, size: int | tuple[int, int] = 256, stride: Any = None, **kwargs: Any) -> Any:
         """Index of chip windows (no pixels copied); see :func:`xgeo.chips.make_chips`."""

@@ -489,11 +489,14 @@ def _quality_summary(headers: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     psnrs = [r["psnr"] for r in rows if r.get("psnr") is not None]
     errs = [r["max_error"] for r in rows if r.get("max_error") is not None]
+    angles = [r["spectral_angle"] for r in rows if r.get("spectral_angle") is not None]
     return {
         "chunks": len(rows),
         "psnr_min": min(psnrs) if psnrs else None,
         "psnr_mean": float(np.mean(psnrs)) if psnrs else None,
         "max_error": max(errs) if errs else None,
+        "spectral_angle_mean": float(np.mean(angles)) if angles else None,
+        "spectral_angle_max": max(angles) if angles else None,
         "chunk_bpppb_mean": float(np.mean([r["bpppb"] for r in rows])),
         "encodes_per_chunk": float(np.mean([r.get("encodes", 1) for r in rows])),
         "target": rows[0].get("target"),
@@ -533,9 +536,12 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     chunk, the newest ``format_version`` of its chunks, ``tools`` (how many chunks used the
     KLT and frame reordering, and what the ``"auto"`` trials measured: mean dB per tried
     tool, mean trial cost in encodes), and ``quality`` (achieved PSNR
-    min/mean, max error, per-chunk bpppb, encodes per chunk, target) aggregated over the
-    chunk headers of arrays written with ``psnr=``, ``max_error=``, ``bpppb=`` or
-    ``stats=True``.
+    min/mean, max error, ``spectral_angle_mean``/``spectral_angle_max`` in degrees over the
+    chunks of two or more bands, None when no chunk recorded one (single-band chunks, chunks
+    written before the angle was recorded), per-chunk bpppb, encodes per chunk, target)
+    aggregated over the chunk headers of arrays written with ``psnr=``, ``max_error=``,
+    ``bpppb=`` or ``stats=True``. :func:`xgeo.metrics.compare` measures a decoded copy
+    against its original (per band, NDVI, a classifier of your own).
 
     Examples
     --------

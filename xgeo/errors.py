@@ -22,7 +22,7 @@ __all__ = [
     "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
-    "StoreNotFoundError", "StoreAccessError",
+    "StoreNotFoundError", "StoreAccessError", "CompareError",
     "chunk_codec_error", "codec_errors_as_xgeo",
 ]
 
@@ -98,6 +98,12 @@ class InputTypeError(XgeoError, TypeError):
 
 class BandMappingError(XgeoError, ValueError):
     """Band names cannot be mapped to catalog symbols unambiguously."""
+
+
+class CompareError(XgeoError, ValueError):
+    """Two objects cannot be compared as asked (:func:`xgeo.metrics.compare`): their shapes,
+    dims or bands differ, the band dim is not there, a mask does not fit, or ``classify``
+    returned labels of the wrong shape."""
 
 
 class ReprojectionError(XgeoError, ValueError):

@@ -79,9 +79,14 @@ def compress_dataset(
 
 
 def compression_table(variables: dict[str, dict[str, Any]]) -> str:
-    """The table ``xgeo compress`` and the demo print for :func:`compress_dataset` results."""
+    """The table ``xgeo compress`` and the demo print for :func:`compress_dataset` results;
+    an ``angle deg`` column (mean spectral angle the chunks recorded, see
+    :func:`xgeo.compression.compression_report`) when a variable has one."""
     from .info import format_table, human_bytes
 
+    angles = {name: (v.get("quality") or {}).get("spectral_angle_mean")
+              for name, v in variables.items()}
+    shown = any(a is not None for a in angles.values())
     rows = [
         [
             name,
@@ -91,13 +96,14 @@ def compression_table(variables: dict[str, dict[str, Any]]) -> str:
             f"{v['bpppb']:.3f}",
             f"{v['psnr']:.2f}",
             f"{v['max_error']:.6g}",
+            *([] if not shown else ["" if angles[name] is None else f"{angles[name]:.3f}"]),
             v.get("encoder") or "+".join(c for c in v.get("codec", []) if c != "bytes"),
             v.get("kind", ""),
         ]
         for name, v in variables.items()
     ]
-    header = ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error", "encoder",
-              "kind"]
+    header = ["variable", "raw", "stored", "ratio", "bpppb", "PSNR dB", "max error",
+              *(["angle deg"] if shown else []), "encoder", "kind"]
     return format_table(rows, header)
 
 

@@ -195,3 +195,17 @@ if __name__ == "__main__" and os.environ.get("XGEO_WRITE_FIXTURES") == "1":
 
     sys.path.insert(0, str(Path(__file__).parent))
     write_v2_fixtures()
+
+
+def test_spectral_angle_is_an_optional_quality_key_old_chunks_lack():
+    from xgeo_codecs import header
+
+    old = sorted(FIX2.glob("codec.*/encoded.*.dat"))
+    assert old and all("spectral_angle" not in chunk_info(b.read_bytes())["quality"] for b in old)
+    rng = np.random.default_rng(3)
+    a = (1000 + rng.integers(0, 200, (4, 3, 16, 16))).astype("uint16")  # (T, P, H, W)
+    blob = encode(a, {"psnr": 40.0})
+    meta = header.parse(blob)[0]  # the header validation takes the new key
+    assert meta["quality"]["spectral_angle"] > 0  # a 3-plane chunk records it
+    assert decode(blob).shape == a.shape
+    assert "spectral_angle" not in chunk_info(encode(a[:, 0], {"psnr": 40.0}))["quality"]

@@ -1,9 +1,11 @@
 """Quality targets per chunk (format 2): ``psnr=``, ``bpppb=``, ``max_error=``, ``stats=``.
 
-The metrics here are the minimal in-codec twin of ``xgeo.metrics.error_stats`` (the codec
-cannot import xgeo; a test checks they agree): PSNR uses the peak ``max - min`` of the
-chunk's valid original values, MSE and max error are over valid values only (NaN and
-``nodata`` excluded).
+The metrics here are the minimal in-codec twin of ``xgeo.metrics.error_stats`` and
+``spectral_angle`` (the codec cannot import xgeo; a test checks they agree): PSNR uses the
+peak ``max - min`` of the chunk's valid original values, MSE and max error are over valid
+values only (NaN and ``nodata`` excluded). A chunk of two or more planes also records
+``spectral_angle``, the mean angle in degrees between its original and decoded plane vectors
+(:func:`plane_angle`); chunks written before it have no such key.
 
 The searches move one quality *level*: levels 0..51 are x265 CRF values; levels -7..-1 are
 QP 0..6, finer than CRF 0 (on 12-bit codes CRF 0 still quantises with a step of several
@@ -59,8 +61,10 @@ def valid_mask(a: np.ndarray, nodata: float | None) -> np.ndarray:
     return valid
 
 
-def chunk_stats(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray) -> dict[str, float | None]:
-    """PSNR (peak = valid max - min), MSE and max abs error over valid values.
+def chunk_stats(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray,
+                frame_axis: int | None = None) -> dict[str, float | None]:
+    """PSNR (peak = valid max - min), MSE and max abs error over valid values; with
+    ``frame_axis``, also ``spectral_angle`` (:func:`plane_angle`).
 
     Examples
     --------
@@ -71,13 +75,46 @@ def chunk_stats(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray) -> dict[st
     (0.1, 30.79)
     """
     o = orig[valid].astype(np.float64)
+    angle = {} if frame_axis is None else {"spectral_angle": plane_angle(orig, dec, valid,
+                                                                         frame_axis)}
     if o.size == 0:
-        return {"psnr": None, "mse": None, "max_error": None}
+        return {"psnr": None, "mse": None, "max_error": None, **angle}
     err = np.abs(dec[valid].astype(np.float64) - o)
     mse = float(np.mean(err * err))
     peak = float(o.max() - o.min())
     psnr = None if mse == 0 else (10 * math.log10(peak * peak / mse) if peak > 0 else None)
-    return {"psnr": psnr, "mse": mse, "max_error": float(err.max())}
+    return {"psnr": psnr, "mse": mse, "max_error": float(err.max()), **angle}
+
+
+def plane_angle(orig: np.ndarray, dec: np.ndarray, valid: np.ndarray, frame_axis: int
+                ) -> float | None:
+    """Mean spectral angle in degrees between the original and decoded vectors across the
+    chunk's planes (the P axis of its (T, P, H, W) cube) at pixels valid in every plane and
+    finite when decoded (two zero vectors: 0); None with fewer than two planes or no such
+    pixel. The twin of ``xgeo.metrics.spectral_angle``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.stack([np.ones((2, 2)), np.zeros((2, 2))])[None]  # (T, P, H, W)
+    >>> b = np.stack([np.ones((2, 2)), np.ones((2, 2))])[None]
+    >>> round(plane_angle(a, b, np.ones(a.shape, bool), 0), 9)
+    45.0
+    """
+    o, v = to_cube(orig, frame_axis)[0], to_cube(valid, frame_axis)[0]
+    if o.shape[1] < 2:
+        return None
+    d = to_cube(dec, frame_axis)[0].astype(np.float64)
+    o = o.astype(np.float64)
+    ok = v.all(axis=1) & np.isfinite(d).all(axis=1)
+    if not ok.any():
+        return None
+    vo, vd = np.moveaxis(o, 1, -1)[ok], np.moveaxis(d, 1, -1)[ok]
+    norms = np.sqrt((vo * vo).sum(-1) * (vd * vd).sum(-1))
+    cos = np.ones(norms.shape)
+    nz = norms > 0
+    cos[nz] = (vo[nz] * vd[nz]).sum(-1) / norms[nz]
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
 
 
 def level_params(p: VideoParams, level: float) -> VideoParams:
@@ -201,6 +238,8 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
         dec = decode_chunk(blob)
         st = chunk_stats(a, dec, valid)
         probes.append((crf, blob, dec, st))
+    if "spectral_angle" not in st:  # dec is what the chunk decodes to (no residual layer)
+        st = {**st, "spectral_angle": plane_angle(a, dec, valid, p.frame_axis)}
     return _finish(blob, st, crf, len(probes) + extra_encodes, extra, res_meta, n, p)
 
 
@@ -208,6 +247,8 @@ def _finish(blob: bytes, st: dict[str, Any], crf: float | None, encodes: int, ex
             res_meta: dict[str, Any] | None, n: int, p: VideoParams) -> bytes:
     q = {"psnr": _r(st["psnr"]), "max_error": _r(st["max_error"]), "encodes": encodes,
          "bpppb": 0.0}
+    if st.get("spectral_angle") is not None:
+        q["spectral_angle"] = _r(st["spectral_angle"])
     if crf is not None and crf < 0:
         q["qp"] = int(round(crf - _LEVEL_LO))
     else:
@@ -453,5 +494,5 @@ def _with_residual(a: np.ndarray, dec: np.ndarray, valid: np.ndarray, e: float,
     extra, info = encode_residual(ac, dc, vc, e)
     rec = np.array(dc, order="C", copy=True)
     apply_residual(rec, extra, info)  # what the decoder will make of it
-    st2 = chunk_stats(ac, rec, vc)
+    st2 = chunk_stats(ac, rec, vc, frame_axis=0)
     return len(blob) + len(extra), c, blob, dec, st2, extra, info
