@@ -41,7 +41,7 @@ class LaterParams(VideoParams):
 def test_the_stored_config_holds_every_parameter_resolved_in_a_stable_order():
     cfg = VideoCodec(bpppb=0.5).get_config()
     assert list(cfg) == ["id", CONFIG_VERSION_KEY, *NAMES]
-    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 4
+    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 5
     assert cfg["codec"] == "hevc" and cfg["bpppb"] == 0.5 and cfg["decorrelate"] == "auto"
     assert cfg["reorder_frames"] == "auto" and cfg["effort"] == "default"
     assert cfg["keyint"] is None
@@ -63,7 +63,7 @@ def test_the_frozen_v1_defaults_are_what_v1_wrote_under_and_name_only_known_para
     # a version-1 config with nothing in it is the default coding it was written under:
     # no KLT, chronological frames (the "auto" tools came with config version 3)
     assert VideoParams.from_config({}, stored=True) == VideoParams(
-        decorrelate=None, reorder_frames=False, effort="fast")
+        decorrelate=None, reorder_frames=False, effort="fast", band_weights=None)
     assert VideoParams.from_config({}, stored=False) == VideoParams()  # a user's: today's
 
 
@@ -161,7 +161,7 @@ def test_an_old_style_store_opens_reads_and_takes_new_chunks_as_it_was_written(t
     meta_path.write_text(json.dumps(meta))
     z = zarr.open_array(str(tmp_path / "o.zarr"), mode="r+")
     # what version 1 meant by its defaults
-    v1 = {"decorrelate": None, "reorder_frames": False, "effort": "fast"}
+    v1 = {"decorrelate": None, "reorder_frames": False, "effort": "fast", "band_weights": None}
     assert z.serializer.params == VideoParams(crf=8, **v1)
     z[4:] = data[4:]
     blob = (tmp_path / "o.zarr" / "c" / "1" / "0" / "0").read_bytes()
