@@ -186,3 +186,24 @@ def test_cli_reorder_frames_in_one_time_chunk(tmp_path):
     back = xgeo.open_dataset(store).B4.values
     assert np.array_equal(np.isnan(back), np.isnan(o))
     assert error_stats(o, back)["psnr"] > 45  # every date decoded back at its own index
+
+
+def test_cli_band_weights_reach_the_stored_config_and_the_narrow_band(tmp_path):
+    import json
+
+    src = xgeo.datasets.sentinel2_cube_path()
+    orig = xgeo.open_dataset(src).reflectance.values
+    narrow = int(np.argmin(np.nanmax(orig, axis=(0, 2, 3)) - np.nanmin(orig, axis=(0, 2, 3))))
+    band_psnr = {}
+    for flag, stored in (("range", "range"), ("none", None)):
+        store = tmp_path / f"{flag}.zarr"
+        r = _run("compress", src, store, "--bpppb", "1", "--klt", "--band-weights", flag,
+                 "--variable", "reflectance")
+        assert r.exit_code == 0, r.output
+        meta = json.loads((store / "reflectance" / "zarr.json").read_text())
+        assert meta["codecs"][0]["configuration"]["band_weights"] == stored
+        back = xgeo.open_dataset(store).reflectance.values
+        band_psnr[flag] = error_stats(orig[:, narrow], back[:, narrow])["psnr"]
+    assert band_psnr["range"] > band_psnr["none"] + 6  # B10 no longer drowned
+    bad = _run("compress", src, tmp_path / "bad.zarr", "--band-weights", "std")
+    assert bad.exit_code != 0 and "--band-weights" in bad.output

@@ -112,6 +112,14 @@ def info(path: str, as_json: bool) -> None:
     "measured per chunk).",
 )
 @click.option(
+    "--band-weights",
+    type=click.Choice(["range", "none"]),
+    default="range",
+    show_default=True,
+    help="How the KLT weighs bands: by 1 / their range (each band keeps its own relative "
+    "error) or in data units (lowest whole-cube MSE).",
+)
+@click.option(
     "--reorder-frames/--no-reorder-frames",
     default=None,
     help="Code the dates of a chunk in similarity order, or never (default: measured per "
@@ -151,6 +159,7 @@ def compress(
     bpppb: float | None,
     chunks: str | None,
     klt: bool | None,
+    band_weights: str,
     reorder_frames: bool | None,
     effort: str,
     keyint: int | None,
@@ -177,6 +186,8 @@ def compress(
         if lossless and klt:
             raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
         options["decorrelate"] = "klt" if klt else None
+    if band_weights == "none":
+        options["band_weights"] = None
     if reorder_frames is not None:
         options["reorder_frames"] = reorder_frames
     if effort != "default":
