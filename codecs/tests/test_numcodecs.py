@@ -23,7 +23,7 @@ from xgeo_codecs import CODEC_ID, VideoCodec
 #   array.NN.npy, codec.MM/config.json, codec.MM/encoded.NN.dat (+ decoded.NN.npy for lossy)
 # The codecs the v1 fixtures were written with, as version-1 configs mean them (no KLT,
 # chronological frames, x265 preset faster: config version 3 brought "auto" and effort)
-V1 = {"decorrelate": None, "reorder_frames": False, "effort": "fast"}
+V1 = {"decorrelate": None, "reorder_frames": False, "effort": "fast", "band_weights": None}
 LOSSLESS = [VideoCodec(lossless=True, **V1), VideoCodec(lossless=True, codec="hevc", **V1)]
 LOSSY = [VideoCodec(**V1), VideoCodec(codec="av1", crf=25, **V1),
          VideoCodec(codec="vp9", crf=20, **V1), VideoCodec(crf=10, nodata=0, **V1)]

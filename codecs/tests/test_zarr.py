@@ -76,7 +76,7 @@ def test_serializer_dict_round_trip_and_validation():
         newer = VideoSerializer.from_dict({"name": CODEC_ID,
                                            "configuration": {"crf": 3, "psnr_target": 50}})
     assert newer == VideoSerializer(crf=3, decorrelate=None, reorder_frames=False,
-                                    effort="fast")  # what version 1 meant
+                                    effort="fast", band_weights=None)  # what version 1 meant
     with pytest.raises(Exception, match="not supported"):
         zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 4, 4), dtype="complex64",
                           serializer=VideoSerializer())
