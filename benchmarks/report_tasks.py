@@ -90,6 +90,11 @@ def summary_tables(data: dict) -> list[str]:
         floor = ("" if noise is None else
                  f" A control, the raw data moved by +-1 DN at random, moves them by up to "
                  f"{noise:.2f} pp: the noise floor of these cells.")
+        train = task.get("decoded_trained_noise_pp")
+        if train:
+            floor += (f" Trained on decoded data, each cell is the mean of {task['models']} "
+                      "models, whose spread on raw data gives the delta a training noise of "
+                      + ", ".join(f"{v:.2f} pp ({k})" for k, v in train.items()) + ".")
         out += [f"**{task['task']}** (raw: {raw}; cells: the worst delta over "
                 f"{', '.join(task['metrics'])}, trained on raw and on decoded, in pp).{floor}",
                 "", *markdown_table(["coding", *(f"{r:g} bpppb" for r in SHOWN),
@@ -128,7 +133,7 @@ def render_downstream(data: dict) -> list[str]:
              ""]
     for task in data.get("tasks", {}).values():
         split = "; ".join(f"{k}: {v}" for k, v in task["split"].items())
-        lines += [f"#### {task['task']}", "", f"Split: {split}.", ""]
+        lines += [f"## {task['task']}", "", f"Split: {split}.", ""]
         if "raw" in task:
             lines += ["Raw: " + ", ".join(f"{k} {v:.2f}" for k, v in task["raw"].items()), ""]
         keys = list(task["codings"][0].get("delta_pp", {}))

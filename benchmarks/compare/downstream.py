@@ -42,7 +42,8 @@ family, the lowest rate whose losses are all within ``SAFE_PP``. Across the codi
 the rank correlation between the task's loss and each error measure says which error hurts.
 
 Run: ``.venv/bin/python benchmarks/compare/downstream.py`` (``--quick``: three rates, no psnr=
-targets; ``--only TASK``: one task). Needs the ``bench`` extra (scikit-learn) and torch.
+targets; ``--only TASK``: one task; ``--out PATH``: write elsewhere, e.g. to check that a
+second run gives the same numbers). Needs the ``bench`` extra (scikit-learn) and torch.
 """
 
 from __future__ import annotations
@@ -503,7 +504,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="three rates, no psnr= targets")
     ap.add_argument("--only", choices=("scene", "segmentation", "ndvi"))
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write the JSON")
     args = ap.parse_args()
+    out = args.out
     import torch
 
     torch.set_num_threads(2)
@@ -512,8 +515,8 @@ def main() -> None:
               "versions": versions() | {k: _version(k) for k in ("scikit-learn", "torch")},
               "targets_bpppb": list(RATES), "psnr_targets": list(PSNRS), "safe_pp": SAFE_PP,
               "quick": args.quick, "tasks": {}}
-    if OUT.exists() and args.only:
-        report["tasks"] = json.loads(OUT.read_text()).get("tasks", {})
+    if out.exists() and args.only:
+        report["tasks"] = json.loads(out.read_text()).get("tasks", {})
     t_all = time.perf_counter()
     jobs = {"scene": (SceneTask, nrt_cube), "segmentation": (SegmentationTask, lulc_cube),
             "ndvi": (NdviProductTask, ndvi_cube)}
@@ -537,9 +540,9 @@ def main() -> None:
         report["tasks"][key] = {"task": task.name, "split": task.split,
                                 "metrics": list(task.metrics), **res,
                                 "seconds": time.perf_counter() - t0}
-        OUT.write_text(json.dumps(report, indent=1, default=float))
+        out.write_text(json.dumps(report, indent=1, default=float))
     report["seconds"] = time.perf_counter() - t_all
-    OUT.write_text(json.dumps(report, indent=1, default=float))
+    out.write_text(json.dumps(report, indent=1, default=float))
     print(f"done in {report['seconds']:.0f} s")
 
 
