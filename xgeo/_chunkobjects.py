@@ -201,3 +201,23 @@ def fetch_ahead(chunks: Iterable[tuple[ChunkObjects, Key]]) -> None:
             elif not isinstance(value, BaseException):
                 objs._ahead[key] = value
             # another error: left to fetch(), which raises it naming the chunk
+
+
+def video_serializer_config(arr: Any) -> dict[str, Any] | None:
+    """The configuration of the xgeo video serializer a Zarr v3 array's chunks go through
+    (decode-bound chunks), or None for any other array: the one test of "is this a video
+    array" that the chunk reader and the disk cache share.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> video_serializer_config(zarr.zeros((2, 4, 4), zarr_format=3)) is None
+    True
+    """
+    from xgeo_codecs import CODEC_ID
+
+    meta = arr.metadata
+    if getattr(meta, "zarr_format", None) != 3 or not meta.codecs:
+        return None
+    first = meta.codecs[0].to_dict()
+    return dict(first.get("configuration") or {}) if first.get("name") == CODEC_ID else None

@@ -28,7 +28,7 @@ import xarray as xr
 from numba import njit
 from xgeo_codecs.errors import CodecError as CodecsCodecError
 
-from ._chunkobjects import ChunkObjects, chunk_objects, fetch_ahead
+from ._chunkobjects import ChunkObjects, chunk_objects, fetch_ahead, video_serializer_config
 from ._diskcache import DiskChunkCache
 from ._objectstore import is_url, store_access, url_to_fs
 from .errors import CodecError, chunk_codec_error
@@ -393,12 +393,9 @@ def direct_chunk_reader(
         def to_array(buf: bytes, frames: None = None) -> np.ndarray:
             return np.frombuffer(buf, dtype=dtype).reshape(chunk_shape)
     else:
-        try:
-            from xgeo_codecs import CODEC_ID
-            from xgeo_codecs import decode as video_decode
-        except ImportError:
-            return None
-        if serializer["name"] != CODEC_ID:
+        from xgeo_codecs import decode as video_decode
+
+        if video_serializer_config(arr) is None:
             return None
 
         fa = video_frame_axis(arr)
@@ -435,17 +432,10 @@ def direct_chunk_reader(
 def video_frame_axis(arr: Any) -> int | None:
     """The chunk axis that is time for a Zarr v3 array stored with the xgeo video serializer
     (its ``frame_axis``, counted from the front), or None for any other array."""
-    try:
-        from xgeo_codecs import CODEC_ID
-    except ImportError:
+    config = video_serializer_config(arr)
+    if config is None or len(arr.shape) < 3:
         return None
-    meta = arr.metadata
-    if getattr(meta, "zarr_format", None) != 3 or len(arr.shape) < 3:
-        return None
-    first = meta.codecs[0].to_dict()
-    if first.get("name") != CODEC_ID:
-        return None
-    fa = int((first.get("configuration") or {}).get("frame_axis", 0))
+    fa = int(config.get("frame_axis", 0))
     return fa + len(arr.shape) if fa < 0 else fa
 
 

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from ._chunkobjects import video_serializer_config
 from .errors import ChunkCacheWarning
 
 __all__ = ["FORMAT", "MEMORY_BYTES", "DiskChunkCache", "default_bound"]
@@ -241,7 +242,7 @@ class DiskChunkCache:
         """``reader`` (a chunk reader of ``arr``, key -> chunk) behind this cache, when the
         chunks of ``arr`` are expensive to decode (the xgeo video serializer) and ``objects``
         (its :class:`~xgeo._chunkobjects.ChunkObjects`) says where they live; else ``reader``."""
-        if reader is None or objects is None or not _expensive(arr):
+        if reader is None or objects is None or video_serializer_config(arr) is None:
             return reader
 
         # Behind a URL a stamp is a request (a HEAD): asked once per chunk in this process,
@@ -374,16 +375,6 @@ def _parse(raw: bytearray, text: str) -> np.ndarray | None:
             or zlib.crc32(data) != crc:
         return None
     return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape)
-
-
-def _expensive(arr: Any) -> bool:
-    """Whether ``arr``'s chunks go through the xgeo video serializer (decode-bound)."""
-    try:
-        from xgeo_codecs import CODEC_ID
-    except ImportError:
-        return False
-    codecs = getattr(arr.metadata, "codecs", ())
-    return bool(codecs) and codecs[0].to_dict().get("name") == CODEC_ID
 
 
 class _Flock:
