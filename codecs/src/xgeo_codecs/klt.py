@@ -27,11 +27,14 @@ _MAX_SAMPLES = 1 << 20  # pixels the covariance is estimated from (a regular sub
 _MAX_WEIGHT_RATIO = 1000.0
 
 
-def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+def basis(cube: np.ndarray, invalid: np.ndarray, weights: np.ndarray | None = None
+          ) -> np.ndarray:
     """Orthonormal (P, P) basis of the planes of a (T, P, H, W) cube, rounded to float16.
 
     Columns are components, strongest first. Statistics come from pixels valid in every
-    plane (all pixels when none is), at most ``_MAX_SAMPLES`` of them on a regular lattice.
+    plane (all pixels when none is), at most ``_MAX_SAMPLES`` of them on a regular lattice;
+    with ``weights``, of those pixels with each plane scaled by its weight (in the cube's
+    dtype, on the sample only: the chunk is never copied whole).
 
     Examples
     --------
@@ -47,6 +50,8 @@ def basis(cube: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     while cube.shape[0] * (-(-cube.shape[2] // s)) * (-(-cube.shape[3] // s)) > _MAX_SAMPLES:
         s += 1
     cube, invalid = cube[:, :, ::s, ::s], invalid[:, :, ::s, ::s]
+    if weights is not None:
+        cube = cube * np.asarray(weights)[None, :, None, None].astype(cube.dtype)
     pix = np.moveaxis(cube, 1, -1).reshape(-1, p).astype(np.float64)
     ok = ~np.moveaxis(invalid, 1, -1).reshape(-1, p).any(axis=1)
     if ok.sum() > p:
@@ -97,8 +102,7 @@ def weighted_basis(cube: np.ndarray, invalid: np.ndarray, weights: np.ndarray) -
     True
     """
     w = np.asarray(weights, np.float64)
-    vec = basis(cube * w[None, :, None, None].astype(cube.dtype), invalid)
-    return (w[:, None] * vec).astype("<f2").astype(np.float64)
+    return (w[:, None] * basis(cube, invalid, w)).astype("<f2").astype(np.float64)
 
 
 def rotate(cube: np.ndarray, matrix: np.ndarray) -> np.ndarray:
