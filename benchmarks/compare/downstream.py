@@ -35,9 +35,9 @@ Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``r
   the cell holds the coding whose rate came closest (``bpppb`` recorded; a cell more than 10 %
   off its target is reported as not reached).
 
-Reported per coding: rate, PSNR (``xgeo.metrics``), per-band PSNR (each band's own peak),
-spectral angle, NDVI error, and the task metric trained on raw / tested on decoded and trained
-on decoded / tested on decoded with the delta to raw in percentage points; per task and coding
+Reported per coding: rate and the errors ``xgeo.metrics.compare`` gives (PSNR, per-band PSNR
+with each band's own peak, spectral angle, NDVI error), and the task metric trained on raw /
+tested on decoded and trained on decoded / tested on decoded with the delta to raw in percentage points; per task and coding
 family, the lowest rate whose losses are all within ``SAFE_PP``. Across the codings of a task,
 the rank correlation between the task's loss and each error measure says which error hurts.
 
@@ -299,37 +299,22 @@ class NdviProductTask:
 
 
 # --------------------------------------------------------------------------- codings
-def per_band_psnr(x: np.ndarray, dec: np.ndarray, valid: np.ndarray) -> list[float]:
-    from xgeo.metrics import psnr
-
-    return [psnr(x[:, b], dec[:, b], mask=~valid[:, b]) for b in range(x.shape[1])]
-
-
 def errors(cube: dict, nbytes: int, dec: np.ndarray) -> dict:
-    """Rate and the error measures of one coding (``xgeo.metrics``)."""
-    from xgeo.metrics import error_stats, spectral_angle
+    """Rate and the error measures of one coding: :func:`xgeo.metrics.compare`, the check
+    users run (PSNR whole and per band with each band's own peak, spectral angle over pixels
+    valid in every band, NDVI mean absolute error)."""
+    from xgeo.metrics import compare
 
     x, valid = cube["x"], cube["valid"]
-    s = error_stats(x, dec, mask=~valid)
-    out = {"bpppb": nbytes * 8 / x.size, "psnr": s["psnr"], "max_error": s["max_error"]}
+    red, nir = cube["red_nir"] or (None, None)
+    c = compare(x, dec, band_dim=1, mask=~valid, red=red, nir=nir)
+    out = {"bpppb": nbytes * 8 / x.size, "psnr": c["psnr"], "max_error": c["max_error"]}
     if x.shape[1] > 1:
-        bands = per_band_psnr(x, dec, valid)
-        out["psnr_per_band"] = bands
-        out["psnr_band_min"] = min(bands)
-        bad = ~valid.all(axis=1, keepdims=True)
-        out["spectral_angle_deg"] = spectral_angle(np.where(bad, 1.0, x.astype(np.float64)),
-                                                   np.where(bad, 1.0, dec.astype(np.float64)),
-                                                   band_axis=1)
-    if cube["red_nir"] is not None:
-        r, n = cube["red_nir"]
-
-        def ndvi(a):
-            red, nir = a[:, r].astype(np.float64), a[:, n].astype(np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return (nir - red) / (nir + red)
-        o, d = ndvi(x), ndvi(dec)
-        ok = valid[:, r] & valid[:, n] & np.isfinite(o) & np.isfinite(d)
-        out["ndvi_mae"] = float(np.abs(d[ok] - o[ok]).mean())
+        out["psnr_per_band"] = list(c["psnr_per_band"].values())
+        out["psnr_band_min"] = min(out["psnr_per_band"])
+        out["spectral_angle_deg"] = c["spectral_angle"]
+    if c["ndvi_mae"] is not None:
+        out["ndvi_mae"] = c["ndvi_mae"]
     return out
 
 
