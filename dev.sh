@@ -80,6 +80,7 @@ case "${1:-}" in
         build_docs
         ;;
     bench)
+        cpu_torch  # compare/loader.py and compare/downstream.py train and load with torch
         setup "dev,bench"
         for script in benchmarks/compare/*.py; do
             echo "== $script"

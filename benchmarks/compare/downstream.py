@@ -37,13 +37,15 @@ Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``r
 
 Reported per coding: rate and the errors ``xgeo.metrics.compare`` gives (PSNR, per-band PSNR
 with each band's own peak, spectral angle, NDVI error), and the task metric trained on raw /
-tested on decoded and trained on decoded / tested on decoded with the delta to raw in percentage points; per task and coding
-family, the lowest rate whose losses are all within ``SAFE_PP``. Across the codings of a task,
-the rank correlation between the task's loss and each error measure says which error hurts.
+tested on decoded and trained on decoded / tested on decoded with the delta to raw in
+percentage points; per task and coding family, the lowest rate whose losses are all within
+``SAFE_PP``. Across the codings of a task, the rank correlation between the task's loss and
+each error measure says which error hurts.
 
 Run: ``.venv/bin/python benchmarks/compare/downstream.py`` (``--quick``: three rates, no psnr=
 targets; ``--only TASK``: one task; ``--out PATH``: write elsewhere, e.g. to check that a
-second run gives the same numbers). Needs the ``bench`` extra (scikit-learn) and torch.
+second run gives the same numbers). Needs the ``bench`` extra (scikit-learn) and torch (the
+CPU wheel: ``pip install torch==2.13.0``).
 """
 
 from __future__ import annotations
