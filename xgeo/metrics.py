@@ -23,10 +23,7 @@ from .errors import BandMappingError, CompareError, InputTypeError, MissingBandE
 from .indices.sensors import resolve_bands
 from .nodata import raw_nodata
 
-__all__ = [
-    "bpppb", "error_stats", "psnr", "max_error", "spectral_angle", "compare", "error_parts",
-    "stats_from_parts", "angle_parts",
-]
+__all__ = ["bpppb", "error_stats", "psnr", "max_error", "spectral_angle", "compare"]
 
 
 def bpppb(stored_bytes: int, n_values: int) -> float:
@@ -67,11 +64,11 @@ def error_stats(
     import dask
 
     o = original.astype("float64")
-    (values,) = dask.compute(error_parts(o, decoded.astype("float64"), _valid(o, nodata, mask)))
-    return stats_from_parts(values)
+    (values,) = dask.compute(_error_parts(o, decoded.astype("float64"), _valid(o, nodata, mask)))
+    return _stats_from_parts(values)
 
 
-def error_parts(o: Any, d: Any, valid: Any, axis: Any = None) -> dict[str, Any]:
+def _error_parts(o: Any, d: Any, valid: Any, axis: Any = None) -> dict[str, Any]:
     """The reductions behind :func:`error_stats` (lazy for dask inputs), over ``axis``:
     squared-error sum, max error, valid count and the valid original's min and max."""
     err = np.where(valid, np.abs(d - o), 0.0)
@@ -85,8 +82,8 @@ def error_parts(o: Any, d: Any, valid: Any, axis: Any = None) -> dict[str, Any]:
     }
 
 
-def stats_from_parts(values: dict[str, Any]) -> dict[str, float]:
-    """:func:`error_stats`'s result from computed (scalar) :func:`error_parts`."""
+def _stats_from_parts(values: dict[str, Any]) -> dict[str, float]:
+    """:func:`error_stats`'s result from computed (scalar) :func:`_error_parts`."""
     n = int(values["n"])
     if n == 0:
         return {
@@ -138,11 +135,11 @@ def spectral_angle(
     o = original.astype("float64")
     valid = _valid(o, nodata, mask)
     o, d = (np.moveaxis(x, band_axis, -1) for x in (o, decoded.astype("float64")))
-    total, count = dask.compute(*angle_parts(o, d, np.moveaxis(valid, band_axis, -1).all(axis=-1)))
-    return float(total) / int(count) if int(count) else math.nan
+    pixel_ok = np.moveaxis(valid, band_axis, -1).all(axis=-1)
+    return _mean(*dask.compute(*_angle_parts(o, d, pixel_ok)))
 
 
-def angle_parts(o: Any, d: Any, valid: Any) -> tuple[Any, Any]:
+def _angle_parts(o: Any, d: Any, valid: Any) -> tuple[Any, Any]:
     """Sum of the angles (degrees) and count of the pixels ``valid`` (the band axis last in
     ``o`` and ``d``, none in ``valid``) whose decoded vector is finite; lazy for dask."""
     valid = valid & np.isfinite(o).all(axis=-1) & np.isfinite(d).all(axis=-1)
@@ -243,10 +240,10 @@ def compare(
     if pix_mask is not None:
         valid = valid & ~pix_mask
     rest = tuple(range(1, o.ndim))
-    parts: dict[str, Any] = {"bands": error_parts(o, d, valid, axis=rest)}
+    parts: dict[str, Any] = {"bands": _error_parts(o, d, valid, axis=rest)}
     pixel_ok = valid.all(axis=0)
     if len(labels) >= 2:
-        parts["angle"] = angle_parts(np.moveaxis(o, 0, -1), np.moveaxis(d, 0, -1), pixel_ok)
+        parts["angle"] = _angle_parts(np.moveaxis(o, 0, -1), np.moveaxis(d, 0, -1), pixel_ok)
     pair = _red_nir(labels, red, nir, template is None)
     if pair is not None:
         parts["ndvi"] = _ndvi_parts(o, d, valid, *pair)
@@ -254,9 +251,9 @@ def compare(
         parts["classes"] = _class_parts(o, d, pixel_ok, classify)
     (v,) = dask.compute(parts)
     b = v["bands"]
-    whole = stats_from_parts({"sq": b["sq"].sum(), "max": b["max"].max(), "n": b["n"].sum(),
+    whole = _stats_from_parts({"sq": b["sq"].sum(), "max": b["max"].max(), "n": b["n"].sum(),
                               "lo": b["lo"].min(), "hi": b["hi"].max()})
-    per = [stats_from_parts({k: b[k][i] for k in b}) for i in range(len(labels))]
+    per = [_stats_from_parts({k: b[k][i] for k in b}) for i in range(len(labels))]
     return {
         "psnr": whole["psnr"],
         "psnr_per_band": {lab: s["psnr"] for lab, s in zip(labels, per, strict=True)},
