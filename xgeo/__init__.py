@@ -27,6 +27,7 @@ _LAZY = {
     "compression",
     "indices",
     "info",
+    "masks",
     "metrics",
     "pipeline",
     "quicklook",

@@ -21,7 +21,7 @@ __all__ = [
     "NoDataInBoundsError", "CodecError", "FormulaError", "KernelCacheWarning",
     "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
-    "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
+    "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
     "chunk_codec_error", "codec_errors_as_xgeo",
 ]
@@ -218,6 +218,11 @@ class ResumeError(XgeoError, ValueError):
 
 class CategoricalError(XgeoError, ValueError):
     """A ``categorical=`` override names an unknown variable or is of the wrong type."""
+
+
+class QualityMaskError(XgeoError, ValueError):
+    """A quality band (SCL, QA_PIXEL, Fmask) of the wrong dtype or with values outside its
+    product's codes, or an unknown class, flag or level (see :mod:`xgeo.masks`)."""
 
 
 class MissingDependencyError(XgeoError, ImportError):
