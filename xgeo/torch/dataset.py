@@ -67,7 +67,11 @@ class ChipDataset(Dataset):
         Image dtype; ``None`` keeps the stored dtype (compact: cast later, e.g. on the GPU).
         Floating output applies CF decoding (fill value to NaN, scale_factor/add_offset).
     return_mask
-        Add ``sample["mask"]``: True where every channel holds data.
+        Add ``sample["mask"]``: True where every channel holds data. A mask in the polarity
+        of ``mask=`` (True = masked: a boolean DataArray such as :func:`xgeo.masks.scl`
+        makes, or a variable name, see :func:`xgeo.masks.as_mask`) also clears the pixels
+        it flags; ``True`` with a ``mask=`` chip keyword uses that mask. Aligned like
+        ``label``.
     cache_dir
         A directory for an on-disk cache of decoded chunks (Zarr stores of the video codec):
         each chunk is decoded once, by whichever process needs it first, and read back from
@@ -128,7 +132,7 @@ class ChipDataset(Dataset):
         label: xr.DataArray | str | None = None,
         transforms: SampleTransform | None = None,
         dtype: torch.dtype | None = torch.float32,
-        return_mask: bool = False,
+        return_mask: bool | xr.DataArray | str = False,
         cache_dir: str | os.PathLike | None = None,
         cache_bytes: int | None = None,
         decode_threads: int | None = None,
@@ -153,7 +157,9 @@ class ChipDataset(Dataset):
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms
         self.dtype = dtype
-        self.return_mask = return_mask
+        if return_mask is True and chip_kwargs.get("mask") is not None:
+            return_mask = chip_kwargs["mask"]
+        self.return_mask = return_mask is not False
         if cache_bytes is not None and cache_bytes < 0:
             raise ChipError(f"cache_bytes must be a number of bytes >= 0 or None, not {cache_bytes!r}")
         self.cache_dir = None if cache_dir is None else os.path.abspath(os.fspath(cache_dir))
@@ -168,6 +174,8 @@ class ChipDataset(Dataset):
         self.storage_options = storage_options
         self._plan_from(obj, chips)
         self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
+        self.user_mask = None if isinstance(return_mask, bool) else self._aligned_mask(
+            obj, return_mask, chips.grid)
         self._reader: Any = None
         self._reader_pid: int | None = None
         self._memory_vars: dict[str, xr.Variable] | None = None
@@ -303,6 +311,16 @@ class ChipDataset(Dataset):
         if TIME_DIM in other and self.times is not None:
             other = [TIME_DIM] + [d for d in other if d != TIME_DIM]
         return np.asarray(label.transpose(*other, y, x).values)
+
+    def _aligned_mask(self, obj: Any, mask: xr.DataArray | str, target: Grid) -> np.ndarray:
+        """The user mask (True = masked) on the chips' grid, time first (see ``_window``)."""
+        from ..masks import as_mask
+
+        raster = self._aligned_label(obj, as_mask(obj, mask).astype(np.uint8), target) != 0
+        if raster.ndim > 2 and raster.shape[0] != len(self.times if self.times is not None else ()):
+            raise ChipError(f"the mask has shape {raster.shape}, not (y, x) nor one step per time "
+                            f"of the source ({0 if self.times is None else len(self.times)})")
+        return raster
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -462,7 +480,10 @@ class ChipDataset(Dataset):
             sample["time"] = str(times[0]) if self.per_step else [str(t) for t in times]
         if self.return_mask:
             finite = np.isfinite(image) if image.dtype.kind == "f" else image != self._missing(image.dtype)
-            sample["mask"] = torch.from_numpy(finite.all(axis=-3))
+            valid = finite.all(axis=-3)
+            if self.user_mask is not None:
+                valid &= ~self._window(self.user_mask, i)
+            sample["mask"] = torch.from_numpy(valid)
         if self.label is not None:
             sample["label"] = torch.from_numpy(np.ascontiguousarray(self._window(self.label, i)))
         sample["bands"] = self.band_labels
