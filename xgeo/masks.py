@@ -220,23 +220,36 @@ def qa_pixel(
     if sensor == "L4-7" and ("cirrus" in flags or "cirrus" in levels):
         raise QualityMaskError("Landsat 4-7 QA_PIXEL has no cirrus bit nor cirrus confidence "
                                "(bits 2, 14, 15 are unused); leave 'cirrus' out")
-    bits = [QA_PIXEL_BITS[f] for f in flags]
-    fields = [(QA_PIXEL_CONFIDENCE[f], _LEVELS[lv]) for f, lv in levels.items()]
+    words = np.arange(0x10000, dtype=np.uint32)  # every 16-bit word, decoded once
+    masked = np.zeros(words.size, dtype=bool)
+    for f in flags:
+        masked |= ((words >> QA_PIXEL_BITS[f]) & 1) == 1
+    for f, level in levels.items():
+        masked |= ((words >> QA_PIXEL_CONFIDENCE[f]) & 3) >= _LEVELS[level]
     reserved = [b for f, b in _RESERVED.items() if not (sensor == "L4-7" and f == "cirrus")]
+    problems = [((words >> b) & 3) == 2 for b in reserved]
+    if sensor == "L4-7":
+        problems.append((words & _L47_UNUSED) != 0)
+    known = ~np.logical_or.reduce(problems)
     name = _name(band)
 
-    def decode(a: np.ndarray) -> np.ndarray:
-        if check:
-            _check_qa(a, name, sensor, reserved)
-        out = np.zeros(a.shape, dtype=bool)
-        for b in bits:
-            out |= ((a >> b) & 1) == 1
-        for first, level in fields:
-            out |= ((a >> first) & 3) >= level
-        return out
+    def complain(bad: np.ndarray) -> None:
+        shown = bad[:5].tolist()
+        if (bad < 0).any() or (bad > 0xFFFF).any():
+            raise QualityMaskError(f"variable {name!r} holds {shown}, outside 0..65535: not "
+                                   "Landsat QA_PIXEL words")
+        if sensor == "L4-7" and (bad & _L47_UNUSED).any():
+            raise QualityMaskError(
+                f"variable {name!r} holds {shown}, with bit 2 or bits 14-15 set, unused on "
+                "Landsat 4-7: is it a Landsat 8-9 band? (sensor='L8-9')")
+        raise QualityMaskError(
+            f"variable {name!r} holds {shown}, with a shadow, snow or cirrus confidence (bits "
+            "10-11, 12-13, 14-15) at the reserved value 2: not Landsat Collection-2 QA_PIXEL "
+            "words (check=False decodes them anyway)")
 
     what = f"QA_PIXEL flags {list(flags)}" + (f", confidence >= {levels}" if levels else "")
-    return _apply(band, decode, 1, 0xFFFF, "Landsat QA_PIXEL (16-bit)", what)
+    return _apply(band, lambda a: _lookup(a, masked, known, check, complain), 1, 0xFFFF,
+                  "Landsat QA_PIXEL (16-bit)", what)
 
 
 def as_mask(obj: xr.Dataset | xr.DataArray, mask: xr.DataArray | str) -> xr.DataArray:
@@ -315,36 +328,34 @@ def _classes(band: xr.DataArray, invalid: Iterable[int | str], classes: Mapping[
     masked[codes] = True
     name = _name(band)
 
-    def decode(a: np.ndarray) -> np.ndarray:
-        inside = (a >= 0) & (a <= top)
-        if check and not (inside.all() and known[np.where(inside, a, 0)].all()):
-            bad = np.unique(a[~inside | ~known[np.where(inside, a, 0)]])
-            raise QualityMaskError(
-                f"variable {name!r} holds {bad[:5].tolist()}, which are not {product} classes; "
-                f"expected codes {dict(classes)}")
-        return masked[np.where(inside, a, 0)] & inside
+    def complain(bad: np.ndarray) -> None:
+        raise QualityMaskError(
+            f"variable {name!r} holds {bad[:5].tolist()}, which are not {product} classes; "
+            f"expected codes {dict(classes)}")
 
     what = f"{product} classes {[f'{c} {classes[c]}' for c in codes]}"
-    return _apply(band, decode, nodata, top, product, what)
+    return _apply(band, lambda a: _lookup(a, masked, known, check, complain), nodata, top,
+                  product, what)
 
 
-def _check_qa(a: np.ndarray, name: str, sensor: str | None, reserved: list[int]) -> None:
-    outside = (a < 0) | (a > 0xFFFF)
-    if outside.any():
-        raise QualityMaskError(f"variable {name!r} holds {np.unique(a[outside])[:5].tolist()}, "
-                               "outside 0..65535: not Landsat QA_PIXEL words")
-    if sensor == "L4-7" and (a & _L47_UNUSED).any():
-        bad = np.unique(a[(a & _L47_UNUSED) != 0])[:5].tolist()
-        raise QualityMaskError(
-            f"variable {name!r} holds {bad}, with bit 2 or bits 14-15 set, unused on Landsat "
-            "4-7: is it a Landsat 8-9 band? (sensor='L8-9')")
-    for first in reserved:
-        hit = ((a >> first) & 3) == 2
-        if hit.any():
-            raise QualityMaskError(
-                f"variable {name!r} holds {np.unique(a[hit])[:5].tolist()}, whose bits "
-                f"{first}-{first + 1} take the reserved confidence value 2: not Landsat "
-                "Collection-2 QA_PIXEL words (check=False decodes them anyway)")
+def _lookup(a: np.ndarray, masked: np.ndarray, known: np.ndarray, check: bool,
+            complain: Callable[[np.ndarray], None]) -> np.ndarray:
+    """``masked[a]`` for codes ``0..len(masked) - 1``; with ``check``, codes outside that
+    range or not ``known`` go to ``complain`` (which raises). One gather per table."""
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=bool)
+    inside: np.ndarray | None = None
+    if a.min() < 0 or a.max() >= masked.size:
+        inside = (a >= 0) & (a < masked.size)
+        if check:
+            complain(np.unique(a[~inside]))
+        a = np.where(inside, a, 0)
+    if check:
+        bad = ~known[a]
+        if bad.any():
+            complain(np.unique(a[bad]))
+    out = masked[a]
+    return out if inside is None else out & inside
 
 
 def _integer_dtype(band: xr.DataArray, top: int, product: str) -> np.dtype:
