@@ -368,3 +368,20 @@ def test_chip_dataset_mask_of_the_wrong_length_is_a_chip_error(nrt):
     ds, _, _ = nrt
     with pytest.raises(ChipError, match="mask"):
         ChipDataset(ds[BANDS].geo.chips(25), return_mask=masks.scl(ds.SCL.isel(time=slice(0, 3))))
+
+
+def test_from_dataset_finds_the_quality_band_by_name():
+    ds = xgeo.open_dataset(NRT_32T)
+    np.testing.assert_array_equal(masks.from_dataset(ds, "scl").values,
+                                  np.isin(_raw_scl(NRT_32T), SCL_DEFAULT))
+    np.testing.assert_array_equal(masks.from_dataset(ds, "scl", invalid=[9]).values,
+                                  _raw_scl(NRT_32T) == 9)
+    qa = xr.Dataset({"qa_pixel": ("x", np.array([21824, 22280], dtype="uint16")),
+                     "red": ("x", np.array([0.1, 0.2]))})
+    assert masks.from_dataset(qa, "qa").values.tolist() == [False, True]
+    with pytest.raises(QualityMaskError, match="no fmask band"):
+        masks.from_dataset(qa, "fmask")
+    with pytest.raises(QualityMaskError, match="'red'.*float64"):
+        masks.from_dataset(qa, "fmask", variable="red")
+    with pytest.raises(QualityMaskError, match="not one of"):
+        masks.from_dataset(qa, "clouds")

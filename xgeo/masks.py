@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -34,8 +34,8 @@ import xarray as xr
 from .errors import QualityMaskError
 
 __all__ = [
-    "FMASK_CLASSES", "FMASK_INVALID", "QA_PIXEL_BITS", "QA_PIXEL_CONFIDENCE", "SCL_CLASSES",
-    "SCL_INVALID", "as_mask", "fmask", "qa_pixel", "scl",
+    "BAND_NAMES", "FMASK_CLASSES", "FMASK_INVALID", "QA_PIXEL_BITS", "QA_PIXEL_CONFIDENCE", "SCL_CLASSES",
+    "SCL_INVALID", "as_mask", "fmask", "from_dataset", "qa_pixel", "scl",
 ]
 
 #: Sentinel-2 L2A scene classification (ESA L2A product specification, SCL band).
@@ -250,6 +250,66 @@ def qa_pixel(
     what = f"QA_PIXEL flags {list(flags)}" + (f", confidence >= {levels}" if levels else "")
     return _apply(band, lambda a: _lookup(a, masked, known, check, complain), 1, 0xFFFF,
                   "Landsat QA_PIXEL (16-bit)", what)
+
+
+#: The variable names each kind of quality band goes by (matched without case).
+BAND_NAMES: dict[str, tuple[str, ...]] = {
+    "scl": ("SCL", "scene_classification"),
+    "qa": ("QA_PIXEL", "qa_pixel"),
+    "fmask": ("Fmask", "cfmask"),
+}
+
+
+def from_dataset(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
+                 variable: str | None = None, **options: Any) -> xr.DataArray:
+    """The mask of a Dataset's quality band, found by name: :func:`scl`, :func:`qa_pixel` or
+    :func:`fmask` of it (what ``--mask scl|qa|fmask`` means).
+
+    Parameters
+    ----------
+    ds
+        The cube holding the quality band.
+    kind
+        ``"scl"``, ``"qa"`` (Landsat ``QA_PIXEL``) or ``"fmask"``.
+    variable
+        The band's name; default the one variable named as in :data:`BAND_NAMES`
+        (case-insensitive).
+    **options
+        Passed to the decoder (``invalid=``, ``flags=``, ``confidence=``, ``sensor=``...).
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean, True = masked.
+
+    Raises
+    ------
+    QualityMaskError
+        An unknown kind, no (or more than one) variable of that name, or what the decoder raises.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"scl": ("x", np.array([4, 9], dtype="uint8"))})
+    >>> from_dataset(ds, "scl").values.tolist()
+    [False, True]
+    """
+    decoders = {"scl": scl, "qa": qa_pixel, "fmask": fmask}
+    if kind not in decoders:
+        raise QualityMaskError(f"mask kind {kind!r} is not one of {list(decoders)}")
+    if variable is None:
+        wanted = {n.lower() for n in BAND_NAMES[kind]}
+        found = [str(n) for n in ds.data_vars if str(n).lower() in wanted]
+        if len(found) != 1:
+            raise QualityMaskError(
+                f"{'no' if not found else 'more than one'} {kind} band among the variables "
+                f"{sorted(map(str, ds.data_vars))} (looked for {list(BAND_NAMES[kind])}, any "
+                "case); name it with variable=")
+        variable = found[0]
+    if variable not in ds.data_vars:
+        raise QualityMaskError(f"variable {variable!r} is not in the Dataset; variables: "
+                               f"{sorted(map(str, ds.data_vars))}")
+    return decoders[kind](ds[variable], **options)
 
 
 def as_mask(obj: xr.Dataset | xr.DataArray, mask: xr.DataArray | str) -> xr.DataArray:
