@@ -266,10 +266,11 @@ def test_values_outside_the_known_codes_are_a_typed_error(decoder, values, expec
 
 
 def test_non_integer_values_of_a_decoded_band_are_refused():
-    band = xr.DataArray(np.array([4.0, 4.5]), dims="x", name="SCL")
-    band.encoding["dtype"] = np.dtype("uint8")
-    with pytest.raises(QualityMaskError, match="not integer"):
-        masks.scl(band)
+    for bad in (4.5, np.inf):
+        band = xr.DataArray(np.array([4.0, bad]), dims="x", name="SCL")
+        band.encoding["dtype"] = np.dtype("uint8")
+        with pytest.raises(QualityMaskError, match="not integer"):
+            masks.scl(band)
 
 
 @pytest.mark.parametrize("call, expected", [

@@ -451,7 +451,7 @@ def _apply(band: xr.DataArray, decode: Callable[[np.ndarray], np.ndarray], nodat
     def block(a: np.ndarray) -> np.ndarray:
         if a.dtype.kind == "f":
             a = np.where(np.isnan(a), nodata, a)
-            frac = a != np.floor(a)
+            frac = ~np.isfinite(a) | (a != np.floor(a))
             if frac.any():
                 raise QualityMaskError(f"variable {name!r} holds {np.unique(a[frac])[:5].tolist()}"
                                        f": not integer {product} codes")
