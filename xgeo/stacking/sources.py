@@ -140,12 +140,12 @@ def _match_pattern(paths: list[str], pattern: str | re.Pattern) -> list[tuple[st
         folders = sorted({os.path.dirname(os.path.abspath(p)) for p in paths}) or ["(no files given)"]
         names = ", ".join(os.path.basename(p) for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
         raise PatternMatchError(
-            f"pattern {regex.pattern!r} matches none of the {len(paths)} file name(s) in "
+            f"pattern '{regex.pattern}' matches none of the {len(paths)} file name(s) in "
             f"{', '.join(folders)} ({names}); it is matched (re.search) against each file's "
             "name, not its path")
     if unmatched:
         listed = ", ".join(os.path.basename(p) for p, _ in unmatched)
-        warnings.warn(f"pattern {regex.pattern!r} does not match {len(unmatched)} file(s), "
+        warnings.warn(f"pattern '{regex.pattern}' does not match {len(unmatched)} file(s), "
                       f"which are not stacked: {listed}", StackWarning, stacklevel=4)
     return matched
 
@@ -238,19 +238,24 @@ def _xarray_assets(path: str, band: str | None, when: datetime | None, scene: in
     except Exception as exc:
         raise SceneReadError(f"{path}: cannot open it ({type(exc).__name__}: {exc})") from exc
     assets = []
+    stackable = {}
     for name, var in ds.data_vars.items():
         try:
             y_dim, x_dim = find_spatial_dims(var)
         except XgeoError:
             continue
         extra = [d for d in var.dims if d not in (y_dim, x_dim)]
-        if extra not in ([], ["time"]):
-            continue  # (band, y, x) and the like: not one band per variable
+        if extra in ([], ["time"]):  # (band, y, x) and the like: not one band per variable
+            stackable[name] = (var, y_dim, x_dim, extra)
+    timed = any(extra for *_, extra in stackable.values())
+    for name, (var, y_dim, x_dim, extra) in stackable.items():
+        if not extra and timed and when is None and time is None:
+            continue  # a static layer (dem, labels) beside time series: no time to put it at
         grid = read_grid(var)
         if grid.crs is None:
             raise SceneReadError(f"{path}: variable {name!r} has no CRS")
         fill = var.attrs.get("_FillValue")
-        label = str(name) if band is None else (band if len(ds.data_vars) == 1 else f"{band}.{name}")
+        label = str(name) if band is None else (band if len(stackable) == 1 else f"{band}.{name}")
         var = var.transpose(*extra, y_dim, x_dim)
         if extra:
             times = [to_datetime(t, f"{path}: time coordinate") for t in var["time"].values]
