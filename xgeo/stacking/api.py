@@ -52,6 +52,11 @@ def _split(n: int, size: int) -> tuple[int, ...]:
     return tuple(min(size, n - s) for s in range(0, n, size))
 
 
+def _clip(box: tuple[int, int, int, int], r0: int, c0: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """``box`` (output pixels) clipped to the block at ``(r0, c0)`` of ``(h, w)``, block-relative."""
+    return (max(box[0] - r0, 0), min(box[1] - r0, h), max(box[2] - c0, 0), min(box[3] - c0, w))
+
+
 def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
     """The lazy Dataset of ``plan``: one dask task per (time step, y block, x block) of each band."""
     import dask.array as da
@@ -85,7 +90,8 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
                     dsk[(name, t, iy, ix)] = (np.full, (1, h, w), fill, dtype)
                     continue
                 scales = [plan.scales[id(a)] for a in assets]
-                dsk[(name, t, iy, ix)] = (stack_block, assets, scales, sub, method, dtype, fill)
+                boxes = [_clip(plan.footprints[id(a)], r0, c0, h, w) for a in assets]
+                dsk[(name, t, iy, ix)] = (stack_block, assets, scales, boxes, sub, method, dtype, fill)
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
         arr = da.Array(graph, name, ((1,) * len(plan.steps), ychunks, xchunks), dtype=dtype,
                        meta=np.empty((0, 0, 0), dtype))

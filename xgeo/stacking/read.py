@@ -98,10 +98,15 @@ def _valid(block: np.ndarray, fill: float | int) -> np.ndarray:
     return block != fill
 
 
-def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]], grid: Grid,
-                method: str, dtype: np.dtype, fill: float | int) -> np.ndarray:
+def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
+                boxes: Sequence[tuple[int, int, int, int]], grid: Grid, method: str,
+                dtype: np.dtype, fill: float | int) -> np.ndarray:
     """One output block ``(1, h, w)`` on ``grid`` (a window of the output grid): the mosaic of
     ``assets`` (in order, first valid pixel wins) resampled with ``method``.
+
+    ``scales`` are the assets' kernel scales ``(x, y)`` on the whole output; ``boxes`` the
+    pixels ``(row0, row1, col0, col1)`` of the block each asset may cover (outside them it
+    has no data): only those are resampled.
 
     Examples
     --------
@@ -111,28 +116,32 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]], 
     >>> g = Grid.from_bounds((0, 0, 4, 4), crs=32633, resolution=1)
     >>> a = Asset("mem", "b", 0, datetime(2020, 1, 1), 0, g, np.dtype("float32"), None,
     ...           xr.DataArray(np.arange(16, dtype="float32").reshape(4, 4), dims=("y", "x")))
-    >>> stack_block([a], [(1.0, 1.0)], g[1:3, 1:3], "nearest", np.dtype("float32"), np.nan)[0]
+    >>> stack_block([a], [(1.0, 1.0)], [(0, 2, 0, 2)], g[1:3, 1:3], "nearest", np.dtype("float32"), np.nan)[0]
     array([[ 5.,  6.],
            [ 9., 10.]], dtype=float32)
     """
     h, w = grid.shape
     out = np.full((1, h, w), fill, dtype=dtype)
     empty = np.ones((h, w), dtype=bool)
-    for asset, scale in zip(assets, scales, strict=True):
-        plan = _plan(asset.grid, grid, method, tuple(scale))
+    for asset, scale, (b0, b1, d0, d1) in zip(assets, scales, boxes, strict=True):
+        if not empty[b0:b1, d0:d1].any():
+            continue
+        sub = grid if (b0, b1, d0, d1) == (0, h, 0, w) else grid.window(b0, d0, b1 - b0, d1 - d0)
+        plan = _plan(asset.grid, sub, method, tuple(scale))
         if plan is None:
             continue
-        window = plan.source_window(0, h + plan.corner, 0, w + plan.corner)
+        window = plan.source_window(0, sub.height + plan.corner, 0, sub.width + plan.corner)
         if window is None:
             continue
         r0, r1, c0, c1 = window
         src = np.ascontiguousarray(read_window(asset, (r0, r1, c0, c1)))
-        tmp = np.empty((1, h, w), dtype=dtype)
+        tmp = np.empty((1,) + sub.shape, dtype=dtype)
         warp_block(src, (r0, c0), asset.grid.shape, tmp, (0, 0), plan.coords.lattice, plan.method,
                    nodata=asset.nodata, fill=fill, scale=plan.scale)
-        take = empty & _valid(tmp[0], fill)
-        out[0][take] = tmp[0][take]
-        empty &= ~take
+        hole = empty[b0:b1, d0:d1]
+        take = hole & _valid(tmp[0], fill)
+        out[0, b0:b1, d0:d1][take] = tmp[0][take]
+        hole &= ~take
         if not empty.any():
             break
     return out
