@@ -2,8 +2,8 @@
 
 Nothing here reads a pixel. The grid is ``grid=`` or derived as gdalwarp derives it
 (:func:`xgeo.reproject.output_grid` with ``-te``/``-tr``): in ``crs`` (default the most common
-CRS of the assets, ties to the first), at ``resolution`` (default the finest asset's pixel size
-in that CRS) over ``bounds`` (default the union of the assets' footprints). Time steps group
+CRS of the assets, ties to the first), at ``resolution`` (default the finest band's pixel size
+in that CRS: a band's native size where it has scenes in that CRS, else gdalwarp's suggested size) over ``bounds`` (default the union of the assets' footprints). Time steps group
 the scenes (:func:`group_key`); within a step the assets are ordered by time, then by the
 order the sources were given: the first valid pixel in that order wins the mosaic.
 """
@@ -26,7 +26,7 @@ from ..errors import NoOverlapError, StackError, StackWarning
 from ..grid import Grid, parse_crs
 from ..reproject.core import resolve_nodata
 from ..reproject.output_grid import output_grid, suggested_grid
-from .sources import Asset
+from .sources import Asset, Same, intern_crs
 
 __all__ = ["StackPlan", "make_stack_plan", "group_key", "GROUPS"]
 
@@ -35,32 +35,57 @@ GROUPS = ("solar_day", "time", None)
 
 
 @functools.lru_cache(maxsize=256)
+def _transformer_key(src: Same, dst: Same) -> Transformer:
+    return Transformer.from_crs(src.obj, dst.obj, always_xy=True)
+
+
 def _transformer(src: CRS, dst: CRS) -> Transformer:
-    return Transformer.from_crs(src, dst, always_xy=True)
+    return _transformer_key(Same(src), Same(dst))
+
+
+@functools.lru_cache(maxsize=1024)
+def _same_crs_key(a: Same, b: Same) -> bool:
+    return a.obj is b.obj or a.obj == b.obj
+
+
+def same_crs(a: CRS, b: CRS) -> bool:
+    """``a == b``, remembered for the pair of objects (CRS comparison is slow)."""
+    return a is b or _same_crs_key(Same(a), Same(b))
 
 
 @functools.lru_cache(maxsize=4096)
-def _bounds_in(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
-    """``grid``'s footprint bounds in ``crs`` (exact in its own CRS, else densified)."""
-    if grid.crs == crs:
+def _bounds_key(src: Same, transform: Any, shape: tuple[int, int], dst: Same) -> tuple[float, ...]:
+    grid = Grid(src.obj, transform, shape)
+    if same_crs(src.obj, dst.obj):
         return grid.bounds
-    left, bottom, right, top = _transformer(grid.crs, crs).transform_bounds(*grid.bounds, densify_pts=21)
+    left, bottom, right, top = _transformer(src.obj, dst.obj).transform_bounds(*grid.bounds, densify_pts=21)
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return (math.nan,) * 4
     return left, bottom, right, top
 
 
+def _bounds_in(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
+    """``grid``'s footprint bounds in ``crs`` (exact in its own CRS, else densified)."""
+    return _bounds_key(Same(grid.crs), grid.transform, grid.shape, Same(crs))
+
+
 @functools.lru_cache(maxsize=4096)
-def _resolution_in(grid: Grid, crs: CRS) -> tuple[float, float]:
-    if grid.crs == crs:
+def _resolution_key(src: Same, transform: Any, shape: tuple[int, int], dst: Same) -> tuple[float, float]:
+    grid = Grid(src.obj, transform, shape)
+    if same_crs(src.obj, dst.obj):
         return abs(grid.transform.a), abs(grid.transform.e)
-    res = suggested_grid(grid, crs).resolution
+    res = suggested_grid(grid, dst.obj).resolution
     return abs(res.x), abs(res.y)
+
+
+def _resolution_in(grid: Grid, crs: CRS) -> tuple[float, float]:
+    """``grid``'s pixel size in ``crs``: its own, else gdalwarp's suggested size there."""
+    return _resolution_key(Same(grid.crs), grid.transform, grid.shape, Same(crs))
 
 
 def _longitude(grid: Grid) -> float:
     x, y = grid.xy(grid.height / 2 - 0.5, grid.width / 2 - 0.5)
-    lon, _ = _transformer(grid.crs, parse_crs(4326)).transform(float(x), float(y))
+    lon, _ = _transformer(grid.crs, intern_crs("EPSG:4326")).transform(float(x), float(y))
     return float(lon)
 
 
@@ -127,15 +152,25 @@ class StackPlan:
 
 
 def _default_crs(assets: Sequence[Asset]) -> CRS:
-    counts = Counter(a.grid.crs for a in assets)
-    best = max(counts.values())
-    return next(a.grid.crs for a in assets if counts[a.grid.crs] == best)
+    counts = Counter(Same(a.grid.crs) for a in assets)
+    merged: dict[Same, int] = {}  # equal CRSs held by different objects count together
+    for key, n in counts.items():
+        first = next((k for k in merged if same_crs(k.obj, key.obj)), key)
+        merged[first] = merged.get(first, 0) + n
+    best = max(merged.values())
+    return next(k.obj for k, n in merged.items() if n == best)
 
 
 def _derive_grid(assets: Sequence[Asset], crs: Any, resolution: Any, bounds: Any) -> Grid:
     target = parse_crs(crs) if crs is not None else _default_crs(assets)
     if resolution is None:
-        res = [_resolution_in(a.grid, target) for a in assets]
+        # Per band: its finest native pixel among scenes already in the target CRS, else its
+        # finest pixel once reprojected (gdalwarp's suggested size); then the finest band.
+        res = []
+        for band in dict.fromkeys(a.band for a in assets):
+            members = [a for a in assets if a.band == band]
+            native = [a for a in members if same_crs(a.grid.crs, target)]
+            res += [_resolution_in(a.grid, target) for a in (native or members)]
         resolution = (min(r[0] for r in res), min(r[1] for r in res))
     if bounds is None:
         boxes = np.array([_bounds_in(a.grid, target) for a in assets])
@@ -163,9 +198,11 @@ def _footprint(a: Asset, grid: Grid) -> tuple[int, int, int, int] | None:
 
 
 def _scale(a: Asset, grid: Grid) -> tuple[float, float]:
-    """Output pixels per source pixel along x and y (the kernel scale of make_plan)."""
-    rx, ry = _resolution_in(a.grid, grid.crs)
-    return rx / abs(grid.transform.a), ry / abs(grid.transform.e)
+    """Output pixels per source pixel along x and y (the kernel scale of make_plan), from the
+    footprint's extent in the output CRS."""
+    left, bottom, right, top = _bounds_in(a.grid, grid.crs)
+    return ((right - left) / abs(grid.transform.a) / a.grid.width,
+            (top - bottom) / abs(grid.transform.e) / a.grid.height)
 
 
 def _band_fill(band: str, assets: list[Asset], dtype: np.dtype, nodata: Any) -> float | int:

@@ -25,7 +25,7 @@ from ..errors import ReprojectionError, SceneReadError
 from ..grid import Grid
 from ..reproject.kernels import warp_block
 from ..reproject.plan import make_plan
-from .sources import Asset
+from .sources import Asset, Same
 
 __all__ = ["read_window", "stack_block", "OPEN_FILES_PER_THREAD"]
 
@@ -53,13 +53,20 @@ def _open(href: str) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
+def _plan_key(src: Same, src_transform: Any, src_shape: tuple[int, int], dst: Same, dst_transform: Any,
+              dst_shape: tuple[int, int], method: str, scale: tuple[float, float]) -> Any:
+    try:
+        return make_plan(Grid(src.obj, src_transform, src_shape), Grid(dst.obj, dst_transform, dst_shape),
+                         method, scale=scale)
+    except ReprojectionError:
+        return None  # the planner's footprint test is a box: this asset misses the block
+
+
 def _plan(src: Grid, dst: Grid, method: str, scale: tuple[float, float]) -> Any:
     """The warp plan of one asset grid onto one block (shared by the bands of a file and by
     scenes on the same grid); None when they do not overlap."""
-    try:
-        return make_plan(src, dst, method, scale=scale)
-    except ReprojectionError:
-        return None  # the planner's footprint test is a box: this asset misses the block
+    return _plan_key(Same(src.crs), src.transform, src.shape, Same(dst.crs), dst.transform, dst.shape,
+                     method, scale)
 
 
 def read_window(asset: Asset, window: tuple[int, int, int, int]) -> np.ndarray:

@@ -22,6 +22,7 @@ kinds of source give assets:
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import warnings
@@ -39,11 +40,51 @@ from ..errors import PatternMatchError, SceneReadError, StackError, StackWarning
 from ..grid import Grid, parse_crs
 from ..optional import require
 
-__all__ = ["Asset", "collect_assets", "to_datetime"]
+__all__ = ["Asset", "Same", "collect_assets", "intern_crs", "to_datetime"]
 
 _RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
 _XARRAY_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".zarr")
 _NOT_DATA_ROLES = {"thumbnail", "overview", "metadata", "visual"}
+
+
+class Same:
+    """Wraps an object so that it hashes and compares by identity (and stays alive while a
+    cache holds it): pyproj CRS objects hash through their WKT, too slow for per-scene caches.
+
+    Examples
+    --------
+    >>> a, b = [1], [1]
+    >>> Same(a) == Same(a), Same(a) == Same(b)
+    (True, False)
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.obj is self.obj
+
+
+_CRS_CACHE: dict[str, Any] = {}
+
+
+def intern_crs(text: str) -> Any:
+    """One shared pyproj CRS per CRS text (EPSG code, WKT), so scenes in the same CRS share it.
+
+    Examples
+    --------
+    >>> intern_crs("EPSG:32633") is intern_crs("EPSG:32633")
+    True
+    """
+    crs = _CRS_CACHE.get(text)
+    if crs is None:
+        crs = _CRS_CACHE[text] = parse_crs(text)
+    return crs
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,7 +223,7 @@ def _raster_metadata(path: str) -> dict[str, Any]:
             if ds.crs is None:
                 raise SceneReadError(f"{path}: the raster has no CRS; it cannot be placed on a grid")
             return {
-                "grid": Grid(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width)),
+                "grid": Grid(intern_crs(ds.crs.to_wkt()), ds.transform, (ds.height, ds.width)),
                 "dtypes": [np.dtype(d) for d in ds.dtypes],
                 "nodata": ds.nodata,
                 "descriptions": list(ds.descriptions),
@@ -338,7 +379,9 @@ def _proj(item: Any, asset: Any) -> tuple[Any, Affine | None, tuple[int, int] | 
 
     code = get("proj:code") or get("proj:epsg") or get("proj:wkt2") or get("proj:projjson")
     transform, shape = get("proj:transform"), get("proj:shape")
-    crs = None if code is None else parse_crs(f"EPSG:{code}" if isinstance(code, int) else code)
+    if isinstance(code, dict):
+        code = json.dumps(code)  # PROJJSON
+    crs = None if code is None else intern_crs(f"EPSG:{code}" if isinstance(code, int) else str(code))
     return (crs, None if transform is None else Affine(*transform[:6]),
             None if shape is None else (int(shape[0]), int(shape[1])))
 
