@@ -326,3 +326,31 @@ def test_nodata_and_lazy_name():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cube["band1"].data.npartitions == 1
+
+
+def test_bands_of_different_resolutions_land_on_the_finest_grid(tmp_path):
+    # a Sentinel-2-like scene: a 5 m band and a 10 m band on the same pixel lattice
+    with rasterio.open(SUBA) as src:
+        fine, profile = src.read(1), src.profile
+    coarse = fine[::2, ::2]
+    profile.update(count=1, width=coarse.shape[1], height=coarse.shape[0],
+                   transform=profile["transform"] @ rasterio.Affine.scale(2))
+    with rasterio.open(tmp_path / "S2_20200101_B10m.tif", "w", **profile) as dst:
+        dst.write(coarse, 1)
+    with rasterio.open(tmp_path / "S2_20200101_B05m.tif", "w", **{**profile, "width": fine.shape[1],
+                       "height": fine.shape[0], "transform": src.transform}) as dst:
+        dst.write(fine, 1)
+    cube = xgeo.stack(tmp_path, pattern=r"S2_(?P<time>\d{8})_(?P<band>B\d+m)\.tif$", time_format="%Y%m%d",
+                      chunks=(50, 70))
+    assert xgeo.read_grid(cube).transform == src.transform  # the finest band's grid
+    np.testing.assert_array_equal(cube["B05m"].values[0], fine)
+    np.testing.assert_array_equal(cube["B10m"].values[0], np.repeat(np.repeat(coarse, 2, 0), 2, 1))
+    # and the other way: onto the 10 m grid, averaging 2 x 2 blocks of the 5 m band
+    with pytest.warns(StackWarning, match="S2_20200101_B10m.tif"):
+        avg = xgeo.stack(tmp_path, pattern=r"S2_(?P<time>\d{8})_(?P<band>B05m)\.tif$", time_format="%Y%m%d",
+                         resolution=10, resampling="average", nodata=0, chunks=40)
+    blocks = fine.reshape(106, 2, 138, 2).astype("float64")
+    full = (blocks > 0).all(axis=(1, 3))
+    expected = np.floor(blocks.mean(axis=(1, 3)) + 0.5)  # integers round half up
+    assert full.mean() > 0.9
+    np.testing.assert_array_equal(avg["B05m"].values[0][full], expected[full])

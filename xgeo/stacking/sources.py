@@ -187,7 +187,7 @@ def _match_pattern(paths: list[str], pattern: str | re.Pattern) -> list[tuple[st
     if unmatched:
         listed = ", ".join(os.path.basename(p) for p, _ in unmatched)
         warnings.warn(f"pattern '{regex.pattern}' does not match {len(unmatched)} file(s), "
-                      f"which are not stacked: {listed}", StackWarning, stacklevel=4)
+                      f"which are not stacked: {listed}", StackWarning, stacklevel=5)
     return matched
 
 
