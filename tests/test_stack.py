@@ -323,6 +323,11 @@ def test_nodata_and_lazy_name():
     assert xgeo.stack is xgeo.stacking.stack
     cube = xgeo.stack([SUBA], time=DAY, nodata=255)
     assert cube["band1"].attrs["_FillValue"] == 255
+    default = xgeo.stack([SUBA], time=DAY)
+    assert default["band1"].data.name != cube["band1"].data.name  # no dask key shared
+    with rasterio.open(SUBA) as src:
+        raw = src.read(1)
+    np.testing.assert_array_equal(cube["band1"].values[0], np.where(raw == 0, 255, raw))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cube["band1"].data.npartitions == 1

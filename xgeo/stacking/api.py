@@ -68,8 +68,9 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
     itemsize = max(plan.dtypes[b].itemsize for b in plan.bands)
     cy, cx = _chunk_sizes(chunks, itemsize)
     ychunks, xchunks = _split(grid.height, cy), _split(grid.width, cx)
-    token = tokenize(grid, method, ychunks, xchunks,
-                     [[(a.href, a.band, a.index, a.time) for a in s] for s in plan.steps])
+    token = tokenize(grid.crs.to_wkt(), tuple(grid.transform), grid.shape, method, ychunks, xchunks,
+                     {b: (str(plan.dtypes[b]), plan.fills[b]) for b in plan.bands},
+                     [[(a.href, a.band, a.index, a.time, a.nodata) for a in s] for s in plan.steps])
     windows = []
     r0 = 0
     for iy, h in enumerate(ychunks):

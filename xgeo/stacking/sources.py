@@ -152,12 +152,15 @@ def to_datetime(value: Any, what: str) -> datetime:
 # ---------------------------------------------------------------------------- files
 def expand_paths(sources: Iterable[Any]) -> list[str]:
     """Files named by paths, globs and folders (a folder: the files directly in it), sorted
-    within each glob or folder, in the order given; a name that matches nothing raises."""
+    within each glob or folder, in the order given; a name that matches nothing raises.
+    URLs (``https://``, ``s3://``...) and GDAL ``/vsi`` paths pass through as they are."""
     out: list[str] = []
     for src in sources:
         text = os.fspath(src)
         p = Path(text)
-        if p.is_dir() and p.suffix.lower() != ".zarr":
+        if "://" in text or text.startswith("/vsi"):
+            out.append(text)  # a URL or GDAL virtual path: GDAL reads it, nothing to list
+        elif p.is_dir() and p.suffix.lower() != ".zarr":
             out.extend(sorted(str(f) for f in p.iterdir() if f.is_file() or f.suffix.lower() == ".zarr"))
         elif glob.has_magic(text):
             found = sorted(glob.glob(text))
