@@ -127,6 +127,15 @@ def test_pixel_aligned_nearest_is_an_exact_copy(chunks):
     assert (sub[:, 236:] == 0).all()
 
 
+def test_integer_scene_without_nodata_is_copied_zeros_included():
+    with rasterio.open(LC08) as src:
+        data, transform, nodata = src.read(1), src.transform, src.nodata
+    assert nodata is None and (data == 0).sum() > 10_000
+    cube = xgeo.stack([LC08], time=dt.datetime(2020, 5, 18), chunks=(200, 300))
+    assert xgeo.read_grid(cube).transform == transform and cube["band1"].dtype == np.uint16
+    np.testing.assert_array_equal(cube["band1"].values[0], data)  # valid zeros are not nudged to 1
+
+
 def test_resampled_blocks_agree_whatever_the_chunking():
     grid = Grid.from_bounds((792930, 2048710, 795160, 2050100), crs=32618, resolution=12.5)
     big = xgeo.stack([SUBA, SUBB], time=DAY, grid=grid, resampling="bilinear", chunks=1000)

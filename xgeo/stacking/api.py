@@ -69,7 +69,7 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
     cy, cx = _chunk_sizes(chunks, itemsize)
     ychunks, xchunks = _split(grid.height, cy), _split(grid.width, cx)
     token = tokenize(grid.crs.to_wkt(), tuple(grid.transform), grid.shape, method, ychunks, xchunks,
-                     {b: (str(plan.dtypes[b]), plan.fills[b]) for b in plan.bands},
+                     {b: (str(plan.dtypes[b]), plan.fills[b], b in plan.implicit) for b in plan.bands},
                      [[(a.href, a.band, a.index, a.time, a.nodata) for a in s] for s in plan.steps])
     windows = []
     r0 = 0
@@ -92,7 +92,8 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
                     continue
                 scales = [plan.scales[id(a)] for a in assets]
                 boxes = [_clip(plan.footprints[id(a)], r0, c0, h, w) for a in assets]
-                dsk[(name, t, iy, ix)] = (stack_block, assets, scales, boxes, sub, method, dtype, fill)
+                dsk[(name, t, iy, ix)] = (stack_block, assets, scales, boxes, sub, method, dtype, fill,
+                                          band in plan.implicit)
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
         arr = da.Array(graph, name, ((1,) * len(plan.steps), ychunks, xchunks), dtype=dtype,
                        meta=np.empty((0, 0, 0), dtype))

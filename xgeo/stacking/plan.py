@@ -127,6 +127,9 @@ class StackPlan:
         Per asset (by ``id``), its pixel box ``(row0, row1, col0, col1)`` on the output grid.
     scales
         Per asset (by ``id``), the kernel scale ``(x, y)``: output pixels per source pixel.
+    implicit
+        Bands whose fill is nobody's nodata (an integer band whose sources declare none and no
+        ``nodata=``): a valid value equal to it is kept, not nudged off it.
     """
 
     grid: Grid
@@ -137,6 +140,7 @@ class StackPlan:
     fills: dict[str, float | int]
     footprints: dict[int, tuple[int, int, int, int]]
     scales: dict[int, tuple[float, float]]
+    implicit: frozenset[str] = frozenset()
 
     def assets_for(self, step: int, band: str, r0: int, r1: int, c0: int, c1: int) -> list[Asset]:
         """The assets of ``band`` at time ``step`` whose footprint meets output rows
@@ -271,10 +275,15 @@ def make_stack_plan(assets: Sequence[Asset], *, grid: Grid | None = None, crs: A
         ordered.append(members)
     ordered.sort(key=lambda m: (m[0].time, m[0].scene))
     bands = list(dict.fromkeys(a.band for a in kept))
-    dtypes, fills = {}, {}
+    dtypes, fills, implicit = {}, {}, set()
     for band in bands:
         members = [a for a in kept if a.band == band]
         dtype = np.result_type(*[a.dtype for a in members])
         dtypes[band] = dtype
         fills[band] = _band_fill(band, members, dtype, nodata)
-    return StackPlan(grid, [m[0].time for m in ordered], bands, ordered, dtypes, fills, footprints, scales)
+        declared = {a.nodata for a in members}
+        common = declared.pop() if len(declared) == 1 else None
+        if nodata is None and dtype.kind in "iub" and (common is None or fills[band] != common):
+            implicit.add(band)  # the fill is nobody's nodata
+    return StackPlan(grid, [m[0].time for m in ordered], bands, ordered, dtypes, fills, footprints, scales,
+                     frozenset(implicit))

@@ -105,15 +105,21 @@ def _valid(block: np.ndarray, fill: float | int) -> np.ndarray:
     return block != fill
 
 
+_SENTINEL = np.iinfo(np.int64).min
+"""Work fill of an integer band with an implicit fill: outside every source range up to 32 bits."""
+
+
 def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
                 boxes: Sequence[tuple[int, int, int, int]], grid: Grid, method: str,
-                dtype: np.dtype, fill: float | int) -> np.ndarray:
+                dtype: np.dtype, fill: float | int, implicit: bool = False) -> np.ndarray:
     """One output block ``(1, h, w)`` on ``grid`` (a window of the output grid): the mosaic of
     ``assets`` (in order, first valid pixel wins) resampled with ``method``.
 
     ``scales`` are the assets' kernel scales ``(x, y)`` on the whole output; ``boxes`` the
     pixels ``(row0, row1, col0, col1)`` of the block each asset may cover (outside them it
-    has no data): only those are resampled.
+    has no data): only those are resampled. ``implicit`` (an integer band whose fill no source
+    declares as nodata): scenes are resampled into int64 against a fill outside their range,
+    so a valid value equal to ``fill`` (0 by default) is kept as it is and counts as valid.
 
     Examples
     --------
@@ -130,6 +136,9 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
     h, w = grid.shape
     out = np.full((1, h, w), fill, dtype=dtype)
     empty = np.ones((h, w), dtype=bool)
+    work_dtype, work_fill = dtype, fill
+    if implicit and dtype.kind in "iub" and dtype.itemsize <= 4:
+        work_dtype, work_fill = np.dtype(np.int64), _SENTINEL
     for asset, scale, (b0, b1, d0, d1) in zip(assets, scales, boxes, strict=True):
         if not empty[b0:b1, d0:d1].any():
             continue
@@ -142,11 +151,11 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
             continue
         r0, r1, c0, c1 = window
         src = np.ascontiguousarray(read_window(asset, (r0, r1, c0, c1)))
-        tmp = np.empty((1,) + sub.shape, dtype=dtype)
+        tmp = np.empty((1,) + sub.shape, dtype=work_dtype)
         warp_block(src, (r0, c0), asset.grid.shape, tmp, (0, 0), plan.coords.lattice, plan.method,
-                   nodata=asset.nodata, fill=fill, scale=plan.scale)
+                   nodata=asset.nodata, fill=work_fill, scale=plan.scale)
         hole = empty[b0:b1, d0:d1]
-        take = hole & _valid(tmp[0], fill)
+        take = hole & _valid(tmp[0], work_fill)
         out[0, b0:b1, d0:d1][take] = tmp[0][take]
         hole &= ~take
         if not empty.any():
