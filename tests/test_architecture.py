@@ -43,8 +43,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                  "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics",
-                 "xgeo.masks")),
-    ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
+                 "xgeo.masks",
+                 )),
+    ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
+            "xgeo.stacking.*",
+            )),
     ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
               "xgeo._cli_output", "xgeo")),
 )

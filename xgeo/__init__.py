@@ -36,12 +36,22 @@ _LAZY = {
     "torch",
 }
 
+# Functions of lazily loaded subpackages: name -> (module, attribute).
+_LAZY_FUNCTIONS = {
+    "stack": (".stacking", "stack"),
+}
+
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_FUNCTIONS:
+        import importlib
+
+        module, attr = _LAZY_FUNCTIONS[name]
+        return getattr(importlib.import_module(module, __name__), attr)
     raise AttributeError(f"module 'xgeo' has no attribute {name!r}")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
     "chunk_codec_error", "codec_errors_as_xgeo",
+    "StackError", "PatternMatchError", "NoOverlapError", "SceneReadError", "StackWarning",
 ]
 
 
@@ -235,6 +236,26 @@ class MissingDependencyError(XgeoError, ImportError):
 
 class PreviewError(XgeoError, ValueError):
     """A preview video cannot be made from this data (no time dim, no bands to show...)."""
+
+
+class StackError(XgeoError, ValueError):
+    """Scenes cannot be stacked as asked (:func:`xgeo.stack`): no time, unknown band, bad group..."""
+
+
+class PatternMatchError(StackError):
+    """``pattern=`` of :func:`xgeo.stack` matches no file name; the message names the pattern and folder."""
+
+
+class NoOverlapError(StackError):
+    """No scene given to :func:`xgeo.stack` overlaps the output grid."""
+
+
+class SceneReadError(XgeoError, OSError):
+    """A scene file is missing or cannot be read; the message names the file."""
+
+
+class StackWarning(UserWarning):
+    """:func:`xgeo.stack` left something out: files a pattern does not match, scenes off the grid."""
 
 
 def chunk_codec_error(

@@ -105,9 +105,13 @@ def check_method(resampling: str) -> str:
 
 def make_plan(
     src: Grid, dst: Grid, resampling: str = "nearest", *, exact: bool = False,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float = DEFAULT_TOLERANCE, scale: tuple[float, float] | None = None,
 ) -> WarpPlan:
     """Coordinate map, kernel scale and footprint margin for ``src -> dst``.
+
+    ``scale`` (``(x, y)``, output size over source size) replaces the scale measured on
+    ``dst``: a caller that plans one block of a larger output at a time (:func:`xgeo.stack`)
+    gives the whole output's scale, so the kernel does not depend on the blocking.
 
     Raises
     ------
@@ -142,7 +146,7 @@ def make_plan(
     # the whole grid so that the kernel never depends on the chunking.
     sw = max(1.0, math.ceil(min(bbox[2], w)) - math.floor(max(bbox[0], 0.0)))
     sh = max(1.0, math.ceil(min(bbox[3], h)) - math.floor(max(bbox[1], 0.0)))
-    xscale, yscale = dst.width / sw, dst.height / sh
+    xscale, yscale = (dst.width / sw, dst.height / sh) if scale is None else scale
     if method in ("bilinear", "cubic") and xscale >= 0.95 and yscale >= 0.95:
         xscale = yscale = 1.0
     if method in INTERP_RADIUS:
