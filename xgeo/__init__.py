@@ -27,6 +27,7 @@ _LAZY = {
     "compression",
     "indices",
     "info",
+    "labels",
     "metrics",
     "pipeline",
     "quicklook",

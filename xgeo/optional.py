@@ -33,6 +33,8 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     ),
     "matplotlib": ("matplotlib", "pip install 'xgeo[plot]'"),
     "rioxarray": ("rioxarray", "pip install 'xgeo[geotiff]'"),
+    "rasterio": ("rasterio", "pip install 'xgeo[geotiff]'"),
+    "geopandas": ("geopandas", "pip install 'xgeo[vector]'"),
     "av": ("PyAV", "pip install av"),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
 }
