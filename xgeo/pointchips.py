@@ -70,7 +70,8 @@ def point_windows(
     size
         ``(height, width)`` of a chip in pixels.
     time
-        A column of dates: each point's chip is on the cube's nearest date. None: one chip
+        A column of dates (datetimes, or ISO 8601 text; time zones are taken to UTC): each
+        point's chip is on the cube's nearest date. None: one chip
         per point and time step (as :func:`xgeo.chips.make_chips` does), or one per point
         without a time dim.
     column
@@ -143,7 +144,12 @@ def point_windows(
     dates = None
     if time is not None:
         try:
-            dates = pd.to_datetime(frame[time]).to_numpy()
+            stamps = frame[time]
+            if not pd.api.types.is_datetime64_any_dtype(stamps):
+                stamps = pd.to_datetime(stamps, format="ISO8601")
+            if getattr(stamps.dt, "tz", None) is not None:
+                stamps = stamps.dt.tz_convert(None)  # UTC, as the cube's times are
+            dates = stamps.to_numpy()
         except (ValueError, TypeError) as exc:
             raise LabelError(f"{where}: the time column {time!r} does not hold dates: "
                              f"{exc}") from exc
