@@ -32,7 +32,8 @@ The rules, in one place:
   touches it at all (``all_touched=True``); lines and points burn the pixels they cross.
 * **Overlaps.** ``overlap="last"`` (default): features are burnt in the order of the file or
   frame, so a later feature overwrites an earlier one; ``overlap="smallest"``: the smaller
-  polygon wins (features burnt from the largest area to the smallest).
+  polygon wins (features burnt from the largest area to the smallest, areas measured in the
+  labels' own CRS).
 * **Left out, never silently.** Features without geometry or without a class are left out
   with a :class:`~xgeo.errors.LabelWarning` listing them; so are geometries entirely off the
   grid. When *no* geometry touches the grid, :func:`rasterize` raises
@@ -480,9 +481,10 @@ def rasterize(
     if not on.all():
         warnings.warn(f"{where}: {int((~on).sum())} geometries lie entirely off the grid and "
                       f"label nothing: {listed(kept.index[~on])}", LabelWarning, stacklevel=2)
+    area = shapely.area(kept.geometry.to_numpy()[on])  # of the whole polygon, in its own CRS
     geoms, codes = geoms[on], codes[on]
     if overlap == "smallest":
-        order = np.argsort(-shapely.area(geoms), kind="stable")
+        order = np.argsort(-area, kind="stable")
         geoms, codes = geoms[order], codes[order]
     burnt = rio_features.rasterize(
         zip(geoms, codes.tolist(), strict=True), out_shape=target.shape,
