@@ -368,3 +368,17 @@ def test_bad_arguments_are_typed_errors(scene, polygons):
     with pytest.raises(LabelError, match="none of the 6 points"):
         ChipGrid.around(scene, POINTS, 500)
     assert issubclass(LabelError, XgeoError) and issubclass(LabelError, ValueError)
+
+
+def test_missing_extras_say_what_to_install(scene, monkeypatch):
+    import sys
+
+    from xgeo.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "geopandas", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'xgeo\[vector\]'"):
+        rasterize(POLYGONS, scene)
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "rasterio", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'xgeo\[geotiff\]'"):
+        rasterize(POLYGONS, scene)
