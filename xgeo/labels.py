@@ -363,7 +363,7 @@ def check_column(frame: Any, column: Hashable | None, where: str, what: str = "c
 
 
 def listed(indices: Sequence[Any], reasons: Sequence[str] | None = None) -> str:
-    """Feature indices (with their reasons) for a message, the first :data:`_LISTED` of them."""
+    """Feature indices (with their reasons) for a message: the first 20, then a count."""
     items = [str(i) if reasons is None else f"{i} ({r})" for i, r in
              zip(indices, reasons if reasons is not None else indices, strict=True)]
     more = f" and {len(items) - _LISTED} more" if len(items) > _LISTED else ""
