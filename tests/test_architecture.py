@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics",
                  "xgeo.masks",
+                 "xgeo.labels", "xgeo.pointchips",
                  )),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
             "xgeo.stacking.*",

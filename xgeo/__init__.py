@@ -28,6 +28,7 @@ _LAZY = {
     "indices",
     "info",
     "masks",
+    "labels",
     "metrics",
     "pipeline",
     "quicklook",

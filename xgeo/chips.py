@@ -23,6 +23,7 @@ from .bands import BAND_DIM, band_array
 from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
+from .pointchips import chips_around
 from .validity import TIME_DIM, deferred_fractions, valid_fractions, valid_mask
 
 __all__ = ["Chip", "ChipGrid", "make_chips", "window_bounds", "window_starts", "fill_value_for"]
@@ -158,6 +159,7 @@ class ChipGrid(Sequence[Chip]):
         per_step: bool = False,
         origin: xr.Dataset | xr.DataArray | None = None,
         band_kwargs: dict[str, Any] | None = None,
+        columns: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.source = source
         self.origin = source if origin is None else origin
@@ -175,6 +177,7 @@ class ChipGrid(Sequence[Chip]):
         # True when chips were made one per time step (time=None): images are [C, H, W].
         self.per_step = per_step
         self.y_dim, self.x_dim = find_spatial_dims(source)
+        self.columns = {k: np.asarray(v) for k, v in (columns or {}).items()}  # chip table
 
     @property
     def valid(self) -> np.ndarray | None:
@@ -230,7 +233,7 @@ class ChipGrid(Sequence[Chip]):
             self.source, size=self.size, rows=self.rows[idx], cols=self.cols[idx],
             t0=_take(self.t0, idx), t1=_take(self.t1, idx), valid=valid, boundary=self.boundary,
             fill_value=self.fill_value, per_step=self.per_step, origin=self.origin,
-            band_kwargs=self.band_kwargs,
+            band_kwargs=self.band_kwargs, columns={k: v[idx] for k, v in self.columns.items()},
         )
 
     def sample(self, n: int, *, seed: int | None = 0) -> ChipGrid:
@@ -239,6 +242,8 @@ class ChipGrid(Sequence[Chip]):
             raise ChipError(f"cannot sample {n} chips from {len(self)}")
         rng = np.random.default_rng(seed)
         return self.subset(np.sort(rng.choice(len(self), size=n, replace=False)))
+
+    around = classmethod(chips_around)  # chips centred on labelled points: xgeo.pointchips
 
     # ---------------------------------------------------------------- pixels
     def extract(self, i: int) -> xr.DataArray:
@@ -337,6 +342,7 @@ class ChipGrid(Sequence[Chip]):
                 frame["time"] = self.source[TIME_DIM].values[self.t0]
         if self.valid is not None:
             frame["valid_fraction"] = self.valid
+        frame = frame.assign(**self.columns)
         if self.grid.crs is not None:
             from pyproj import Transformer
 

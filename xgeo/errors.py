@@ -23,6 +23,7 @@ __all__ = [
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
+    "LabelError", "LabelWarning",
     "chunk_codec_error", "codec_errors_as_xgeo",
     "StackError", "PatternMatchError", "NoOverlapError", "SceneReadError", "StackWarning",
 ]
@@ -232,6 +233,18 @@ class MissingDependencyError(XgeoError, ImportError):
     Raised instead of a bare ``ModuleNotFoundError`` (see :mod:`xgeo.optional`); an
     ``ImportError``, so ``except ImportError`` code keeps working.
     """
+
+
+class LabelError(XgeoError, ValueError):
+    """Vector labels cannot be rasterized or chipped as asked (:mod:`xgeo.labels`): an empty
+    label file, a ``column`` that is not there, classes that do not fit, no geometry on the
+    grid. The message names the file or argument."""
+
+
+class LabelWarning(UserWarning):
+    """Some vector labels were left out (:mod:`xgeo.labels`): geometries off the grid, points
+    whose chip would leave the cube, features without geometry or class. The message lists
+    them; the result records them too."""
 
 
 class PreviewError(XgeoError, ValueError):

@@ -35,6 +35,7 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     "rioxarray": ("rioxarray", "pip install 'xgeo[geotiff]'"),
     "rasterio": ("rasterio", "pip install 'xgeo[geotiff]'"),
     "pystac": ("pystac", "pip install 'xgeo[stac]'"),
+    "geopandas": ("geopandas", "pip install 'xgeo[vector]'"),
     "av": ("PyAV", "pip install av"),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
 }
