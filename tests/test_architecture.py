@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                  "xgeo.outputs", "xgeo._chunkobjects", "xgeo._diskcache",
                                  "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
+                 "xgeo.chipsplit", "xgeo.chipindex",
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics")),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
     ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",

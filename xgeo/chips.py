@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .bands import BAND_DIM, band_array
+from .chipindex import ChipIndexMethods
 from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
@@ -134,7 +135,7 @@ class Chip:
         return self.grid.geographic_bounds()
 
 
-class ChipGrid(Sequence[Chip]):
+class ChipGrid(ChipIndexMethods, Sequence[Chip]):
     """Windows over a datacube: positions, time slices, validity. No pixels are held.
 
     Build one with :func:`make_chips` (or ``obj.geo.chips(...)``). ``origin`` is the object the
@@ -158,6 +159,7 @@ class ChipGrid(Sequence[Chip]):
         per_step: bool = False,
         origin: xr.Dataset | xr.DataArray | None = None,
         band_kwargs: dict[str, Any] | None = None,
+        splits: np.ndarray | None = None,
     ) -> None:
         self.source = source
         self.origin = source if origin is None else origin
@@ -175,6 +177,7 @@ class ChipGrid(Sequence[Chip]):
         # True when chips were made one per time step (time=None): images are [C, H, W].
         self.per_step = per_step
         self.y_dim, self.x_dim = find_spatial_dims(source)
+        self.splits = None if splits is None else np.asarray(splits, dtype=object)  # split names
 
     @property
     def valid(self) -> np.ndarray | None:
@@ -230,7 +233,7 @@ class ChipGrid(Sequence[Chip]):
             self.source, size=self.size, rows=self.rows[idx], cols=self.cols[idx],
             t0=_take(self.t0, idx), t1=_take(self.t1, idx), valid=valid, boundary=self.boundary,
             fill_value=self.fill_value, per_step=self.per_step, origin=self.origin,
-            band_kwargs=self.band_kwargs,
+            band_kwargs=self.band_kwargs, splits=_take(self.splits, idx),
         )
 
     def sample(self, n: int, *, seed: int | None = 0) -> ChipGrid:
@@ -337,6 +340,8 @@ class ChipGrid(Sequence[Chip]):
                 frame["time"] = self.source[TIME_DIM].values[self.t0]
         if self.valid is not None:
             frame["valid_fraction"] = self.valid
+        if self.splits is not None:
+            frame["split"] = self.splits.astype(str)
         if self.grid.crs is not None:
             from pyproj import Transformer
 

@@ -35,6 +35,8 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     "rioxarray": ("rioxarray", "pip install 'xgeo[geotiff]'"),
     "av": ("PyAV", "pip install av"),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
+    "geopandas": ("geopandas", "pip install 'xgeo[vector]'"),
+    "pyarrow": ("pyarrow", "pip install 'xgeo[vector]'"),
 }
 
 _VIDEO_CODEC_ID = "xgeo.video"  # xgeo_codecs.CODEC_ID, spelled here: the point is its absence

@@ -1,0 +1,331 @@
+"""Train/validation/test splits of a chip index, without leakage between them.
+
+:func:`split_chips` gives each chip of a :class:`~xgeo.chips.ChipGrid` a split name. Chips
+are first grouped into *units*, and whole units go to one split:
+
+* ``by="block"``: square (or ``(rows, cols)``) blocks of pixels; a chip belongs to the block
+  holding its centre pixel. Blocks are shuffled (seeded) and dealt, largest first, to the
+  split furthest below its target chip count, so the fractions are met as closely as whole
+  blocks allow. Neighbouring chips share a split unless they sit on a block boundary.
+* ``by="random"``: every chip is its own unit (the leaky baseline: neighbours straddle
+  splits).
+* ``by="time"``: the chips of one time window are a unit; units are dealt in time order,
+  the first split (in the order of ``fractions``) getting the earliest dates.
+
+Then no two chips of different splits may *share pixels*: where they would (overlapping
+chips, ``stride < size``, or chips closer than ``gap``), the chip of the larger split is
+dropped (splits are protected smallest fraction first, so test and validation sets stay
+whole and the buffer comes out of training). "Sharing" is measured in the dims the split
+separates: space for ``"block"`` (whatever the time windows), time steps for ``"time"``
+(wherever the chips are), space and time for ``"random"``. ``gap`` is a buffer in pixels
+(time steps for ``"time"``).
+
+Examples
+--------
+>>> labels, keep = split_labels(
+...     np.array([0, 0, 32, 32]), np.array([0, 32, 0, 32]), None, None, (32, 32),
+...     {"train": 0.5, "test": 0.5}, by="block", block=32, seed=0)
+>>> sorted(labels.tolist()), keep.tolist()
+(['test', 'test', 'train', 'train'], [True, True, True, True])
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ChipError
+
+__all__ = ["SPLIT_BY", "check_fractions", "split_labels", "shares_pixels", "split_chips",
+           "select_split", "split_fractions"]
+
+SplitBy = Literal["block", "random", "time"]
+SPLIT_BY: tuple[str, ...] = ("block", "random", "time")
+#: Default block edge, in chips: ``block=None`` means blocks of 4 x 4 chip sizes.
+DEFAULT_BLOCK_CHIPS = 4
+
+
+def check_fractions(fractions: Any) -> dict[str, float]:
+    """``fractions`` as a ``{name: fraction}`` dict, or :class:`~xgeo.errors.ChipError`.
+
+    Names are non-empty strings; fractions are finite, non-negative and sum to 1 (within
+    1e-6); at least one is positive.
+
+    Examples
+    --------
+    >>> check_fractions({"train": 0.8, "test": 0.2})
+    {'train': 0.8, 'test': 0.2}
+    >>> check_fractions({"train": 0.8, "test": 0.3})
+    Traceback (most recent call last):
+    ...
+    xgeo.errors.ChipError: fractions must sum to 1, got 1.1 ({'train': 0.8, 'test': 0.3})
+    """
+    if not isinstance(fractions, Mapping) or not fractions:
+        raise ChipError(
+            "fractions must be a non-empty dict of split name -> fraction, such as "
+            f"{{'train': 0.7, 'val': 0.15, 'test': 0.15}}; got {fractions!r}"
+        )
+    out: dict[str, float] = {}
+    for name, value in fractions.items():
+        if not isinstance(name, str) or not name:
+            raise ChipError(f"fractions: split names must be non-empty strings, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise ChipError(f"fractions[{name!r}] must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ChipError(f"fractions[{name!r}] must be finite and >= 0, got {value!r}")
+        out[name] = float(value)
+    total = sum(out.values())
+    if abs(total - 1) > 1e-6:
+        raise ChipError(f"fractions must sum to 1, got {round(total, 9)} ({fractions!r})")
+    return out
+
+
+def _block_shape(block: Any, size: tuple[int, int]) -> tuple[int, int]:
+    if block is None:
+        return size[0] * DEFAULT_BLOCK_CHIPS, size[1] * DEFAULT_BLOCK_CHIPS
+    pair = (block, block) if np.ndim(block) == 0 else tuple(block)
+    if len(pair) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0 for v in pair
+    ):
+        raise ChipError(
+            f"block must be a positive int (pixels) or a (rows, cols) pair of them, got {block!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _deal(units: np.ndarray, counts: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Split index of each unit, dealt in ``units`` order to the split furthest below target."""
+    got = np.zeros(targets.size)
+    out = np.empty(units.size, dtype=np.int64)
+    live = targets > 0
+    for i in units:
+        deficit = np.where(live, targets - got, -np.inf)
+        k = int(np.argmax(deficit))  # ties: the first split in the order given
+        out[i] = k
+        got[k] += counts[i]
+    return out
+
+
+def _in_time_order(counts: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Split index of each unit (already in time order): cut where the cumulative count
+    passes each split's cumulative target, a unit going where its middle chip falls."""
+    middle = (np.cumsum(counts) - counts / 2) / counts.sum()
+    edges = np.cumsum(fractions)[:-1]
+    return np.searchsorted(edges, middle, side="right")
+
+
+def shares_pixels(lo: np.ndarray, hi: np.ndarray, group: np.ndarray, order: Sequence[int],
+                  gap: np.ndarray) -> np.ndarray:
+    """True for boxes kept: a box of group ``order[k]`` is dropped when, grown by ``gap`` on
+    each side, it overlaps a kept box of a group earlier in ``order``.
+
+    ``lo``/``hi`` are ``(N, d)`` half-open integer boxes (d <= 3), ``gap`` a length-d array.
+    Boxes are painted on a grid compressed to their edges, and each query is four (or eight)
+    reads of a summed-area table, so the cost grows with the number of distinct edges, not
+    pixels.
+
+    Examples
+    --------
+    >>> lo, hi = np.array([[0], [5], [10]]), np.array([[6], [11], [16]])
+    >>> shares_pixels(lo, hi, np.array([0, 1, 1]), [0, 1], np.array([0])).tolist()
+    [True, False, True]
+    """
+    d = lo.shape[1]
+    edges = [np.unique(np.concatenate([lo[:, a], hi[:, a], lo[:, a] - gap[a], hi[:, a] + gap[a]]))
+             for a in range(d)]
+    ilo = np.column_stack([np.searchsorted(edges[a], lo[:, a]) for a in range(d)])
+    ihi = np.column_stack([np.searchsorted(edges[a], hi[:, a]) for a in range(d)])
+    qlo = np.column_stack([np.searchsorted(edges[a], lo[:, a] - gap[a]) for a in range(d)])
+    qhi = np.column_stack([np.searchsorted(edges[a], hi[:, a] + gap[a]) for a in range(d)])
+    shape = tuple(len(e) for e in edges)
+    corners = list(itertools.product((0, 1), repeat=d))
+    keep = np.ones(lo.shape[0], dtype=bool)
+    paint = np.zeros(tuple(n + 1 for n in shape), dtype=np.int64)
+    for k, g in enumerate(order):
+        members = np.flatnonzero(group == g)
+        if k:  # query against the groups before this one
+            cover = paint.copy()
+            for a in range(d):
+                np.cumsum(cover, axis=a, out=cover)
+            table = np.zeros(tuple(n + 1 for n in shape), dtype=np.int64)
+            table[(slice(1, None),) * d] = np.cumsum(
+                (cover[(slice(0, -1),) * d] > 0).astype(np.int64), axis=0)
+            for a in range(1, d):
+                np.cumsum(table, axis=a, out=table)
+            total = np.zeros(members.size, dtype=np.int64)
+            for corner in corners:
+                at = tuple(np.where(c, qhi[members, a], qlo[members, a])
+                           for a, c in enumerate(corner))
+                total += (-1) ** (d - sum(corner)) * table[at]
+            keep[members[total > 0]] = False
+        kept = members[keep[members]]
+        for corner in corners:  # difference array: +-1 at the 2^d corners of each kept box
+            at = tuple(np.where(c, ihi[kept, a], ilo[kept, a]) for a, c in enumerate(corner))
+            np.add.at(paint, at, (-1) ** sum(corner))
+    return keep
+
+
+def split_labels(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    t0: np.ndarray | None,
+    t1: np.ndarray | None,
+    size: tuple[int, int],
+    fractions: Any,
+    *,
+    by: SplitBy = "block",
+    block: int | Sequence[int] | None = None,
+    seed: int | None = 0,
+    gap: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(split name per chip, kept per chip)`` for windows at ``rows``/``cols`` (and time
+    windows ``t0:t1``); see the module docstring for the rules and :func:`split_chips`
+    for the arguments."""
+    shares = check_fractions(fractions)
+    if by not in SPLIT_BY:
+        raise ChipError(f"by must be one of {', '.join(map(repr, SPLIT_BY))}, got {by!r}")
+    if block is not None and by != "block":
+        raise ChipError(f"block= applies to by='block' only, not by={by!r}")
+    if isinstance(gap, bool) or not isinstance(gap, int | np.integer) or gap < 0:
+        raise ChipError(f"gap must be an int >= 0 (pixels, or time steps for by='time'), "
+                        f"got {gap!r}")
+    n = rows.size
+    if n == 0:
+        raise ChipError("cannot split an empty ChipGrid")
+    names = list(shares)
+    weights = np.array([shares[k] for k in names])
+    h, w = size
+    rng = np.random.default_rng(seed)
+    if by == "time":
+        if t0 is None:
+            raise ChipError("by='time' needs chips with a time dim (time windows); "
+                            "use by='block' or by='random'")
+        starts, unit = np.unique(t0, return_inverse=True)
+        counts = np.bincount(unit, minlength=starts.size)
+        if starts.size < np.count_nonzero(weights):
+            raise ChipError(f"only {starts.size} time windows for {np.count_nonzero(weights)} "
+                            "splits with a positive fraction")
+        assigned = _in_time_order(counts, weights)
+    else:
+        if by == "block":
+            by_, bx = _block_shape(block, size)
+            key = np.column_stack([(rows + h // 2) // by_, (cols + w // 2) // bx])
+            _, unit = np.unique(key, axis=0, return_inverse=True)
+            unit = unit.ravel()
+        else:
+            unit = np.arange(n)
+        counts = np.bincount(unit)
+        if counts.size < np.count_nonzero(weights):
+            raise ChipError(f"only {counts.size} blocks for {np.count_nonzero(weights)} splits "
+                            f"with a positive fraction: use a smaller block= (now {block!r})")
+        shuffled = rng.permutation(counts.size)
+        order = shuffled[np.argsort(-counts[shuffled], kind="stable")]  # largest first
+        assigned = _deal(order, counts, weights * n)
+    group = assigned[unit]
+    priority = sorted(range(len(names)), key=lambda k: weights[k])  # smallest kept whole
+    if by == "time":
+        lo, hi, pad = t0[:, None], t1[:, None], np.array([gap])
+    else:
+        lo, hi, pad = np.column_stack([rows, cols]), np.column_stack([rows + h, cols + w]), \
+            np.array([gap, gap])
+        if by == "random" and t0 is not None:
+            lo, hi, pad = np.column_stack([t0, lo]), np.column_stack([t1, hi]), np.r_[0, pad]
+    keep = shares_pixels(np.asarray(lo), np.asarray(hi), group, priority, pad)
+    return np.array(names, dtype=object)[group], keep
+
+
+def split_chips(chips: Any, fractions: Mapping[str, float], *, by: SplitBy = "block",
+                block: int | Sequence[int] | None = None, seed: int | None = 0,
+                gap: int = 0) -> Any:
+    """The chips of ``chips`` that survive the split, each recorded with its split name.
+
+    Parameters
+    ----------
+    chips
+        A :class:`~xgeo.chips.ChipGrid`.
+    fractions
+        ``{name: fraction}``, e.g. ``{"train": 0.7, "val": 0.15, "test": 0.15}``: fractions
+        of the chips, >= 0, summing to 1.
+    by
+        ``"block"`` (spatial blocks, the default), ``"random"`` (per chip) or ``"time"``
+        (whole time windows, earliest to the first split).
+    block
+        Block size in pixels for ``by="block"``: an int, or ``(rows, cols)``; default 4 x 4
+        chip sizes. The whole-block fractions are reported by :func:`split_fractions`.
+    seed
+        Seeds the shuffle of blocks (or chips): the same seed gives the same split.
+    gap
+        Buffer between chips of different splits, in pixels (time steps for ``by="time"``);
+        0 still drops chips that would share pixels with another split.
+
+    Returns
+    -------
+    ChipGrid
+        The kept chips, in their order, with :attr:`~xgeo.chips.ChipGrid.splits` set.
+
+    Raises
+    ------
+    ChipError
+        Bad ``fractions`` (not a dict, negative, not summing to 1), unknown ``by``, bad
+        ``block``/``gap``, ``by="time"`` without time windows, fewer units than splits.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> chips = xgeo.datasets.sentinel2_cube().geo.chips(16, variable="reflectance", time=5)
+    >>> parts = split_chips(chips, {"train": 0.75, "test": 0.25}, block=32, seed=1)
+    >>> {name: round(f, 3) for name, f in split_fractions(parts).items()}
+    {'test': 0.245, 'train': 0.755}
+    """
+    labels, keep = split_labels(chips.rows, chips.cols, chips.t0, chips.t1, chips.size,
+                                fractions, by=by, block=block, seed=seed, gap=gap)
+    out = chips.subset(np.flatnonzero(keep))
+    out.splits = labels[keep]
+    return out
+
+
+def select_split(chips: Any, split: str | Sequence[str]) -> Any:
+    """The chips of split ``split`` (a name or several), in their order.
+
+    Raises
+    ------
+    ChipError
+        When the chips have no splits or a name is not one of them.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> chips = xgeo.datasets.sentinel2_cube().geo.chips(16, variable="reflectance", time=5)
+    >>> parts = split_chips(chips, {"train": 0.75, "test": 0.25}, block=32, seed=1)
+    >>> len(select_split(parts, "train")), len(select_split(parts, ["train", "test"]))
+    (37, 49)
+    """
+    if chips.splits is None:
+        raise ChipError("these chips have no splits: make them with chips.split(...) first")
+    wanted = [split] if isinstance(split, str) else list(split)
+    present = sorted(set(chips.splits.tolist()))
+    unknown = [s for s in wanted if s not in present]
+    if unknown:
+        raise ChipError(f"split={unknown[0]!r} is not a split of these chips; they have "
+                        f"{present}")
+    return chips.subset(np.flatnonzero(np.isin(chips.splits, wanted)))
+
+
+def split_fractions(chips: Any) -> dict[str, float]:
+    """The achieved fraction of chips in each split (names sorted), after any drops.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> chips = xgeo.datasets.sentinel2_cube().geo.chips(16, variable="reflectance", time=5)
+    >>> split_fractions(split_chips(chips, {"a": 0.5, "b": 0.5}, by="random"))  # 25 + 24
+    {'a': 0.5102040816326531, 'b': 0.4897959183673469}
+    """
+    if chips.splits is None:
+        raise ChipError("these chips have no splits: make them with chips.split(...) first")
+    names, counts = np.unique(chips.splits.astype(str), return_counts=True)
+    return {str(k): float(c) / len(chips) for k, c in zip(names, counts, strict=True)}
