@@ -235,6 +235,13 @@ def split_labels(
         if by == "random" and t0 is not None:
             lo, hi, pad = np.column_stack([t0, lo]), np.column_stack([t1, hi]), np.r_[0, pad]
     keep = shares_pixels(np.asarray(lo), np.asarray(hi), group, priority, pad)
+    for k in np.flatnonzero(weights):
+        if not keep[group == k].any():
+            lost = "got no chips" if not (group == k).any() else "lost all its chips"
+            raise ChipError(
+                f"split {names[k]!r} {lost} (to whole {by} units, or to chips it would share "
+                f"pixels with in other splits): use a smaller block=, a smaller gap= or "
+                "chips that do not overlap")
     return np.array(names, dtype=object)[group], keep
 
 
