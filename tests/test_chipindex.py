@@ -46,6 +46,8 @@ def test_block_split_shares_no_pixel_between_splits(sample, gap):
     chips = sample.geo.chips(24, stride=8, variable="reflectance")  # one chip per date
     parts = chips.split(FRACTIONS, block=40, seed=3, gap=gap)  # no place in two splits
     assert set(parts.splits) == {"train", "val", "test"} and len(parts) < len(chips)
+    for name, fraction in parts.split_fractions().items():  # 13 x 13 places in 9 blocks
+        assert abs(fraction - FRACTIONS[name]) < 0.06
     plain = footprints(parts, (101, 100))
     grown = footprints(parts, (101, 100), pad=gap)
     for a in plain:
@@ -114,8 +116,11 @@ def test_time_split_is_chronological_without_shared_steps(sample):
     for t0, t1, s in zip(parts.t0, parts.t1, parts.splits, strict=True):
         steps[s] |= set(range(t0, t1))
     assert steps == {"train": {0, 1, 2}, "test": {3, 4}}
-    with pytest.raises(ChipError, match="'test' lost all its chips"):
-        windows.split({"train": 0.5, "test": 0.5}, by="time", gap=1)
+    parts = windows.split({"train": 0.5, "test": 0.5}, by="time", gap=1)  # a date between
+    assert parts.split_fractions() == {"test": 0.5, "train": 0.5}
+    assert set(parts.where(split="train").t1) == {2} and set(parts.where(split="test").t0) == {3}
+    with pytest.raises(ChipError, match="'test' (lost all its|got no) chips"):
+        windows.split({"train": 0.5, "test": 0.5}, by="time", gap=3)
 
 
 def test_split_survives_subset_sample_and_selection(sample):

@@ -6,7 +6,8 @@ are first grouped into *units*, and whole units go to one split:
 * ``by="block"``: square (or ``(rows, cols)``) blocks of pixels; a chip belongs to the block
   holding its centre pixel. Blocks are shuffled (seeded) and dealt, largest first, to the
   split furthest below its target chip count, so the fractions are met as closely as whole
-  blocks allow. Neighbouring chips share a split unless they sit on a block boundary.
+  blocks allow (after the drops below: the blocks are dealt again, up to
+  :data:`REBALANCE_ROUNDS` times, with the targets of the splits that lost chips raised). Neighbouring chips share a split unless they sit on a block boundary.
 * ``by="random"``: every chip is its own unit (the leaky baseline: neighbours straddle
   splits).
 * ``by="time"``: the chips of one time window are a unit; units are dealt in time order,
@@ -34,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +49,8 @@ SplitBy = Literal["block", "random", "time"]
 SPLIT_BY: tuple[str, ...] = ("block", "random", "time")
 #: Default block edge, in chips: ``block=None`` means blocks of 4 x 4 chip sizes.
 DEFAULT_BLOCK_CHIPS = 4
+#: Deals tried at most, each with targets corrected by the chips the previous one dropped.
+REBALANCE_ROUNDS = 8
 
 
 def check_fractions(fractions: Any) -> dict[str, float]:
@@ -97,11 +101,13 @@ def _block_shape(block: Any, size: tuple[int, int]) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _deal(units: np.ndarray, counts: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Split index of each unit, dealt in ``units`` order to the split furthest below target."""
+def _deal(units: np.ndarray, counts: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Split index of each unit, dealt in ``units`` order to the split furthest below its
+    target chip count (``fractions`` of the chips)."""
+    targets = fractions * counts.sum()
     got = np.zeros(targets.size)
     out = np.empty(units.size, dtype=np.int64)
-    live = targets > 0
+    live = fractions > 0
     for i in units:
         deficit = np.where(live, targets - got, -np.inf)
         k = int(np.argmax(deficit))  # ties: the first split in the order given
@@ -209,7 +215,7 @@ def split_labels(
         if starts.size < np.count_nonzero(weights):
             raise ChipError(f"only {starts.size} time windows for {np.count_nonzero(weights)} "
                             "splits with a positive fraction")
-        assigned = _in_time_order(counts, weights)
+        deal = partial(_in_time_order, counts)
     else:
         if by == "block":
             by_, bx = _block_shape(block, size)
@@ -224,8 +230,7 @@ def split_labels(
                             f"with a positive fraction: use a smaller block= (now {block!r})")
         shuffled = rng.permutation(counts.size)
         order = shuffled[np.argsort(-counts[shuffled], kind="stable")]  # largest first
-        assigned = _deal(order, counts, weights * n)
-    group = assigned[unit]
+        deal = partial(_deal, order, counts)
     priority = sorted(range(len(names)), key=lambda k: weights[k])  # smallest kept whole
     if by == "time":
         lo, hi, pad = t0[:, None], t1[:, None], np.array([gap])
@@ -234,7 +239,22 @@ def split_labels(
             np.array([gap, gap])
         if by == "random" and t0 is not None:
             lo, hi, pad = np.column_stack([t0, lo]), np.column_stack([t1, hi]), np.r_[0, pad]
-    keep = shares_pixels(np.asarray(lo), np.asarray(hi), group, priority, pad)
+    # The chips dropped at the borders between splits come mostly out of the larger splits:
+    # deal again with their targets raised by what they lost, keeping the closest outcome.
+    best, wanted = None, weights
+    for _ in range(REBALANCE_ROUNDS):
+        group = deal(wanted)[unit]
+        keep = shares_pixels(np.asarray(lo), np.asarray(hi), group, priority, pad)
+        got = np.bincount(group[keep], minlength=weights.size) / max(keep.sum(), 1)
+        score = (np.count_nonzero((got == 0) & (weights > 0)), np.abs(got - weights).sum())
+        if best is None or score < best[0]:
+            best = (score, group, keep)
+        if score[1] < 1e-9:
+            break
+        factor = np.clip(weights / np.maximum(got, 1e-9), 0.5, 2.0)
+        wanted = np.where(weights > 0, wanted * factor, 0)
+        wanted = wanted / wanted.sum()
+    _, group, keep = best
     for k in np.flatnonzero(weights):
         if not keep[group == k].any():
             lost = "got no chips" if not (group == k).any() else "lost all its chips"
