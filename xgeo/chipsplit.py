@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import ChipError
 
-__all__ = ["SPLIT_BY", "check_fractions", "split_labels", "shares_pixels", "split_chips",
+__all__ = ["SPLIT_BY", "Boxes", "check_fractions", "split_labels", "shares_pixels", "split_chips",
            "select_split", "split_fractions"]
 
 SplitBy = Literal["block", "random", "time"]
@@ -103,16 +103,16 @@ def _block_shape(block: Any, size: tuple[int, int]) -> tuple[int, int]:
 
 def _deal(units: np.ndarray, counts: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """Split index of each unit, dealt in ``units`` order to the split furthest below its
-    target chip count (``fractions`` of the chips)."""
-    targets = fractions * counts.sum()
-    got = np.zeros(targets.size)
+    target chip count (``fractions`` of the chips; ties: the first split in the order given)."""
+    total = float(counts.sum())
+    live = [k for k in range(fractions.size) if fractions[k] > 0]
+    deficit = [float(fractions[k]) * total for k in range(fractions.size)]
+    size = counts.tolist()
     out = np.empty(units.size, dtype=np.int64)
-    live = fractions > 0
-    for i in units:
-        deficit = np.where(live, targets - got, -np.inf)
-        k = int(np.argmax(deficit))  # ties: the first split in the order given
+    for i in units.tolist():  # plain floats: a Python loop over many units stays fast
+        k = max(live, key=deficit.__getitem__)
         out[i] = k
-        got[k] += counts[i]
+        deficit[k] -= size[i]
     return out
 
 
@@ -124,15 +124,64 @@ def _in_time_order(counts: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, middle, side="right")
 
 
+class Boxes:
+    """Half-open integer boxes ``lo``/``hi`` (``(N, d)``, d <= 3) on a grid compressed to
+    their edges (and their edges moved out by ``gap``, a length-d array), made once and
+    queried by :meth:`kept` for any grouping."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray, gap: np.ndarray) -> None:
+        d = lo.shape[1]
+        edges = [np.unique(np.concatenate([lo[:, a], hi[:, a], lo[:, a] - gap[a],
+                                           hi[:, a] + gap[a]])) for a in range(d)]
+        at = [np.searchsorted(edges[a], np.stack([lo[:, a], hi[:, a], lo[:, a] - gap[a],
+                                                  hi[:, a] + gap[a]])) for a in range(d)]
+        self.paint_at = [np.stack([at[a][0] for a in range(d)]),  # box: cells [lo, hi)
+                         np.stack([at[a][1] for a in range(d)])]
+        self.query_at = [np.stack([at[a][2] for a in range(d)]),  # grown box
+                         np.stack([at[a][3] for a in range(d)])]
+        self.shape = tuple(len(e) + 1 for e in edges)
+        self.corners = list(itertools.product((0, 1), repeat=d))
+
+    def _reads(self, which: list[np.ndarray], members: np.ndarray, corner: tuple) -> tuple:
+        return tuple(which[c][a, members] for a, c in enumerate(corner))
+
+    def kept(self, group: np.ndarray, order: Sequence[int]) -> np.ndarray:
+        """True for boxes kept: a box of group ``order[k]`` is dropped when, grown by the gap,
+        it overlaps a kept box of a group earlier in ``order``."""
+        d = len(self.shape)
+        keep = np.ones(group.size, dtype=bool)
+        paint = np.zeros(self.shape, dtype=np.int64)
+        inner = (slice(0, -1),) * d
+        for k, g in enumerate(order):
+            members = np.flatnonzero(group == g)
+            if k:  # a summed-area table of the cells covered so far: 2^d reads per box
+                cover = paint
+                for a in range(d):
+                    cover = np.cumsum(cover, axis=a)
+                table = np.zeros(self.shape, dtype=np.int64)
+                table[(slice(1, None),) * d] = cover[inner] > 0
+                for a in range(d):
+                    np.cumsum(table, axis=a, out=table)
+                total = np.zeros(members.size, dtype=np.int64)
+                for corner in self.corners:
+                    sign = (-1) ** (d - sum(corner))
+                    total += sign * table[self._reads(self.query_at, members, corner)]
+                keep[members[total > 0]] = False
+            kept = members[keep[members]]
+            for corner in self.corners:  # difference array: +-1 at the 2^d corners of a box
+                np.add.at(paint, self._reads(self.paint_at, kept, corner), (-1) ** sum(corner))
+        return keep
+
+
 def shares_pixels(lo: np.ndarray, hi: np.ndarray, group: np.ndarray, order: Sequence[int],
                   gap: np.ndarray) -> np.ndarray:
     """True for boxes kept: a box of group ``order[k]`` is dropped when, grown by ``gap`` on
     each side, it overlaps a kept box of a group earlier in ``order``.
 
     ``lo``/``hi`` are ``(N, d)`` half-open integer boxes (d <= 3), ``gap`` a length-d array.
-    Boxes are painted on a grid compressed to their edges, and each query is four (or eight)
-    reads of a summed-area table, so the cost grows with the number of distinct edges, not
-    pixels.
+    Boxes are painted on a grid compressed to their edges (:class:`Boxes`), and each query is
+    four (or eight) reads of a summed-area table, so the cost grows with the number of
+    distinct edges, not pixels.
 
     Examples
     --------
@@ -140,39 +189,7 @@ def shares_pixels(lo: np.ndarray, hi: np.ndarray, group: np.ndarray, order: Sequ
     >>> shares_pixels(lo, hi, np.array([0, 1, 1]), [0, 1], np.array([0])).tolist()
     [True, False, True]
     """
-    d = lo.shape[1]
-    edges = [np.unique(np.concatenate([lo[:, a], hi[:, a], lo[:, a] - gap[a], hi[:, a] + gap[a]]))
-             for a in range(d)]
-    ilo = np.column_stack([np.searchsorted(edges[a], lo[:, a]) for a in range(d)])
-    ihi = np.column_stack([np.searchsorted(edges[a], hi[:, a]) for a in range(d)])
-    qlo = np.column_stack([np.searchsorted(edges[a], lo[:, a] - gap[a]) for a in range(d)])
-    qhi = np.column_stack([np.searchsorted(edges[a], hi[:, a] + gap[a]) for a in range(d)])
-    shape = tuple(len(e) for e in edges)
-    corners = list(itertools.product((0, 1), repeat=d))
-    keep = np.ones(lo.shape[0], dtype=bool)
-    paint = np.zeros(tuple(n + 1 for n in shape), dtype=np.int64)
-    for k, g in enumerate(order):
-        members = np.flatnonzero(group == g)
-        if k:  # query against the groups before this one
-            cover = paint.copy()
-            for a in range(d):
-                np.cumsum(cover, axis=a, out=cover)
-            table = np.zeros(tuple(n + 1 for n in shape), dtype=np.int64)
-            table[(slice(1, None),) * d] = np.cumsum(
-                (cover[(slice(0, -1),) * d] > 0).astype(np.int64), axis=0)
-            for a in range(1, d):
-                np.cumsum(table, axis=a, out=table)
-            total = np.zeros(members.size, dtype=np.int64)
-            for corner in corners:
-                at = tuple(np.where(c, qhi[members, a], qlo[members, a])
-                           for a, c in enumerate(corner))
-                total += (-1) ** (d - sum(corner)) * table[at]
-            keep[members[total > 0]] = False
-        kept = members[keep[members]]
-        for corner in corners:  # difference array: +-1 at the 2^d corners of each kept box
-            at = tuple(np.where(c, ihi[kept, a], ilo[kept, a]) for a, c in enumerate(corner))
-            np.add.at(paint, at, (-1) ** sum(corner))
-    return keep
+    return Boxes(lo, hi, gap).kept(group, order)
 
 
 def split_labels(
@@ -241,15 +258,16 @@ def split_labels(
             lo, hi, pad = np.column_stack([t0, lo]), np.column_stack([t1, hi]), np.r_[0, pad]
     # The chips dropped at the borders between splits come mostly out of the larger splits:
     # deal again with their targets raised by what they lost, keeping the closest outcome.
+    boxes = Boxes(np.asarray(lo), np.asarray(hi), pad)
     best, wanted = None, weights
     for _ in range(REBALANCE_ROUNDS):
         group = deal(wanted)[unit]
-        keep = shares_pixels(np.asarray(lo), np.asarray(hi), group, priority, pad)
+        keep = boxes.kept(group, priority)
         got = np.bincount(group[keep], minlength=weights.size) / max(keep.sum(), 1)
         score = (np.count_nonzero((got == 0) & (weights > 0)), np.abs(got - weights).sum())
         if best is None or score < best[0]:
             best = (score, group, keep)
-        if score[1] < 1e-9:
+        if keep.all():  # nothing dropped: this is the deal's best
             break
         factor = np.clip(weights / np.maximum(got, 1e-9), 0.5, 2.0)
         wanted = np.where(weights > 0, wanted * factor, 0)
