@@ -273,6 +273,11 @@ def test_index_file_errors(sample, cube, tmp_path):
     chips.to_parquet(tmp_path / "s.parquet")
     with pytest.raises(ChipError, match="not the one the chip index was made from"):
         ChipGrid.from_parquet(tmp_path / "s.parquet", obj=cube.isel(y=slice(0, 90)))
+    with pytest.raises(ChipError, match="or other dates"):
+        ChipGrid.from_parquet(tmp_path / "s.parquet",
+                              obj=cube.assign_coords(time=cube.time + np.timedelta64(1, "D")))
+    with pytest.raises(ChipError, match="bands"):
+        ChipGrid.from_parquet(tmp_path / "s.parquet", obj=cube.sel(band=["B02", "B03"]))
     assert not (tmp_path / "x.parquet").exists()
 
 

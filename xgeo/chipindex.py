@@ -7,7 +7,7 @@ when the chips have one (``time_start``/``time_stop``: step indices, ``time``/``
 the dates of its first and last step), ``split``, ``valid_fraction`` (when known) and, with
 ``label=``, the number of pixels of each class (``count_<class>``). The Parquet key-value
 metadata :data:`METADATA_KEY` records what rebuilds the grid: chip size and stride, the
-source grid (transform, CRS, shape), dims, band labels, the fill value and, when the chips
+source grid (transform, CRS, shape), dims, band labels, dates, the fill value and, when the chips
 were made from a file or store, its path and the ``variable``/``variables``/``bands`` that
 chose the channels. :func:`read_chip_index` reads it back into an equal ChipGrid.
 
@@ -136,6 +136,16 @@ def _source_path(chips: Any) -> str | None:
     return None
 
 
+def _time_labels(arr: xr.DataArray) -> list[str] | None:
+    """The time coordinate as strings (ISO dates), or None when there is none."""
+    if TIME_DIM not in arr.coords:
+        return None
+    values = np.asarray(arr[TIME_DIM].values)
+    if values.dtype.kind == "M":
+        return np.datetime_as_string(values).tolist()
+    return [str(v) for v in values.tolist()]
+
+
 def _fill_json(value: Any) -> Any:
     value = np.asarray(value).item()
     return "NaN" if isinstance(value, float) and np.isnan(value) else value
@@ -157,6 +167,7 @@ def _metadata(chips: Any, classes: list[dict] | None) -> dict[str, Any]:
         "dims": [str(chips.y_dim), str(chips.x_dim)],
         "bands": np.asarray(src[BAND_DIM].values).tolist() if BAND_DIM in src.coords else None,
         "time_steps": int(src.sizes[TIME_DIM]) if TIME_DIM in src.dims else None,
+        "times": _time_labels(src),
         "time_window": length,
         "source": {"path": _source_path(chips), "band_kwargs": chips.band_kwargs},
         "splits": None if chips.splits is None else sorted(set(chips.splits.tolist())),
@@ -226,11 +237,13 @@ def _source_array(obj: Any, meta: Mapping[str, Any]) -> xr.DataArray:
     bands = np.asarray(arr[BAND_DIM].values).tolist() if BAND_DIM in arr.coords else None
     steps = arr.sizes.get(TIME_DIM)
     if not read_grid(arr).almost_equal(expected) or read_grid(arr).crs != expected.crs \
-            or bands != meta["bands"] or steps != meta["time_steps"]:
+            or bands != meta["bands"] or steps != meta["time_steps"] \
+            or _time_labels(arr) != meta["times"]:
         raise ChipError(
             f"the object is not the one the chip index was made from (grid {read_grid(arr)}, "
             f"bands {bands}, {steps} time steps; the index has {expected}, bands "
-            f"{meta['bands']}, {meta['time_steps']} time steps): pass obj= that matches")
+            f"{meta['bands']}, {meta['time_steps']} time steps; or other dates): pass obj= that "
+        "matches")
     return arr
 
 
