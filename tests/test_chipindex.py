@@ -265,6 +265,11 @@ def test_index_file_errors(sample, cube, tmp_path):
         tmp_path / "plain.parquet")
     with pytest.raises(ChipError, match="not an xgeo chip index"):
         ChipGrid.from_parquet(tmp_path / "plain.parquet")
+    (tmp_path / "text.parquet").write_text("not parquet")
+    with pytest.raises(ChipError, match="cannot read chip index .*text.parquet"):
+        ChipGrid.from_parquet(tmp_path / "text.parquet")
+    with pytest.raises(FileNotFoundError, match="no chip index file at .*none.parquet"):
+        ChipGrid.from_parquet(tmp_path / "none.parquet")
     memory = make_chips(sample.reflectance.load() * 1, 32, time=5)
     memory.to_parquet(tmp_path / "m.parquet")
     with pytest.raises(ChipError, match="records no source file"):

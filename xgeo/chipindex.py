@@ -242,8 +242,8 @@ def _source_array(obj: Any, meta: Mapping[str, Any]) -> xr.DataArray:
         raise ChipError(
             f"the object is not the one the chip index was made from (grid {read_grid(arr)}, "
             f"bands {bands}, {steps} time steps; the index has {expected}, bands "
-            f"{meta['bands']}, {meta['time_steps']} time steps; or other dates): pass obj= that "
-        "matches")
+            f"{meta['bands']}, {meta['time_steps']} time steps; or other dates): pass obj= "
+            "that matches")
     return arr
 
 
@@ -254,11 +254,15 @@ def read_chip_index(cls: type, path: str | os.PathLike, obj: Any = None) -> Any:
 
     Raises
     ------
+    FileNotFoundError
+        No file at ``path``.
     ChipError
-        The file is not a chip index, there is no recorded source and no ``obj``, or ``obj``
+        The file is not a chip index (or not Parquet), there is no recorded source and no ``obj``, or ``obj``
         (or the reopened source) does not match the recorded grid and bands.
     """
     pq = require("pyarrow.parquet", "reading a chip index (GeoParquet)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no chip index file at {path}")
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:
