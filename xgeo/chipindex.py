@@ -181,12 +181,31 @@ def write_chip_index(chips: Any, path: str | os.PathLike, *, label: xr.DataArray
 
     The file is replaced if it exists (written to a temporary name, then renamed).
 
+    Parameters
+    ----------
+    chips
+        A :class:`~xgeo.chips.ChipGrid`.
+    path
+        The ``.parquet`` file to write.
+    label
+        A 2-D categorical DataArray on the chips' grid: per-class pixel counts per chip.
+
     Raises
     ------
     MissingDependencyError
         geopandas/pyarrow are not installed (``pip install 'xgeo[vector]'``).
     ChipError
         A bad ``label`` (see :func:`label_counts`).
+
+    Examples
+    --------
+    >>> import tempfile, xgeo
+    >>> from xgeo.chips import ChipGrid
+    >>> chips = xgeo.datasets.sentinel2_cube().geo.chips(50, variable="reflectance", time=5)
+    >>> path = tempfile.mkdtemp() + "/chips.parquet"
+    >>> write_chip_index(chips, path)
+    >>> len(read_chip_index(ChipGrid, path))  # 3 x 2 chips, the last row padded
+    6
     """
     require("geopandas", "writing a chip index (GeoParquet)")
     pq = require("pyarrow.parquet", "writing a chip index (GeoParquet)")
@@ -250,7 +269,21 @@ def _source_array(obj: Any, meta: Mapping[str, Any]) -> xr.DataArray:
 def read_chip_index(cls: type, path: str | os.PathLike, obj: Any = None) -> Any:
     """The ChipGrid (of class ``cls``) that :func:`write_chip_index` wrote at ``path``.
 
-    ``obj`` is the object the chips were made from; None reopens the recorded source path.
+    Parameters
+    ----------
+    cls
+        The class to build (:class:`~xgeo.chips.ChipGrid`).
+    path
+        A file written by :func:`write_chip_index`.
+    obj
+        The object the chips were made from; None reopens the recorded source path (a
+        netCDF file or Zarr store, lazily with dask). Its grid, bands and dates must be the
+        recorded ones.
+
+    Returns
+    -------
+    ChipGrid
+        Equal (:meth:`ChipIndexMethods.equals`) to the one written.
 
     Raises
     ------
@@ -259,6 +292,10 @@ def read_chip_index(cls: type, path: str | os.PathLike, obj: Any = None) -> Any:
     ChipError
         The file is not a chip index (or not Parquet), there is no recorded source and no ``obj``, or ``obj``
         (or the reopened source) does not match the recorded grid and bands.
+
+    Examples
+    --------
+    See :func:`write_chip_index`.
     """
     pq = require("pyarrow.parquet", "reading a chip index (GeoParquet)")
     if not Path(path).is_file():
@@ -307,7 +344,19 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 
 class ChipIndexMethods:
-    """Splits and the index file, as methods of :class:`~xgeo.chips.ChipGrid`."""
+    """Splits and the index file, as methods of :class:`~xgeo.chips.ChipGrid`.
+
+    ``splits`` is the split name of each chip (an object array), or None before
+    :meth:`split`.
+
+    Examples
+    --------
+    >>> import xgeo
+    >>> chips = xgeo.datasets.sentinel2_cube().geo.chips(20, variable="reflectance", time=5)
+    >>> parts = chips.split({"train": 0.8, "test": 0.2}, block=40, seed=0)
+    >>> len(parts.where(split="test")), parts.split_fractions()["test"]
+    (6, 0.2)
+    """
 
     splits: np.ndarray | None = None
 

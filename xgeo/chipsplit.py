@@ -127,7 +127,14 @@ def _in_time_order(counts: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 class Boxes:
     """Half-open integer boxes ``lo``/``hi`` (``(N, d)``, d <= 3) on a grid compressed to
     their edges (and their edges moved out by ``gap``, a length-d array), made once and
-    queried by :meth:`kept` for any grouping."""
+    queried by :meth:`kept` for any grouping.
+
+    Examples
+    --------
+    >>> boxes = Boxes(np.array([[0, 0], [0, 8]]), np.array([[10, 10], [10, 18]]), np.array([0, 0]))
+    >>> boxes.kept(np.array([0, 1]), [0, 1]).tolist(), boxes.kept(np.array([0, 0]), [0]).tolist()
+    ([True, False], [True, True])
+    """
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray, gap: np.ndarray) -> None:
         d = lo.shape[1]
@@ -206,8 +213,35 @@ def split_labels(
     gap: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(split name per chip, kept per chip)`` for windows at ``rows``/``cols`` (and time
-    windows ``t0:t1``); see the module docstring for the rules and :func:`split_chips`
-    for the arguments."""
+    windows ``t0:t1``); see the module docstring for the rules.
+
+    Parameters
+    ----------
+    rows, cols, t0, t1
+        Window offsets in pixels and time windows (step indices; None without time), one per
+        chip, as :class:`~xgeo.chips.ChipGrid` holds them.
+    size
+        Chip size ``(rows, cols)`` in pixels.
+    fractions, by, block, seed, gap
+        As for :func:`split_chips`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The split name of every chip (object array) and whether it is kept (bool).
+
+    Raises
+    ------
+    ChipError
+        As :func:`split_chips`.
+
+    Examples
+    --------
+    >>> names, keep = split_labels(np.array([0, 0, 0]), np.array([0, 8, 16]), None, None,
+    ...                            (8, 16), {"a": 0.5, "b": 0.5}, by="random", seed=2)
+    >>> names.tolist(), keep.tolist()  # the middle chip overlaps both of the others
+    (['a', 'b', 'a'], [True, False, True])
+    """
     shares = check_fractions(fractions)
     if by not in SPLIT_BY:
         raise ChipError(f"by must be one of {', '.join(map(repr, SPLIT_BY))}, got {by!r}")
