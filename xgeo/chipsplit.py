@@ -237,10 +237,10 @@ def split_labels(
 
     Examples
     --------
-    >>> names, keep = split_labels(np.array([0, 0, 0]), np.array([0, 8, 16]), None, None,
-    ...                            (8, 16), {"a": 0.5, "b": 0.5}, by="random", seed=2)
-    >>> names.tolist(), keep.tolist()  # the middle chip overlaps both of the others
-    (['a', 'b', 'a'], [True, False, True])
+    >>> names, keep = split_labels(np.zeros(4, int), np.array([0, 16, 32, 40]), None, None,
+    ...                            (16, 16), {"a": 0.5, "b": 0.5}, by="random", seed=0)
+    >>> names.tolist(), keep.tolist()  # the last chip overlaps the third, of the other split
+    (['b', 'a', 'a', 'b'], [True, True, True, False])
     """
     shares = check_fractions(fractions)
     if by not in SPLIT_BY:
