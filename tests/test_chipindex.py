@@ -78,6 +78,12 @@ def test_block_split_keeps_blocks_whole_and_reports_fractions(sample):
         assert abs(got[name] - want) <= largest_block
 
 
+def test_few_large_blocks_still_give_every_split_a_block(sample):
+    chips = sample.geo.chips(32, variable="reflectance", time=2)  # 4 x 4 places, 2 windows
+    parts = chips.split(FRACTIONS, block=64, seed=1)  # 4 blocks of 8 chips for 3 splits
+    assert parts.split_fractions() == {"test": 0.25, "train": 0.5, "val": 0.25}
+
+
 def test_split_is_deterministic_and_seeded(sample):
     chips = sample.geo.chips(10, variable="reflectance")
     a = chips.split(FRACTIONS, block=20, seed=7)
@@ -291,3 +297,20 @@ def test_missing_vector_extra_says_how_to_install(sample, tmp_path, monkeypatch)
     chips = sample.geo.chips(32, variable="reflectance", time=5)
     with pytest.raises(MissingDependencyError, match=r"pip install 'xgeo\[vector\]'"):
         chips.to_parquet(tmp_path / "c.parquet")
+
+
+def test_a_split_read_back_from_the_index_feeds_a_chip_dataset(sample, tmp_path):
+    torch = pytest.importorskip("torch")
+    from xgeo.torch import ChipDataset
+
+    store = tmp_path / "s2.zarr"
+    sample[["reflectance"]].geo.to_zarr(store)
+    chips = xgeo.open_dataset(store).geo.chips(32, variable="reflectance", time=2)
+    chips.split(FRACTIONS, block=64, seed=1).to_parquet(tmp_path / "chips.parquet")
+    train = ChipGrid.from_parquet(tmp_path / "chips.parquet").where(split="train")
+    dset = ChipDataset(train)
+    assert dset.kind == "zarr" and len(dset) == len(train) > 0
+    sample0 = dset[0]
+    assert isinstance(sample0["image"], torch.Tensor)
+    np.testing.assert_array_equal(sample0["image"].numpy(), train.read(0))
+    np.testing.assert_allclose(sample0["bounds"], train[0].bounds, rtol=0, atol=1e-6)

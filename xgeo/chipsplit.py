@@ -290,8 +290,9 @@ def split_labels(
             np.array([gap, gap])
         if by == "random" and t0 is not None:
             lo, hi, pad = np.column_stack([t0, lo]), np.column_stack([t1, hi]), np.r_[0, pad]
-    # The chips dropped at the borders between splits come mostly out of the larger splits:
-    # deal again with their targets raised by what they lost, keeping the closest outcome.
+    # The chips dropped at the borders between splits come mostly out of the larger splits,
+    # and a few large blocks can leave a split empty: deal again with the targets of the
+    # splits short of theirs raised, keeping the closest outcome (no empty split first).
     boxes = Boxes(np.asarray(lo), np.asarray(hi), pad)
     best, wanted = None, weights
     for _ in range(REBALANCE_ROUNDS):
@@ -301,7 +302,7 @@ def split_labels(
         score = (np.count_nonzero((got == 0) & (weights > 0)), np.abs(got - weights).sum())
         if best is None or score < best[0]:
             best = (score, group, keep)
-        if keep.all():  # nothing dropped: this is the deal's best
+        if keep.all() and not score[0]:  # nothing dropped, no split empty: the deal's best
             break
         factor = np.clip(weights / np.maximum(got, 1e-9), 0.5, 2.0)
         wanted = np.where(weights > 0, wanted * factor, 0)
