@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics",
                  "xgeo.masks",
                  "xgeo.labels", "xgeo.pointchips",
+                 "xgeo.chipsplit", "xgeo.chipindex",
                  )),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
             "xgeo.stacking.*",

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .bands import BAND_DIM, band_array
+from .chipindex import ChipIndexMethods
 from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
@@ -135,7 +136,7 @@ class Chip:
         return self.grid.geographic_bounds()
 
 
-class ChipGrid(Sequence[Chip]):
+class ChipGrid(ChipIndexMethods, Sequence[Chip]):
     """Windows over a datacube: positions, time slices, validity. No pixels are held.
 
     Build one with :func:`make_chips` (or ``obj.geo.chips(...)``). ``origin`` is the object the
@@ -177,7 +178,7 @@ class ChipGrid(Sequence[Chip]):
         # True when chips were made one per time step (time=None): images are [C, H, W].
         self.per_step = per_step
         self.y_dim, self.x_dim = find_spatial_dims(source)
-        self.columns = {k: np.asarray(v) for k, v in (columns or {}).items()}  # chip table
+        self.columns = {k: np.asarray(v) for k, v in (columns or {}).items()}  # split, labels..
 
     @property
     def valid(self) -> np.ndarray | None:
@@ -408,9 +409,8 @@ def _aligned_starts(chunks: tuple[int, ...], size: int, stride: int) -> np.ndarr
             starts.append(offset + window_starts(length, size, stride, "shift"))
         offset += length
     if not starts:
-        raise ChipError(
-            f"every storage chunk is smaller than the chip size {size}; rechunk or use smaller chips"
-        )
+        raise ChipError(f"every storage chunk is smaller than the chip size {size}; rechunk or "
+                        "use smaller chips")
     return np.concatenate(starts)
 
 

@@ -38,6 +38,7 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     "geopandas": ("geopandas", "pip install 'xgeo[vector]'"),
     "av": ("PyAV", "pip install av"),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
+    "pyarrow": ("pyarrow", "pip install 'xgeo[vector]'"),
 }
 
 _VIDEO_CODEC_ID = "xgeo.video"  # xgeo_codecs.CODEC_ID, spelled here: the point is its absence
