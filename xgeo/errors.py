@@ -22,7 +22,7 @@ __all__ = [
     "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "MissingDependencyError", "PreviewError",
-    "StoreNotFoundError", "StoreAccessError", "CompareError",
+    "StoreNotFoundError", "StoreAccessError", "CompareError", "CompositeError",
     "chunk_codec_error", "codec_errors_as_xgeo",
 ]
 
@@ -230,6 +230,12 @@ class MissingDependencyError(XgeoError, ImportError):
 
 class PreviewError(XgeoError, ValueError):
     """A preview video cannot be made from this data (no time dim, no bands to show...)."""
+
+
+class CompositeError(XgeoError, ValueError):
+    """A temporal composite cannot be made as asked (:func:`xgeo.composite.composite`): no
+    time dimension, a ``freq=`` pandas does not know, an unknown ``method=``, a ``mask=`` off
+    the data's grid; the message names the argument."""
 
 
 def chunk_codec_error(
