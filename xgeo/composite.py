@@ -40,7 +40,7 @@ from . import _composite_kernels as kern
 from .bands import BAND_DIM, band_sources
 from .categorical import categorical_variables
 from .crs import find_spatial_dims
-from .errors import CompositeError, MissingBandError, MissingVariableError
+from .errors import BandMappingError, CompositeError, MissingBandError, MissingVariableError
 from .indices.sensors import resolve_bands
 from .nodata import raw_nodata
 
@@ -155,6 +155,9 @@ def composite(
         No ``time_dim``, unknown ``freq=`` or ``method=``, or ``mask=`` off the data's grid.
     MissingBandError
         ``"max_ndvi"`` without a red or NIR band (the message names ``red=``/``nir=``).
+    BandMappingError
+        ``"max_ndvi"`` on band names several sensors read differently (give ``sensor=``, or
+        ``red=`` and ``nir=``).
     MissingVariableError
         ``variables=`` or ``mask=`` names a variable that is not in the Dataset.
 
@@ -282,7 +285,10 @@ def _red_nir(ds: xr.Dataset, names: list[Hashable], red: Hashable | None, nir: H
         if given is not None and given not in sources:
             raise MissingBandError(f"{arg}={given!r}: no such band; bands: {list(sources)}")
     wanted = {s: b for s, b in (("R", red), ("N", nir)) if b is not None}
-    mapping, _ = resolve_bands(list(sources), sensor=sensor, bands=wanted, needed=("R", "N"))
+    try:
+        mapping, _ = resolve_bands(list(sources), sensor=sensor, bands=wanted, needed=("R", "N"))
+    except BandMappingError as exc:
+        raise BandMappingError(f"max_ndvi: {exc} Or name the bands with red= and nir=.") from None
     out = []
     for arg, sym in (("red", "R"), ("nir", "N")):
         if sym not in mapping:
