@@ -93,8 +93,9 @@ def test_group_labels_are_xarray_resample_labels(nrt, freq):
 # -- kernels against the NumPy references -----------------------------------------------------
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("raw", [False, True])
-def test_kernels_equal_the_numpy_references_on_the_nrt_cube(nrt, nrt_raw, raw):
+def test_kernels_equal_the_numpy_references_on_the_nrt_cube(nrt, nrt_raw, raw, parallel):
     ds = nrt_raw if raw else nrt
     fill = 0.0 if raw else np.nan
     t = slice(0, 30)
@@ -104,12 +105,12 @@ def test_kernels_equal_the_numpy_references_on_the_nrt_cube(nrt, nrt_raw, raw):
     n = red.shape[1]
     for kernel, reference in ((kern.median, kern.median_reference), (kern.mean, kern.mean_reference)):
         out, cnt = np.empty(n), np.empty(n, np.int64)
-        kernel(red, m, fill, out, cnt)
+        kernel(red, m, fill, out, cnt, parallel)
         ref, rcnt = reference(red, m, fill)
         np.testing.assert_allclose(out, ref, rtol=1e-12, equal_nan=True)
         np.testing.assert_array_equal(cnt, rcnt)
     best, cnt = np.empty(n, np.int64), np.empty(n, np.int64)
-    kern.best_ndvi(red, nir, m, fill, fill, best, cnt)
+    kern.best_ndvi(red, nir, m, fill, fill, best, cnt, parallel)
     rbest, rcnt = kern.best_ndvi_reference(red, nir, m, fill, fill)
     np.testing.assert_array_equal(best, rbest)
     np.testing.assert_array_equal(cnt, rcnt)
@@ -119,7 +120,7 @@ def test_kernels_equal_the_numpy_references_on_the_nrt_cube(nrt, nrt_raw, raw):
 def test_median_kernel_sorts_long_groups_too(nrt):
     values = np.ascontiguousarray(nrt.B8.values.reshape(140, -1))  # > 48 values per pixel
     out, cnt = np.empty(values.shape[1]), np.empty(values.shape[1], np.int64)
-    kern.median(values, kern.NO_MASK, np.nan, out, cnt)
+    kern.median(values, kern.NO_MASK, np.nan, out, cnt, True)
     ref, rcnt = kern.median_reference(values, kern.NO_MASK, np.nan)
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(cnt, rcnt)

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "NO_MASK", "best_ndvi", "best_ndvi_reference", "invalid_reference", "mean", "mean_reference",
+    "NO_MASK", "PARALLEL_MIN", "best_ndvi", "best_ndvi_reference", "invalid_reference", "mean", "mean_reference",
     "median", "median_reference",
 ]
 
@@ -26,56 +26,56 @@ NO_MASK = np.zeros((0, 1), dtype=np.bool_)
 
 _SMALL = 48  # up to this many values a pixel is sorted by insertion, else by np.sort
 
+#: Arrays of at least this many values are reduced on numba's threads (smaller ones in the
+#: calling thread: a parallel region's start-up costs more than it saves on them).
+PARALLEL_MIN = 1 << 20
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _valid(value: float, fill: float) -> bool:
     return value == value and value != fill
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def median(values, mask, fill, out, count):  # pragma: no cover - compiled
-    """NaN-aware median of each column of ``values`` into ``out``; valid counts into ``count``."""
-    n_time, n_pix = values.shape
+@njit(cache=True, nogil=True)
+def _median_range(values, mask, fill, out, count, start, stop):  # pragma: no cover - compiled
+    n_time = values.shape[0]
     n_mask = mask.shape[1]
     masked = mask.shape[0] > 0
-    pieces = max(1, min(n_pix, 256))  # each piece allocates one scratch buffer
-    for k in prange(pieces):
-        buf = np.empty(n_time, np.float64)
-        for p in range(k * n_pix // pieces, (k + 1) * n_pix // pieces):
-            n = 0
-            for t in range(n_time):
-                if masked and mask[t, p % n_mask]:
-                    continue
-                v = np.float64(values[t, p])
-                if not _valid(v, fill):
-                    continue
-                buf[n] = v
-                n += 1
-            count[p] = n
-            if n == 0:
-                out[p] = np.nan
+    buf = np.empty(n_time, np.float64)
+    for p in range(start, stop):
+        n = 0
+        for t in range(n_time):
+            if masked and mask[t, p % n_mask]:
                 continue
-            if n <= _SMALL:
-                for i in range(1, n):
-                    v = buf[i]
-                    j = i
-                    while j > 0 and buf[j - 1] > v:
-                        buf[j] = buf[j - 1]
-                        j -= 1
-                    buf[j] = v
-            else:
-                buf[:n].sort()
-            h = n // 2
-            out[p] = buf[h] if n % 2 else 0.5 * (buf[h - 1] + buf[h])
+            v = np.float64(values[t, p])
+            if not _valid(v, fill):
+                continue
+            buf[n] = v
+            n += 1
+        count[p] = n
+        if n == 0:
+            out[p] = np.nan
+            continue
+        if n <= _SMALL:
+            for i in range(1, n):
+                v = buf[i]
+                j = i
+                while j > 0 and buf[j - 1] > v:
+                    buf[j] = buf[j - 1]
+                    j -= 1
+                buf[j] = v
+        else:
+            buf[:n].sort()
+        h = n // 2
+        out[p] = buf[h] if n % 2 else 0.5 * (buf[h - 1] + buf[h])
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def mean(values, mask, fill, out, count):  # pragma: no cover - compiled
-    """NaN-aware mean of each column of ``values`` into ``out``; valid counts into ``count``."""
-    n_time, n_pix = values.shape
+@njit(cache=True, nogil=True)
+def _mean_range(values, mask, fill, out, count, start, stop):  # pragma: no cover - compiled
+    n_time = values.shape[0]
     n_mask = mask.shape[1]
     masked = mask.shape[0] > 0
-    for p in prange(n_pix):
+    for p in range(start, stop):
         n = 0
         total = 0.0
         for t in range(n_time):
@@ -90,14 +90,13 @@ def mean(values, mask, fill, out, count):  # pragma: no cover - compiled
         out[p] = total / n if n else np.nan
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def best_ndvi(red, nir, mask, fill_red, fill_nir, best, count):  # pragma: no cover - compiled
-    """Per column, the row of the largest NDVI ``(nir - red) / (nir + red)`` (first of ties,
-    -1 if none is valid) into ``best``; the number of valid NDVI values into ``count``."""
-    n_time, n_pix = red.shape
+@njit(cache=True, nogil=True)
+def _best_range(red, nir, mask, fill_red, fill_nir, best, count, start, stop
+                ):  # pragma: no cover - compiled
+    n_time = red.shape[0]
     n_mask = mask.shape[1]
     masked = mask.shape[0] > 0
-    for p in prange(n_pix):
+    for p in range(start, stop):
         n = 0
         top = -np.inf
         where = -1
@@ -120,6 +119,100 @@ def best_ndvi(red, nir, mask, fill_red, fill_nir, best, count):  # pragma: no co
                 where = t
         best[p] = where
         count[p] = n
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _median_parallel(values, mask, fill, out, count):  # pragma: no cover - compiled
+    n_pix = values.shape[1]
+    pieces = max(1, min(n_pix, 256))
+    for k in prange(pieces):
+        _median_range(values, mask, fill, out, count, k * n_pix // pieces,
+                      (k + 1) * n_pix // pieces)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mean_parallel(values, mask, fill, out, count):  # pragma: no cover - compiled
+    n_pix = values.shape[1]
+    pieces = max(1, min(n_pix, 256))
+    for k in prange(pieces):
+        _mean_range(values, mask, fill, out, count, k * n_pix // pieces,
+                    (k + 1) * n_pix // pieces)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _best_parallel(red, nir, mask, fill_red, fill_nir, best, count):  # pragma: no cover
+    n_pix = red.shape[1]
+    pieces = max(1, min(n_pix, 256))
+    for k in prange(pieces):
+        _best_range(red, nir, mask, fill_red, fill_nir, best, count, k * n_pix // pieces,
+                    (k + 1) * n_pix // pieces)
+
+
+def _use_threads(values: np.ndarray, parallel: bool | None) -> bool:
+    return values.size >= PARALLEL_MIN if parallel is None else parallel
+
+
+def median(values: np.ndarray, mask: np.ndarray, fill: float, out: np.ndarray,
+           count: np.ndarray, parallel: bool | None = None) -> None:
+    """NaN-aware median of each column of ``values`` into ``out`` (float64, the mean of the
+    two middle values for an even count, NaN for none); valid counts into ``count``.
+
+    ``parallel``: spread the pixels over numba's threads (default: for :data:`PARALLEL_MIN`
+    values or more; inside dask tasks, which already run in parallel, pass False).
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, 5.0], [np.nan, 7.0], [3.0, 0.0]], np.float32)
+    >>> out, cnt = np.empty(2), np.empty(2, np.int64)
+    >>> median(v, NO_MASK, 0.0, out, cnt)  # 0 is nodata here
+    >>> out.tolist(), cnt.tolist()
+    ([2.0, 6.0], [2, 2])
+    """
+    if _use_threads(values, parallel):
+        _median_parallel(values, mask, fill, out, count)
+    else:
+        _median_range(values, mask, fill, out, count, 0, values.shape[1])
+
+
+def mean(values: np.ndarray, mask: np.ndarray, fill: float, out: np.ndarray,
+         count: np.ndarray, parallel: bool | None = None) -> None:
+    """NaN-aware mean of each column of ``values`` into ``out``; valid counts into ``count``
+    (``parallel`` as in :func:`median`).
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, 5.0], [np.nan, 7.0]])
+    >>> out, cnt = np.empty(2), np.empty(2, np.int64)
+    >>> mean(v, np.array([[False, True], [False, False]]), np.nan, out, cnt)
+    >>> out.tolist(), cnt.tolist()
+    ([1.0, 7.0], [1, 1])
+    """
+    if _use_threads(values, parallel):
+        _mean_parallel(values, mask, fill, out, count)
+    else:
+        _mean_range(values, mask, fill, out, count, 0, values.shape[1])
+
+
+def best_ndvi(red: np.ndarray, nir: np.ndarray, mask: np.ndarray, fill_red: float,
+              fill_nir: float, best: np.ndarray, count: np.ndarray,
+              parallel: bool | None = None) -> None:
+    """Per column, the row of the largest NDVI ``(nir - red) / (nir + red)`` (first of ties,
+    -1 if none is valid) into ``best``; the number of valid NDVI values into ``count``
+    (``parallel`` as in :func:`median`).
+
+    Examples
+    --------
+    >>> red = np.array([[0.1, 0.2], [0.05, 0.2]])
+    >>> nir = np.array([[0.3, 0.2], [0.3, np.nan]])
+    >>> best, cnt = np.empty(2, np.int64), np.empty(2, np.int64)
+    >>> best_ndvi(red, nir, NO_MASK, np.nan, np.nan, best, cnt)
+    >>> best.tolist(), cnt.tolist()
+    ([1, 0], [2, 1])
+    """
+    if _use_threads(red, parallel):
+        _best_parallel(red, nir, mask, fill_red, fill_nir, best, count)
+    else:
+        _best_range(red, nir, mask, fill_red, fill_nir, best, count, 0, red.shape[1])
 
 
 # -- references ------------------------------------------------------------------------------

@@ -325,23 +325,23 @@ def _mask2d(m: np.ndarray | None) -> np.ndarray:
 
 
 def _best_block(r: np.ndarray, q: np.ndarray, m: np.ndarray | None = None, *,
-                fills: tuple[float, float]) -> np.ndarray:
+                fills: tuple[float, float], parallel: bool | None = None) -> np.ndarray:
     """One group's ``(1, 2, y, x)`` block of best positions and valid counts."""
     h, w = r.shape[-2:]
     best = np.empty(h * w, np.int64)
     cnt = np.empty(h * w, np.int64)
-    kern.best_ndvi(_flat(r), _flat(q), _mask2d(m), fills[0], fills[1], best, cnt)
+    kern.best_ndvi(_flat(r), _flat(q), _mask2d(m), fills[0], fills[1], best, cnt, parallel)
     return np.stack([best, cnt]).reshape(1, 2, h, w)
 
 
 def _reduce_block(block: np.ndarray, m: np.ndarray | None = None, *, kernel: Any, fill: float,
-                  dtype: np.dtype) -> np.ndarray:
+                  dtype: np.dtype, parallel: bool | None = None) -> np.ndarray:
     """One group's ``(1, channels + 1, y, x)`` block: the reduced channels, then the count
     (the fewest valid observations of any channel)."""
     n_c, h, w = block.shape[1:]
     out = np.empty(n_c * h * w, np.float64)
     cnt = np.empty(n_c * h * w, np.int64)
-    kernel(_flat(block), _mask2d(m), fill, out, cnt)
+    kernel(_flat(block), _mask2d(m), fill, out, cnt, parallel)
     res = np.empty((1, n_c + 1, h, w), dtype)
     res[0, :n_c] = out.reshape(n_c, h, w)
     res[0, n_c] = cnt.reshape(n_c, h, w).min(axis=0) if n_c else 0
@@ -363,15 +363,17 @@ def _best(red: xr.Variable, nir: xr.Variable, m: xr.DataArray | None,
           groups: list[np.ndarray]) -> Any:
     """``(groups, 2, y, x)`` int64: per group the position of the best observation (-1: none)
     and the count of valid NDVI values."""
-    fn = functools.partial(_best_block, fills=(_fill(red), _fill(nir)))
+    fills = (_fill(red), _fill(nir))
     r, q = red.data, nir.data
     md = None if m is None else m.data
     if not _is_dask(r, q, md):
         r, q = np.asarray(r), np.asarray(q)
         md = None if md is None else np.asarray(md)
-        return np.concatenate([fn(r[g], q[g], None if md is None else md[g]) for g in groups])
+        return np.concatenate([_best_block(r[g], q[g], None if md is None else md[g], fills=fills)
+                               for g in groups])
     import dask.array as da
 
+    fn = functools.partial(_best_block, fills=fills, parallel=False)  # tasks run in parallel
     r = da.asarray(r)
     spatial = r.chunks[1:]
     parts = []
@@ -408,7 +410,9 @@ def _one(var: xr.DataArray, m: xr.DataArray | None, groups: list[np.ndarray], me
     else:
         dtype = np.result_type(var.dtype, np.float32)
         kernel = kern.median if method == "median" else kern.mean
-        fn = functools.partial(_reduce_block, kernel=kernel, fill=fill, dtype=dtype)
+        # in dask tasks (which run in parallel already) the kernels stay in their thread
+        fn = functools.partial(_reduce_block, kernel=kernel, fill=fill, dtype=dtype,
+                               parallel=False if _is_dask(data, md) else None)
         n_out = n_c + 1
     if not _is_dask(data, md, best):
         a = np.asarray(data).reshape(data.shape[0], n_c, *data.shape[-2:])
