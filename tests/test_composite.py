@@ -137,6 +137,7 @@ def test_median_with_the_scl_cloud_mask_equals_nanmedian(nrt, freq):
         out = composite(nrt[BANDS], freq, "median", mask=mask)
     groups = oracle_groups(nrt.time.values, freq)
     assert set(out.data_vars) == set(BANDS)
+    assert out.B2.dims == ("time", "y", "x")
     for b in BANDS:
         values = nrt[b].where(~mask).values
         expected = nan_reduce(np.nanmedian, values, groups).astype(np.float32)
@@ -296,6 +297,11 @@ def test_no_time_dimension_is_a_composite_error(nrt):
         composite(nrt.isel(time=0), "1MS")
 
 
+def test_a_time_axis_of_numbers_is_a_composite_error(nrt):
+    with pytest.raises(CompositeError, match="not datetimes"):
+        composite(nrt.assign_coords(time=np.arange(nrt.sizes["time"])), "1MS")
+
+
 def test_unknown_freq_names_the_argument(nrt):
     with pytest.raises(CompositeError, match="freq='bogus'"):
         composite(nrt, "bogus")
@@ -326,3 +332,5 @@ def test_bad_masks_are_typed_errors(nrt):
         composite(nrt, "1MS", mask=cloud(nrt).expand_dims(band=2))
     with pytest.raises(MissingVariableError, match="variables="):
         composite(nrt, "1MS", variables=["B5"])
+    with pytest.raises(CompositeError, match="a DataArray has none"):
+        composite(nrt.B2, "1MS", mask="SCL")

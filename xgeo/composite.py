@@ -79,8 +79,11 @@ def time_groups(times: Any, freq: str) -> tuple[pd.DatetimeIndex, list[np.ndarra
     >>> [str(d.date()) for d in labels], [g.tolist() for g in groups]
     (['2020-01-01', '2020-02-01', '2020-03-01'], [[0, 1], [], [2]])
     """
+    values = np.asarray(times)
     try:
-        index = pd.DatetimeIndex(np.asarray(times))
+        if values.dtype.kind in "biufc":  # numbers are no dates (pandas would read ns)
+            raise TypeError(f"its dtype is {values.dtype}")
+        index = pd.DatetimeIndex(values)
     except (TypeError, ValueError) as exc:
         raise CompositeError(f"the time coordinate is not datetimes ({exc}); decode it "
                              "(xarray.decode_cf) or give time_dim= the datetime dimension") from None
@@ -178,6 +181,9 @@ def composite(
                              "give the time dimension with time_dim=")
     labels, groups = time_groups(obj[time_dim].values, freq)
     name = None
+    if isinstance(obj, xr.DataArray) and mask is not None and not isinstance(mask, xr.DataArray):
+        raise CompositeError(f"mask={mask!r} names a variable, and a DataArray has none; pass "
+                             "the mask as a boolean DataArray (True = invalid)")
     if isinstance(obj, xr.DataArray):
         name = obj.name
         ds = obj.to_dataset(name="__composite__")
@@ -194,7 +200,6 @@ def composite(
     if method == "max_ndvi":
         r, q = _red_nir(ds, names, red, nir, sensor, dims3)
         best = _best(r, q, m, groups)
-        r = q = None
     out = {}
     counts = []
     for v in names:
@@ -204,14 +209,14 @@ def composite(
             counts.append(c)
     if best is not None:
         counts = [_as_dataarray(best[:, 1].astype(np.int32), dims3)]
-    result = ds.drop_vars([v for v, x in ds.data_vars.items()
-                           if time_dim in x.dims or v in out]).drop_dims(time_dim)
-    result = result.assign(out).assign_coords({time_dim: labels.values})
+    time_coord = xr.DataArray(labels.values, dims=time_dim, attrs=dict(ds[time_dim].attrs))
+    kept = {v: out.get(v, x) for v, x in ds.data_vars.items() if v in out or time_dim not in x.dims}
+    coords = {k: c for k, c in ds.coords.items() if time_dim not in c.dims}
+    result = xr.Dataset(kept, coords=coords).assign_coords({time_dim: time_coord})
     if count:
         cnt = counts[0] if len(counts) == 1 else xr.concat(counts, "__v__").min("__v__")
         result = result.assign_coords(count=cnt.assign_coords({time_dim: labels.values}))
     result.attrs = dict(ds.attrs, composite=f"{method} over {freq} groups (xgeo.composite)")
-    result[time_dim].attrs = dict(ds[time_dim].attrs)
     if isinstance(obj, xr.DataArray):
         da_out = result["__composite__"].rename(name)
         da_out.attrs = dict(da_out.attrs)
