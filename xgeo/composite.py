@@ -80,9 +80,10 @@ def time_groups(times: Any, freq: str) -> tuple[pd.DatetimeIndex, list[np.ndarra
     (['2020-01-01', '2020-02-01', '2020-03-01'], [[0, 1], [], [2]])
     """
     values = np.asarray(times)
+    if values.dtype.kind in "biufc":  # numbers are no dates (pandas would read them as ns)
+        raise CompositeError(f"the time coordinate is not datetimes (its dtype is {values.dtype}); "
+                             "decode it (xarray.decode_cf) or give time_dim= the datetime dimension")
     try:
-        if values.dtype.kind in "biufc":  # numbers are no dates (pandas would read ns)
-            raise TypeError(f"its dtype is {values.dtype}")
         index = pd.DatetimeIndex(values)
     except (TypeError, ValueError) as exc:
         raise CompositeError(f"the time coordinate is not datetimes ({exc}); decode it "
