@@ -216,6 +216,21 @@ def test_dask_equals_eager_with_one_task_per_group_and_chunk(nrt, method):
     xr.testing.assert_identical(computed, eager)
 
 
+def test_building_the_dask_composite_computes_nothing(nrt):
+    import dask
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed while building the graph")
+
+    lazy_in = nrt.chunk(time=16, y=50, x=50)
+    with dask.config.set(scheduler=refuse):
+        best = composite(lazy_in, "16D", "max_ndvi", mask="SCL=3,8,9,10")
+        med = composite(lazy_in, "16D", "median", mask="SCL=3,8,9,10", variables=BANDS)
+    eager = composite(nrt, "16D", "median", mask="SCL=3,8,9,10", variables=BANDS)
+    xr.testing.assert_identical(med.compute(), eager)
+    assert best.B8.chunks is not None
+
+
 def test_dask_band_dim_and_dataarray_input_on_the_eopatch(sample):
     arr = sample.reflectance
     clm = sample.cloud_mask

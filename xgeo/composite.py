@@ -215,7 +215,7 @@ def composite(
     coords = {k: c for k, c in ds.coords.items() if time_dim not in c.dims}
     result = xr.Dataset(kept, coords=coords).assign_coords({time_dim: time_coord})
     if count:
-        cnt = counts[0] if len(counts) == 1 else xr.concat(counts, "__v__").min("__v__")
+        cnt = functools.reduce(np.minimum, counts)  # elementwise: blockwise on dask
         result = result.assign_coords(count=cnt.assign_coords({time_dim: labels.values}))
     result.attrs = dict(ds.attrs, composite=f"{method} over {freq} groups (xgeo.composite)")
     if isinstance(obj, xr.DataArray):
@@ -382,15 +382,22 @@ def _best(red: xr.Variable, nir: xr.Variable, m: xr.DataArray | None,
     fn = functools.partial(_best_block, fills=fills, parallel=False)  # tasks run in parallel
     r = da.asarray(r)
     spatial = r.chunks[1:]
-    parts = []
-    for g in groups:
-        rg = r[g].rechunk((-1, *spatial))
-        args = [rg, da.asarray(q)[g].rechunk(rg.chunks)]
-        if md is not None:
-            args.append(da.asarray(md)[g].rechunk(rg.chunks))
-        parts.append(da.map_blocks(fn, *args, dtype=np.int64, chunks=((1,), (2,), *spatial),
-                                   new_axis=1, meta=np.empty((0, 0, 0, 0), np.int64)))
-    return da.concatenate(parts)
+    args = [_by_group(x, groups, spatial) for x in (r, q, md) if x is not None]
+    return da.map_blocks(fn, *args, dtype=np.int64, new_axis=1,
+                         chunks=((1,) * len(groups), (2,), *spatial),
+                         meta=np.empty((0, 0, 0, 0), np.int64))
+
+
+def _by_group(x: Any, groups: list[np.ndarray], rest: tuple) -> Any:
+    """Dask array ``x`` (time first) with one chunk per group along time (zero-length for an
+    empty group), its dates in group order, and chunks ``rest`` along the other axes."""
+    import dask.array as da
+
+    x = da.asarray(x)
+    order = np.concatenate(groups) if groups else np.arange(0)
+    if not np.array_equal(order, np.arange(x.shape[0])):
+        x = x[order]
+    return x.rechunk((tuple(len(g) for g in groups), *rest))
 
 
 def _one(var: xr.DataArray, m: xr.DataArray | None, groups: list[np.ndarray], method: str,
@@ -435,19 +442,14 @@ def _one(var: xr.DataArray, m: xr.DataArray | None, groups: list[np.ndarray], me
             a = a.rechunk({k: -1 for k in range(1, 1 + len(other))})
         a = a.reshape(a.shape[0], n_c, *a.shape[-2:])
         spatial = a.chunks[-2:]
-        parts = []
-        for i, g in enumerate(groups):
-            ag = a[g].rechunk((-1, -1, *spatial))
-            if method == "max_ndvi":
-                args = [ag, da.asarray(best)[i:i + 1].rechunk(((1,), (2,), *spatial))]
-            else:
-                args = [ag]
-                if md is not None:
-                    args.append(da.asarray(md)[g][:, None].rechunk(((len(g),), (1,), *spatial)))
-            parts.append(da.map_blocks(fn, *args, dtype=dtype,
-                                       chunks=((1,), (n_out,), *spatial),
-                                       meta=np.empty((0, 0, 0, 0), dtype)))
-        res = da.concatenate(parts)
+        args = [_by_group(a, groups, ((n_c,), *spatial))]
+        if method == "max_ndvi":
+            args.append(da.asarray(best).rechunk(((1,) * len(groups), (2,), *spatial)))
+        elif md is not None:
+            args.append(_by_group(da.asarray(md)[:, None], groups, ((1,), *spatial)))
+        # one task per (group, spatial chunk)
+        res = da.map_blocks(fn, *args, dtype=dtype, chunks=((1,) * len(groups), (n_out,), *spatial),
+                            meta=np.empty((0, 0, 0, 0), dtype))
     n_g = len(groups)
     values = res[:, :n_c].reshape(n_g, *shape, *res.shape[-2:])
     coords = {k: c for k, c in var.coords.items() if time_dim not in c.dims}
