@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "xgeo.masks",
                  "xgeo.labels", "xgeo.pointchips",
                  "xgeo.chipsplit", "xgeo.chipindex",
+                 "xgeo.composite", "xgeo._composite_kernels",
                  )),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
             "xgeo.stacking.*",

@@ -24,6 +24,7 @@ _LAZY = {
     "bands",
     "chips",
     "clip",
+    "composite",
     "compression",
     "indices",
     "info",

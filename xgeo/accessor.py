@@ -171,6 +171,15 @@ class GeoAccessor:
 
         return compare(self._obj, decoded, **kwargs)
 
+    # --- temporal composites ---
+    def composite(self, freq: str = "1MS", method: str = "median", **kwargs: Any
+                  ) -> xr.DataArray | xr.Dataset:
+        """One image per time group (median, mean or max-NDVI best pixel, numba kernels, lazy
+        on dask); see :func:`xgeo.composite.composite`."""
+        from .composite import composite
+
+        return composite(self._obj, freq, method, **kwargs)
+
     # --- chips ---
     def chips(self, size: int | tuple[int, int] = 256, stride: Any = None, **kwargs: Any) -> Any:
         """Index of chip windows (no pixels copied); see :func:`xgeo.chips.make_chips`."""

@@ -23,7 +23,7 @@ __all__ = [
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
-    "LabelError", "LabelWarning",
+    "LabelError", "LabelWarning", "CompositeError",
     "chunk_codec_error", "codec_errors_as_xgeo",
     "StackError", "PatternMatchError", "NoOverlapError", "SceneReadError", "StackWarning",
 ]
@@ -269,6 +269,10 @@ class SceneReadError(XgeoError, OSError):
 
 class StackWarning(UserWarning):
     """:func:`xgeo.stack` left something out: files a pattern does not match, scenes off the grid."""
+class CompositeError(XgeoError, ValueError):
+    """A temporal composite cannot be made as asked (:func:`xgeo.composite.composite`): no
+    time dimension, a ``freq=`` pandas does not know, an unknown ``method=``, a ``mask=`` off
+    the data's grid; the message names the argument."""
 
 
 def chunk_codec_error(
