@@ -269,6 +269,8 @@ class SceneReadError(XgeoError, OSError):
 
 class StackWarning(UserWarning):
     """:func:`xgeo.stack` left something out: files a pattern does not match, scenes off the grid."""
+
+
 class CompositeError(XgeoError, ValueError):
     """A temporal composite cannot be made as asked (:func:`xgeo.composite.composite`): no
     time dimension, a ``freq=`` pandas does not know, an unknown ``method=``, a ``mask=`` off
