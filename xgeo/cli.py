@@ -25,7 +25,7 @@ from ._cli_options import (
     resume_option,
     variables_option,
 )
-from ._cli_output import check_command_output, write_or_resume
+from ._cli_output import check_command_output, progress, write_or_resume
 from .errors import XgeoError
 
 __all__ = ["main"]
@@ -449,6 +449,65 @@ def preview(
         overwrite=overwrite, **kwargs,
     )
     click.echo(f"wrote {path}: {ds.sizes.get('time', 0)} frames at {fps:g} fps")
+
+
+@main.command()
+@click.argument("scenes", nargs=-1, required=True)
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
+@click.option("--labels", type=click.Path(), help="Vector labels (GeoPackage, GeoJSON, ...).")
+@click.option("--label-column", default="name", show_default=True, help="Column of the class.")
+@click.option("--mask", type=click.Choice(["qa", "scl", "fmask"]),
+              help="Leave out pixels flagged by this quality band (QA_PIXEL, SCL, Fmask).")
+@click.option("--mask-band", help="Name of the quality band, if not the usual one.")
+@click.option("--composite", help="Composite per period, e.g. 1MS (monthly), QS, 1YS.")
+@click.option("--composite-method", type=click.Choice(["median", "mean", "max_ndvi"]),
+              default="median", show_default=True)
+@click.option("--chip", type=int, default=256, show_default=True, help="Chip size in pixels.")
+@click.option("--stride", type=int, help="Chip step in pixels [default: the chip size].")
+@click.option("--min-valid", type=float, default=0.0, show_default=True)
+@click.option("--split", default="0.7,0.15,0.15", show_default=True,
+              help="train,val,test fractions (spatially blocked).")
+@click.option("--block", type=int, help="Split block size in pixels [default: 4 chips].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--codec", type=click.Choice(["hevc", "av1", "vp9", "ffv1"]), default="hevc",
+              show_default=True)
+@click.option("--psnr", type=float, default=50.0, show_default=True,
+              help="Target PSNR in dB every chunk meets (labels are stored exactly).")
+@click.option("--pattern", help="Regex with named groups time and band, matched on file names.")
+@click.option("--time-format", help="strptime format of the pattern's time group, e.g. %Y%j.")
+@click.option("--crs", help="Output CRS [default: the scenes' most common].")
+@click.option("--resolution", type=float, help="Output pixel size [default: the finest band's].")
+@overwrite_option
+def prepare(scenes: tuple[str, ...], out: str, labels: str | None, label_column: str,
+            mask: str | None, mask_band: str | None, composite: str | None,
+            composite_method: str, chip: int, stride: int | None, min_valid: float, split: str,
+            block: int | None, seed: int, codec: str, psnr: float, pattern: str | None,
+            time_format: str | None, crs: str | None, resolution: float | None,
+            overwrite: bool) -> None:
+    """Stack SCENES (files, globs, STAC JSON), mask, composite, label, chip and split them,
+    and write the compressed store, chips.parquet and a dataset card into --out."""
+    from .prepare import prepare as run_prepare
+
+    try:
+        fractions = [float(v) for v in split.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{split!r} is not numbers separated by commas",
+                                 param_hint="--split") from None
+    stack_options = {k: v for k, v in {"pattern": pattern, "time_format": time_format,
+                                        "crs": crs, "resolution": resolution}.items()
+                     if v is not None}
+    with progress():
+        card = run_prepare(
+            list(scenes), out, labels=labels, label_column=label_column, mask=mask,
+            mask_band=mask_band, composite=composite, composite_method=composite_method,
+            chip=chip, stride=stride, split=fractions, block=block, seed=seed,
+            min_valid=min_valid, codec=codec, codec_options={"psnr": psnr},
+            stack_options=stack_options, overwrite=overwrite, progress=False,
+            command=" ".join(["xgeo", *sys.argv[1:]]),
+            log=lambda line: click.echo(f"xgeo prepare: {line}", err=True),
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in card["chips"]["count"].items())
+    click.echo(f"wrote {out}: {counts} chips; dataset card {out}/README.md")
 
 
 if __name__ == "__main__":  # pragma: no cover
