@@ -486,6 +486,8 @@ def prepare(scenes: tuple[str, ...], out: str, labels: str | None, label_column:
             overwrite: bool) -> None:
     """Stack SCENES (files, globs, STAC JSON), mask, composite, label, chip and split them,
     and write the compressed store, chips.parquet and a dataset card into --out."""
+    from .outputs import prepare_output
+    from .prepare import OUTPUT_NAMES
     from .prepare import prepare as run_prepare
 
     try:
@@ -496,6 +498,8 @@ def prepare(scenes: tuple[str, ...], out: str, labels: str | None, label_column:
     stack_options = {k: v for k, v in {"pattern": pattern, "time_format": time_format,
                                         "crs": crs, "resolution": resolution}.items()
                      if v is not None}
+    prepare_output(*(f"{out}/{name}" for name in OUTPUT_NAMES), overwrite=overwrite,
+                   flag="--overwrite")
     with progress():
         card = run_prepare(
             list(scenes), out, labels=labels, label_column=label_column, mask=mask,

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from xgeo_codecs import CODEC_ID
 
 from ._objectstore import is_url, store_access, url_to_fs
 from .crs import find_spatial_dims, read_grid
@@ -56,6 +55,8 @@ def _codec_name(codec: Any) -> str:
     params = getattr(codec, "params", None)
     if hasattr(params, "non_default_config"):
         # xgeo.video stores every parameter: a listing shows those that differ from defaults
+        from xgeo_codecs import CODEC_ID  # here: xgeo info works on stores without it
+
         name, config = CODEC_ID, params.non_default_config()
     elif hasattr(codec, "to_dict"):  # zarr v3: {"name": ..., "configuration": {...}}
         d = codec.to_dict()

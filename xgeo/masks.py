@@ -34,7 +34,7 @@ import xarray as xr
 from .errors import QualityMaskError
 
 __all__ = [
-    "BAND_NAMES", "FMASK_CLASSES", "FMASK_INVALID", "QA_PIXEL_BITS", "QA_PIXEL_CONFIDENCE", "SCL_CLASSES",
+    "BAND_NAMES", "quality_band", "FMASK_CLASSES", "FMASK_INVALID", "QA_PIXEL_BITS", "QA_PIXEL_CONFIDENCE", "SCL_CLASSES",
     "SCL_INVALID", "as_mask", "fmask", "from_dataset", "qa_pixel", "scl",
 ]
 
@@ -295,8 +295,27 @@ def from_dataset(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
     [False, True]
     """
     decoders = {"scl": scl, "qa": qa_pixel, "fmask": fmask}
-    if kind not in decoders:
-        raise QualityMaskError(f"mask kind {kind!r} is not one of {list(decoders)}")
+    return decoders[kind](ds[quality_band(ds, kind, variable)], **options)
+
+
+def quality_band(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
+                 variable: str | None = None) -> str:
+    """The name of the Dataset's ``kind`` quality band: ``variable`` checked, or the one
+    variable named as in :data:`BAND_NAMES` (case-insensitive).
+
+    Raises
+    ------
+    QualityMaskError
+        An unknown kind, no (or more than one) variable of that name.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> quality_band(xr.Dataset({"B4": ("x", [1.0]), "SCL": ("x", [4])}), "scl")
+    'SCL'
+    """
+    if kind not in BAND_NAMES:
+        raise QualityMaskError(f"mask kind {kind!r} is not one of {list(BAND_NAMES)}")
     if variable is None:
         wanted = {n.lower() for n in BAND_NAMES[kind]}
         found = [str(n) for n in ds.data_vars if str(n).lower() in wanted]
@@ -309,7 +328,7 @@ def from_dataset(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
     if variable not in ds.data_vars:
         raise QualityMaskError(f"variable {variable!r} is not in the Dataset; variables: "
                                f"{sorted(map(str, ds.data_vars))}")
-    return decoders[kind](ds[variable], **options)
+    return variable
 
 
 def as_mask(obj: xr.Dataset | xr.DataArray, mask: xr.DataArray | str) -> xr.DataArray:

@@ -23,65 +23,20 @@ The CLI's ``xgeo prepare`` is a thin wrapper over :func:`prepare`.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from .errors import ChipError, LabelError, QualityMaskError
+from .errors import ChipError, LabelError
 
-__all__ = ["MASK_BANDS", "OUTPUT_NAMES", "prepare", "split_class_counts"]
+__all__ = ["OUTPUT_NAMES", "prepare", "split_class_counts"]
 
-#: the quality band each ``mask=`` kind looks for (case-insensitive), unless ``mask_band=``.
-MASK_BANDS: dict[str, tuple[str, ...]] = {
-    "scl": ("SCL",),
-    "qa": ("QA_PIXEL", "QA", "BQA"),
-    "fmask": ("Fmask", "FMASK"),
-}
 #: what :func:`prepare` writes into its output folder.
 OUTPUT_NAMES = ("cube.zarr", "chips.parquet", "dataset.json", "README.md")
 LABELS = "labels"
-
-
-def _quality_band(cube: xr.Dataset, kind: str, band: str | None) -> Hashable:
-    if band is not None:
-        if band not in cube.data_vars:
-            raise QualityMaskError(
-                f"mask band {band!r} is not a band of the stack; bands: {sorted(map(str, cube))}"
-            )
-        return band
-    names = {str(n).lower(): n for n in cube.data_vars}
-    for candidate in MASK_BANDS[kind]:
-        if candidate.lower() in names:
-            return names[candidate.lower()]
-    raise QualityMaskError(
-        f"mask={kind!r} needs a quality band named one of {list(MASK_BANDS[kind])} among the "
-        f"stacked bands {sorted(map(str, cube))}; name it with mask_band= (CLI: --mask-band)"
-    )
-
-
-def invalid_mask(cube: xr.Dataset, kind: str, band: str | None = None
-                 ) -> tuple[xr.DataArray, Hashable]:
-    """The invalid-pixel mask (True = masked) that quality band ``kind`` gives, and the band.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> cube = xr.Dataset({"B4": (("y", "x"), np.ones((1, 3))),
-    ...                    "SCL": (("y", "x"), np.array([[4, 9, 0]], dtype="uint8"))})
-    >>> mask, band = invalid_mask(cube, "scl")
-    >>> band, mask.values.tolist()
-    ('SCL', [[False, True, True]])
-    """
-    from . import masks
-
-    if kind not in MASK_BANDS:
-        raise QualityMaskError(f"mask={kind!r}: use one of {sorted(MASK_BANDS)}")
-    name = _quality_band(cube, kind, band)
-    decode = {"scl": masks.scl, "qa": masks.qa_pixel, "fmask": masks.fmask}[kind]
-    return decode(cube[name]), name
 
 
 def split_class_counts(label: xr.DataArray, chips: Any) -> dict[str, dict[str, int]]:
@@ -93,10 +48,11 @@ def split_class_counts(label: xr.DataArray, chips: Any) -> dict[str, dict[str, i
     >>> import numpy as np, xarray as xr, xgeo
     >>> from xgeo.chips import make_chips
     >>> label = xr.DataArray(np.array([[1, 1, 2, 2]] * 2, dtype="uint8"), dims=("y", "x"),
+    ...     coords={"y": [1.5, 0.5], "x": [0.5, 1.5, 2.5, 3.5]},
     ...     attrs={"flag_values": [1, 2], "flag_meanings": "a b", "_FillValue": 0})
-    >>> chips = make_chips(label, 2).split({"train": 0.5, "test": 0.5}, by="random", seed=1)
-    >>> split_class_counts(label, chips)["train"]
-    {'a': 4, 'b': 0}
+    >>> chips = make_chips(label, 2).split({"left": 0.5, "right": 0.5}, by="block", block=2)
+    >>> sorted(split_class_counts(label, chips).values(), key=str)
+    [{'a': 0, 'b': 4}, {'a': 4, 'b': 0}]
     """
     values = np.asarray(label.attrs.get("flag_values", []))
     meanings = str(label.attrs.get("flag_meanings", "")).split()
@@ -192,15 +148,16 @@ def prepare(
         ``labels``; points give one chip centred on each point instead of a chip grid.
     mask, mask_band
         ``"scl"``, ``"qa"`` (Landsat ``QA_PIXEL``) or ``"fmask"``: the quality band decoded
-        into the pixels to leave out (see :func:`invalid_mask`); it is found by name
-        (:data:`MASK_BANDS`) unless ``mask_band`` names it.
+        into the pixels to leave out (:func:`xgeo.masks.from_dataset`); it is found by name
+        (:data:`xgeo.masks.BAND_NAMES`) unless ``mask_band`` names it, and not stored.
     composite, composite_method
         A pandas frequency (``"1MS"``): composite the masked cube per period.
     chip, stride, min_valid
         Chip size and step in pixels; chips with fewer valid pixels are left out.
     split, block, seed
         Fractions ``{"train": .7, "val": .15, "test": .15}`` (or three numbers in that
-        order), dealt by spatial blocks of ``block`` pixels (default: 4 chips) with ``seed``.
+        order), dealt by spatial blocks of ``block`` pixels with ``seed`` (default: 4 x 4
+        chips, or one chip when that leaves fewer than 5 blocks per split).
     codec, codec_options
         How the cube is stored (default HEVC at ``psnr=50``); labels are stored exactly.
     stack_options
@@ -239,7 +196,10 @@ def prepare(
     cube = stack(scenes, **dict(stack_options or {}))
     invalid = None
     if mask is not None:
-        invalid, band = invalid_mask(cube, mask, mask_band)
+        from .masks import from_dataset, quality_band
+
+        band = quality_band(cube, mask, mask_band)
+        invalid = from_dataset(cube, mask, band)
         cube = cube.drop_vars(band)
         say(f"quality mask from {band} ({mask})")
     if composite is not None:
@@ -264,8 +224,9 @@ def prepare(
     else:
         chips = make_chips(cube, size, stride, variables=bands, mask=invalid,
                            min_valid=min_valid)
-    sizes = np.atleast_1d(np.asarray(size)).tolist()
-    chips = chips.split(fractions, by="block", block=block or [4 * s for s in sizes], seed=seed)
+    chips = chips.split(fractions, by="block", block=block or _default_block(cube, size,
+                                                                             len(fractions)),
+                        seed=seed)
     say(f"chips: {len(chips)} of {size} px, " + ", ".join(
         f"{k} {v:.0%}" for k, v in chips.split_fractions().items()))
 
@@ -312,6 +273,16 @@ def prepare(
     write_card(out, card)
     say(f"wrote {out}")
     return card
+
+
+def _default_block(cube: xr.Dataset, size: int | Sequence[int], splits: int) -> tuple[int, int]:
+    """Blocks of 4 x 4 chips, or of one chip when the grid holds fewer than 5 such blocks
+    per split (a small scene would put every chip in one split)."""
+    h, w = (int(v) for v in np.broadcast_to(np.asarray(size), (2,)))
+    rows, cols = cube.geo.shape
+    if -(-rows // (4 * h)) * -(-cols // (4 * w)) >= 5 * splits:
+        return 4 * h, 4 * w
+    return h, w
 
 
 def _fractions(split: Mapping[str, float] | Sequence[float]) -> dict[str, float]:

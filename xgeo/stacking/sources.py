@@ -276,7 +276,9 @@ def _xarray_assets(path: str, band: str | None, when: datetime | None, scene: in
     from ..io import open_dataset
 
     try:
-        ds = open_dataset(path)
+        # raw values and their _FillValue, as rasterio reads a GeoTIFF: a class band (SCL)
+        # stays integer and its fill stays the nodata (CF decoding would make both float/NaN)
+        ds = open_dataset(path, mask_and_scale=False)
     except XgeoError:
         raise
     except Exception as exc:
@@ -298,7 +300,7 @@ def _xarray_assets(path: str, band: str | None, when: datetime | None, scene: in
         grid = read_grid(var)
         if grid.crs is None:
             raise SceneReadError(f"{path}: variable {name!r} has no CRS")
-        fill = var.attrs.get("_FillValue")
+        fill = var.attrs.get("_FillValue", var.attrs.get("missing_value"))
         label = str(name) if band is None else (band if len(stackable) == 1 else f"{band}.{name}")
         var = var.transpose(*extra, y_dim, x_dim)
         if extra:
