@@ -34,6 +34,12 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     "matplotlib": ("matplotlib", "pip install 'xgeo[plot]'"),
     "rioxarray": ("rioxarray", "pip install 'xgeo[geotiff]'"),
     "av": ("PyAV", "pip install av"),
+    "torchgeo": (
+        "torchgeo",
+        "pip install torchgeo, with the torchvision built for your torch (CPU: pip install "
+        "torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu); "
+        "see the README",
+    ),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
 }
 
