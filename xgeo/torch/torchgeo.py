@@ -202,7 +202,7 @@ class XgeoGeoDataset(GeoDataset):
         else:
             sample["mask"] = tensor.squeeze(-3) if tensor.shape[-3] == 1 else tensor
         if steps is not None:
-            stamps = [str(s) for s in self.times[steps[0] : steps[1]]]
+            stamps = [str(s) for s in self.reader.times[steps[0] : steps[1]]]  # as ChipDataset
             sample["time"] = stamps[0] if len(stamps) == 1 else stamps
         if self.transforms is not None:
             sample = self.transforms(sample)
