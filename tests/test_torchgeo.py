@@ -185,3 +185,25 @@ def test_bad_queries_and_settings_are_typed_errors(s2_store):
     series = gds[x0 : x0 + 10 * xres, y1 - 10 * yres : y1, t0:t1]  # every date: [T, C, H, W]
     assert series["image"].shape == (5, 13, 10, 10) and len(series["time"]) == 5
 
+
+
+def test_dataloader_workers_with_a_torchgeo_sampler(s2_store):
+    """TorchGeo's usual loop: DataLoader(dataset, sampler=GridGeoSampler, collate_fn=
+    stack_samples) with 2 worker processes (each opens its own store) gives the same batches
+    as the main process; the dataset pickles (spawn)."""
+    import pickle
+
+    from torch.utils.data import DataLoader
+    from torchgeo.datasets import stack_samples
+
+    gds = as_geodataset(str(s2_store[1]), variable="reflectance")
+    sampler = GridGeoSampler(gds, size=50, stride=50)
+    loaders = [DataLoader(gds, sampler=sampler, batch_size=4, num_workers=w,
+                          collate_fn=stack_samples) for w in (0, 2)]
+    for one, two in zip(*loaders, strict=True):
+        assert one["image"].shape[1:] == (13, 50, 50)
+        np.testing.assert_array_equal(one["image"].numpy(), two["image"].numpy())
+        assert one["time"] == two["time"]
+    again = pickle.loads(pickle.dumps(gds))
+    query = next(iter(sampler))
+    np.testing.assert_array_equal(again[query]["image"].numpy(), gds[query]["image"].numpy())
