@@ -5,7 +5,7 @@ Dataset/DataArray) in :class:`XgeoGeoDataset`, a :class:`torchgeo.datasets.GeoDa
 whose ``index`` has one row per time step (the cube's footprint, the step as a closed
 interval) and whose ``__getitem__`` takes TorchGeo's ``[xmin:xmax:xres, ymin:ymax:yres,
 tmin:tmax]`` queries. TorchGeo's samplers (``GridGeoSampler``, ``RandomGeoSampler``) and
-``IntersectionDataset``/``UnionDataset`` then read xgeo stores; the pixels come through
+``IntersectionDataset`` (with a ``VectorDataset`` of labels, say) then read xgeo stores; the pixels come through
 :class:`~xgeo.torch.ChipDataset`'s reader (the decoded-chunk cache, no dask, no GDAL).
 
 A query is read at the cube's own resolution, by nearest neighbour: the output pixel whose
@@ -118,7 +118,7 @@ class XgeoGeoDataset(GeoDataset):
                                                      closed="both", name="datetime")
         self.times = times
         footprint = shapely.box(*grid.bounds)
-        self.index = GeoDataFrame({"filepath": [str(self.paths)] * len(intervals)},
+        self.index = GeoDataFrame({"filepath": [reader.path or ""] * len(intervals)},
                                   index=intervals, geometry=[footprint] * len(intervals),
                                   crs=grid.crs)
         # asked of the index on every query by TorchGeo (half the time of a sample when
