@@ -68,6 +68,8 @@ templates_path = ["_templates"]
 # API reference: one page per public module, generated from the docstrings.
 autosummary_generate = True
 autosummary_imported_members = False
+# xgeo.torch.torchgeo subclasses TorchGeo's GeoDataset; torchgeo is not a docs dependency
+autodoc_mock_imports = ["torchgeo"]
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 numpydoc_show_class_members = False  # the autosummary template lists them

@@ -37,6 +37,12 @@ _PACKAGES: dict[str, tuple[str, str]] = {
     "pystac": ("pystac", "pip install 'xgeo[stac]'"),
     "geopandas": ("geopandas", "pip install 'xgeo[vector]'"),
     "av": ("PyAV", "pip install av"),
+    "torchgeo": (
+        "torchgeo",
+        "pip install torchgeo, with the torchvision built for your torch (CPU: pip install "
+        "torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu); "
+        "see the README",
+    ),
     "xgeo_codecs": ("xgeo-codecs", "pip install xgeo-codecs"),
     "pyarrow": ("pyarrow", "pip install 'xgeo[vector]'"),
 }

@@ -7,7 +7,9 @@
 * :func:`collate` (:mod:`xgeo.torch.collate`): batches without a stacking copy;
 * :class:`Normalize`, :class:`Indices` (:mod:`xgeo.torch.transforms`): sample transforms,
   with :func:`band_stats` (:mod:`xgeo.torch.stats`);
-* :func:`to_dataloader` (:mod:`xgeo.torch.loader`): all of it in one call.
+* :func:`to_dataloader` (:mod:`xgeo.torch.loader`): all of it in one call;
+* ``as_geodataset`` (:mod:`xgeo.torch.torchgeo`, imported on first use: it needs torchgeo):
+  an xgeo source as a TorchGeo ``GeoDataset``, for TorchGeo's samplers and datasets.
 
 Requires the optional dependency torch (``pip install torch==2.13.0`` for the CPU wheel).
 """
@@ -37,3 +39,11 @@ __all__ = [
     "collate",
     "to_dataloader",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "as_geodataset":  # imports torchgeo, an optional dependency: only when asked
+        from .torchgeo import as_geodataset
+
+        return as_geodataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
