@@ -158,6 +158,13 @@ def test_reproject_indices_and_chips_commands(tmp_path):
 
     frame = pd.read_csv(tmp_path / "chips.csv")
     assert len(frame) == 20 and {"row", "col", "left", "lon_min"} <= set(frame.columns)
+    r = _run("chips", src, "--size", "64", "--variable", "reflectance",
+             "--out", tmp_path / "chips.parquet")
+    assert r.exit_code == 0, r.output
+    from xgeo.chips import ChipGrid  # the .parquet output is the GeoParquet chip index
+
+    back = ChipGrid.from_parquet(tmp_path / "chips.parquet")
+    assert len(back) == 20 and back.to_dataframe()["row"].tolist() == frame["row"].tolist()
 
 
 @pytest.mark.parametrize(

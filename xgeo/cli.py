@@ -349,20 +349,15 @@ def chips(
         time=time_window,
         variable=variable,
     )
-    frame = grid.to_dataframe()
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
-    if out.lower().endswith(".parquet"):
-        try:
-            frame.to_parquet(out)
-        except ImportError as exc:
-            raise ImportError(
-                f"writing Parquet needs pyarrow (pip install pyarrow), or use a .csv path: {exc}"
-            ) from exc
+    if out.lower().endswith(".parquet"):  # the GeoParquet chip index (xgeo.chipindex)
+        grid.to_parquet(out)
     else:
+        frame = grid.to_dataframe()
         if "geometry" in frame:
             frame = frame.assign(geometry=frame.geometry.to_wkt())
         frame.to_csv(out, index=False)
-    click.echo(f"wrote {len(frame)} chips to {out}")
+    click.echo(f"wrote {len(grid)} chips to {out}")
 
 
 @main.command()
