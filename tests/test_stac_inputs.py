@@ -9,6 +9,7 @@ operations on the file opened by xgeo.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import warnings
 from pathlib import Path
 
@@ -187,3 +188,19 @@ def test_stackstac_crs_reads_its_layout_only(scenes):
     assert stackstac_crs(da) is None  # a bare crs text stays the generic (warned) path
     cube = _stackstac(scenes["rgbn"], "topleft")
     assert stackstac_crs(cube).to_epsg() == 32618
+
+
+@pytest.mark.parametrize("fmt", ["zarr", "nc"])
+def test_stackstac_cube_writes_and_reads_back(fmt, scenes, tmp_path):
+    """stackstac keeps STAC properties as object coordinates (a set for ``proj:bbox``);
+    xgeo's writers store them as JSON text, and the grid read back is the file's."""
+    path = scenes["lc08"]
+    cube = _stackstac(path, "topleft").isel(y=slice(0, 64), x=slice(0, 96))
+    target = tmp_path / f"cube.{fmt}"
+    (cube.geo.to_zarr if fmt == "zarr" else cube.geo.to_netcdf)(target)
+    back = xgeo.open_dataset(target)
+    var = back[next(iter(back.data_vars))]
+    assert back.geo.grid.almost_equal(_file_grid(path)[0:64, 0:96])
+    np.testing.assert_array_equal(var.values, cube.values)
+    bbox = json.loads(str(back["proj:bbox"].values.item()))
+    assert sorted(bbox) == sorted(cube["proj:bbox"].values.item())

@@ -19,6 +19,10 @@ whole-pixel offsets). A coarsened or reprojected array whose stale ``transform``
 no longer matches its coordinates is read as centre-labelled, as before. odc-stac labels
 pixel centres and writes a CF ``spatial_ref``: it needs nothing from here.
 
+stackstac also keeps each item's STAC properties as coordinates (``proj:bbox`` as a Python
+set, ``proj:geometry`` as a dict, ...), which netCDF and Zarr cannot store;
+:func:`encodable_metadata` turns them into JSON text before xgeo writes.
+
 Examples
 --------
 >>> import numpy as np, xarray as xr
@@ -44,7 +48,7 @@ from pyproj import CRS
 
 from .grid import parse_crs
 
-__all__ = ["pixel_anchor", "stackstac_crs", "stackstac_transform"]
+__all__ = ["encodable_metadata", "pixel_anchor", "stackstac_crs", "stackstac_transform"]
 
 #: how far (in pixels) a coordinate may sit from a whole-pixel offset and still count as one
 _TOLERANCE = 1e-3
@@ -162,3 +166,43 @@ def stackstac_crs(obj: xr.DataArray | xr.Dataset) -> CRS | None:
         if isinstance(text, str) and text.strip() and "transform" in attrs and "resolution" in attrs:
             return parse_crs(text)
     return None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def encodable_metadata(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """``obj`` with every object-dtype, non-index coordinate whose elements are containers
+    (dict, list, tuple, set: stackstac's per-item STAC properties) as JSON text, so
+    netCDF and Zarr can store it; sets become sorted lists. Nothing else changes.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray([1.0], dims="t", coords={"bbox": ((), np.array({1.0, 2.0}, dtype=object))})
+    >>> encodable_metadata(da).bbox.item()
+    '[1.0, 2.0]'
+    """
+    import json
+
+    changed = {}
+    for name, coord in obj.coords.items():
+        if coord.dtype != object or name in obj.indexes:
+            continue
+        values = coord.values
+        flat = values.ravel()
+        if not any(isinstance(v, dict | list | tuple | set | frozenset) for v in flat):
+            continue
+        text = np.array(
+            [v if isinstance(v, str) else json.dumps(v, default=_to_json) for v in flat],
+            dtype=object,
+        ).reshape(values.shape)
+        changed[name] = coord.copy(data=text)
+    return obj.assign_coords(changed) if changed else obj
