@@ -175,7 +175,7 @@ def _to_json(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"not JSON: {type(value).__name__}")
+    return str(value)  # anything else (a datetime, a shapely geometry) as its text
 
 
 def encodable_metadata(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
