@@ -159,10 +159,12 @@ def render_stack(data: dict) -> list[str]:
                                  "peak RSS MiB", "RSS rise in compute MiB", "error"], rows)
         pairs = [[name, "—" if p.get("identical_fraction") is None else
                   f"{100 * p['identical_fraction']:.4f} %",
+                  ", ".join(f"{b} {'—' if v is None else f'{100 * v:.2f} %'}"
+                            for b, v in p.get("identical_per_band", {}).items()) or "—",
                   f"{100 * p['valid_mask_agreement']:.4f} %" if "valid_mask_agreement" in p
                   else "—", str(p.get("valid_in_both", p.get("error", "—")))]
                  for name, p in case.get("agreement", {}).items()]
-        lines += ["", *markdown_table(["pair", "identical (valid in both)",
+        lines += ["", *markdown_table(["pair", "identical (valid in both)", "per band",
                                        "validity agrees", "pixels valid in both"], pairs), ""]
     lines += [graph_line(data), "", "Targets:", "", *target_verdicts(data), ""]
     how = data.get("how", {})

@@ -69,7 +69,8 @@ def _stack_fixture(with_xgeo: bool = True) -> dict:
                                            "valid_in_both": 1000}}
         if with_xgeo:
             agree.update({f"xgeo vs {p}": {"identical_fraction": identical,
-                                           "valid_mask_agreement": 0.99, "valid_in_both": 990}
+                                           "valid_mask_agreement": 0.99, "valid_in_both": 990,
+                                           "identical_per_band": {"blue": identical, "sza": 1.0}}
                           for p in ("odc-stac", "stackstac")})
         else:
             results["xgeo"] = {"error": "RuntimeError: no xgeo.stack"}
@@ -117,7 +118,8 @@ def test_stack_summary_and_verdicts_come_from_the_json():
     page = report.render_topic(data)
     assert page.startswith("### stack")
     assert "| stackstac | 0.60 s | 0.66 s | 1.80 s | **no** | 400 | 200 |  |" in page
-    assert "| xgeo vs stackstac | 99.1000 % | 99.0000 % | 990 |" in page
+    assert "| xgeo vs stackstac | 99.1000 % | blue 99.10 %, sza 100.00 % | 99.0000 % | 990 |" in page
+    assert "| odc-stac vs stackstac | 100.0000 % | — | 100.0000 % | 1000 |" in page
 
 
 def test_stack_summary_without_xgeo_says_the_peers_ran_alone():

@@ -50,6 +50,13 @@ def test_peers_stack_the_items_on_the_benchmark_grid_alike(bench, scenes, key):
             arrays[lib] = bench.as_arrays(cube, bands, nodata)
     pair = bench.agreement(arrays["odc-stac"], arrays["stackstac"])
     assert pair["identical_fraction"] == 1.0 and pair["valid_mask_agreement"] == 1.0
+    exact = bench.exact_reference(items, grid, bands, nodata)
+    if key == "rgbn":  # same CRS, grids 0.4 px apart: no transformation to approximate
+        pair = bench.agreement(arrays["stackstac"], exact)
+        assert pair["identical_fraction"] == 1.0 and pair["valid_mask_agreement"] == 1.0
+    else:  # the UTM band is only rescaled: exact for every library
+        assert bench.agreement({"sza": arrays["stackstac"]["sza"]},
+                               {"sza": exact["sza"]})["identical_fraction"] == 1.0
     for band in bands:  # every band has data, and no-data became NaN
         valid = np.isfinite(arrays["odc-stac"][band])
         assert valid.mean() > 0.2, band

@@ -31,7 +31,11 @@ Measured, per case:
 * agreement: outputs as float64 with NaN for no data (NaN, the sources' nodata, an output
   ``_FillValue``), time-sorted; ``identical_fraction`` = share of pixels valid in both whose
   values are equal (target 1.0 for nearest); ``valid_mask_agreement`` = share of all pixels
-  whose validity agrees. Pairs: xgeo-odc-stac, xgeo-stackstac, and odc-stac-stackstac;
+  whose validity agrees. Pairs: xgeo-odc-stac, xgeo-stackstac, odc-stac-stackstac, and each
+  library against ``exact``: nearest done by hand, every output pixel centre transformed by
+  pyproj point by point into the source CRS and the source pixel it falls in taken (who is
+  right when the libraries disagree: GDAL's warper, under stackstac, interpolates the
+  transformation within 1/8 pixel by default);
 * wall time of the whole call (build + ``.compute()``) with dask's threaded scheduler at 2
   workers (``dask.config.set(scheduler="threads", num_workers=2)``), a warm-up call first, then
   repetitions interleaved (xgeo, odc-stac, stackstac, ...); min and median; ``ratios`` are
@@ -230,18 +234,66 @@ def as_arrays(obj, bands: tuple[str, ...], nodata: tuple[float, ...]) -> dict[st
 def agreement(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict:
     """identical_fraction on pixels valid in both; valid_mask_agreement over all pixels."""
     both = same = agree = total = 0
+    per_band = {}
     for band in a:
         x, y = a[band], b[band]
         if x.shape != y.shape:
             return {"error": f"shapes differ for {band}: {x.shape} vs {y.shape}"}
         vx, vy = np.isfinite(x), np.isfinite(y)
         m = vx & vy
-        both += int(m.sum())
-        same += int((x[m] == y[m]).sum())
+        n, k = int(m.sum()), int((x[m] == y[m]).sum())
+        per_band[band] = k / n if n else None
+        both += n
+        same += k
         agree += int((vx == vy).sum())
         total += x.size
-    return {"identical_fraction": same / both if both else None,
-            "valid_mask_agreement": agree / total, "valid_in_both": both}
+    out = {"identical_fraction": same / both if both else None,
+           "valid_mask_agreement": agree / total, "valid_in_both": both}
+    if len(per_band) > 1:
+        out["identical_per_band"] = per_band
+    return out
+
+
+def exact_sample(path: Path, grid) -> np.ndarray:
+    """Nearest resampling done by hand, the reference: every output pixel centre transformed
+    exactly (pyproj, point by point) into the source CRS and the source pixel it falls in taken
+    (NaN outside the source or on its nodata)."""
+    import rasterio
+    from pyproj import Transformer
+
+    with rasterio.open(path) as src:
+        arr = src.read(1).astype("float64")
+        t, crs, nodata = src.transform, src.crs, src.nodata
+    if nodata is not None:
+        arr[arr == nodata] = np.nan
+    y, x = grid.coords()
+    xx, yy = np.meshgrid(x, y)
+    sx, sy = Transformer.from_crs(grid.crs, crs.to_wkt(), always_xy=True).transform(xx, yy)
+    col = np.floor((sx - t.c) / t.a)
+    row = np.floor((sy - t.f) / t.e)
+    inside = (col >= 0) & (col < arr.shape[1]) & (row >= 0) & (row < arr.shape[0])
+    out = np.full(grid.shape, np.nan)
+    out[inside] = arr[row[inside].astype(int), col[inside].astype(int)]
+    return out
+
+
+def exact_reference(items: list, grid, bands, nodata) -> dict[str, np.ndarray]:
+    """Band -> (time, y, x): :func:`exact_sample` of each item's asset, items in time order."""
+    order = sorted(items, key=lambda item: item.datetime)
+    cache: dict[str, np.ndarray] = {}
+    out = {}
+    for band in bands:
+        steps = []
+        for item in order:
+            href = item.assets[band].href
+            if href not in cache:
+                cache[href] = exact_sample(Path(href), grid)
+            steps.append(cache[href])
+        arr = np.stack(steps)
+        for fill in nodata:
+            arr[arr == fill] = np.nan
+        out[band] = arr
+    return out
 
 
 def grid_check(obj, grid) -> bool:
@@ -279,10 +331,12 @@ def time_case(key: str, grid, items: list, bands, nodata, reps: int) -> dict:
         results[lib].update({"min_s": min(ts), "median_s": statistics.median(ts)})
     ratios = {f"{p}/xgeo": results[p]["min_s"] / results["xgeo"]["min_s"]
               for p in PEERS if "min_s" in results.get(p, {}) and "min_s" in results["xgeo"]}
-    pairs = [("xgeo", p) for p in PEERS] + [("odc-stac", "stackstac")]
+    arrays["exact"] = exact_reference(items, grid, bands, nodata)
+    pairs = ([("xgeo", p) for p in PEERS] + [("odc-stac", "stackstac")]
+             + [(lib, "exact") for lib in LIBRARIES])
     agree = {f"{a} vs {b}": agreement(arrays[a], arrays[b])
              for a, b in pairs if a in arrays and b in arrays}
-    t0 = next(iter(arrays.values()))[bands[0]].shape[0] if arrays else 0
+    t0 = arrays["exact"][bands[0]].shape[0]
     case = {"case": DESCRIPTIONS[key], "key": key, "threads": THREADS, "resampling": "nearest", "items": len(items),
             "time_steps": t0, "bands": list(bands), "grid": _grid_json(grid),
             "grid_equal": grid_ok, "results": results, "ratios": ratios, "agreement": agree,
