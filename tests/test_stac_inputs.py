@@ -204,3 +204,15 @@ def test_stackstac_cube_writes_and_reads_back(fmt, scenes, tmp_path):
     np.testing.assert_array_equal(var.values, cube.values)
     bbox = json.loads(str(back["proj:bbox"].values.item()))
     assert sorted(bbox) == sorted(cube["proj:bbox"].values.item())
+
+
+def test_stackstac_dataset_writes(scenes, tmp_path):
+    """After ``.to_dataset("band")`` stackstac's attrs (a RasterSpec, an Affine) sit on the
+    Dataset; writing drops them as stale grid metadata instead of failing in the writer."""
+    path = scenes["lc08"]
+    ds = _stackstac(path, "topleft").isel(y=slice(0, 32), x=slice(0, 48)).to_dataset(dim="band")
+    ds.geo.to_zarr(tmp_path / "ds.zarr")
+    back = xgeo.open_dataset(tmp_path / "ds.zarr")
+    assert "spec" not in back.attrs and "transform" not in back.attrs
+    assert back.geo.grid.almost_equal(_file_grid(path)[0:32, 0:48])
+    np.testing.assert_array_equal(back["data"].values, ds["data"].values)

@@ -11,7 +11,9 @@ Conventions read, in order of trust:
    ``"+init=epsg:32719"``), with a warning: it is ambiguous and not CF.
 
 The transform always comes from the x/y coordinates (regular spacing checked),
-never from a cached ``GeoTransform`` that a slice may have made stale.
+never from a cached ``GeoTransform`` that a slice may have made stale. Coordinates are
+pixel centres; stackstac's corner labels (``xy_coords="topleft"``) are recognised
+(:mod:`xgeo.peer_cubes`) and shifted by half a pixel.
 
 Writing (:func:`write_grid`) produces what GDAL, rioxarray and odc-geo read: a
 0-d ``spatial_ref`` coordinate with ``crs_wkt`` and ``spatial_ref`` (same WKT),
@@ -354,6 +356,8 @@ def write_grid(obj: XgeoObj, grid: Grid | None = None, *, crs: Any = None) -> Xg
     else:
         for var in out.data_vars.values():
             _mark_variable(var, y_dim, x_dim)
+        # the Dataset's own copies too (stackstac's .to_dataset("band") moves them there)
+        out.attrs = {k: v for k, v in out.attrs.items() if k not in _STALE_ATTRS}
     return out
 
 
