@@ -11,7 +11,8 @@ one item per date) into a series:
   nodata 0, pixel grids 0.4 px apart), 4 bands, 10 dates x 2 scenes = 20 items, on the union
   grid aligned to ``rgbn_suba`` (subb is resampled by nearest);
 * ``lc08``: the Landsat 8 band 2 at 60 m (EPSG:32621, uint16), 20 dates, on its own grid
-  (nearest on a pixel-aligned grid copies the pixels);
+  (nearest on a pixel-aligned grid copies the pixels); the file declares no nodata, and its
+  zeros (Landsat's L1 fill) count as no data for every library alike;
 * ``le07``: the Landsat 7 band 1 in Equal Earth (EPSG:8858, 120 m, float64, nodata 32768) and
   the same scene's solar zenith band on UTM 21S (300 m, int32, nodata -32768) as two assets of
   one item (asset-level ``proj:*``), 20 dates, onto UTM 21S at 120 m over band 1's footprint:
