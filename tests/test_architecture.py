@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                    )),
     ("grid", ("xgeo.grid",)),
     ("conventions and storage", ("xgeo.crs", "xgeo.bands", "xgeo.categorical",
+                                 "xgeo.peer_cubes",
                                  "xgeo.validity", "xgeo.geotiff", "xgeo.storestate",
                                  "xgeo.store", "xgeo.verify", "xgeo.compression",
                                  "xgeo.outputs", "xgeo._chunkobjects", "xgeo._diskcache",

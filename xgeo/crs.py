@@ -11,7 +11,9 @@ Conventions read, in order of trust:
    ``"+init=epsg:32719"``), with a warning: it is ambiguous and not CF.
 
 The transform always comes from the x/y coordinates (regular spacing checked),
-never from a cached ``GeoTransform`` that a slice may have made stale.
+never from a cached ``GeoTransform`` that a slice may have made stale. Coordinates are
+pixel centres; stackstac's corner labels (``xy_coords="topleft"``) are recognised
+(:mod:`xgeo.peer_cubes`) and shifted by half a pixel.
 
 Writing (:func:`write_grid`) produces what GDAL, rioxarray and odc-geo read: a
 0-d ``spatial_ref`` coordinate with ``crs_wkt`` and ``spatial_ref`` (same WKT),
@@ -27,10 +29,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from affine import Affine
 from pyproj import CRS
 
 from .errors import CRSError, GridError, GridMappingConflictError
 from .grid import Grid, parse_crs
+from .peer_cubes import pixel_anchor, stackstac_crs
 
 __all__ = [
     "GRID_MAPPING_NAME",
@@ -61,7 +65,8 @@ _Y_STANDARD = (
     "projection_y_angular_coordinate",
 )
 # Attributes whose meaning is the grid; they are rewritten or dropped on every grid change.
-_STALE_ATTRS = ("crs", "transform", "res", "GeoTransform", "spatial_ref", "crs_wkt")
+_STALE_ATTRS = ("crs", "transform", "res", "GeoTransform", "spatial_ref", "crs_wkt", "spec",
+                "resolution")
 
 
 # --------------------------------------------------------------------- spatial dims
@@ -196,7 +201,7 @@ def read_crs(obj: XgeoObj) -> CRS | None:
             crs = _crs_from_attrs(var.attrs, name)
             if crs is not None:
                 return crs
-    return _crs_from_text_attribute(obj)
+    return stackstac_crs(obj) or _crs_from_text_attribute(obj)
 
 
 def _crs_from_text_attribute(obj: XgeoObj) -> CRS | None:
@@ -226,14 +231,22 @@ def read_grid(obj: XgeoObj) -> Grid:
 
 
 def _grid_from_coords(obj: XgeoObj, y_dim: Hashable, x_dim: Hashable) -> Grid:
-    """The grid of the x/y coordinates alone, without CRS."""
+    """The grid of the x/y coordinates alone, without CRS.
+
+    Coordinates are pixel centres, except on a stackstac ``xy_coords="topleft"`` cube
+    (:func:`xgeo.peer_cubes.pixel_anchor`), whose corner labels are shifted by half a pixel.
+    """
     for dim in (y_dim, x_dim):
         if dim not in obj.coords:
             raise GridError(
                 f"spatial dimension {dim!r} has no coordinate values, so the grid is unknown; "
                 "assign pixel-centre coordinates (obj.assign_coords(...)) or use write_grid(grid=...)"
             )
-    return Grid.from_coords(obj[x_dim].values, obj[y_dim].values)
+    grid = Grid.from_coords(obj[x_dim].values, obj[y_dim].values)
+    if pixel_anchor(obj, y_dim, x_dim) == "corner":
+        t = grid.transform
+        grid = Grid(None, Affine(t.a, t.b, t.c + t.a / 2, t.d, t.e, t.f + t.e / 2), grid.shape)
+    return grid
 
 
 # ------------------------------------------------------------------------- writing
@@ -305,6 +318,8 @@ def write_grid(obj: XgeoObj, grid: Grid | None = None, *, crs: Any = None) -> Xg
     replace_coords = grid is not None
     if grid is None:
         base = _grid_from_coords(obj, y_dim, x_dim)
+        # stackstac's corner labels become centres: what is written is read back the same way
+        replace_coords = pixel_anchor(obj, y_dim, x_dim) == "corner"
         grid = (
             base.to_crs(crs) if crs is not None else Grid(read_crs(obj), base.transform, base.shape)
         )
@@ -341,6 +356,8 @@ def write_grid(obj: XgeoObj, grid: Grid | None = None, *, crs: Any = None) -> Xg
     else:
         for var in out.data_vars.values():
             _mark_variable(var, y_dim, x_dim)
+        # the Dataset's own copies too (stackstac's .to_dataset("band") moves them there)
+        out.attrs = {k: v for k, v in out.attrs.items() if k not in _STALE_ATTRS}
     return out
 
 

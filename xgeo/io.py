@@ -23,6 +23,7 @@ from .crs import find_spatial_dims, read_crs, write_grid
 from .errors import DecodeError, GridError, ResumeError, codec_errors_as_xgeo
 from .geotiff import to_geotiff
 from .nodata import for_writing
+from .peer_cubes import encodable_metadata
 
 __all__ = ["open_dataset", "to_netcdf", "to_zarr", "to_geotiff", "detect_format"]
 
@@ -273,6 +274,7 @@ def _open_with_gdal(path: Path, chunks: Any) -> xr.Dataset:
 def _with_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
     """The object with fresh grid metadata where it has a grid, and its fill values and
     packing where xarray's writers expect them (:func:`xgeo.nodata.for_writing`)."""
+    obj = encodable_metadata(obj)  # stackstac's STAC-property coordinates, as JSON text
     if isinstance(obj, xr.Dataset):
         obj = for_writing(obj)
     else:
