@@ -136,3 +136,21 @@ def test_stack_summary_without_xgeo_says_the_peers_ran_alone():
         "the peers ran alone."]
     assert "xgeo not measured, odc-stac 0.220 s" in text
     assert report_stack.stack_status(None).startswith("_No results yet")
+
+
+def test_torchgeo_table_comes_from_the_json():
+    _report()  # puts benchmarks/ on sys.path
+    import report_torchgeo
+
+    data = {"scene": {"file": "s.tif", "shape": [7, 9], "crs": "EPSG:1"}, "windows": 5,
+            "size": 4, "stride": 2, "versions": {"torchgeo": "9.9"},
+            "results": {"torchgeo": {"samples_per_s": 10.0, "samples_per_s_all": [5.0, 10.0],
+                                     "speedup_vs_torchgeo": 1.0,
+                                     "equal_to_torchgeo": {"image": True, "mask": True}},
+                        "xgeo": {"samples_per_s": 1234.5, "samples_per_s_all": [1.0, 2.0],
+                                 "speedup_vs_torchgeo": 123.45,
+                                 "equal_to_torchgeo": {"image": True, "mask": False}}}}
+    text = report_torchgeo.torchgeo_status(data)
+    assert "| 1,234 | 123.5x | **no** |" in text and "| 10 | 1.0x | yes |" in text
+    assert "best of 2" in text and "7x9" in text and "torchgeo 9.9" in text
+    assert report_torchgeo.torchgeo_status(None).startswith("_No results yet")
