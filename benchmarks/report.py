@@ -264,6 +264,8 @@ def render_topic(data: dict) -> str:
         return "\n".join(lines + render_downstream(data))
     if data.get("topic") == "stack":
         return "\n".join(lines + render_stack(data))
+    if data.get("topic") == "torchgeo":
+        return "\n".join(lines + [torchgeo_status(data), "", f"How: {data.get('how', '?')}"])
     machine = data.get("machine", {})
     versions = data.get("versions", {})
     lines.append(
