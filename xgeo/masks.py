@@ -294,8 +294,8 @@ def from_dataset(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
     >>> from_dataset(ds, "scl").values.tolist()
     [False, True]
     """
-    decoders = {"scl": scl, "qa": qa_pixel, "fmask": fmask}
-    return decoders[kind](ds[quality_band(ds, kind, variable)], **options)
+    band = ds[quality_band(ds, kind, variable)]  # first: it refuses an unknown kind
+    return {"scl": scl, "qa": qa_pixel, "fmask": fmask}[kind](band, **options)
 
 
 def quality_band(ds: xr.Dataset, kind: Literal["scl", "qa", "fmask"],
