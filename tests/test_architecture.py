@@ -43,7 +43,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                  "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics")),
-    ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source")),
+    ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
+            "xgeo.cubemeta")),
     ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
               "xgeo._cli_output", "xgeo")),
 )

@@ -149,6 +149,9 @@ class ChipDataset(Dataset):
             # an unmodified view of a Zarr store is read as that store
             self.kind, self.path, obj = resolve_source(chips.origin, storage_options)
         else:
+            if isinstance(chips, list | tuple):
+                raise ChipError("ChipDataset reads one cube; for a list or a directory of cubes "
+                                "use xgeo.torch.CubesDataset (or to_dataloader)")
             self.kind, self.path, obj = resolve_source(chips, storage_options)
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms
