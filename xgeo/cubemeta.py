@@ -185,6 +185,8 @@ def _from_zarr(name: str, path: Path) -> CubeMeta:
     band = None
     for key, arr in group.arrays():
         dims = getattr(arr.metadata, "dimension_names", None) or arr.attrs.get("_ARRAY_DIMENSIONS")
+        if dims is None and arr.ndim == 0:
+            dims = ()
         if dims is None:
             raise DecodeError(f"cube {name} ({path}): array {key!r} has no dimension names")
         variables[str(key)] = (tuple(map(str, dims)), tuple(arr.shape), str(arr.dtype))

@@ -205,18 +205,20 @@ class CubesDataset(Dataset):
 
     def _count_from(self, metas: list[CubeMeta]) -> dict[int, int | str]:
         """Chips per cube from metadata, checked against one cube's ChipDataset (the template)."""
-        order = sorted(range(len(metas)), key=lambda k: -_largest(metas[k]))
-        first_error = None
-        for t in order[:3]:  # the largest cubes: the first one fits a chip but in odd sets
+        larger = sorted(range(1, len(metas)), key=lambda k: -_largest(metas[k]))
+        tried = [0, *larger[:2]]  # the first cube, or (too small) one of the largest
+        first_error: ChipError | None = None
+        for t in tried:
             try:
                 template = self._build(t)
                 break
             except CubeMismatchError:
                 raise
             except ChipError as exc:
-                first_error = first_error or ChipError(f"cube {self.names[t]}: {exc}")
+                first_error = first_error or exc
         else:
-            raise first_error  # type: ignore[misc]
+            raise ChipError(f"cannot make chips of cube {self.names[0]} nor of the largest cubes "
+                            f"{[self.names[t] for t in tried[1:]]}: {first_error}")
         self.band_labels = template.band_labels
         self._keep(t, template)
         expected = metas[t]
