@@ -85,6 +85,8 @@ def test_directory_lists_its_cubes_sorted(cubes_dir):
     assert [Path(p).name for p in list_cubes(cubes_dir)] == sorted(EPSG)
     dset = CubesDataset(cubes_dir, 16, variable="reflectance")
     assert dset.names == sorted(EPSG)
+    zarrs = CubesDataset(str(cubes_dir / "*.zarr"), 16, variable="reflectance")
+    assert zarrs.names == ["a.zarr", "c.zarr", "e.zarr"]
     meta = cube_meta(cubes_dir / "b.nc")
     assert meta.variables["reflectance"][:2] == (("time", "band", "y", "x"), (5, 13, 51, 50))
     assert meta.bands == tuple(xgeo.datasets.sentinel2_cube().band.values.tolist())
@@ -283,6 +285,8 @@ def test_time_windows_are_counted_like_make_chips(cubes_dir):
 def test_bad_input_errors(cubes_dir, tmp_path):
     with pytest.raises(ChipError, match="no cube in"):
         CubesDataset(tmp_path, 16)
+    with pytest.raises(ChipError, match="no cube matches"):
+        CubesDataset(str(tmp_path / "*.zarr"), 16)
     with pytest.raises(ChipError, match="empty list"):
         CubesDataset([], 16)
     with pytest.raises(ChipError, match="CubesDataset"):

@@ -11,6 +11,7 @@ opening one with xarray costs ~10. :class:`xgeo.torch.CubesDataset` is built on 
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -58,15 +59,16 @@ class CubeMeta:
 
 
 def list_cubes(sources: Cube | Sequence[Cube]) -> list[Cube]:
-    """The cubes of ``sources``: a directory of cubes, one cube, or a list of cubes.
+    """The cubes of ``sources``: a directory of cubes, a glob, one cube, or a list of cubes.
 
     A directory that is not itself a Zarr store is searched (not recursively) for
-    :data:`CUBE_PATTERNS` (``*.zarr`` and ``*.nc``), sorted by name.
+    :data:`CUBE_PATTERNS` (``*.zarr`` and ``*.nc``), sorted by name; a string with ``*``, ``?``
+    or ``[`` is a glob pattern (``"cubes/*/*.zarr"``), its matches sorted.
 
     Raises
     ------
     ChipError
-        A directory holding no cube, or an empty list.
+        A directory or a glob holding no cube, or an empty list.
 
     Examples
     --------
@@ -74,6 +76,11 @@ def list_cubes(sources: Cube | Sequence[Cube]) -> list[Cube]:
     >>> len(list_cubes([xgeo.datasets.sentinel2_cube()] * 3))
     3
     """
+    if isinstance(sources, str) and not is_url(sources) and any(c in sources for c in "*?["):
+        found = sorted(glob.glob(sources))
+        if not found:
+            raise ChipError(f"no cube matches {sources!r}")
+        return found
     if isinstance(sources, str | os.PathLike) and not is_url(sources):
         folder = Path(sources)
         if folder.is_dir() and not _is_zarr_dir(folder):
@@ -90,8 +97,8 @@ def list_cubes(sources: Cube | Sequence[Cube]) -> list[Cube]:
 
 
 def is_many_cubes(sources: Any) -> bool:
-    """Whether ``sources`` names several cubes: a list or tuple, or a directory that is not
-    itself a Zarr store.
+    """Whether ``sources`` names several cubes: a list or tuple, a glob pattern, or a directory
+    that is not itself a Zarr store.
 
     Examples
     --------
@@ -99,6 +106,8 @@ def is_many_cubes(sources: Any) -> bool:
     (True, False)
     """
     if isinstance(sources, list | tuple):
+        return True
+    if isinstance(sources, str) and not is_url(sources) and any(c in sources for c in "*?["):
         return True
     if isinstance(sources, str | os.PathLike) and not is_url(sources):
         return Path(sources).is_dir() and not _is_zarr_dir(Path(sources))

@@ -50,8 +50,8 @@ class CubesDataset(Dataset):
     Parameters
     ----------
     sources
-        The cubes: a directory (its ``*.zarr`` stores and ``*.nc`` files, sorted by name), or
-        a list of paths (Zarr, netCDF) and Datasets/DataArrays.
+        The cubes: a directory (its ``*.zarr`` stores and ``*.nc`` files, sorted by name), a
+        glob pattern, or a list of paths (Zarr, netCDF) and Datasets/DataArrays.
     size, stride, **chip_kwargs
         As :meth:`ChipDataset.from_source` takes them, the same for every cube (``variable=``,
         ``bands=``, ``time=``, ``boundary=``, ...).
@@ -252,7 +252,8 @@ class CubesDataset(Dataset):
                 have = list(meta.bands or ())
                 if self.chip_kwargs.get("bands") is None and have != list(expected.bands or ()):
                     return _band_diff(meta.name, have, list(expected.bands or ()))
-                missing = [b for b in template.band_labels if b not in have]
+                ours = [expected.bands[i] for i in ch.band_index] if expected.bands else []
+                missing = [b for b in ours if b not in have]
                 if self.chip_kwargs.get("bands") is not None and missing:
                     return f"cube {meta.name} has no band {missing} (its bands: {have})"
         return ""
