@@ -92,6 +92,30 @@ def test_directory_lists_its_cubes_sorted(cubes_dir):
     assert meta.bands == tuple(xgeo.datasets.sentinel2_cube().band.values.tolist())
 
 
+def test_zarr_metadata_with_or_without_consolidation_and_v2_agree(cubes_dir, tmp_path):
+    import json
+
+    ref = cube_meta(cubes_dir / "c.zarr")
+    plain = tmp_path / "plain.zarr"
+    shutil.copytree(cubes_dir / "c.zarr", plain)
+    doc = json.loads((plain / "zarr.json").read_text())
+    del doc["consolidated_metadata"]  # read through zarr's API instead
+    (plain / "zarr.json").write_text(json.dumps(doc))
+    plain_meta = cube_meta(plain)
+    assert plain_meta.bands == ref.bands
+    assert plain_meta.variables.keys() == ref.variables.keys()
+    for name, (dims, shape, dtype) in ref.variables.items():  # strings: named differently
+        assert plain_meta.variables[name][:2] == (dims, shape)
+        assert name == "band" or plain_meta.variables[name][2] == dtype
+    v2 = tmp_path / "v2.zarr"
+    xgeo.open_dataset(cubes_dir / "c.zarr").load().drop_encoding().to_zarr(
+        v2, zarr_format=2, consolidated=True)
+    meta = cube_meta(v2)
+    assert meta.variables["reflectance"] == ref.variables["reflectance"]
+    assert meta.bands == ref.bands
+    assert CubesDataset([cubes_dir / "c.zarr", v2, plain], 16).counts.tolist() == [80] * 3
+
+
 @pytest.mark.parametrize("return_mask", [False, True])
 def test_samples_equal_the_cubes_own_chipdataset(cubes_dir, return_mask):
     kwargs = {"variable": "reflectance", "label": "lulc", "return_mask": return_mask}
@@ -191,9 +215,9 @@ def test_uniform_weighting_draws_cubes_evenly(cubes_dir):
         CubeMixSampler(dset, block=0)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_dataloader_reads_every_chip_once(cubes_dir, workers):
-    extra = {"multiprocessing_context": "fork"} if workers else {}
+@pytest.mark.parametrize(("workers", "context"), [(0, None), (2, "fork"), (2, "spawn")])
+def test_dataloader_reads_every_chip_once(cubes_dir, workers, context):
+    extra = {"multiprocessing_context": context} if workers else {}
     loader = to_dataloader(cubes_dir, 16, batch_size=8, seed=0, num_workers=workers,
                            dataset_kwargs={"variable": "reflectance"}, **extra)
     dset = loader.dataset
@@ -304,3 +328,16 @@ def test_open_cubes_stay_bounded(cubes_dir):
         dset[int(dset.starts[k])]
         assert len(dset._open) <= 2
     assert list(dset._open) == [4, 5]
+
+
+def test_cache_dir_serves_the_zarr_cubes_and_netcdf_ones_read_without_it(cubes_dir, tmp_path):
+    from xgeo.errors import ChunkCacheWarning
+
+    plain = CubesDataset(cubes_dir, 16, variable="reflectance")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ChunkCacheWarning)
+        cached = CubesDataset(cubes_dir, 16, variable="reflectance", cache_dir=tmp_path / "c")
+        for k in range(6):  # a.zarr, b.nc, ...: no "cache_dir is used for Zarr stores" warning
+            i = int(cached.starts[k]) + 3
+            _same_sample(cached[i], plain[i])
+            assert cached.cube(k).cache_dir == (str(tmp_path / "c") if k % 2 == 0 else None)

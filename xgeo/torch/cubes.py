@@ -153,9 +153,9 @@ class CubesDataset(Dataset):
         self._open: OrderedDict[int, ChipDataset] = OrderedDict()
         self._open_pid = os.getpid()
         eager = any(chip_kwargs.get(k) not in (None, False, 0, 0.0, "grid") for k in EAGER_KEYS)
-        metas = [cube_meta(c, k) for k, c in enumerate(self.cubes)]
         self._zarr = [self._is_zarr(c) for c in self.cubes] if self.cache_dir else None
-        counts = self._count_eager() if eager else self._count_from(metas)
+        counts = self._count_eager() if eager else self._count_from(
+            [cube_meta(c, k) for k, c in enumerate(self.cubes)])
         self.skipped = {self.names[k]: why for k, why in counts.items() if isinstance(why, str)}
         if len(self.skipped) == len(self.cubes):
             raise ChipError(f"no cube holds a chip: {_listing(self.skipped)}")
