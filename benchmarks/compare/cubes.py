@@ -78,7 +78,8 @@ def main() -> None:
     results: dict[str, object] = {
         "cubes": args.cubes, "cube": "32x32 px, 2 dates, 13 bands float32; 1 in 4 in EPSG:32634",
         "chip": 16, "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "reps": args.reps, "cases": {},
+        "reps": args.reps, "load_average_1min_at_start": round(os.getloadavg()[0], 1),
+        "cases": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         folders = make_cubes(Path(tmp), args.cubes)

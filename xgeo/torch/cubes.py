@@ -83,7 +83,7 @@ class CubesDataset(Dataset):
     Sample ``i`` of the dataset is chip ``j`` of cube ``k`` (:meth:`locate`): exactly
     ``ChipDataset(cube_k, size, stride, ...)[j]`` (``index`` is ``j``; ``bounds`` and ``crs``
     are cube ``k``'s) plus ``sample["cube"] = k``. Construction reads each cube's metadata
-    (~1 ms a cube) and builds one cube's ChipDataset, the template the others are checked
+    (a few ms a cube) and builds one cube's ChipDataset, the template the others are checked
     against: every cube must hold the template's channel variables with the same dims, band
     labels and (with ``dtype=None``) stored dtype, else :class:`~xgeo.errors.CubeMismatchError`.
     A cube smaller than one chip (or, with a filter, with no chip left) is left out with one
