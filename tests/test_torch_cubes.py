@@ -313,8 +313,9 @@ def test_bad_input_errors(cubes_dir, tmp_path):
         CubesDataset(str(tmp_path / "*.zarr"), 16)
     with pytest.raises(ChipError, match="empty list"):
         CubesDataset([], 16)
-    with pytest.raises(ChipError, match="CubesDataset"):
-        ChipDataset(_paths(cubes_dir), 16)
+    for many in (_paths(cubes_dir), cubes_dir, str(cubes_dir / "*.nc")):
+        with pytest.raises(ChipError, match="CubesDataset"):
+            ChipDataset(many, 16)
     label = xgeo.datasets.sentinel2_cube()["lulc"]
     with pytest.raises(ChipError, match="name of a variable"):
         CubesDataset(cubes_dir, 16, label=label)

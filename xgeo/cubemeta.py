@@ -54,7 +54,14 @@ class CubeMeta:
     bands: tuple[Hashable, ...] | None
 
     def sizes(self, variable: str) -> dict[str, int]:
-        """``{dim: length}`` of one variable."""
+        """``{dim: length}`` of one variable.
+
+        Examples
+        --------
+        >>> import xgeo
+        >>> cube_meta(xgeo.datasets.sentinel2_cube()).sizes("lulc")
+        {'y': 101, 'x': 100}
+        """
         dims, shape, _ = self.variables[variable]
         return dict(zip(dims, shape, strict=True))
 
@@ -121,7 +128,13 @@ def _is_zarr_dir(folder: Path) -> bool:
 
 
 def cube_name(cube: Cube, k: int) -> str:
-    """The file name of a path, else ``"cube <k>"``."""
+    """The file name of a path, else ``"cube <k>"``.
+
+    Examples
+    --------
+    >>> cube_name("/data/cubes/site_001.zarr", 0), cube_name(None, 3)
+    ('site_001.zarr', 'cube 3')
+    """
     if isinstance(cube, str | os.PathLike):
         return Path(cube).name or str(cube)
     return f"cube {k}"
