@@ -53,6 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  )),
     ("io", ("xgeo.io", "xgeo.datasets", "xgeo.info", "xgeo.loader_source",
             "xgeo.stacking.*",
+            "xgeo.cubemeta",
             )),
     ("edge", ("xgeo.accessor", "xgeo.torch.*", "xgeo.pipeline", "xgeo.cli", "xgeo._cli_options",
               "xgeo._cli_output", "xgeo",

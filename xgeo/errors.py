@@ -24,6 +24,7 @@ __all__ = [
     "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
     "LabelError", "LabelWarning", "CompositeError",
+    "CubeMismatchError", "SkippedCubesWarning",
     "chunk_codec_error", "codec_errors_as_xgeo",
     "StackError", "PatternMatchError", "NoOverlapError", "SceneReadError", "StackWarning",
 ]
@@ -119,6 +120,17 @@ class ChipError(XgeoError, ValueError):
 class ChannelError(ChipError, BandMappingError):
     """The variables or bands asked for do not make one channel axis unambiguously (the
     message names the argument to use)."""
+
+
+class CubeMismatchError(ChipError):
+    """Cubes read as one dataset (:class:`xgeo.torch.CubesDataset`) do not hold the same
+    channels: a variable, its dims, its band labels or its dtype differ (the message names
+    the cube and the difference)."""
+
+
+class SkippedCubesWarning(UserWarning):
+    """Cubes of a :class:`xgeo.torch.CubesDataset` that hold no chip (smaller than one chip,
+    or no chip left after filtering) are left out; the one warning lists them."""
 
 
 class ClipError(XgeoError, ValueError):

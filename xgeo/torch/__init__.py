@@ -4,6 +4,8 @@
   :class:`~xgeo.chips.ChipGrid`'s chips, read through a per-process cache of decoded chunks
   (:mod:`xgeo._chunkread`, torch-free);
 * :class:`ChunkAwareSampler` (:mod:`xgeo.torch.sampler`): shuffles chunks, then chips;
+* :class:`CubesDataset` (:mod:`xgeo.torch.cubes`) and :class:`CubeMixSampler`
+  (:mod:`xgeo.torch.cubesampler`): the chips of many cubes (a directory of minicubes), mixed;
 * :func:`collate` (:mod:`xgeo.torch.collate`): batches without a stacking copy;
 * :class:`Normalize`, :class:`Indices` (:mod:`xgeo.torch.transforms`): sample transforms,
   with :func:`band_stats` (:mod:`xgeo.torch.stats`);
@@ -24,6 +26,8 @@ except ImportError as exc:  # an install hint, never a bare ModuleNotFoundError
     raise missing("torch", "xgeo.torch (ChipDataset, to_dataloader)") from exc
 
 from .collate import collate
+from .cubes import CubesDataset
+from .cubesampler import CubeMixSampler
 from .dataset import ChipDataset
 from .loader import to_dataloader
 from .sampler import ChunkAwareSampler
@@ -33,6 +37,8 @@ from .transforms import Indices, Normalize
 __all__ = [
     "ChipDataset",
     "ChunkAwareSampler",
+    "CubeMixSampler",
+    "CubesDataset",
     "Indices",
     "Normalize",
     "band_stats",

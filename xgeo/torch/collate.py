@@ -30,7 +30,10 @@ def _batch_of_views(values: Sequence[torch.Tensor]) -> torch.Tensor | None:
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Stack images/masks/labels into batch tensors; keep metadata as lists.
 
-    ``bounds`` becomes a float64 tensor (B, 4); ``crs``, ``time`` and ``bands`` stay lists.
+    ``bounds`` becomes a float64 tensor (B, 4), each row in its own sample's CRS; ``index``
+    (and a :class:`~xgeo.torch.CubesDataset`'s ``cube``) an int64 tensor; ``crs``, ``time`` and
+    ``bands`` stay lists (``crs`` one WKT per sample, so chips of cubes in different CRSs batch
+    together).
     """
     batch: dict[str, Any] = {}
     for key in samples[0]:
@@ -41,7 +44,7 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 batch[key] = torch.stack(values)
         elif key == "bounds":
             batch[key] = torch.tensor(values, dtype=torch.float64)
-        elif key == "index":
+        elif key in ("index", "cube"):
             batch[key] = torch.tensor(values, dtype=torch.int64)
         elif key == "bands":
             batch[key] = values[0]

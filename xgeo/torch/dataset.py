@@ -25,6 +25,7 @@ from .._diskcache import MEMORY_BYTES, default_bound
 from ..bands import BAND_DIM, band_sources
 from ..chips import TIME_DIM, ChipGrid, make_chips, window_bounds
 from ..crs import find_spatial_dims, read_grid
+from ..cubemeta import is_many_cubes
 from ..errors import ChipError, ChunkCacheWarning
 from ..grid import Grid
 from ..io import open_dataset
@@ -153,6 +154,9 @@ class ChipDataset(Dataset):
             # an unmodified view of a Zarr store is read as that store
             self.kind, self.path, obj = resolve_source(chips.origin, storage_options)
         else:
+            if is_many_cubes(chips):  # a list, a glob or a directory of cubes
+                raise ChipError("ChipDataset reads one cube; for a list or a directory of cubes "
+                                "use xgeo.torch.CubesDataset (or to_dataloader)")
             self.kind, self.path, obj = resolve_source(chips, storage_options)
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms

@@ -7,7 +7,10 @@ from typing import Any
 
 from torch.utils.data import DataLoader
 
+from ..cubemeta import is_many_cubes
 from .collate import collate
+from .cubes import CubesDataset
+from .cubesampler import CubeMixSampler
 from .dataset import ChipDataset
 from .sampler import ChunkAwareSampler
 
@@ -30,9 +33,12 @@ def to_dataloader(
     Parameters
     ----------
     source, size
-        What :meth:`ChipDataset.from_source` takes (a path or an xarray object; chip size).
+        What :meth:`ChipDataset.from_source` takes (a path or an xarray object; chip size), or
+        many cubes: a list of them or a directory of ``*.zarr``/``*.nc`` cubes, read by
+        :class:`CubesDataset` and ordered by :class:`CubeMixSampler` with ``block=batch_size
+        // 4`` (each batch from about 4 cubes or more; build the two yourself for others).
     batch_size, shuffle, seed
-        Chips per batch; :class:`ChunkAwareSampler`'s order.
+        Chips per batch; :class:`ChunkAwareSampler`'s (:class:`CubeMixSampler`'s) order.
     cache_dir
         :class:`ChipDataset`'s on-disk cache of decoded chunks (its ``cache_bytes``, in
         ``dataset_kwargs``, then bounds it): a video store decodes each chunk once.
@@ -52,6 +58,11 @@ def to_dataloader(
     kwargs = dict(dataset_kwargs or {})
     if cache_dir is not None:
         kwargs["cache_dir"] = cache_dir
+    if is_many_cubes(source):
+        cubes = CubesDataset(source, size, **kwargs)
+        mix = CubeMixSampler(cubes, block=max(1, batch_size // 4), shuffle=shuffle, seed=seed)
+        return DataLoader(cubes, batch_size=batch_size, sampler=mix,
+                          **{"collate_fn": collate, **loader_kwargs})
     dataset = ChipDataset.from_source(source, size, **kwargs)
     sampler = ChunkAwareSampler(dataset, shuffle=shuffle, seed=seed)
     loader_kwargs.setdefault("collate_fn", collate)
