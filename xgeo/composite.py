@@ -43,6 +43,7 @@ from .crs import find_spatial_dims
 from .errors import BandMappingError, CompositeError, MissingBandError, MissingVariableError
 from .indices.sensors import resolve_bands
 from .nodata import raw_nodata
+from .validity import disagreeing_dim
 
 __all__ = ["METHODS", "composite", "time_groups"]
 
@@ -245,12 +246,11 @@ def _resolve_mask(ds: xr.Dataset, mask: Any, dims3: tuple) -> tuple[xr.DataArray
     extra = [d for d in mask.dims if d not in dims3]
     if extra:
         raise CompositeError(f"mask= has dims {mask.dims}; it may only have dims among {dims3}")
-    for d in mask.dims:
-        if mask.sizes[d] != ds.sizes[d] or (d in mask.coords and d in ds.coords and not
-                                            np.array_equal(mask[d].values, ds[d].values)):
-            raise CompositeError(f"mask= disagrees with the data along {d!r} (sizes "
-                                 f"{mask.sizes[d]} vs {ds.sizes[d]} or other coordinates); "
-                                 "put the mask on the data's grid and dates first")
+    d = disagreeing_dim(mask, ds)
+    if d is not None:
+        raise CompositeError(f"mask= disagrees with the data along {d!r} (sizes "
+                             f"{mask.sizes[d]} vs {ds.sizes[d]} or other coordinates); "
+                             "put the mask on the data's grid and dates first")
     m = mask.drop_vars(list(mask.coords)).astype(bool)
     for d in dims3:
         if d not in m.dims:

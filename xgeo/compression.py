@@ -23,6 +23,7 @@ from .categorical import CategoricalSpec, Decision, categorical_variables
 from .crs import find_spatial_dims
 from .errors import CodecError, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
+from .validity import disagreeing_dim
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +111,11 @@ def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | N
         if not set(m.dims) <= set(var.dims):
             raise CodecError(f"mask dims {m.dims} are not all dims of variable {name!r} "
                              f"{var.dims}; pass a mask on the variable's grid")
-        for d in m.dims:
-            if m.sizes[d] != var.sizes[d] or (d in m.coords and d in var.coords and not
-                                              np.array_equal(m[d].values, var[d].values)):
-                raise CodecError(f"mask and variable {name!r} disagree along {d!r} (sizes "
-                                 f"{m.sizes[d]} vs {var.sizes[d]} or different coordinates); "
-                                 "reproject or align the mask to the variable's grid first")
+        d = disagreeing_dim(m, var)
+        if d is not None:
+            raise CodecError(f"mask and variable {name!r} disagree along {d!r} (sizes "
+                             f"{m.sizes[d]} vs {var.sizes[d]} or different coordinates); "
+                             "reproject or align the mask to the variable's grid first")
         if var.dtype.kind == "f":
             fill: Any = np.nan
         else:

@@ -18,9 +18,26 @@ import xarray as xr
 from .bands import BAND_DIM
 from .crs import find_spatial_dims
 
-__all__ = ["deferred_fractions", "valid_fractions", "valid_mask"]
+__all__ = ["deferred_fractions", "disagreeing_dim", "valid_fractions", "valid_mask"]
 
 TIME_DIM = "time"  # the dim chips take time windows along
+
+
+def disagreeing_dim(mask: xr.DataArray, var: xr.DataArray | xr.Dataset) -> Hashable | None:
+    """The first dim of ``mask`` along which it does not lie on ``var`` (another size, or other
+    coordinate values), or None when it does. Callers raise their own typed error.
+
+    Examples
+    --------
+    >>> a = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"), coords={"x": [0, 1, 2]})
+    >>> disagreeing_dim(a, a), disagreeing_dim(a.assign_coords(x=[0, 1, 3]), a)
+    (None, 'x')
+    """
+    for d in mask.dims:
+        if mask.sizes[d] != var.sizes[d] or (d in mask.coords and d in var.coords and not
+                                             np.array_equal(mask[d].values, var[d].values)):
+            return d
+    return None
 
 
 def valid_mask(arr: xr.DataArray, mask: xr.DataArray | None, fill: Any) -> xr.DataArray:
