@@ -104,6 +104,15 @@ def target_verdicts(data: dict) -> list[str]:
                          f"x{ratio:.2f}" + ("" if ratio >= SPEED_TARGET else " **missed**")))
     lines.append("- identical nearest pixels (target 100 % of pixels valid in both): "
                  + "; ".join(ident))
+    exact = []
+    for case in data.get("cases", []):
+        for lib in ("xgeo", "xgeo exact=True", *PEERS):
+            frac = case.get("agreement", {}).get(f"{lib} vs exact", {}).get("identical_fraction")
+            if frac is not None:
+                exact.append(f"{case['case']} {lib} {100 * frac:.2f} %")
+    if exact:
+        lines.append("- against the exact pick (each output centre through pyproj, by hand): "
+                     + "; ".join(exact))
     lines.append(f"- speed at 2 threads (target peer/xgeo >= {SPEED_TARGET:g}): " + "; ".join(speed))
     graph = data.get("graph_build", {}).get("results", {}).get("xgeo", {})
     t = graph.get("call_and_graph_min_s")

@@ -178,6 +178,19 @@ def test_pattern_two_crs_onto_one_grid(landsat_dir):
     assert (~np.isnan(le)).sum() > 10_000
 
 
+def test_exact_stack_is_the_exact_source_pixel_everywhere():
+    """exact=True: every output centre transformed by pyproj, so nearest is the exact pick at
+    every pixel (only centres within 1e-6 pixel of a source edge could go either way)."""
+    grid = Grid.from_bounds((600000, -2915000, 660000, -2880000), crs=32621, resolution=150)
+    cube = xgeo.stack(None, bands={"blue": str(LE07)}, time=dt.datetime(2011, 3, 6),
+                      grid=grid, chunks=64, exact=True)
+    blue = valid(cube["blue"].values[0], 32768)
+    expected, edge = exact_nearest(LE07, grid)
+    clear = edge > 1e-6
+    np.testing.assert_array_equal(blue[clear], expected[clear])
+    assert clear.mean() > 0.99 and (~np.isnan(blue[clear])).sum() > 1000
+
+
 def test_bands_mapping_different_crs_and_resolutions(tmp_path):
     # one scene, two bands: B1 (120 m, Equal Earth) and SZA (300 m, UTM 21), onto a 150 m grid
     grid = Grid.from_bounds((600000, -2915000, 660000, -2880000), crs=32621, resolution=150)

@@ -57,7 +57,7 @@ def _clip(box: tuple[int, int, int, int], r0: int, c0: int, h: int, w: int) -> t
     return (max(box[0] - r0, 0), min(box[1] - r0, h), max(box[2] - c0, 0), min(box[3] - c0, w))
 
 
-def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
+def build_cube(plan: StackPlan, resampling: str, chunks: Any, exact: bool = False) -> xr.Dataset:
     """The lazy Dataset of ``plan``: one dask task per (time step, y block, x block) of each band."""
     import dask.array as da
     from dask.base import tokenize
@@ -68,7 +68,8 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
     itemsize = max(plan.dtypes[b].itemsize for b in plan.bands)
     cy, cx = _chunk_sizes(chunks, itemsize)
     ychunks, xchunks = _split(grid.height, cy), _split(grid.width, cx)
-    token = tokenize(grid.crs.to_wkt(), tuple(grid.transform), grid.shape, method, ychunks, xchunks,
+    token = tokenize(grid.crs.to_wkt(), tuple(grid.transform), grid.shape, method, exact, ychunks,
+                     xchunks,
                      {b: (str(plan.dtypes[b]), plan.fills[b], b in plan.implicit) for b in plan.bands},
                      [[(a.href, a.band, a.index, a.time, a.nodata) for a in s] for s in plan.steps])
     windows = []
@@ -93,7 +94,7 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any) -> xr.Dataset:
                 scales = [plan.scales[id(a)] for a in assets]
                 boxes = [_clip(plan.footprints[id(a)], r0, c0, h, w) for a in assets]
                 dsk[(name, t, iy, ix)] = (stack_block, assets, scales, boxes, sub, method, dtype, fill,
-                                          band in plan.implicit)
+                                          band in plan.implicit, exact)
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
         arr = da.Array(graph, name, ((1,) * len(plan.steps), ychunks, xchunks), dtype=dtype,
                        meta=np.empty((0, 0, 0), dtype))
@@ -119,6 +120,7 @@ def stack(
     group: str | None = "solar_day",
     chunks: Any = None,
     nodata: float | int | None = None,
+    exact: bool = False,
 ) -> xr.Dataset:
     """Stack raw scenes (files or STAC items) into one lazy ``(time, y, x)`` cube.
 
@@ -161,6 +163,10 @@ def stack(
         32 MiB per block). Time is always one step per block.
     nodata
         Output fill value; default the sources' common nodata, else NaN (floats) or 0 (integers).
+    exact
+        Transform every output pixel exactly with pyproj instead of GDAL's 0.125-pixel
+        approximation (as :func:`xgeo.reproject.reproject`'s ``exact=``): slower across CRSs,
+        and nearest then picks the source pixel whose area holds each output centre.
 
     Returns
     -------
@@ -197,4 +203,4 @@ def stack(
     assets = collect_assets(sources, pattern=pattern, time_format=time_format, bands=bands, time=time)
     plan = make_stack_plan(assets, grid=grid, crs=crs, resolution=resolution, bounds=bounds,
                            group=group, nodata=nodata)
-    return build_cube(plan, resampling, chunks)
+    return build_cube(plan, resampling, chunks, exact)

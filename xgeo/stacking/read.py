@@ -54,19 +54,21 @@ def _open(href: str) -> Any:
 
 @functools.lru_cache(maxsize=1024)
 def _plan_key(src: Same, src_transform: Any, src_shape: tuple[int, int], dst: Same, dst_transform: Any,
-              dst_shape: tuple[int, int], method: str, scale: tuple[float, float]) -> Any:
+              dst_shape: tuple[int, int], method: str, scale: tuple[float, float],
+              exact: bool = False) -> Any:
     try:
         return make_plan(Grid(src.obj, src_transform, src_shape), Grid(dst.obj, dst_transform, dst_shape),
-                         method, scale=scale)
+                         method, scale=scale, exact=exact)
     except ReprojectionError:
         return None  # the planner's footprint test is a box: this asset misses the block
 
 
-def _plan(src: Grid, dst: Grid, method: str, scale: tuple[float, float]) -> Any:
+def _plan(src: Grid, dst: Grid, method: str, scale: tuple[float, float], exact: bool = False
+          ) -> Any:
     """The warp plan of one asset grid onto one block (shared by the bands of a file and by
     scenes on the same grid); None when they do not overlap."""
     return _plan_key(Same(src.crs), src.transform, src.shape, Same(dst.crs), dst.transform, dst.shape,
-                     method, scale)
+                     method, scale, exact)
 
 
 def read_window(asset: Asset, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -111,7 +113,8 @@ _SENTINEL = np.iinfo(np.int64).min
 
 def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
                 boxes: Sequence[tuple[int, int, int, int]], grid: Grid, method: str,
-                dtype: np.dtype, fill: float | int, implicit: bool = False) -> np.ndarray:
+                dtype: np.dtype, fill: float | int, implicit: bool = False, exact: bool = False
+                ) -> np.ndarray:
     """One output block ``(1, h, w)`` on ``grid`` (a window of the output grid): the mosaic of
     ``assets`` (in order, first valid pixel wins) resampled with ``method``.
 
@@ -143,7 +146,7 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
         if not empty[b0:b1, d0:d1].any():
             continue
         sub = grid if (b0, b1, d0, d1) == (0, h, 0, w) else grid.window(b0, d0, b1 - b0, d1 - d0)
-        plan = _plan(asset.grid, sub, method, tuple(scale))
+        plan = _plan(asset.grid, sub, method, tuple(scale), exact)
         if plan is None:
             continue
         window = plan.source_window(0, sub.height + plan.corner, 0, sub.width + plan.corner)
