@@ -71,6 +71,49 @@ def _plan(src: Grid, dst: Grid, method: str, scale: tuple[float, float], exact: 
                      method, scale, exact)
 
 
+def aligned_window(src: Grid, dst: Grid) -> tuple[int, int, int, int] | None:
+    """The window ``(row0, row1, col0, col1)`` of ``src`` holding exactly the pixels of
+    ``dst`` (same CRS, same pixel size and orientation, whole-pixel offset, inside ``src``),
+    or None when ``dst`` is not such a window and must be resampled.
+
+    Examples
+    --------
+    >>> g = Grid.from_bounds((0, 0, 4, 4), crs=32633, resolution=1)
+    >>> aligned_window(g, g[1:3, 2:4]), aligned_window(g, g.to_crs(32634)) is None
+    ((1, 3, 2, 4), True)
+    """
+    a, b, c, d, e, f = tuple(src.transform)[:6]
+    da, db, dc, dd, de, df = tuple(dst.transform)[:6]
+    if (a, b, d, e) != (da, db, dd, de) or b or d or src.crs != dst.crs:
+        return None
+    col, row = (dc - c) / a, (df - f) / e
+    r0, c0 = round(row), round(col)
+    if abs(row - r0) > 1e-9 or abs(col - c0) > 1e-9:
+        return None
+    r1, c1 = r0 + dst.height, c0 + dst.width
+    if r0 < 0 or c0 < 0 or r1 > src.height or c1 > src.width:
+        return None
+    return r0, r1, c0, c1
+
+
+def _copied(values: np.ndarray, nodata: Any, dtype: np.dtype, fill: Any) -> np.ndarray:
+    """Source pixels as the warp kernels would store them by nearest on an aligned grid: a
+    copy in ``dtype``, no-data (and NaN) as ``fill``, and a valid value equal to ``fill`` nudged
+    off it as gdalwarp does (see :func:`xgeo.reproject._rules.store`)."""
+    out = values.astype(dtype)  # a copy: never the source's array
+    invalid = np.isnan(out) if out.dtype.kind == "f" else np.zeros(out.shape, dtype=bool)
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        invalid |= values == nodata
+    hit = ~invalid & (out == fill)
+    if hit.any():
+        if out.dtype.kind == "f":
+            out[hit] = np.nextafter(np.float32(fill), np.float32(np.inf))
+        else:
+            out[hit] = fill + 1 if fill < np.iinfo(out.dtype).max else fill - 1
+    out[invalid] = fill
+    return out
+
+
 def read_window(asset: Asset, window: tuple[int, int, int, int]) -> np.ndarray:
     """Pixels ``[row0:row1, col0:col1]`` of ``asset`` as a ``(1, h, w)`` array.
 
@@ -146,17 +189,21 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
         if not empty[b0:b1, d0:d1].any():
             continue
         sub = grid if (b0, b1, d0, d1) == (0, h, 0, w) else grid.window(b0, d0, b1 - b0, d1 - d0)
-        plan = _plan(asset.grid, sub, method, tuple(scale), exact)
-        if plan is None:
-            continue
-        window = plan.source_window(0, sub.height + plan.corner, 0, sub.width + plan.corner)
-        if window is None:
-            continue
-        r0, r1, c0, c1 = window
-        src = np.ascontiguousarray(read_window(asset, (r0, r1, c0, c1)))
-        tmp = np.empty((1,) + sub.shape, dtype=work_dtype)
-        warp_block(src, (r0, c0), asset.grid.shape, tmp, (0, 0), plan.coords.lattice, plan.method,
-                   nodata=asset.nodata, fill=work_fill, scale=plan.scale)
+        shift = aligned_window(asset.grid, sub) if method == "nearest" else None
+        if shift is not None:  # the same pixels: a copy, no resampling
+            tmp = _copied(read_window(asset, shift), asset.nodata, work_dtype, work_fill)
+        else:
+            plan = _plan(asset.grid, sub, method, tuple(scale), exact)
+            if plan is None:
+                continue
+            window = plan.source_window(0, sub.height + plan.corner, 0, sub.width + plan.corner)
+            if window is None:
+                continue
+            r0, r1, c0, c1 = window
+            src = np.ascontiguousarray(read_window(asset, (r0, r1, c0, c1)))
+            tmp = np.empty((1,) + sub.shape, dtype=work_dtype)
+            warp_block(src, (r0, c0), asset.grid.shape, tmp, (0, 0), plan.coords.lattice,
+                       plan.method, nodata=asset.nodata, fill=work_fill, scale=plan.scale)
         hole = empty[b0:b1, d0:d1]
         take = hole & _valid(tmp[0], work_fill)
         out[0, b0:b1, d0:d1][take] = tmp[0][take]
