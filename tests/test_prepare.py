@@ -106,6 +106,7 @@ def test_scl_mask_and_composites(tmp_path: Path) -> None:
     assert code == 0, output
     card = json.loads((out / "dataset.json").read_text())
     assert card["bands"] == ["B2", "B3", "B4", "B8"]  # the SCL band is used, not stored
+    assert card["mask"] == {"kind": "scl", "band": "SCL"}
     assert len(card["dates"]) == 7 and card["dates"][0].startswith("2015-01-01")
     store = xgeo.open_dataset(out / "cube.zarr")
     assert "SCL" not in store and store.sizes["time"] == 7

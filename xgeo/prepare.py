@@ -194,7 +194,7 @@ def prepare(
 
     say("stacking the scenes")
     cube = stack(scenes, **dict(stack_options or {}))
-    invalid = None
+    invalid = band = None
     if mask is not None:
         from .masks import from_dataset, quality_band
 
@@ -247,7 +247,7 @@ def prepare(
         "grid": _grid_card(cube),
         "bands": bands,
         "dates": _dates(cube),
-        "mask": None if mask is None else {"kind": mask, "band": mask_band},
+        "mask": None if mask is None else {"kind": mask, "band": band},
         "composite": None if composite is None else {"freq": composite,
                                                      "method": composite_method},
         "chips": {"size": size, "stride": stride or size, "file": paths[1].name,
