@@ -182,6 +182,13 @@ def test_max_ndvi_picks_the_date_of_the_largest_ndvi_and_all_its_bands(nrt):
         np.testing.assert_array_equal(out[b].values, expected)
         assert out[b].dtype == values.dtype
     assert not np.isin(out.SCL.values, CLOUD_CLASSES).any()  # no cloudy date was picked
+    times = nrt.time.values
+    expected = np.stack([np.where(bg >= 0, times[g][np.maximum(bg, 0)] if len(g) else
+                                  np.datetime64("NaT"), np.datetime64("NaT"))
+                         for g, bg in zip(groups, best, strict=True)])
+    np.testing.assert_array_equal(out["best_time"].values, expected.astype("datetime64[ns]"))
+    lazy = composite(nrt.chunk({"y": 50, "x": 50}), "QS", "max_ndvi", mask=mask.chunk())
+    np.testing.assert_array_equal(lazy["best_time"].values, out["best_time"].values)
 
 
 def test_integer_bands_with_a_fill_value_treat_it_as_missing(nrt, nrt_raw):

@@ -147,6 +147,8 @@ def composite(
         The time dimension.
     count
         Add the ``count`` coordinate ``(time, y, x)``: valid observations per group.
+        ``"max_ndvi"`` also adds ``best_time`` ``(time, y, x)``: the date each pixel was taken
+        from (NaT where the group had no valid observation).
 
     Returns
     -------
@@ -218,6 +220,9 @@ def composite(
     if count:
         cnt = functools.reduce(np.minimum, counts)  # elementwise: blockwise on dask
         result = result.assign_coords(count=cnt.assign_coords({time_dim: labels.values}))
+    if best is not None:
+        chosen = _as_dataarray(_chosen_times(best[:, 0], groups, ds[time_dim].values), dims3)
+        result = result.assign_coords(best_time=chosen.assign_coords({time_dim: labels.values}))
     result.attrs = dict(ds.attrs, composite=f"{method} over {freq} groups (xgeo.composite)")
     if isinstance(obj, xr.DataArray):
         da_out = result["__composite__"].rename(name)
@@ -386,6 +391,26 @@ def _best(red: xr.Variable, nir: xr.Variable, m: xr.DataArray | None,
     return da.map_blocks(fn, *args, dtype=np.int64, new_axis=1,
                          chunks=((1,) * len(groups), (2,), *spatial),
                          meta=np.empty((0, 0, 0, 0), np.int64))
+
+
+def _chosen_times(pos: Any, groups: list[np.ndarray], times: np.ndarray) -> Any:
+    """``(groups, y, x)`` datetime64: the date of each group's best observation (NaT: none),
+    from its position within the group; blockwise on dask (one block per group)."""
+    times = np.asarray(times).astype("datetime64[ns]")
+
+    def dates(block: np.ndarray, gi: int) -> np.ndarray:
+        g = times[groups[gi]]
+        out = np.full(block.shape, np.datetime64("NaT", "ns"))
+        ok = block >= 0
+        out[ok] = g[block[ok]]
+        return out
+
+    if not _is_dask(pos):
+        return np.stack([dates(p, gi) for gi, p in enumerate(np.asarray(pos))])
+    import dask.array as da
+
+    return da.map_blocks(lambda b, block_info=None: dates(b[0], block_info[0]["chunk-location"][0])[None],
+                         pos, dtype="datetime64[ns]")
 
 
 def _by_group(x: Any, groups: list[np.ndarray], rest: tuple) -> Any:
