@@ -130,3 +130,23 @@ def test_existing_outputs_are_refused_without_overwrite(polygons_set: Path) -> N
                         "--out", str(polygons_set))
     assert code == 1 and "--overwrite" in output
     assert (polygons_set / "dataset.json").read_text() == before
+
+
+def test_scenes_without_dates_take_time_and_mosaic(tmp_path: Path) -> None:
+    import rasterio
+
+    out = tmp_path / "mosaic"
+    code, output = _run(str(WOMBAT / "rgbn_suba.tif"), str(WOMBAT / "rgbn_subb.tif"),
+                        "--time", "2020-01-01", "--chip", "64", "--split", "0.5,0.5",
+                        "--out", str(out))
+    assert code == 0, output
+    card = json.loads((out / "dataset.json").read_text())
+    assert card["dates"] == ["2020-01-01T00:00:00"]  # one solar day: the two scenes mosaicked
+    bounds = []
+    for name in ("rgbn_suba.tif", "rgbn_subb.tif"):
+        with rasterio.open(WOMBAT / name) as src:
+            bounds.append(src.bounds)
+    left, top = min(b.left for b in bounds), max(b.top for b in bounds)
+    assert card["grid"]["bounds"][0] == left and card["grid"]["bounds"][3] == top
+    code, output = _run(str(WOMBAT / "rgbn_suba.tif"), "--out", str(tmp_path / "nodate"))
+    assert code == 1 and "time" in output and "rgbn_suba.tif" in output

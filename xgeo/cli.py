@@ -470,6 +470,7 @@ def preview(
               help="Target PSNR in dB every chunk meets (labels are stored exactly).")
 @click.option("--pattern", help="Regex with named groups time and band, matched on file names.")
 @click.option("--time-format", help="strptime format of the pattern's time group, e.g. %Y%j.")
+@click.option("--time", "when", help="One date for scenes that carry none (ISO, e.g. 2020-05-18).")
 @click.option("--crs", help="Output CRS [default: the scenes' most common].")
 @click.option("--resolution", type=float, help="Output pixel size [default: the finest band's].")
 @overwrite_option
@@ -477,8 +478,8 @@ def prepare(scenes: tuple[str, ...], out: str, labels: str | None, label_column:
             mask: str | None, mask_band: str | None, composite: str | None,
             composite_method: str, chip: int, stride: int | None, min_valid: float, split: str,
             block: int | None, seed: int, codec: str, psnr: float, pattern: str | None,
-            time_format: str | None, crs: str | None, resolution: float | None,
-            overwrite: bool) -> None:
+            time_format: str | None, when: str | None, crs: str | None,
+            resolution: float | None, overwrite: bool) -> None:
     """Stack SCENES (files, globs, STAC JSON), mask, composite, label, chip and split them,
     and write the compressed store, chips.parquet and a dataset card into --out."""
     from .outputs import prepare_output
@@ -491,8 +492,8 @@ def prepare(scenes: tuple[str, ...], out: str, labels: str | None, label_column:
         raise click.BadParameter(f"{split!r} is not numbers separated by commas",
                                  param_hint="--split") from None
     stack_options = {k: v for k, v in {"pattern": pattern, "time_format": time_format,
-                                        "crs": crs, "resolution": resolution}.items()
-                     if v is not None}
+                                        "time": when, "crs": crs,
+                                        "resolution": resolution}.items() if v is not None}
     prepare_output(*(f"{out}/{name}" for name in OUTPUT_NAMES), overwrite=overwrite,
                    flag="--overwrite")
     with progress():
