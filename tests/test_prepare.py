@@ -52,6 +52,14 @@ def test_prepare_writes_the_store_index_and_card(polygons_set: Path) -> None:
     assert card["compression"]["labels"]["max_error"] == 0
     store = xgeo.open_dataset(polygons_set / "cube.zarr")
     assert set(store.data_vars) == {"B2", "labels"}
+    # the chip index points at the store: it reopens it with no object given
+    from xgeo.chips import ChipGrid
+
+    chips = ChipGrid.from_parquet(polygons_set / "chips.parquet")
+    assert len(chips) == sum(card["chips"]["count"].values())
+    first = chips.extract(0)
+    np.testing.assert_array_equal(
+        first.values[0], store["B2"].values[0][chips[0].window])
     assert "| crop |" in (polygons_set / "README.md").read_text()
 
 

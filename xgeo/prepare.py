@@ -182,6 +182,7 @@ def prepare(
     from . import __version__
     from .chips import ChipGrid, make_chips
     from .datacard import write_card
+    from .io import open_dataset
     from .outputs import prepare_output
     from .pipeline import compress_dataset
     from .stacking import stack
@@ -219,16 +220,6 @@ def prepare(
         label = rasterize(labels, cube, column=label_column, all_touched=all_touched,
                           name=LABELS)
         say(f"labels: {len(label.attrs.get('flag_values', []))} classes rasterised")
-    if point_labels:
-        chips = ChipGrid.around(cube, labels, size, column=label_column, variables=bands)
-    else:
-        chips = make_chips(cube, size, stride, variables=bands, mask=invalid,
-                           min_valid=min_valid)
-    chips = chips.split(fractions, by="block", block=block or _default_block(cube, size,
-                                                                             len(fractions)),
-                        seed=seed)
-    say(f"chips: {len(chips)} of {size} px, " + ", ".join(
-        f"{k} {v:.0%}" for k, v in chips.split_fractions().items()))
 
     stored = cube if label is None else cube.assign({LABELS: label})
     options = {"psnr": 50.0} if codec_options is None else dict(codec_options)
@@ -236,6 +227,19 @@ def prepare(
     result = compress_dataset(stored, str(paths[0]), codec=codec, codec_options=options,
                               progress=progress, mask=invalid,
                               categorical=None if label is None else [LABELS])
+
+    # the chips index the store (masked pixels are missing there), so the chip file reopens it
+    store = open_dataset(paths[0], chunks={})
+    if point_labels:
+        chips = ChipGrid.around(store, labels, size, column=label_column, variables=bands)
+    else:
+        chips = make_chips(store, size, stride, variables=bands, min_valid=min_valid)
+    chips = chips.split(fractions, by="block", block=block or _default_block(cube, size,
+                                                                             len(fractions)),
+                        seed=seed)
+    say(f"chips: {len(chips)} of {size} px, " + ", ".join(
+        f"{k} {v:.0%}" for k, v in chips.split_fractions().items()))
+    label = None if label is None else store[LABELS].load()
     chips.to_parquet(paths[1], label=label)
 
     table = chips.to_dataframe()
