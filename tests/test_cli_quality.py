@@ -195,7 +195,7 @@ def test_cli_band_weights_reach_the_stored_config_and_the_narrow_band(tmp_path):
     orig = xgeo.open_dataset(src).reflectance.values
     narrow = int(np.argmin(np.nanmax(orig, axis=(0, 2, 3)) - np.nanmin(orig, axis=(0, 2, 3))))
     band_psnr = {}
-    for flag, stored in (("range", "range"), ("none", None)):
+    for flag, stored in (("robust", "robust"), ("range", "range"), ("none", None)):
         store = tmp_path / f"{flag}.zarr"
         r = _run("compress", src, store, "--bpppb", "1", "--klt", "--band-weights", flag,
                  "--variable", "reflectance")
@@ -205,5 +205,6 @@ def test_cli_band_weights_reach_the_stored_config_and_the_narrow_band(tmp_path):
         back = xgeo.open_dataset(store).reflectance.values
         band_psnr[flag] = error_stats(orig[:, narrow], back[:, narrow])["psnr"]
     assert band_psnr["range"] > band_psnr["none"] + 6  # B10 no longer drowned
+    assert band_psnr["robust"] > band_psnr["none"] + 6
     bad = _run("compress", src, tmp_path / "bad.zarr", "--band-weights", "std")
     assert bad.exit_code != 0 and "--band-weights" in bad.output

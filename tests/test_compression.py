@@ -214,7 +214,7 @@ def test_zero_chunks_in_to_zarr_encoding_are_a_typed_error(tmp_path, eo, lazy):
 
 
 def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tmp_path, nrt):
-    """config_version 5 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
+    """config_version 6 in zarr.json; ``xgeo info`` lists the non-default parameters; a store
     written with the old non-default-only config reports and compares as the same coding."""
     import json
 
@@ -233,7 +233,7 @@ def test_stores_hold_the_full_codec_config_and_old_style_stores_read_the_same(tm
     meta_path = store / "B2" / "zarr.json"
     meta = json.loads(meta_path.read_text())
     video = meta["codecs"][0]["configuration"]
-    assert video["config_version"] == 5 and video["crf"] == 12 and video["codec"] == "hevc"
+    assert video["config_version"] == 6 and video["crf"] == 12 and video["codec"] == "hevc"
     assert "psnr" in video and video["psnr"] is None  # every parameter, unset ones null
     result = CliRunner().invoke(main, ["info", str(store)])
     assert result.exit_code == 0, result.output

@@ -113,11 +113,12 @@ def info(path: str, as_json: bool) -> None:
 )
 @click.option(
     "--band-weights",
-    type=click.Choice(["range", "none"]),
-    default="range",
+    type=click.Choice(["robust", "range", "none"]),
+    default="robust",
     show_default=True,
-    help="How the KLT weighs bands: by 1 / their range (each band keeps its own relative "
-    "error) or in data units (lowest whole-cube MSE).",
+    help="How the KLT weighs bands: by 1 / the spread of their 1st-99th percentiles (each "
+    "band keeps its own relative error; a few extreme pixels do not count), by 1 / their "
+    "range, or in data units (lowest whole-cube MSE).",
 )
 @click.option(
     "--reorder-frames/--no-reorder-frames",
@@ -186,8 +187,7 @@ def compress(
         if lossless and klt:
             raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
         options["decorrelate"] = "klt" if klt else None
-    if band_weights == "none":
-        options["band_weights"] = None
+    options["band_weights"] = None if band_weights == "none" else band_weights
     if reorder_frames is not None:
         options["reorder_frames"] = reorder_frames
     if effort != "default":

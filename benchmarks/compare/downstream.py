@@ -72,7 +72,7 @@ SAFE_PP = 0.5
 N_TRAIN = 30_000  # training pixels per model
 N_TEST = 100_000  # test pixels, the same for every coding
 # (name, knob range, does the rate rise with the knob?)
-PREVIOUS = "xgeo, KLT in data units (before)"
+PREVIOUS = "xgeo, range weights (before)"
 CONTROL = "control: raw +-1 DN dither"
 PEERS = {"xarrayvideo method": ((0.0, 45.0), False), "jpeg2000": ((10.0, 90.0), True)}
 
@@ -381,8 +381,8 @@ def codings(cube: dict, quick: bool):
     for r in sweep(rates, "xgeo defaults"):
         n, dec = xgeo_default(cube, bpppb=r)
         yield "xgeo defaults", f"bpppb={r}", {"bpppb_target": r}, n, dec
-    for r in sweep(rates, "xgeo before band weights"):
-        n, dec = xgeo_default(cube, bpppb=r, band_weights=None)
+    for r in sweep(rates, "xgeo with range weights"):
+        n, dec = xgeo_default(cube, bpppb=r, band_weights="range")
         yield PREVIOUS, f"bpppb={r}", {"bpppb_target": r}, n, dec
     for p in () if quick else PSNRS:
         n, dec = xgeo_default(cube, psnr=p)

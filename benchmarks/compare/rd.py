@@ -13,13 +13,16 @@ Contenders, same process, one core each:
 * xgeo: ``xgeo_codecs`` HEVC 12 bit, chunks of at most 32 frames (spread evenly:
   ``xgeo.compression.frames_per_chunk``) x all bands with
   ``decorrelate="klt"`` (what ``xgeo.compression.video_encoding(..., decorrelate="klt")``
-  writes; one-band cubes are coded as they are; bands weighted by 1 / their range before the
-  rotation, ``band_weights="range"``, the default since issue #20), x265 preset medium (as the baseline), CRF
+  writes; one-band cubes are coded as they are; bands weighted by 1 / their 1st-99th
+  percentile spread before the rotation, ``band_weights="robust"``, the default since config
+  version 6), x265 preset medium (as the baseline), CRF
   sweep plus QP 0 and 3 (CRF 0 is not x265's finest quantiser), plus ``bpppb=`` points
   that add the residual layer. ``xgeo (no KLT)``: the same without the KLT, 3 bands per
   chunk in one 4:4:4 stream (``video_encoding``'s default). ``xgeo (KLT in data units)``:
   the KLT contender with ``band_weights=None`` (the coding before issue #20; the whole-cube
-  PSNR it leads by is the trade of the band weights). ``xgeo (series in one chunk)``:
+  PSNR it leads by is the trade of the band weights); ``xgeo (KLT, range weights)``: with
+  ``band_weights="range"`` (1 / each band's min-max range, the default of config version 5).
+  ``xgeo (series in one chunk)``:
   the KLT contender with the whole series in one time chunk, the structure the xarrayvideo
   method codes (one video per cube); ``..., reordered``: the same with
   ``reorder_frames=True`` (frames coded in similarity order, format 4).
@@ -75,6 +78,11 @@ TARGETS = (0.1, 0.25, 0.5, 1.0, 2.0)
 PSNR_TARGETS = (36.0, 40.0, 44.0, 48.0)  # psnr= mode
 GOP = 32
 KLT_DATA_UNITS = "xgeo (KLT in data units)"
+KLT_RANGE = "xgeo (KLT, range weights)"
+ROBUST_NOTE = (f"'xgeo' and '{KLT_RANGE}' were measured in the later run that made "
+               "band_weights='robust' the default (config version 6): 'xgeo' weighs the bands "
+               "by 1 / their 1st-99th percentile spread before the KLT, the other by 1 / their "
+               "range (the default of version 5)")
 WEIGHTS_NOTE = (f"'xgeo' and '{KLT_DATA_UNITS}' were measured in the later run that made "
                 "band_weights='range' the default (issue #20): 'xgeo' weighs the bands by 1 / "
                 "their range before the KLT, the other rotates them in data units; contenders "
@@ -312,6 +320,9 @@ SWEEPS = {
     # the KLT as it was before band_weights="range" (issue #20): bands in data units
     KLT_DATA_UNITS: [("crf", c) for c in CRFS] + [("qp", q) for q in (3, 0)]
     + [("bpppb", r) for r in (2.0, 3.0)],
+    # the band weights of config version 5: 1 / each band's range
+    KLT_RANGE: [("crf", c) for c in CRFS] + [("qp", q) for q in (3, 0)]
+    + [("bpppb", r) for r in (2.0, 3.0)],
     # the xarrayvideo method codes a whole series as one video: xgeo with the same structure
     # (one time chunk per series), chronological and with its frames in similarity order
     "xgeo (series in one chunk)": [("crf", c) for c in CRFS] + [("qp", q) for q in (3, 0)],
@@ -342,6 +353,8 @@ def contender(name: str, knob: str, val: float):
             extra["preset"] = "slower"
         if name == KLT_DATA_UNITS:
             extra["band_weights"] = None
+        if name == KLT_RANGE:
+            extra["band_weights"] = "range"
         return lambda x, v, nd: xgeo_codec(x, v, nd, klt=klt, gop=None if series else GOP,
                                            **extra, **{knob: val})
     if name == "xarrayvideo-method":
@@ -548,6 +561,8 @@ def merge_only(names: list[str], quick: bool) -> None:
         report["notes"].append(XV_NOTE)
     if KLT_DATA_UNITS in names and WEIGHTS_NOTE not in report["notes"]:
         report["notes"].append(WEIGHTS_NOTE)
+    if KLT_RANGE in names and ROBUST_NOTE not in report["notes"]:
+        report["notes"].append(ROBUST_NOTE)
     used = {k: v for k, v in versions().items() if "Error(" not in v}  # packages present
     report.setdefault("later_runs", []).append(
         {"contenders": names, "date": time.strftime("%Y-%m-%d"), "versions": used,

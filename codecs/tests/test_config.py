@@ -41,7 +41,7 @@ class LaterParams(VideoParams):
 def test_the_stored_config_holds_every_parameter_resolved_in_a_stable_order():
     cfg = VideoCodec(bpppb=0.5).get_config()
     assert list(cfg) == ["id", CONFIG_VERSION_KEY, *NAMES]
-    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 5
+    assert cfg["id"] == CODEC_ID and cfg[CONFIG_VERSION_KEY] == CONFIG_VERSION == 6
     assert cfg["codec"] == "hevc" and cfg["bpppb"] == 0.5 and cfg["decorrelate"] == "auto"
     assert cfg["reorder_frames"] == "auto" and cfg["effort"] == "default"
     assert cfg["keyint"] is None

@@ -24,7 +24,7 @@ def test_klt_gives_higher_psnr_at_the_same_rate_on_four_bands(nrt_bands):
     fixed = {"bpppb": 0.15, "nodata": 0, "reorder_frames": False}
     sep = encode(nrt_bands, {**fixed, "decorrelate": None})
     sep_psnr = _psnr(nrt_bands, decode(sep), 0)
-    for weights, gain in ((None, 1.0), ("range", 0.5)):
+    for weights, gain in ((None, 1.0), ("range", 0.5), ("robust", 0.5)):
         rot = encode(nrt_bands, {**fixed, "decorrelate": "klt", "band_weights": weights})
         assert len(rot) <= 1.12 * len(sep)
         assert _psnr(nrt_bands, decode(rot), 0) > sep_psnr + gain
@@ -179,18 +179,67 @@ def test_band_weights_give_every_band_the_same_error_relative_to_its_range(eo_re
     PSNR (the peak there is the brightest band's)."""
     r = eo_reflectance[:, :, :64, :64]
     fixed = {"bpppb": 1.0, "decorrelate": "klt", "reorder_frames": False}
-    assert VideoParams().band_weights == "range"  # the default
+    assert VideoParams().band_weights == "robust"  # the default
 
     def per_band(d):
         return [_psnr(r[:, b], d[:, b]) for b in range(r.shape[1])]
 
     plain = decode(encode(r, {**fixed, "band_weights": None}))
-    weighted = decode(encode(r, {**fixed, "band_weights": "range"}))
-    pb, wb = per_band(plain), per_band(weighted)
+    pb = per_band(plain)
     narrow = int(np.argmin(np.nanmax(r, axis=(0, 2, 3)) - np.nanmin(r, axis=(0, 2, 3))))
-    assert wb[narrow] > pb[narrow] + 6  # the narrow band is no longer drowned
-    assert max(wb) - min(wb) < (max(pb) - min(pb)) / 2  # per-band PSNRs close up
-    assert _psnr(r, weighted) > _psnr(r, plain) - 1.5  # the named trade: whole-chunk PSNR
+    for weights in ("range", "robust"):
+        weighted = decode(encode(r, {**fixed, "band_weights": weights}))
+        wb = per_band(weighted)
+        assert wb[narrow] > pb[narrow] + 6  # the narrow band is no longer drowned
+        assert max(wb) - min(wb) < (max(pb) - min(pb)) / 2  # per-band PSNRs close up
+        assert _psnr(r, weighted) > _psnr(r, plain) - 1.5  # the named trade: whole-chunk PSNR
+
+
+def _bulk_psnr(a: np.ndarray, d: np.ndarray, keep: np.ndarray) -> float:
+    """PSNR of the pixels ``keep`` with the 1st-99th percentile spread of ``a`` as peak."""
+    lo, hi = np.percentile(a[keep], [1, 99])
+    mse = float(np.mean((a[keep].astype(np.float64) - d[keep]) ** 2))
+    return 10 * np.log10((hi - lo) ** 2 / mse)
+
+
+def test_robust_weights_ignore_a_few_extreme_pixels_and_equal_range_weights_without_them(
+        nrt_bands):
+    """Built to favour each choice. Two real bands brought to the same spread, then 0.1 % of
+    one band's pixels made extreme (saturated): with range weights that band looks 20x
+    wider and its ordinary pixels take 20x the other band's relative error; robust weights
+    see the bulk and keep both bands' ordinary pixels at the same relative error. Without the
+    extreme pixels the two weightings are the same (they code the chunk identically)."""
+    src = nrt_bands[:16, 1:3, :64, :64].astype(np.float64)
+    valid = src > 0
+    bulk = np.stack([np.percentile(src[:, j][valid[:, j]], [1, 99]) for j in range(2)])
+    cube = np.where(valid, (src - bulk[None, :, 0, None, None])
+                    / (bulk[None, :, 1, None, None] - bulk[None, :, 0, None, None]) * 2000
+                    + 1000, 0)
+    # clipped to the bulk: each band's range is its 1st-99th percentile spread
+    cube = np.clip(np.round(cube), 1000, 3000).astype(np.uint16)
+    cube[~valid] = 0
+    fixed = {"bpppb": 1.0, "nodata": 0, "decorrelate": "klt", "reorder_frames": False}
+
+    def codings(c):
+        return {w: decode(encode(c, {**fixed, "band_weights": w})) for w in ("range", "robust")}
+
+    clean = codings(cube)
+    assert np.array_equal(clean["range"], clean["robust"])  # no outliers: the same weights
+    spiky = cube.copy()
+    rng = np.random.default_rng(0)
+    hot = rng.random(spiky.shape[:1] + spiky.shape[2:]) < 0.001
+    spiky[:, 1][hot & valid[:, 1]] = 1000 + 20 * 2000  # saturated: 20 spreads above the bulk
+    dec = codings(spiky)
+    ordinary = valid & ~np.stack([np.zeros_like(hot), hot], axis=1)
+    psnr = {w: [_bulk_psnr(spiky[:, j], d[:, j], ordinary[:, j]) for j in range(2)]
+            for w, d in dec.items()}
+    assert psnr["range"][0] - psnr["range"][1] > 10  # the spiky band's pixels take the error
+    assert abs(psnr["robust"][0] - psnr["robust"][1]) < 3  # the same relative error
+    assert min(psnr["robust"]) > min(psnr["range"]) + 2  # the worst band: measured +3.3 dB
+    w = kltmod.robust_weights(spiky.astype(np.float64), ~valid, [1000.0] * 2, [41000.0] * 2)
+    assert np.allclose(w, [1.0, 1.0])  # the bulk, not the spikes, sets the weights
+    assert np.allclose(kltmod.range_weights([1000.0] * 2, [3000.0, 41000.0]),
+                       [np.sqrt(20), 1 / np.sqrt(20)])
 
 
 def test_weighted_basis_is_inverted_exactly_and_equal_spreads_change_nothing():
@@ -219,6 +268,9 @@ def test_band_weights_option_is_checked_and_old_configs_read_as_data_units():
 
     with pytest.raises(CodecError, match="band_weights"):
         VideoParams(band_weights="std")
+    v5 = VideoParams(bpppb=0.5, band_weights="range").to_config()
+    v5[CONFIG_VERSION_KEY] = 5  # version 5 wrote its weights: read as written
+    assert VideoParams.from_config(v5, stored=True).band_weights == "range"
     cfg = VideoParams(bpppb=0.5).to_config()
     cfg[CONFIG_VERSION_KEY] = 4
     del cfg["band_weights"]

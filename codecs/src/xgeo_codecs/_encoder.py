@@ -210,8 +210,12 @@ def _value_mappings(cube: np.ndarray, inv: np.ndarray, p: VideoParams, maxbits: 
         filled = np.stack([fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
                            .astype(np.float32) for j in range(n_planes)], axis=1)
         bounds = valid_bounds(cube, inv)
-        vec = (klt.basis(filled, inv) if p.band_weights is None else
-               klt.weighted_basis(filled, inv, klt.range_weights(bounds["lo"], bounds["hi"])))
+        if p.band_weights is None:
+            vec = klt.basis(filled, inv)
+        else:
+            weights = (klt.range_weights(bounds["lo"], bounds["hi"]) if p.band_weights == "range"
+                       else klt.robust_weights(filled, inv, bounds["lo"], bounds["hi"]))
+            vec = klt.weighted_basis(filled, inv, weights)
         comps = klt.forward(filled, vec)
         del filled
         if not np.isfinite(comps).all():

@@ -46,9 +46,7 @@ def basis(cube: np.ndarray, invalid: np.ndarray, weights: np.ndarray | None = No
     array([1., 2.])
     """
     p = cube.shape[1]
-    s = 1
-    while cube.shape[0] * (-(-cube.shape[2] // s)) * (-(-cube.shape[3] // s)) > _MAX_SAMPLES:
-        s += 1
+    s = _lattice_step(cube.shape)
     cube, invalid = cube[:, :, ::s, ::s], invalid[:, :, ::s, ::s]
     if weights is not None:
         cube = cube * np.asarray(weights)[None, :, None, None].astype(cube.dtype)
@@ -65,6 +63,15 @@ def basis(cube: np.ndarray, invalid: np.ndarray, weights: np.ndarray | None = No
     return vec.astype("<f2").astype(np.float64)
 
 
+def _lattice_step(shape: tuple[int, ...]) -> int:
+    """The spatial step of the regular lattice that keeps at most ``_MAX_SAMPLES`` pixels of
+    a (T, P, H, W) cube (the sample the band statistics are estimated from)."""
+    s = 1
+    while shape[0] * (-(-shape[2] // s)) * (-(-shape[3] // s)) > _MAX_SAMPLES:
+        s += 1
+    return s
+
+
 def range_weights(lo: list[float], hi: list[float]) -> np.ndarray:
     """Each plane's weight for ``band_weights="range"``: 1 / its valid range (``hi - lo``),
     scaled to a geometric mean of 1 (so the weighted basis keeps a determinant of about 1),
@@ -75,7 +82,48 @@ def range_weights(lo: list[float], hi: list[float]) -> np.ndarray:
     >>> range_weights([0.0, 0.0], [1.0, 4.0])
     array([2. , 0.5])
     """
+    return _spread_weights(np.asarray(hi, np.float64) - np.asarray(lo, np.float64))
+
+
+def robust_weights(cube: np.ndarray, invalid: np.ndarray, lo: list[float], hi: list[float]
+                   ) -> np.ndarray:
+    """Each plane's weight for ``band_weights="robust"`` (the default): 1 / the spread of
+    its valid values between their 1st and 99th percentiles, normalised as
+    :func:`range_weights`.
+
+    The range (``hi - lo``) is set by a band's most extreme pixels: a few saturated,
+    cloud or hot pixels make a band look wide and give its ordinary pixels a large error.
+    The percentile spread is the range of the bulk of the band's values, so a band's weight
+    follows what most of its pixels span. A plane whose bulk is constant (spread 0) falls
+    back to its range. Estimated on the lattice sample :func:`basis` uses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.linspace(0, 1, 400).reshape(1, 1, 20, 20)
+    >>> b = a.copy(); b[0, 0, 0, 0] = 100.0  # one extreme pixel
+    >>> cube = np.concatenate([a, b], axis=1)
+    >>> lo, hi = [0.0, 0.0], [1.0, 100.0]
+    >>> np.round(robust_weights(cube, np.zeros(cube.shape, bool), lo, hi), 2)
+    array([1., 1.])
+    >>> np.round(range_weights(lo, hi), 2)
+    array([10. ,  0.1])
+    """
+    s = _lattice_step(cube.shape)
+    sample, bad = cube[:, :, ::s, ::s], invalid[:, :, ::s, ::s]
     span = np.maximum(np.asarray(hi, np.float64) - np.asarray(lo, np.float64), 0.0)
+    for j in range(cube.shape[1]):
+        v = sample[:, j][~bad[:, j]]
+        if v.size:
+            q1, q99 = np.percentile(v.astype(np.float64), [1.0, 99.0])
+            if q99 > q1:
+                span[j] = q99 - q1
+    return _spread_weights(span)
+
+
+def _spread_weights(span: np.ndarray) -> np.ndarray:
+    """1 / each plane's spread, at most ``_MAX_WEIGHT_RATIO`` apart, geometric mean 1."""
+    span = np.maximum(span, 0.0)
     top = float(span.max()) if span.size else 0.0
     if not top > 0 or not np.isfinite(top):
         return np.ones(span.shape)

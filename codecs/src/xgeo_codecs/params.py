@@ -28,13 +28,15 @@ DEFAULT_PRESET = {"hevc": "faster", "av1": "6", "vp9": None}  # SVT-AV1 >= 8: of
 # veryfast/fast cost and code as faster, slow codes worse than medium
 EFFORT_PRESET = {"fast": "faster", "default": "medium", "max": "slower"}
 EFFORTS = tuple(EFFORT_PRESET)
+BAND_WEIGHTS = ("robust", "range", None)
 # the x265 preset of versions 1 and 2 when a config said ``preset: null``
 PRESET_BEFORE_V3 = {"hevc": "faster", "av1": "6"}
 # the schema version of the stored config: since 2 every parameter is written (resolved), so a
 # stored array never depends on the reader's defaults; configs without the key are version 1
 # 3: ``effort``; ``decorrelate`` / ``reorder_frames`` take "auto" (the new defaults)
-# 4: ``keyint``; 5: ``band_weights`` (default "range")
-CONFIG_VERSION = 5
+# 4: ``keyint``; 5: ``band_weights`` (default "range"); 6: ``band_weights="robust"`` (the
+# default since; configs of version 5 always wrote their ``band_weights``)
+CONFIG_VERSION = 6
 CONFIG_VERSION_KEY = "config_version"
 # True while parameters read from array metadata are built: their ``options`` are checked
 # when a chunk is encoded (reading the store never uses them), not when the store is opened
@@ -223,14 +225,17 @@ class VideoParams:
         be >= 1 and at most the chunk's frame count (checked when a chunk is encoded).
         With ``reorder_frames``, frames are reordered within their group only.
     band_weights
-        How the KLT (``decorrelate``) weighs the bands: ``"range"`` (default) scales each
-        band by 1 / its valid range in the chunk before the rotation, so every band gets the
-        same error relative to its range, as per-band coding gives (a low-spread band such
-        as cirrus B10 is no longer drowned by the error of bright bands); ``None``: bands in
-        data units, the allocation with the lowest whole-chunk MSE. The weights live in the
-        stored matrix (every format-3 decoder reads such chunks). Measured on downstream
-        tasks (``benchmarks/results/downstream.json``, the README's "Downstream parity").
-        Stored configs older than version 5 read as ``None``.
+        How the KLT (``decorrelate``) weighs the bands before the rotation: ``"robust"``
+        (default) scales each band by 1 / the spread of its valid values in the chunk
+        between their 1st and 99th percentiles, so every band gets the same error relative
+        to what most of its pixels span (a low-spread band such as cirrus B10 is not drowned
+        by the error of bright bands, and a few clouds or saturated pixels do not make a
+        band look wide); ``"range"``: 1 / its valid range (min to max; the default of
+        config version 5); ``None``: bands in data units, the allocation with the lowest
+        whole-chunk MSE. The weights live in the stored matrix (every format-3 decoder reads
+        such chunks). Measured on downstream tasks (``benchmarks/results/downstream.json``,
+        the README's "Downstream parity"). Stored configs older than version 5 read as
+        ``None``.
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -261,7 +266,7 @@ class VideoParams:
     reorder_frames: bool | str = "auto"
     effort: str = "default"
     keyint: int | None = None
-    band_weights: str | None = "range"
+    band_weights: str | None = "robust"
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -321,9 +326,10 @@ class VideoParams:
                 self.keyint, bool) or self.keyint < 1):
             raise CodecError(f"keyint={self.keyint!r} must be a number of frames >= 1 (or None "
                              "for one group per chunk)")
-        if self.band_weights not in (None, "range"):
-            raise CodecError(f"band_weights={self.band_weights!r}; use 'range' (each band "
-                             "weighted by 1 / its valid range before the KLT) or None")
+        if self.band_weights not in BAND_WEIGHTS:
+            raise CodecError(f"band_weights={self.band_weights!r}; use 'robust' (each band "
+                             "weighted by 1 / its 1st-99th percentile spread before the KLT), "
+                             "'range' (1 / its valid range) or None (data units)")
         if self.effort not in EFFORTS:
             raise CodecError(f"effort={self.effort!r}; use one of {EFFORTS}")
         if self.decorrelate == "klt" and (self.lossless or fam == "ffv1"):
