@@ -237,3 +237,39 @@ def test_bad_input_raises_typed_errors():
         reproject(a, "EPSG:4326", target_aligned_pixels=True)
     with pytest.raises(ReprojectionError, match="does not fit"):
         reproject(a.astype("uint8"), "EPSG:4326", nodata=-5)
+
+
+@pytest.mark.parametrize("src_dtype,out_dtype,nodata,fill", [
+    ("uint16", "uint16", 0, 0),  # a valid 0 cannot happen (nodata); fill kept apart
+    ("int16", "uint8", -1, 255),  # clamped to the narrower output, 255 nudged to 254
+    ("uint16", "int64", None, np.iinfo(np.int64).min),  # the stack's implicit-fill work type
+    ("float32", "float32", None, np.nan),  # NaN stays missing
+    ("float32", "float32", -9999.0, 0.0),  # a valid 0.0 is nudged off the fill
+    ("float64", "int16", np.nan, -32768),  # float to int: rounded half up, clamped
+    ("bool", "uint8", None, 0),
+])
+def test_copy_block_equals_nearest_warp_on_the_same_pixels(src_dtype, out_dtype, nodata, fill):
+    """The aligned copy (xgeo.stack's fast path) follows the nearest kernel's rules exactly."""
+    from xgeo.reproject.coords import build_coord_map
+    from xgeo.reproject.kernels import copy_block, warp_block
+
+    rng = np.random.default_rng(0)
+    if src_dtype == "bool":
+        src = rng.random((2, 9, 11)) < 0.5
+    elif np.dtype(src_dtype).kind == "f":
+        src = (rng.normal(size=(2, 9, 11)) * 40000).astype(src_dtype)
+        src.flat[::7] = np.nan
+        src.flat[1::9] = 0.0
+        src.flat[2::13] = -9999.0
+    else:
+        info = np.iinfo(src_dtype)
+        src = rng.integers(info.min, int(info.max) + 1, (2, 9, 11)).astype(src_dtype)
+        src.flat[::5] = 0 if info.min == 0 else -1
+        src.flat[1::6] = 255
+    g = xgeo.Grid.from_bounds((0, 0, 11, 9), crs=32633, resolution=1)
+    want = np.empty(src.shape, out_dtype)
+    warp_block(np.ascontiguousarray(src), (0, 0), (9, 11), want, (0, 0),
+               build_coord_map(g, g).lattice, "nearest", nodata=nodata, fill=fill)
+    got = np.empty(src.shape, out_dtype)
+    copy_block(src, got, nodata=nodata, fill=fill)
+    np.testing.assert_array_equal(got, want)

@@ -12,7 +12,7 @@ from numba import njit, prange
 from ._lattice import row_coords
 from ._rules import is_invalid, store, store_pick
 
-__all__ = ["InterpKernel", "nearest_kernel", "interp_kernel", "bilinear_kernel"]
+__all__ = ["InterpKernel", "copy_kernel", "nearest_kernel", "interp_kernel", "bilinear_kernel"]
 
 
 class InterpKernel(NamedTuple):
@@ -97,6 +97,22 @@ def _nearest_row(i, src, lat, dst, rules):
                 out[b, i, j] = fill
             else:
                 store_pick(out, b, i, j, v, rules)
+
+
+@njit(cache=True)
+def copy_kernel(data, out, rules):
+    """Nearest on the same pixels: ``out[b, i, j]`` from ``data[b, i, j]`` (same shape), with
+    the nearest kernel's rules (nodata/NaN to the fill, clamping, the nudge off the fill)."""
+    fill = rules.fill
+    nb, h, w = out.shape
+    for b in range(nb):
+        for i in range(h):
+            for j in range(w):
+                v = data[b, i, j]
+                if is_invalid(v, rules):
+                    out[b, i, j] = fill
+                else:
+                    store_pick(out, b, i, j, v, rules)
 
 
 # ------------------------------------------------------------ interpolating

@@ -42,10 +42,16 @@ import numpy as np
 from ..errors import ReprojectionError
 from ._area_kernels import AREA_KINDS, area_kernel
 from ._lattice import NodeLattice
-from ._point_kernels import InterpKernel, bilinear_kernel, interp_kernel, nearest_kernel
+from ._point_kernels import (
+    InterpKernel,
+    bilinear_kernel,
+    copy_kernel,
+    interp_kernel,
+    nearest_kernel,
+)
 from ._rules import OutputBlock, SourceWindow, value_rules
 
-__all__ = ["METHODS", "INTERP_RADIUS", "warp_block"]
+__all__ = ["METHODS", "INTERP_RADIUS", "copy_block", "warp_block"]
 
 METHODS = ("nearest", "bilinear", "cubic", "lanczos", "average", "mode", "min", "max", "median")
 INTERP_RADIUS = {"bilinear": 1, "cubic": 2, "lanczos": 3}
@@ -113,3 +119,24 @@ def warp_block(
             f"internal error: {int(block.miss.sum())} output pixels need source pixels outside the "
             "planned window; please report this with the source and target grids"
         )
+
+
+def copy_block(src: np.ndarray, out: np.ndarray, *, nodata: float | None, fill: float) -> None:
+    """Fill ``out[b, h, w]`` from ``src`` of the same shape: nearest resampling onto the same
+    pixels (a pixel-aligned window of the source), with :func:`warp_block`'s value rules
+    (nodata and NaN to ``fill``, integers clamped to the output's range, a valid value equal
+    to ``fill`` nudged off it as gdalwarp does), without a coordinate map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.empty((1, 1, 4), "uint8")
+    >>> copy_block(np.array([[[0, 7, 300, 255]]], "int16"), out, nodata=0, fill=255)
+    >>> out.tolist()
+    [[[255, 7, 254, 254]]]
+    """
+    if src.shape != out.shape:
+        raise ReprojectionError(f"copy_block: source {src.shape} and output {out.shape} differ")
+    if src.dtype.kind == "b":
+        src = src.view(np.uint8)
+    copy_kernel(np.ascontiguousarray(src), out, value_rules(src.dtype, out.dtype, nodata, fill))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ReprojectionError, SceneReadError
 from ..grid import Grid
-from ..reproject.kernels import warp_block
+from ..reproject.kernels import copy_block, warp_block
 from ..reproject.plan import make_plan
 from .sources import Asset, Same
 
@@ -94,24 +94,6 @@ def aligned_window(src: Grid, dst: Grid) -> tuple[int, int, int, int] | None:
     if r0 < 0 or c0 < 0 or r1 > src.height or c1 > src.width:
         return None
     return r0, r1, c0, c1
-
-
-def _copied(values: np.ndarray, nodata: Any, dtype: np.dtype, fill: Any) -> np.ndarray:
-    """Source pixels as the warp kernels would store them by nearest on an aligned grid: a
-    copy in ``dtype``, no-data (and NaN) as ``fill``, and a valid value equal to ``fill`` nudged
-    off it as gdalwarp does (see :func:`xgeo.reproject._rules.store`)."""
-    out = values.astype(dtype)  # a copy: never the source's array
-    invalid = np.isnan(out) if out.dtype.kind == "f" else np.zeros(out.shape, dtype=bool)
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        invalid |= values == nodata
-    hit = ~invalid & (out == fill)
-    if hit.any():
-        if out.dtype.kind == "f":
-            out[hit] = np.nextafter(np.float32(fill), np.float32(np.inf))
-        else:
-            out[hit] = fill + 1 if fill < np.iinfo(out.dtype).max else fill - 1
-    out[invalid] = fill
-    return out
 
 
 def read_window(asset: Asset, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -190,8 +172,9 @@ def stack_block(assets: Sequence[Asset], scales: Sequence[tuple[float, float]],
             continue
         sub = grid if (b0, b1, d0, d1) == (0, h, 0, w) else grid.window(b0, d0, b1 - b0, d1 - d0)
         shift = aligned_window(asset.grid, sub) if method == "nearest" else None
-        if shift is not None:  # the same pixels: a copy, no resampling
-            tmp = _copied(read_window(asset, shift), asset.nodata, work_dtype, work_fill)
+        if shift is not None:  # the same pixels: a copy (nearest's rules), no resampling
+            tmp = np.empty((1,) + sub.shape, dtype=work_dtype)
+            copy_block(read_window(asset, shift), tmp, nodata=asset.nodata, fill=work_fill)
         else:
             plan = _plan(asset.grid, sub, method, tuple(scale), exact)
             if plan is None:
