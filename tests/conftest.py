@@ -23,6 +23,18 @@ def sample():
 
 
 @pytest.fixture(scope="session")
+def nrt_store(tmp_path_factory, data_dir):
+    """The real nrt uint16 time series (one variable per band, _FillValue 0) as a zstd Zarr
+    store, chunked (16 dates, 50, 50). Read-only for the tests that share it."""
+    import xgeo
+
+    path = tmp_path_factory.mktemp("zarr") / "nrt.zarr"
+    ds = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)
+    ds.chunk({"time": 16, "y": 50, "x": 50}).geo.to_zarr(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 API on 127.0.0.1 (a free port) for the session, and the environment pointing
     botocore at it with dummy keys (so nothing can reach real AWS); skips without

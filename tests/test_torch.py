@@ -37,15 +37,6 @@ def s2_store(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def nrt_store(tmp_path_factory, data_dir):
-    """The real nrt uint16 time series (one variable per band, _FillValue 0) as Zarr."""
-    path = tmp_path_factory.mktemp("zarr") / "nrt.zarr"
-    ds = xgeo.open_dataset(data_dir / "nrt_romania_32t.nc", mask_and_scale=False)
-    ds.chunk({"time": 16, "y": 50, "x": 50}).geo.to_zarr(path)
-    return path
-
-
 def test_samples_equal_xarray_decoding(s2_store):
     dset = ChipDataset(s2_store, size=48, variable="reflectance")
     oracle = make_chips(

@@ -23,7 +23,7 @@ __all__ = [
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
     "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
-    "LabelError", "LabelWarning", "CompositeError",
+    "LabelError", "LabelWarning", "CompositeError", "DeviceError",
     "CubeMismatchError", "SkippedCubesWarning",
     "chunk_codec_error", "codec_errors_as_xgeo",
     "StackError", "PatternMatchError", "NoOverlapError", "SceneReadError", "StackWarning",
@@ -287,6 +287,13 @@ class CompositeError(XgeoError, ValueError):
     """A temporal composite cannot be made as asked (:func:`xgeo.composite.composite`): no
     time dimension, a ``freq=`` pandas does not know, an unknown ``method=``, a ``mask=`` off
     the data's grid; the message names the argument."""
+
+
+class DeviceError(XgeoError, RuntimeError):
+    """A torch device cannot be used as asked (``ChipDataset(device=...)``): no CUDA build of
+    torch, no GPU visible, a device index that does not exist, an unsupported device type, or
+    a CUDA device inside a DataLoader worker process; the message names what is missing and
+    the fix."""
 
 
 def chunk_codec_error(

@@ -29,7 +29,7 @@ from types import ModuleType
 from ..errors import FormulaError
 from .cachedir import kernel_cache_dir, untrusted_reason, warn_once
 
-__all__ = ["generate_source", "load_kernels", "cache_dir", "BLOCK"]
+__all__ = ["generate_source", "load_kernels", "cache_dir", "fold", "BLOCK"]
 
 #: Pixels per parallel work item: large enough to amortise scheduling, small enough to balance.
 BLOCK = 16384
@@ -52,6 +52,41 @@ def cache_dir() -> Path | None:
     :class:`~xgeo.errors.KernelCacheWarning`; see :mod:`xgeo.indices.cachedir`.
     """
     return kernel_cache_dir()
+
+
+def fold(node: ast.expr) -> float | None:
+    """Value of a literal-only subtree in float64 (as Python would), else None: what the
+    kernels (and :mod:`xgeo.indices.tensor`) use as one constant of the index's float type.
+
+    Examples
+    --------
+    >>> import ast
+    >>> fold(ast.parse("2 * 0.5 + 1", mode="eval").body), fold(ast.parse("N + 1", mode="eval").body)
+    (2.0, None)
+    """
+    from .formula import FUNCTIONS
+
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    try:
+        if isinstance(node, ast.UnaryOp):
+            v = fold(node.operand)
+            return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+        if isinstance(node, ast.BinOp):
+            a, b = fold(node.left), fold(node.right)
+            if a is None or b is None:
+                return None
+            op = type(node.op)
+            if op is ast.Div and b == 0:
+                return None  # leave to runtime: gives NaN
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(op) if op not in (
+                ast.Div, ast.Pow) else (a / b if op is ast.Div else a ** b)
+        if isinstance(node, ast.Call):
+            v = fold(node.args[0])
+            return None if v is None else float(FUNCTIONS[node.func.id][1](v))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return None
 
 
 class _Emitter:
@@ -80,34 +115,8 @@ class _Emitter:
         self.memo[key] = name
         return name
 
-    def fold(self, node: ast.expr) -> float | None:
-        """Value of a literal-only subtree in float64 (as Python would), else None."""
-        from .formula import FUNCTIONS
-
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        try:
-            if isinstance(node, ast.UnaryOp):
-                v = self.fold(node.operand)
-                return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
-            if isinstance(node, ast.BinOp):
-                a, b = self.fold(node.left), self.fold(node.right)
-                if a is None or b is None:
-                    return None
-                op = type(node.op)
-                if op is ast.Div and b == 0:
-                    return None  # leave to runtime: gives NaN
-                return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(op) if op not in (
-                    ast.Div, ast.Pow) else (a / b if op is ast.Div else a ** b)
-            if isinstance(node, ast.Call):
-                v = self.fold(node.args[0])
-                return None if v is None else float(FUNCTIONS[node.func.id][1](v))
-        except (ArithmeticError, ValueError, TypeError):
-            return None
-        return None
-
     def emit(self, node: ast.expr) -> str:
-        v = self.fold(node)
+        v = fold(node)
         if v is not None and isinstance(v, float):
             return self.literal(v)
         if isinstance(node, ast.Name):
@@ -124,7 +133,7 @@ class _Emitter:
         if isinstance(node, ast.BinOp):
             op = type(node.op)
             if op is ast.Pow:
-                e = self.fold(node.right)
+                e = fold(node.right)
                 a = self.emit(node.left)
                 if e == 1.0:
                     return a

@@ -11,7 +11,7 @@ import functools
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from types import ModuleType
 from typing import Any
@@ -122,6 +122,9 @@ class IndexPlan:
     source: str
     dtype: str
     constants_used: tuple = ()    # ((index, ((constant, value), ...)), ...)
+    # the kernel's expressions over ``_v<i>`` (band i) and ``_c<j>`` (constant slot j), in
+    # kernel order: what :mod:`xgeo.indices.tensor` evaluates with torch ops
+    exprs: tuple[ast.expr, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def planes(self) -> np.ndarray:
@@ -284,7 +287,8 @@ def _build_plan(names: Sequence[RequestItem], *, constants: ConstantsLike = None
     source = generate_source(exprs, kernel_names, len(bands), len(slots), dtype)
     return IndexPlan(tuple(req_names), tuple(kernel_names.index(n) for n in req_names), tuple(bands),
                 np.asarray(slots, dtype=np.float64), source, dtype,
-                tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req_names))
+                tuple((n, tuple(sorted(used.get(n, {}).items()))) for n in req_names),
+                tuple(exprs))
 
 
 def band_scales(symbols_: Sequence[str], scale: ScaleLike, labels: Mapping[str, Hashable] | None = None

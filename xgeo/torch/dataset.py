@@ -30,6 +30,7 @@ from ..errors import ChipError, ChunkCacheWarning
 from ..grid import Grid
 from ..io import open_dataset
 from ..loader_source import resolve_source
+from .device import check_process, host_batch, on_device, resolve_device
 
 __all__ = ["ChipDataset"]
 
@@ -94,6 +95,11 @@ class ChipDataset(Dataset):
         ``key``, ``secret``, ``anon``... Each process (DataLoader workers included, fork or
         spawn) opens its own filesystem; the chunks a batch needs are fetched in one round of
         concurrent requests, each chunk object once while its decoded chunk stays cached.
+    device
+        Make batches on this torch device (``"cuda"``; ``"cpu"``: the same torch path on the
+        CPU), equal to the CPU path's: see :mod:`xgeo.torch.device`. CUDA batches are made in
+        the main process (``num_workers=0``). A device that cannot be used raises
+        :class:`~xgeo.errors.DeviceError` naming what is missing.
 
     Notes
     -----
@@ -138,6 +144,7 @@ class ChipDataset(Dataset):
         cache_bytes: int | None = None,
         decode_threads: int | None = None,
         storage_options: dict[str, Any] | None = None,
+        device: str | torch.device | None = None,
         **chip_kwargs: Any,
     ) -> None:
         if "transform" in chip_kwargs:  # the sample callable's old name
@@ -161,6 +168,7 @@ class ChipDataset(Dataset):
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms
         self.dtype = dtype
+        self.device = resolve_device(device)
         if return_mask is True and chip_kwargs.get("mask") is not None:
             return_mask = chip_kwargs["mask"]
         self.return_mask = return_mask is not False
@@ -386,15 +394,16 @@ class ChipDataset(Dataset):
             out.append((ch, region))
         return out
 
-    def _read_image(self, i: int, out: np.ndarray | None = None, prefetch: bool = True
-                    ) -> np.ndarray:
+    def _read_image(self, i: int, out: np.ndarray | None = None, prefetch: bool = True,
+                    decode: bool = True) -> np.ndarray:
         """The chip's pixels ([T,] C, H, W), written into ``out`` (that shape, the output
         dtype) when given: batch reads decode straight into the batch, with no per-chip array.
         ``prefetch=False`` when the caller already decoded the chip's chunks (a batch).
         Float output is CF-decoded from the cached chunk straight into ``out`` (one pass; a
-        raw batch decoded per channel group afterwards measured no faster, 2026-11)."""
+        raw batch decoded per channel group afterwards measured no faster, 2026-11);
+        ``decode=False`` keeps the stored values (a device batch is decoded on the device)."""
         h, w = self.size
-        floating = self.dtype is not None and self.dtype.is_floating_point
+        floating = decode and self.dtype is not None and self.dtype.is_floating_point
         reader = self._get_reader()
         regions = self._regions(i)
         if prefetch:
@@ -421,7 +430,7 @@ class ChipDataset(Dataset):
             else:
                 target[...] = block
             if (bh, bw) != (h, w):
-                pad = self._missing(dest.dtype)[c : c + nb]
+                pad = self._missing(dest.dtype, floating)[c : c + nb]
                 dest[..., c : c + nb, bh:, :] = pad
                 dest[..., c : c + nb, :bh, bw:] = pad
             c += nb
@@ -432,7 +441,7 @@ class ChipDataset(Dataset):
             image = image[0]
         if image.shape[-2:] != (h, w):
             padded = np.empty(image.shape[:-2] + (h, w), dtype=image.dtype)
-            padded[...] = self._missing(image.dtype)
+            padded[...] = self._missing(image.dtype, floating)
             padded[..., : image.shape[-2], : image.shape[-1]] = image
             image = padded
         return image
@@ -454,9 +463,10 @@ class ChipDataset(Dataset):
             self.__dict__["_layout_cache"] = layouts
         return layouts
 
-    def _missing(self, dtype: np.dtype) -> np.ndarray:
-        """Per-channel missing value of an output image of ``dtype``, shaped (C, 1, 1)."""
-        if self.dtype is not None and self.dtype.is_floating_point:
+    def _missing(self, dtype: np.dtype, decoded: bool = True) -> np.ndarray:
+        """Per-channel missing value of an output image of ``dtype``, shaped (C, 1, 1)
+        (``decoded=False``: of an image of stored values)."""
+        if decoded and self.dtype is not None and self.dtype.is_floating_point:
             return np.full((sum(ch.count for ch in self.channels), 1, 1), np.nan)
         fills = [ch.stored_fill(self.fill_value, dtype) for ch in self.channels for _ in range(ch.count)]
         return np.asarray(fills)[:, None, None]
@@ -471,25 +481,38 @@ class ChipDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         self._check_index(i)
+        if self.device is not None:
+            return self._device_items([i])[0]
         image = self._read_image(i)
         tensor = torch.from_numpy(np.ascontiguousarray(image))
         return self._sample(i, tensor if self.dtype is None else tensor.to(self.dtype), image)
 
     def _sample(self, i: int, tensor: torch.Tensor, image: np.ndarray) -> dict[str, Any]:
+        mask = None
+        if self.return_mask:
+            finite = np.isfinite(image) if image.dtype.kind == "f" else image != self._missing(image.dtype)
+            valid = finite.all(axis=-3)
+            if self.user_mask is not None:
+                valid &= ~self._window(self.user_mask, i)
+            mask = torch.from_numpy(valid)
+        label = None
+        if self.label is not None:
+            label = torch.from_numpy(np.ascontiguousarray(self._window(self.label, i)))
+        return self._assemble(i, tensor, mask, label)
+
+    def _assemble(self, i: int, tensor: torch.Tensor, mask: torch.Tensor | None,
+                  label: torch.Tensor | None) -> dict[str, Any]:
+        """The sample dict of chip ``i`` around its image (and mask, label) tensors."""
         sample: dict[str, Any] = {"index": i, "bounds": tuple(self.bounds[i].tolist()),
                                   "crs": self.crs_wkt}
         sample["image"] = tensor
         if self.times is not None and self.t0 is not None:
             times = self.times[int(self.t0[i]) : int(self.t1[i])]
             sample["time"] = str(times[0]) if self.per_step else [str(t) for t in times]
-        if self.return_mask:
-            finite = np.isfinite(image) if image.dtype.kind == "f" else image != self._missing(image.dtype)
-            valid = finite.all(axis=-3)
-            if self.user_mask is not None:
-                valid &= ~self._window(self.user_mask, i)
-            sample["mask"] = torch.from_numpy(valid)
-        if self.label is not None:
-            sample["label"] = torch.from_numpy(np.ascontiguousarray(self._window(self.label, i)))
+        if mask is not None:
+            sample["mask"] = mask
+        if label is not None:
+            sample["label"] = label
         sample["bands"] = self.band_labels
         if self.transforms is not None:
             sample = self.transforms(sample)
@@ -504,6 +527,8 @@ class ChipDataset(Dataset):
             self._check_index(i)
         if not indices:
             return []
+        if self.device is not None:
+            return self._device_items(indices)
         reader = self._get_reader()
         reader.prefetch([(ch.variable, region) for i in indices for ch, region in self._regions(i)])
         first = np.ascontiguousarray(self._read_image(indices[0], prefetch=False))
@@ -516,6 +541,29 @@ class ChipDataset(Dataset):
         if self.dtype is not None and batch.dtype != self.dtype:
             batch = batch.to(self.dtype)  # one cast per batch
         return [self._sample(i, batch[k], images[k]) for k, i in enumerate(indices)]
+
+    def _device_items(self, indices: list[int]) -> list[dict[str, Any]]:
+        """A batch made on ``self.device`` (:mod:`xgeo.torch.device`): stored values read into
+        one host batch, copied once, decoded, cast and masked there."""
+        dev = self.device
+        check_process(dev)
+        reader = self._get_reader()
+        reader.prefetch([(ch.variable, region) for i in indices for ch, region in self._regions(i)])
+        first = np.ascontiguousarray(self._read_image(indices[0], prefetch=False, decode=False))
+        host, images = host_batch((len(indices), *first.shape), first.dtype, dev)
+        images[0] = first
+        for k, i in enumerate(indices[1:], start=1):
+            self._read_image(i, out=images[k], prefetch=False, decode=False)
+        missing = None if not self.return_mask else self._missing(first.dtype, False)
+        flagged = (np.stack([self._window(self.user_mask, i) for i in indices])
+                   if self.return_mask and self.user_mask is not None else None)
+        labels = None if self.label is None else np.stack([self._window(self.label, i)
+                                                           for i in indices])
+        batch, valid, labels = on_device(
+            host, dev, self.channels, self.dtype, origins=(self.rows[indices], self.cols[indices]),
+            size=self.size, shape=self.shape, missing=missing, flagged=flagged, labels=labels)
+        return [self._assemble(i, batch[k], valid if valid is None else valid[k],
+                               labels if labels is None else labels[k]) for k, i in enumerate(indices)]
 
     def _window(self, raster: np.ndarray, i: int) -> np.ndarray:
         h, w = self.size

@@ -8,10 +8,12 @@ from typing import Any
 from torch.utils.data import DataLoader
 
 from ..cubemeta import is_many_cubes
+from ..errors import DeviceError
 from .collate import collate
 from .cubes import CubesDataset
 from .cubesampler import CubeMixSampler
 from .dataset import ChipDataset
+from .device import resolve_device
 from .sampler import ChunkAwareSampler
 
 __all__ = ["to_dataloader"]
@@ -25,6 +27,7 @@ def to_dataloader(
     shuffle: bool = True,
     seed: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    device: Any = None,
     dataset_kwargs: dict[str, Any] | None = None,
     **loader_kwargs: Any,
 ) -> DataLoader:
@@ -42,6 +45,10 @@ def to_dataloader(
     cache_dir
         :class:`ChipDataset`'s on-disk cache of decoded chunks (its ``cache_bytes``, in
         ``dataset_kwargs``, then bounds it): a video store decodes each chunk once.
+    device
+        :class:`ChipDataset`'s ``device`` (every cube's): batches made on that torch device
+        (``"cuda"``); CUDA batches are made in the main process, so ``num_workers`` must be 0
+        (the default).
     dataset_kwargs
         More :class:`ChipDataset` keywords: ``variable``, ``transforms``, ``dtype``, ``time``, ...
     **loader_kwargs
@@ -58,6 +65,12 @@ def to_dataloader(
     kwargs = dict(dataset_kwargs or {})
     if cache_dir is not None:
         kwargs["cache_dir"] = cache_dir
+    if device is not None:
+        if resolve_device(device).type == "cuda" and loader_kwargs.get("num_workers", 0):
+            raise DeviceError(f"device={device!r} makes batches in the main process: "
+                              f"num_workers={loader_kwargs['num_workers']} must be 0 (the chunks "
+                              "still decode in parallel, decode_threads=)")
+        kwargs["device"] = device
     if is_many_cubes(source):
         cubes = CubesDataset(source, size, **kwargs)
         mix = CubeMixSampler(cubes, block=max(1, batch_size // 4), shuffle=shuffle, seed=seed)

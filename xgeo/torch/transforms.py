@@ -35,7 +35,9 @@ class Normalize:
 
 
 class Indices:
-    """Sample transform appending spectral-index channels, computed by one fused numba kernel.
+    """Sample transform appending spectral-index channels, computed by one fused numba kernel
+    (CPU tensors) or by torch operations on the image's device (CUDA batches of
+    ``ChipDataset(device="cuda")``), from the same formulas.
 
     Parameters
     ----------
@@ -89,16 +91,36 @@ class Indices:
         return mapping
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        from ..indices import evaluate
-
         image = sample["image"]
         mapping = self._symbols(sample["bands"])
+        if image.device.type == "cpu":
+            extra = self._on_cpu(image, mapping)
+        else:  # a device batch (ChipDataset(device="cuda")) stays on its device
+            extra = self._on_device(image, mapping)
+        sample["image"] = torch.cat([image.to(extra.dtype), extra], dim=-3)
+        sample["bands"] = list(sample["bands"]) + self.names
+        return sample
+
+    def _on_cpu(self, image: torch.Tensor, mapping: dict[str, int]) -> torch.Tensor:
+        """The index channels by the fused numba kernel."""
+        from ..indices import evaluate
+
         values = (
             image.numpy() if image.dtype.is_floating_point else image.numpy().astype(np.float32)
         )
         inputs = {s: np.ascontiguousarray(values[..., k, :, :]) for s, k in mapping.items()}
         results = evaluate(inputs, self.names, constants=self.constants)
-        extra = torch.from_numpy(np.stack([results[n] for n in self.names], axis=-3))
-        sample["image"] = torch.cat([image.to(extra.dtype), extra], dim=-3)
-        sample["bands"] = list(sample["bands"]) + self.names
-        return sample
+        return torch.from_numpy(np.stack([results[n] for n in self.names], axis=-3))
+
+    def _on_device(self, image: torch.Tensor, mapping: dict[str, int]) -> torch.Tensor:
+        """The index channels by torch operations on the image's device
+        (:func:`xgeo.indices.tensor.evaluate_tensors`, the same formulas and rules)."""
+        from ..indices.core import build_plan
+        from ..indices.tensor import evaluate_tensors
+
+        plan = build_plan(list(dict.fromkeys(self.names)), constants=self.constants)
+        values = image if image.dtype.is_floating_point else image.to(torch.float32)
+        n = len(plan.symbols)
+        out = evaluate_tensors(plan, [values[..., mapping[s], :, :] for s in plan.symbols],
+                               [1.0] * n, [0.0] * n, [float("nan")] * n)
+        return out[[plan.names.index(name) for name in self.names]].movedim(0, -3)
