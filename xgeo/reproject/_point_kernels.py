@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._lattice import row_coords
-from ._rules import is_invalid, store, store_pick
+from ._rules import is_invalid, store, store_source
 
 __all__ = ["InterpKernel", "copy_kernel", "nearest_kernel", "interp_kernel", "bilinear_kernel"]
 
@@ -92,27 +92,18 @@ def _nearest_row(i, src, lat, dst, rules):
             dst.miss[i] += 1
             continue
         for b in range(nb):
-            v = data[b, ly, lx]
-            if is_invalid(v, rules):
-                out[b, i, j] = fill
-            else:
-                store_pick(out, b, i, j, v, rules)
+            store_source(out, b, i, j, data[b, ly, lx], rules)
 
 
 @njit(cache=True)
 def copy_kernel(data, out, rules):
     """Nearest on the same pixels: ``out[b, i, j]`` from ``data[b, i, j]`` (same shape), with
     the nearest kernel's rules (nodata/NaN to the fill, clamping, the nudge off the fill)."""
-    fill = rules.fill
     nb, h, w = out.shape
     for b in range(nb):
         for i in range(h):
             for j in range(w):
-                v = data[b, i, j]
-                if is_invalid(v, rules):
-                    out[b, i, j] = fill
-                else:
-                    store_pick(out, b, i, j, v, rules)
+                store_source(out, b, i, j, data[b, i, j], rules)
 
 
 # ------------------------------------------------------------ interpolating

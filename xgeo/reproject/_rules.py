@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["SourceWindow", "OutputBlock", "ValueRules", "value_rules", "is_invalid", "store",
-           "store_pick"]
+           "store_pick", "store_source"]
 
 
 class SourceWindow(NamedTuple):
@@ -152,6 +152,16 @@ def store(out, b, i, j, value, rules):
         if value == fill:
             value = np.nextafter(np.float32(fill), np.float32(np.inf))  # distinct in float32 and 64
         out[b, i, j] = value
+
+
+@njit(cache=True, inline="always")
+def store_source(out, b, i, j, v, rules):
+    """Store the source value ``v`` picked for an output pixel (nearest, or a copy of the
+    same pixels): the fill where it is nodata or NaN, else as :func:`store_pick` stores it."""
+    if is_invalid(v, rules):
+        out[b, i, j] = rules.fill
+    else:
+        store_pick(out, b, i, j, v, rules)
 
 
 @njit(cache=True, inline="always")
