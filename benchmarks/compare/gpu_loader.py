@@ -44,6 +44,7 @@ from pathlib import Path
 
 import loader  # this folder is sys.path[0] when run as a script
 import numpy as np
+from nvdec import machine
 
 RESULTS = loader.ROOT / "benchmarks" / "results" / "gpu_loader.json"
 BATCHES = (16, 64)
@@ -234,7 +235,7 @@ def main() -> None:
         print(f"no CUDA GPU here: nothing measured, {RESULTS.name} keeps its last GPU run")
         return
     t0 = time.perf_counter()
-    report: dict = {"topic": "gpu_loader", "machine": loader_machine(), "size": size,
+    report: dict = {"topic": "gpu_loader", "machine": machine(), "size": size,
                     "versions": loader.versions()}
     with tempfile.TemporaryDirectory(prefix="xgeo-gpu-") as tmp:
         stores = build(size, Path(tmp))
@@ -254,15 +255,6 @@ def main() -> None:
         print(text)
     else:
         RESULTS.write_text(text)
-
-
-def loader_machine() -> dict:
-    try:
-        gpu = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    except FileNotFoundError:
-        gpu = "none (no nvidia-smi)"
-    return {"cpus": os.cpu_count(), "gpu": gpu}
 
 
 if __name__ == "__main__":
