@@ -111,7 +111,7 @@ def robust_weights(cube: np.ndarray, invalid: np.ndarray, lo: list[float], hi: l
     """
     s = _lattice_step(cube.shape)
     sample, bad = cube[:, :, ::s, ::s], invalid[:, :, ::s, ::s]
-    span = np.maximum(np.asarray(hi, np.float64) - np.asarray(lo, np.float64), 0.0)
+    span = np.asarray(hi, np.float64) - np.asarray(lo, np.float64)  # the fallback: the range
     for j in range(cube.shape[1]):
         v = sample[:, j][~bad[:, j]]
         if v.size:
