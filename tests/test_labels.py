@@ -191,6 +191,51 @@ def test_lulc_polygonised_and_rasterised_back_is_the_original():
     assert back.attrs["_FillValue"] == 255  # 0 is a class, so the fill is uint8's largest
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"all_touched": True}, {"overlap": "smallest"}])
+@pytest.mark.parametrize("chunks", [37, (64, 100), {"x": 50}])
+def test_lazy_burn_equals_the_in_memory_burn_block_by_block(scene, polygons, chunks, kwargs):
+    """Blocks of odd sizes cut through the polygons: every pixel as the whole-raster burn."""
+    import dask.array as da
+
+    eager = rasterize(polygons, scene, **kwargs)
+    lazy = rasterize(polygons, scene, chunks=chunks, **kwargs)
+    # no warning from the threads that burn the blocks (rasterio's own is not let out)
+    burnt = _quiet(lambda: lazy.values)
+    assert isinstance(lazy.data, da.Array) and lazy.dtype == eager.dtype
+    assert lazy.attrs.keys() == eager.attrs.keys() and lazy.geo.grid.almost_equal(eager.geo.grid)
+    assert lazy.attrs["flag_meanings"] == eager.attrs["flag_meanings"]
+    assert (eager.values > 0).sum() > 100
+    np.testing.assert_array_equal(burnt, eager.values)
+
+
+def test_lazy_burn_follows_a_dask_cube_and_each_task_holds_its_own_geometries(polygons):
+    """The real eo-learn land cover, polygonised (hundreds of small polygons): a task gets only
+    the polygons that reach its block, and the burn follows the cube's chunks."""
+    from rasterio import features
+
+    cube = xgeo.open_dataset(EOPATCH).chunk({"y": 40, "x": 50})
+    lulc = cube["lulc"].load()
+    grid = lulc.geo.grid
+    shapes = list(features.shapes(lulc.values.astype("int32"), transform=grid.transform))
+    frame = gpd.GeoDataFrame({"lulc": [int(v) for _, v in shapes]},
+                             geometry=[shapely.geometry.shape(g) for g, _ in shapes],
+                             crs=cube.geo.crs)
+    lazy = _quiet(rasterize, frame, cube, column="lulc")
+    assert lazy.chunksizes["y"] == cube.chunksizes["y"]
+    assert lazy.chunksizes["x"] == cube.chunksizes["x"]
+    np.testing.assert_array_equal(lazy.values, lulc.values)
+    graph = dict(lazy.data.__dask_graph__())
+    held = [len(task[1]) for task in graph.values()]
+    assert len(held) == lazy.data.npartitions > 1 and max(held) < len(frame)
+    assert sum(held) < 2 * len(frame)  # a polygon rides in the blocks it reaches, no more
+
+
+def test_lazy_burn_rejects_bad_chunks(scene, polygons):
+    for bad in (0, (10,), "big", {"time": 5}):
+        with pytest.raises(LabelError, match="chunks="):
+            rasterize(polygons, scene, chunks=bad)
+
+
 def test_labels_round_trip_through_to_zarr_as_categorical(scene, polygons, tmp_path):
     from xgeo.categorical import is_categorical
 

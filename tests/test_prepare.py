@@ -104,6 +104,24 @@ def test_point_labels_give_chips_centred_on_the_points(tmp_path: Path) -> None:
     assert set(chips["label"]) <= set(points["name"])
 
 
+def test_the_label_file_is_read_once_and_still_named_in_errors(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    from xgeo.errors import LabelError
+    from xgeo.prepare import prepare
+
+    reads = []
+    real = gpd.read_file
+    monkeypatch.setattr(gpd, "read_file", lambda *a, **k: reads.append(a) or real(*a, **k))
+    opts = {"pattern": PATTERN, "time_format": "%Y%m%d"}
+    prepare([str(SCENE)], tmp_path / "once", labels=POLYGONS, chip=64, progress=False,
+            split={"train": 0.5, "test": 0.5}, block=64, stack_options=opts)
+    assert len(reads) == 1
+    # a column the file lacks: the message names the file, though the frame was read first
+    with pytest.raises(LabelError, match=f"label file {POLYGONS}.*klass"):
+        prepare([str(SCENE)], tmp_path / "bad", labels=POLYGONS, label_column="klass",
+                chip=64, progress=False, stack_options=opts)
+
+
 @pytest.mark.skipif(not NRT.exists(), reason="nrt cube missing")
 def test_scl_mask_and_composites(tmp_path: Path) -> None:
     import xgeo

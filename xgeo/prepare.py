@@ -74,10 +74,7 @@ def split_class_counts(label: xr.DataArray, chips: Any) -> dict[str, dict[str, i
     return counts
 
 
-def _is_points(vectors: Any) -> bool:
-    from .labels import read_vectors
-
-    frame, _ = read_vectors(vectors)
+def _is_points(frame: Any) -> bool:
     kinds = set(frame.geometry.geom_type.dropna())
     return bool(kinds) and kinds <= {"Point", "MultiPoint"}
 
@@ -192,6 +189,11 @@ def prepare(
     fractions = _fractions(split)
     paths = [out / name for name in OUTPUT_NAMES]
     prepare_output(*paths, overwrite=overwrite)
+    if labels is not None:  # read once, before the long steps (a bad file fails at once)
+        from .labels import check_column, read_vectors
+
+        labels, where = read_vectors(labels)  # the frame keeps naming its file in messages
+        check_column(labels, label_column, where)
 
     say("stacking the scenes")
     cube = stack(scenes, **dict(stack_options or {}))
