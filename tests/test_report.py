@@ -62,9 +62,11 @@ def test_downstream_verdicts_are_computed_from_the_cells():
 
 def _stack_fixture(with_xgeo: bool = True) -> dict:
     """A small stack.json: two cases, one where xgeo meets the targets, one where it misses."""
-    def case(name, times, identical, mem):
+    libs = ("xgeo", "odc-stac", "stackstac", "xgeo exact=True")
+
+    def case(name, times, identical, exact, mem):
         results = {lib: {"min_s": t, "median_s": t * 1.1, "first_call_s": t * 3}
-                   for lib, t in zip(("xgeo", "odc-stac", "stackstac"), times, strict=True)}
+                   for lib, t in zip(libs, times, strict=True)}
         agree = {"odc-stac vs stackstac": {"identical_fraction": 1.0, "valid_mask_agreement": 1.0,
                                            "valid_in_both": 1000}}
         if with_xgeo:
@@ -72,9 +74,13 @@ def _stack_fixture(with_xgeo: bool = True) -> dict:
                                            "valid_mask_agreement": 0.99, "valid_in_both": 990,
                                            "identical_per_band": {"blue": identical, "sza": 1.0}}
                           for p in ("odc-stac", "stackstac")})
+            agree.update({f"{lib} vs exact": {"identical_fraction": f}
+                          for lib, f in zip(libs, exact, strict=True)})
         else:
             results["xgeo"] = {"error": "RuntimeError: no xgeo.stack"}
-        ratios = ({f"{p}/xgeo": results[p]["min_s"] / times[0] for p in ("odc-stac", "stackstac")}
+            del results["xgeo exact=True"]
+        ratios = ({f"{p}/{x}": results[p]["min_s"] / results[x]["min_s"]
+                   for p in ("odc-stac", "stackstac") for x in ("xgeo", "xgeo exact=True")}
                   if with_xgeo else {})
         return {"case": name, "key": name, "items": 20, "time_steps": 20, "bands": ["blue"],
                 "grid": {"crs": "EPSG:32621", "shape": [758, 1003],
@@ -82,7 +88,7 @@ def _stack_fixture(with_xgeo: bool = True) -> dict:
                 "grid_equal": {"xgeo": True, "odc-stac": True, "stackstac": False},
                 "results": results, "ratios": ratios, "agreement": agree,
                 "memory": {lib: {"peak_rss_bytes": m * 2**20, "compute_rss_bytes": m * 2**19}
-                           for lib, m in zip(("xgeo", "odc-stac", "stackstac"), mem, strict=True)},
+                           for lib, m in zip(libs, mem, strict=True)},
                 "notes": "3 interleaved repetitions"}
     graph_x = ({"call_min_s": 0.05, "call_and_graph_min_s": 0.06, "tasks": 80} if with_xgeo
                else {"error": "RuntimeError: no xgeo.stack"})
@@ -90,8 +96,10 @@ def _stack_fixture(with_xgeo: bool = True) -> dict:
             "xgeo_stack_available": with_xgeo,
             "xgeo_stack_error": None if with_xgeo else "AttributeError: no stack",
             "how": {"quick": False}, "seconds": 100.0,
-            "cases": [case("aligned", (0.2, 0.5, 0.6), 1.0, (300, 350, 400)),
-                      case("reprojected", (0.4, 0.3, 1.0), 0.991, (200, 250, 260))],
+            "cases": [case("aligned", (0.2, 0.5, 0.6, 0.25), 1.0, (1.0, 1.0, 1.0, 1.0),
+                           (300, 350, 400, 310)),
+                      case("reprojected", (0.4, 0.3, 1.0, 0.5), 0.991,
+                           (0.998, 0.99, 0.99, 0.9999), (200, 250, 260, 210))],
             "graph_build": {"case": "100 items x 4 bands", "items": 100,
                             "results": {"xgeo": graph_x, "odc-stac": {
                                 "call_min_s": 0.2, "call_and_graph_min_s": 0.22, "tasks": 802},
@@ -106,13 +114,18 @@ def test_stack_summary_and_verdicts_come_from_the_json():
     data = _stack_fixture()
     text = report_stack.stack_status(data)
     assert ("| aligned | 20 (20 steps) | 758x1003 EPSG:32621 60 m | 0.20 s | 0.50 s | 0.60 s | "
-            "2.50 | 3.00 | 100.00 % / 100.00 % | 300 / 350 / 400 |") in text
+            "0.25 s | 2.50 / 3.00 | 2.00 / 2.40 | 100.00 % / 100.00 % / 100.00 % / 100.00 % | "
+            "100.00 % / 100.00 % | 300 / 350 / 400 / 310 |") in text
     verdicts = "\n".join(report_stack.target_verdicts(data))
-    assert "aligned vs odc-stac 100.00 %;" in verdicts
-    assert "reprojected vs stackstac 99.10 % **missed**" in verdicts
-    assert "aligned vs odc-stac x2.50;" in verdicts
-    assert "reprojected vs odc-stac x0.75 **missed**" in verdicts
-    assert "reprojected vs stackstac x2.50" in verdicts and "x2.50 **missed**" not in verdicts
+    # the identity target is exact=True against the exact pick, nothing else
+    assert "from exact transforms" in verdicts
+    assert "aligned 100.00 %;" in verdicts and "reprojected 99.99 % **missed**" in verdicts
+    assert "reprojected xgeo 99.80 %; reprojected odc-stac 99.00 %" in verdicts
+    assert "aligned, odc-stac/xgeo x2.50;" in verdicts
+    assert "reprojected, odc-stac/xgeo x0.75 **missed**" in verdicts
+    assert "reprojected, stackstac/xgeo x2.50;" in verdicts
+    assert "reprojected, odc-stac/xgeo exact=True x0.60 **missed**" in verdicts
+    assert "reprojected, stackstac/xgeo exact=True x2.00\n" in verdicts
     assert "100 items (target < 1 s): 0.060 s met" in verdicts
     assert "xgeo 0.060 s (80 tasks), odc-stac 0.220 s (802 tasks)" in text
     page = report.render_topic(data)
@@ -129,8 +142,8 @@ def test_stack_summary_without_xgeo_says_the_peers_ran_alone():
     data = _stack_fixture(with_xgeo=False)
     text = report_stack.stack_status(data)
     assert "the peers ran alone" in text
-    assert ("| aligned | 20 (20 steps) | 758x1003 EPSG:32621 60 m | error | 0.50 s | 0.60 s | — | — "
-            "| — / — | 300 / 350 / 400 |") in text
+    assert ("| aligned | 20 (20 steps) | 758x1003 EPSG:32621 60 m | error | 0.50 s | 0.60 s | — | "
+            "— / — | — / — | — / — / — / — | — / — | 300 / 350 / 400 / 310 |") in text
     assert report_stack.target_verdicts(data) == [
         "- not measured: `xgeo.stack` was not in the measured tree (AttributeError: no stack); "
         "the peers ran alone."]
