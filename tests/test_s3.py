@@ -112,6 +112,30 @@ def test_open_dataset_reads_an_s3_store_and_xgeo_info_shows_it(s3):
     assert "ndvi" in result.output and "32633" in result.output
 
 
+def test_the_cli_takes_storage_options_from_fsspec_environment_variables(s3):
+    """No AWS_* at all: the endpoint and keys reach the CLI as ``FSSPEC_S3`` (JSON), fsspec's
+    own configuration, which the scale-out guide documents for the command line."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    server, bucket = s3
+    url = f"s3://{bucket}/ndvi.zarr"
+    xgeo.datasets.sentinel2_cube()[["ndvi"]].geo.to_zarr(url,
+                                                         storage_options=server.storage_options())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FSSPEC_"))}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/xgeo-aws"
+    cmd = [sys.executable, "-m", "xgeo.cli", "info", url]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0  # without the options the store cannot be reached
+    env["FSSPEC_S3"] = json.dumps(server.storage_options())
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ndvi" in done.stdout and "32633" in done.stdout
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
