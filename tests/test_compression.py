@@ -67,6 +67,37 @@ def test_video_encoding_chunks_and_skips(eo, nrt):
     assert "spatial_ref" not in enc
 
 
+def test_frames_per_chunk_follow_the_frame_size():
+    """A chunk holds at most 32 frames of a full 256 x 256 tile in decoded pixels per band:
+    small frames get long chunks (their key frame is a large share of a short chunk), full
+    tiles 32 frames, frames under x265's 64-pixel minimum count as padded."""
+    from xgeo.compression import CHUNK_PIXELS, frames_for_tile
+
+    assert frames_for_tile(256, 256) == 32 and frames_for_tile(512, 512) == 32
+    assert frames_for_tile(128, 128) == 128 and frames_for_tile(100, 100) == 209
+    assert frames_for_tile(10, 10) == frames_for_tile(64, 64) == 512
+    for h, w in ((256, 256), (100, 101), (37, 300), (64, 64)):
+        n = frames_for_tile(h, w)
+        assert n * max(h, 64) * max(w, 64) <= CHUNK_PIXELS < (n + 1) * max(h, 64) * max(w, 64)
+
+    def cube(t, h, w):
+        return xr.Dataset({"v": (("time", "y", "x"), np.zeros((t, h, w), "float32"))})
+
+    # a long series of small frames: one chunk; of full tiles: <= 32 frames, spread evenly
+    assert video_encoding(cube(140, 100, 100), crf=20)["v"]["chunks"] == (140, 100, 100)
+    assert video_encoding(cube(300, 100, 100), crf=20)["v"]["chunks"] == (150, 100, 100)
+    assert video_encoding(cube(68, 600, 600), crf=20)["v"]["chunks"] == (23, 256, 256)
+    # the frame size that counts is the chunk's: smaller tiles, longer chunks
+    assert video_encoding(cube(68, 600, 600), crf=20, tile=128)["v"]["chunks"] == (68, 128,
+                                                                                   128)
+    assert video_encoding(cube(300, 600, 600), crf=20,
+                          chunks={"x": 64, "y": 64})["v"]["chunks"] == (300, 64, 64)
+    # explicit settings win
+    assert video_encoding(cube(140, 100, 100), crf=20, gop=32)["v"]["chunks"] == (28, 100, 100)
+    assert video_encoding(cube(140, 100, 100), crf=20,
+                          chunks={"time": 10})["v"]["chunks"] == (10, 100, 100)
+
+
 def test_lossless_geo_to_zarr_is_exact_on_real_cubes(tmp_path, nrt, eo):
     # ndvi/cloud_probability/dem are free floats: lossless refuses them (tested in codecs)
     eo = eo[["reflectance", "cloud_mask", "is_data", "lulc"]]

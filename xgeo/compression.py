@@ -28,8 +28,16 @@ from .validity import disagreeing_dim
 log = logging.getLogger(__name__)
 
 CODECS = ("hevc", "av1", "vp9", "ffv1")
-DEFAULT_GOP = 32  # frames per chunk along time: long enough for inter prediction to pay
+DEFAULT_GOP = 32  # frames per chunk of full tiles: long enough for inter prediction to pay
 DEFAULT_TILE = 256  # spatial chunk edge
+#: Decoded pixels per band a default chunk holds at most: ``DEFAULT_GOP`` frames of a full
+#: tile. Reading one date of a chunk decodes the chunk, so this bounds that work (and the
+#: encoder's memory) whatever the frame size; small frames get longer chunks (see
+#: :func:`frames_for_tile`).
+CHUNK_PIXELS = DEFAULT_GOP * DEFAULT_TILE * DEFAULT_TILE
+#: x265 codes no frame smaller than this on a side (smaller frames are padded to it), so a
+#: small frame costs the decoder this many pixels at least.
+MIN_CODED_SIDE = 64
 _FRAME_DIM_NAMES = ("time", "t", "date", "frame")
 
 
@@ -42,6 +50,28 @@ def _frame_dim(var: xr.DataArray, spatial: tuple[Hashable, Hashable],
         if str(d).lower() in _FRAME_DIM_NAMES:
             return d
     return others[0] if others else None
+
+
+def frames_for_tile(height: int, width: int) -> int:
+    """The most frames a default chunk of ``height x width`` frames holds: as many as fit
+    :data:`CHUNK_PIXELS` decoded pixels per band (frames padded to :data:`MIN_CODED_SIDE`).
+
+    A full 256 x 256 tile gets :data:`DEFAULT_GOP` frames; a small frame gets more, because
+    every chunk starts with an intra-coded frame and on small frames that key frame is a
+    large share of the chunk's bytes. Measured (``bpppb=`` targets, default coding): the
+    68-date eo-learn NDVI series (101 x 100) in one chunk instead of 3 x 23 frames is +0.7
+    to +1.1 dB at equal rate; the 140-date nrt cube (4 bands, 100 x 100) in one chunk
+    instead of 5 x 28 frames -0.0 to +0.2 dB. The cost is random access: a read of one date
+    decodes its chunk (at most the pixels of one 32-frame full tile), unless the chunk is
+    coded with ``keyint=``.
+
+    Examples
+    --------
+    >>> frames_for_tile(256, 256), frames_for_tile(101, 100), frames_for_tile(20, 30)
+    (32, 207, 512)
+    """
+    coded = max(int(height), MIN_CODED_SIDE) * max(int(width), MIN_CODED_SIDE)
+    return max(DEFAULT_GOP, CHUNK_PIXELS // coded)
 
 
 def frames_per_chunk(n_frames: int, gop: int = DEFAULT_GOP) -> int:
@@ -169,7 +199,7 @@ def video_encoding(
     frame_dim: Hashable | None = None,
     chunks: Mapping[Hashable, int] | None = None,
     variables: list[Hashable] | None = None,
-    gop: int = DEFAULT_GOP,
+    gop: int | None = None,
     tile: int = DEFAULT_TILE,
     band_chunk: int | None = None,
     categorical: CategoricalSpec = None,
@@ -190,9 +220,12 @@ def video_encoding(
         Dimension used as video frames (default: ``time`` if present, else the first
         non-spatial dimension). Other non-spatial dims (band, ...) become separate planes.
     chunks
-        Chunk sizes per dimension overriding the defaults (at most ``gop`` frames, spread
-        evenly over the series by :func:`frames_per_chunk`; ``band_chunk``
-        along other dims, ``tile`` x ``tile`` pixels).
+        Chunk sizes per dimension overriding the defaults (``tile`` x ``tile`` pixels; along
+        the frames at most ``gop``, spread evenly over the series by
+        :func:`frames_per_chunk`; ``band_chunk`` along other dims).
+    gop
+        The most frames per chunk. Default: by the frame size, :func:`frames_for_tile` (32
+        frames of a full 256 x 256 tile, more on smaller frames).
     band_chunk
         Chunk size along non-frame, non-spatial dims (bands). Default for lossy HEVC: all
         bands up to 16, the planes the KLT may rotate (``decorrelate="auto"``, the default,
@@ -262,7 +295,7 @@ def _encodings(
     frame_dim: Hashable | None = None,
     chunks: Mapping[Hashable, int] | None = None,
     variables: list[Hashable] | None = None,
-    gop: int = DEFAULT_GOP,
+    gop: int | None = None,
     tile: int = DEFAULT_TILE,
     band_chunk: int | None = None,
     categorical: CategoricalSpec = None,
@@ -323,13 +356,17 @@ def _encodings(
         for d in var.dims:
             if d in (y_dim, x_dim):
                 want[d] = min(tile, sizes[d])
-            elif d == fdim:
-                want[d] = frames_per_chunk(sizes[d], gop)
-            else:
+            elif d != fdim:
                 want[d] = max(1, min(per_band, sizes[d]))
         for d, n in (chunks or {}).items():
             if d in want:
                 want[d] = max(1, min(int(n), sizes[d]))
+        if fdim is not None:  # by the frame size actually chunked
+            limit = gop if gop is not None else frames_for_tile(want[y_dim], want[x_dim])
+            want[fdim] = frames_per_chunk(sizes[fdim], limit)
+            if fdim in (chunks or {}):
+                want[fdim] = max(1, min(int(chunks[fdim]), sizes[fdim]))
+        want = {d: want[d] for d in var.dims}
         params = {**codec_kwargs, "codec": codec}
         if codec == "ffv1":
             params["lossless"] = True

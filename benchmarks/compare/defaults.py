@@ -2,8 +2,9 @@
 
 Writes ``benchmarks/results/defaults.json``. What a user gets from
 ``ds.geo.to_zarr(codec="hevc", bpppb=r)`` or ``xgeo compress --bpppb r``: the chunks
-``xgeo.compression.video_encoding`` writes by default (at most 32 frames spread evenly, all
-bands up to 16 in one chunk, 256 x 256 tiles) coded with ``{"bpppb": r, "nodata": ...}`` and
+``xgeo.compression.video_encoding`` writes by default (frames by the frame size,
+``frames_for_tile``: the whole series of these small cubes, spread evenly; all bands up to 16
+in one chunk, 256 x 256 tiles) coded with ``{"bpppb": r, "nodata": ...}`` and
 nothing else - the KLT and frame order measured per chunk (``"auto"``), effort ``"default"``.
 
 Contenders, one core, same process:
@@ -13,7 +14,8 @@ Contenders, one core, same process:
 * ``xgeo defaults, effort=max``: the same with ``effort="max"`` at fewer targets (reported as
   dB over the defaults' curve at the rates it reached);
 * ``xgeo before auto tools``: the previous defaults (no KLT, chronological frames, three bands
-  per chunk in one 4:4:4 stream, x265 preset faster: ``effort="fast"``);
+  per chunk in one 4:4:4 stream, at most 32 frames per chunk, x265 preset faster:
+  ``effort="fast"``);
 * JPEG 2000 and JPEG XL (``rd.py``'s per-frame, per-band coding) and oceanum's ``xarray-video``
   (``rd.py``'s 8-bit RGB mapping): the same sweeps as ``rd.py``, rerun here;
 * the real xarrayvideo (IPL-UV, run by hand, recorded in ``xarrayvideo_envelope.json``: the
@@ -56,11 +58,17 @@ def _ndvi_bands(name: str) -> tuple[int, int] | None:
     return next(v for k, v in NDVI_BANDS.items() if k in name)
 
 
-def chunks_of(t: int, b: int, defaults: bool) -> tuple[int, int]:
-    """Frames and bands per chunk as ``video_encoding`` writes them (today or before)."""
-    from xgeo.compression import frames_per_chunk
+def chunks_of(shape: tuple[int, ...], defaults: bool) -> tuple[int, int]:
+    """Frames and bands per chunk of a ``(T, B, H, W)`` cube as ``video_encoding`` writes
+    them: today (frames by the frame size, all bands up to 16) or before (32 frames, 3 bands).
+    The cubes here are one 256 x 256 tile or less."""
+    from xgeo.compression import DEFAULT_GOP, DEFAULT_TILE, frames_for_tile, frames_per_chunk
 
-    return frames_per_chunk(t, 32), (min(b, 16) if defaults else 3)
+    t, b, h, w = shape
+    if not defaults:
+        return frames_per_chunk(t, DEFAULT_GOP), 3
+    limit = frames_for_tile(min(h, DEFAULT_TILE), min(w, DEFAULT_TILE))
+    return frames_per_chunk(t, limit), min(b, 16)
 
 
 def xgeo_coded(x: np.ndarray, nodata, defaults: bool = True, **params
@@ -70,7 +78,7 @@ def xgeo_coded(x: np.ndarray, nodata, defaults: bool = True, **params
     from xgeo_codecs.autotools import used
 
     t, b = x.shape[:2]
-    gop, per = chunks_of(t, b, defaults)
+    gop, per = chunks_of(x.shape, defaults)
     if not defaults:  # the previous defaults: no tools, x265 preset faster
         params = {"decorrelate": None, "reorder_frames": False, "effort": "fast", **params}
     out = np.empty_like(x)
@@ -96,7 +104,7 @@ def plain_seconds(x: np.ndarray, nodata) -> float:
     from xgeo_codecs import encode
 
     t, b = x.shape[:2]
-    gop, per = chunks_of(t, b, True)
+    gop, per = chunks_of(x.shape, True)
     total = 0.0
     for j in range(0, b, per):
         for t0 in range(0, t, gop):
