@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                  "xgeo.peer_cubes",
                                  "xgeo.validity", "xgeo.geotiff", "xgeo.storestate",
                                  "xgeo.store", "xgeo.verify", "xgeo.compression",
+                                 "xgeo.chunkshape",
                                  "xgeo.outputs", "xgeo._chunkobjects", "xgeo._diskcache",
                                  "xgeo._chunkread")),
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",

@@ -71,7 +71,7 @@ def test_frames_per_chunk_follow_the_frame_size():
     """A chunk holds at most 32 frames of a full 256 x 256 tile in decoded pixels per band:
     small frames get long chunks (their key frame is a large share of a short chunk), full
     tiles 32 frames, frames under x265's 64-pixel minimum count as padded."""
-    from xgeo.compression import CHUNK_PIXELS, frames_for_tile
+    from xgeo.chunkshape import CHUNK_PIXELS, frames_for_tile
 
     assert frames_for_tile(256, 256) == 32 and frames_for_tile(512, 512) == 32
     assert frames_for_tile(128, 128) == 128 and frames_for_tile(100, 100) == 209

@@ -1,9 +1,9 @@
 """Video compression of datacubes in Zarr v3: encodings, misuse checks and size reports.
 
 The codec itself lives in the ``xgeo-codecs`` distribution (:mod:`xgeo_codecs`, registered
-as ``"xgeo.video"``); this module chooses, per variable of an xarray Dataset, the chunking
-(one group of pictures along time, one band, 256 x 256 pixels) and codec parameters, and
-reports what a store costs.
+as ``"xgeo.video"``); this module chooses, per variable of an xarray Dataset, the codec
+parameters and the chunk shape (:mod:`xgeo.chunkshape`: a group of pictures along time,
+the bands coded together, 256 x 256 pixels), and reports what a store costs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
 from xgeo_codecs.autotools import used as tools_used
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
+from .chunkshape import DEFAULT_TILE, check_chunk_size, chunk_shape, frame_dim_of
 from .crs import find_spatial_dims
 from .errors import CodecError, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
@@ -28,70 +29,6 @@ from .validity import disagreeing_dim
 log = logging.getLogger(__name__)
 
 CODECS = ("hevc", "av1", "vp9", "ffv1")
-DEFAULT_GOP = 32  # frames per chunk of full tiles: long enough for inter prediction to pay
-DEFAULT_TILE = 256  # spatial chunk edge
-#: Decoded pixels per band a default chunk holds at most: ``DEFAULT_GOP`` frames of a full
-#: tile. Reading one date of a chunk decodes the chunk, so this bounds that work (and the
-#: encoder's memory) whatever the frame size; small frames get longer chunks (see
-#: :func:`frames_for_tile`).
-CHUNK_PIXELS = DEFAULT_GOP * DEFAULT_TILE * DEFAULT_TILE
-#: x265 codes no frame smaller than this on a side (smaller frames are padded to it), so a
-#: small frame costs the decoder this many pixels at least.
-MIN_CODED_SIDE = 64
-_FRAME_DIM_NAMES = ("time", "t", "date", "frame")
-
-
-def _frame_dim(var: xr.DataArray, spatial: tuple[Hashable, Hashable],
-               frame_dim: Hashable | None) -> Hashable | None:
-    others = [d for d in var.dims if d not in spatial]
-    if frame_dim is not None:
-        return frame_dim if frame_dim in others else None
-    for d in others:
-        if str(d).lower() in _FRAME_DIM_NAMES:
-            return d
-    return others[0] if others else None
-
-
-def frames_for_tile(height: int, width: int) -> int:
-    """The most frames a default chunk of ``height x width`` frames holds: as many as fit
-    :data:`CHUNK_PIXELS` decoded pixels per band (frames padded to :data:`MIN_CODED_SIDE`).
-
-    A full 256 x 256 tile gets :data:`DEFAULT_GOP` frames; a small frame gets more, because
-    every chunk starts with an intra-coded frame and on small frames that key frame is a
-    large share of the chunk's bytes. Measured (``bpppb=`` targets, default coding): the
-    68-date eo-learn NDVI series (101 x 100) in one chunk instead of 3 x 23 frames is +0.7
-    to +1.1 dB at equal rate; the 140-date nrt cube (4 bands, 100 x 100) in one chunk
-    instead of 5 x 28 frames -0.0 to +0.2 dB. The cost is random access: a read of one date
-    decodes its chunk (at most the pixels of one 32-frame full tile), unless the chunk is
-    coded with ``keyint=``.
-
-    Examples
-    --------
-    >>> frames_for_tile(256, 256), frames_for_tile(101, 100), frames_for_tile(20, 30)
-    (32, 207, 512)
-    """
-    coded = max(int(height), MIN_CODED_SIDE) * max(int(width), MIN_CODED_SIDE)
-    return max(DEFAULT_GOP, CHUNK_PIXELS // coded)
-
-
-def frames_per_chunk(n_frames: int, gop: int = DEFAULT_GOP) -> int:
-    """Frames per chunk: at most ``gop``, spread evenly so no chunk is a short tail.
-
-    68 dates with ``gop=32`` give 3 chunks of 23 rather than 32 + 32 + 4: a 4-frame tail
-    has too few frames for inter prediction to pay (measured on the 68-date NDVI series:
-    +0.1 to +0.25 dB at equal rate).
-
-    Examples
-    --------
-    >>> frames_per_chunk(68), frames_per_chunk(140), frames_per_chunk(5)
-    (23, 28, 5)
-    """
-    if n_frames <= 0:
-        return 1
-    n_chunks = -(-n_frames // max(1, gop))
-    return -(-n_frames // n_chunks)
-
-
 def _fill_value(var: xr.DataArray) -> Any:
     """The variable's ``_FillValue`` (encoding first, then attrs): the codec's ``nodata`` and
     the value :func:`apply_mask` writes into masked integer pixels, so the two always agree."""
@@ -309,9 +246,9 @@ def _encodings(
         raise CodecError(f"codec={codec!r} is not a video codec; use one of {CODECS}")
     for arg, value in (("gop", gop), ("tile", tile), ("band_chunk", band_chunk)):
         if value is not None:
-            _check_chunk_size(value, arg)
+            check_chunk_size(value, arg)
     for d, n in (chunks or {}).items():
-        _check_chunk_size(n, f"chunks[{d!r}]")
+        check_chunk_size(n, f"chunks[{d!r}]")
     y_dim, x_dim = find_spatial_dims(ds)
     names = list(ds.data_vars) if variables is None else list(variables)
     for name in names:
@@ -341,8 +278,7 @@ def _encodings(
                 f"variable {name!r} has dims {var.dims}; the video codec needs "
                 f"({y_dim}, {x_dim}) last. Fix: ds[{name!r}] = "
                 f"ds[{name!r}].transpose(..., {y_dim!r}, {x_dim!r})")
-        fdim = _frame_dim(var, (y_dim, x_dim), frame_dim)
-        sizes = dict(var.sizes)
+        fdim = frame_dim_of(var, (y_dim, x_dim), frame_dim)
         exact = decisions[name].categorical and not user_lossless  # lossy asked, kept exact
         lossless = user_lossless or exact
         # all bands in one chunk where the KLT may rotate them ("auto", the default, measures
@@ -352,21 +288,8 @@ def _encodings(
         packs = codec == "hevc" and codec_kwargs.get("pack_planes", True)
         per_band = band_chunk if band_chunk is not None else (
             16 if together else 3 if packs else 1)
-        want: dict[Hashable, int] = {}
-        for d in var.dims:
-            if d in (y_dim, x_dim):
-                want[d] = min(tile, sizes[d])
-            elif d != fdim:
-                want[d] = max(1, min(per_band, sizes[d]))
-        for d, n in (chunks or {}).items():
-            if d in want:
-                want[d] = max(1, min(int(n), sizes[d]))
-        if fdim is not None:  # by the frame size actually chunked
-            limit = gop if gop is not None else frames_for_tile(want[y_dim], want[x_dim])
-            want[fdim] = frames_per_chunk(sizes[fdim], limit)
-            if fdim in (chunks or {}):
-                want[fdim] = max(1, min(int(chunks[fdim]), sizes[fdim]))
-        want = {d: want[d] for d in var.dims}
+        want = chunk_shape(var, (y_dim, x_dim), fdim, per_band=per_band, tile=tile, gop=gop,
+                           chunks=chunks)
         params = {**codec_kwargs, "codec": codec}
         if codec == "ffv1":
             params["lossless"] = True
@@ -405,17 +328,6 @@ def _encodings(
     return out, kinds
 
 
-def _check_chunk_size(value: Any, arg: str) -> None:
-    """A chunk length must be a positive int: 0 or less would divide by zero deep in Zarr."""
-    try:
-        ok = not isinstance(value, bool) and int(value) == value and int(value) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise CodecError(f"{arg}={value!r}: chunk sizes must be positive integers "
-                         "(e.g. time=32, y=256, x=256)")
-
-
 def _is_video(obj: Any) -> bool:
     return isinstance(obj, (VideoSerializer, VideoCodec)) or (
         isinstance(obj, Mapping) and str(obj.get("name", obj.get("id", ""))) == CODEC_ID)
@@ -445,7 +357,7 @@ def check_zarr_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
         chunks = enc.get("chunks")
         if chunks is not None:
             for n in (chunks if isinstance(chunks, (list, tuple)) else [chunks]):
-                _check_chunk_size(n, f"encoding[{name!r}]['chunks']")
+                check_chunk_size(n, f"encoding[{name!r}]['chunks']")
         for slot in ("compressors", "compressor", "filters"):
             value = enc.get(slot)
             items = value if isinstance(value, (list, tuple)) else [value]

@@ -62,7 +62,7 @@ def chunks_of(shape: tuple[int, ...], defaults: bool) -> tuple[int, int]:
     """Frames and bands per chunk of a ``(T, B, H, W)`` cube as ``video_encoding`` writes
     them: today (frames by the frame size, all bands up to 16) or before (32 frames, 3 bands).
     The cubes here are one 256 x 256 tile or less."""
-    from xgeo.compression import DEFAULT_GOP, DEFAULT_TILE, frames_for_tile, frames_per_chunk
+    from xgeo.chunkshape import DEFAULT_GOP, DEFAULT_TILE, frames_for_tile, frames_per_chunk
 
     t, b, h, w = shape
     if not defaults:

@@ -11,7 +11,7 @@ never extrapolated (``None`` = outside the curve's range).
 Contenders, same process, one core each:
 
 * xgeo: ``xgeo_codecs`` HEVC 12 bit, chunks of at most 32 frames (spread evenly:
-  ``xgeo.compression.frames_per_chunk``) x all bands with
+  ``xgeo.chunkshape.frames_per_chunk``) x all bands with
   ``decorrelate="klt"`` (what ``xgeo.compression.video_encoding(..., decorrelate="klt")``
   writes; one-band cubes are coded as they are; bands weighted by 1 / their 1st-99th
   percentile spread before the rotation, ``band_weights="robust"``, the default since config
@@ -132,7 +132,7 @@ def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True,
     4:4:4 stream, what ``video_encoding`` writes by default), encoded and decoded."""
     from xgeo_codecs import decode, encode, inspect
 
-    from xgeo.compression import frames_per_chunk
+    from xgeo.chunkshape import frames_per_chunk
 
     t, b = x.shape[:2]
     gop = t if gop is None else frames_per_chunk(t, gop)

@@ -81,7 +81,7 @@ JOB_TIMEOUT_S = 300
 
 # ------------------------------------------------------------------------------- presets
 def chunks(x: np.ndarray) -> list[slice]:
-    from xgeo.compression import frames_per_chunk
+    from xgeo.chunkshape import frames_per_chunk
 
     t = x.shape[0]
     g = frames_per_chunk(t, GOP)
