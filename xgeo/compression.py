@@ -159,10 +159,11 @@ def video_encoding(
     chunks
         Chunk sizes per dimension overriding the defaults (``tile`` x ``tile`` pixels; along
         the frames at most ``gop``, spread evenly over the series by
-        :func:`frames_per_chunk`; ``band_chunk`` along other dims).
+        :func:`~xgeo.chunkshape.frames_per_chunk`; ``band_chunk`` along other dims).
     gop
-        The most frames per chunk. Default: by the frame size, :func:`frames_for_tile` (32
-        frames of a full 256 x 256 tile, more on smaller frames).
+        The most frames per chunk. Default: by the frame size,
+        :func:`~xgeo.chunkshape.frames_for_tile` (32 frames of a full 256 x 256 tile, more
+        on smaller frames).
     band_chunk
         Chunk size along non-frame, non-spatial dims (bands). Default for lossy HEVC: all
         bands up to 16, the planes the KLT may rotate (``decorrelate="auto"``, the default,
