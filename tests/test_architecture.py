@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernels", ("xgeo.indices.*", "xgeo.reproject.*", "xgeo.chips", "xgeo.clip",
                  "xgeo.quicklook", "xgeo.preview", "xgeo.metrics",
                  "xgeo.masks",
-                 "xgeo.labels", "xgeo.pointchips",
+                 "xgeo.labels", "xgeo.labelburn", "xgeo.pointchips",
                  "xgeo.chipsplit", "xgeo.chipindex",
                  "xgeo.composite", "xgeo._composite_kernels",
                  )),

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,10 +67,11 @@ from pyproj import CRS, Transformer
 from .crs import find_spatial_dims, read_grid, write_grid
 from .errors import CRSError, DecodeError, InputTypeError, LabelError, LabelWarning
 from .grid import Grid, parse_crs
+from .labelburn import burn, burn_blocks, burn_lazily
 from .optional import require
 
-__all__ = ["ClassTable", "SINGLE_CLASS", "SOURCE_ATTR", "check_column", "class_table", "listed", "rasterize",
-           "read_vectors", "to_grid_crs"]
+__all__ = ["ClassTable", "SINGLE_CLASS", "SOURCE_ATTR", "check_column", "class_table", "listed",
+           "rasterize", "read_vectors", "to_grid_crs"]
 
 _FEATURE = "vector labels (xgeo.labels)"
 _PARQUET = (".parquet", ".geoparquet")
@@ -81,7 +81,6 @@ _LISTED = 20  # features named at most in one warning or error
 SINGLE_CLASS = "labelled"
 #: ``frame.attrs`` key of the file a frame was read from (:func:`read_vectors`).
 SOURCE_ATTR = "xgeo_source"
-_BURNING = threading.Lock()  # see burn()
 
 
 # ------------------------------------------------------------------------ vector input
@@ -473,7 +472,7 @@ def rasterize(
 
     require("rasterio", "rasterizing " + _FEATURE)
     target, (y_dim, x_dim) = _grid_of(grid)
-    blocks = _label_chunks(grid, chunks, target, (y_dim, x_dim))
+    blocks = burn_blocks(grid, chunks, target, (y_dim, x_dim))
     if overlap not in ("last", "smallest"):
         raise LabelError(f"overlap must be 'last' or 'smallest', got {overlap!r}")
     frame, where = read_vectors(vectors, crs=crs)
@@ -506,93 +505,10 @@ def rasterize(
     if blocks is None:
         burnt = burn(geoms, codes, target, table.fill, all_touched, table.dtype)
     else:
-        burnt = _burn_lazily(geoms, codes, target, blocks, table.fill, all_touched,
-                             table.dtype)
+        burnt = burn_lazily(geoms, codes, target, blocks, table.fill, all_touched,
+                            table.dtype)
     attrs = {**table.attrs, "long_name": f"classes from {where}",
              "label_column": "" if column is None else str(column)}
     out = xr.DataArray(burnt, dims=(y_dim, x_dim), name=name, attrs=attrs)
     return write_grid(out, target)
 
-
-def burn(geoms: np.ndarray, codes: np.ndarray, grid: Grid, fill: int, all_touched: bool,
-         dtype: Any) -> np.ndarray:
-    """GDAL's burn of ``geoms`` (in the grid's CRS, burnt in order) with ``codes`` on ``grid``."""
-    from rasterio import features as rio_features
-
-    out = np.full(grid.shape, fill, dtype=dtype)
-    if len(geoms):
-        # rasterio hides a warning of its own with warnings.catch_warnings, which is not
-        # thread-safe: two dask threads burning at once would let it out; burns are cheap
-        with _BURNING:
-            rio_features.rasterize(zip(geoms, codes.tolist(), strict=True), out=out,
-                                   transform=grid.transform, all_touched=all_touched)
-    return out
-
-
-def _label_chunks(obj: Any, chunks: Any, grid: Grid, dims: tuple[Hashable, Hashable]
-                  ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """The ``(y, x)`` block sizes of a lazy burn, or None to burn in memory."""
-    if chunks is None:
-        try:
-            sizes = obj.chunksizes if isinstance(obj, xr.DataArray | xr.Dataset) else {}
-        except ValueError:  # a Dataset whose variables disagree on their chunks
-            sizes = {}
-        if sizes:
-            if dims[0] in sizes and dims[1] in sizes:
-                return tuple(sizes[dims[0]]), tuple(sizes[dims[1]])
-        return None
-    if isinstance(chunks, Mapping):
-        unknown = set(chunks) - set(dims)
-        if unknown:
-            raise LabelError(f"chunks= names {sorted(map(str, unknown))}, which are not the "
-                             f"spatial dims {[str(d) for d in dims]}")
-        size = (chunks.get(dims[0], grid.height), chunks.get(dims[1], grid.width))
-    elif isinstance(chunks, int | np.integer):
-        size = (int(chunks), int(chunks))
-    else:
-        try:
-            size = tuple(int(c) for c in chunks)
-        except (TypeError, ValueError):
-            size = ()
-        if len(size) != 2:
-            raise LabelError(f"chunks= must be an int, (y, x) or {{dim: size}}, got {chunks!r}")
-    if min(size) < 1:
-        raise LabelError(f"chunks= must be at least 1 pixel, got {chunks!r}")
-    return tuple(_split_length(grid.height, size[0])), tuple(_split_length(grid.width, size[1]))
-
-
-def _split_length(total: int, size: int) -> list[int]:
-    return [min(size, total - start) for start in range(0, total, size)]
-
-
-def _burn_lazily(geoms: np.ndarray, codes: np.ndarray, grid: Grid,
-                 blocks: tuple[tuple[int, ...], tuple[int, ...]], fill: int, all_touched: bool,
-                 dtype: Any) -> Any:
-    """A dask array of the burn: one task per block, holding the geometries that reach it."""
-    import dask.array as da
-    import shapely
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
-    ychunks, xchunks = blocks
-    name = "rasterize-" + tokenize(shapely.to_wkb(geoms).tolist(), codes.tolist(),
-                                   grid.crs.to_wkt(), tuple(grid.transform), grid.shape, fill,
-                                   all_touched, str(dtype), ychunks, xchunks)
-    # a pixel touched by a geometry lies within its bounding box; pad by a pixel so
-    # all_touched's edge cases are kept (an extra geometry in a task burns nothing wrong)
-    tree = shapely.STRtree(geoms)
-    pad = max(abs(grid.transform.a), abs(grid.transform.e))
-    dsk: dict = {}
-    r0 = 0
-    for iy, h in enumerate(ychunks):
-        c0 = 0
-        for ix, w in enumerate(xchunks):
-            sub = grid.window(r0, c0, h, w)
-            x0, y0, x1, y1 = sub.bounds
-            hits = np.sort(tree.query(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)))
-            dsk[(name, iy, ix)] = (burn, geoms[hits], codes[hits], sub, fill, all_touched,
-                                   dtype)
-            c0 += w
-        r0 += h
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
-    return da.Array(graph, name, blocks, dtype=dtype, meta=np.empty((0, 0), dtype))
