@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         case, lib, dates, workdir = args.child
         print(json.dumps(memory_child(case, lib, int(dates), workdir)))
         return None
-    dates, reps, graph_dates = (4, 1, 10) if args.quick else (None, 3, 50)
+    dates, reps, graph_dates = (4, 1, 10) if args.quick else (None, 7, 50)
     stack = xgeo_stack()
     started = time.perf_counter()
     cases, memory = [], {}
