@@ -60,7 +60,8 @@ def target_verdicts(data: dict) -> list[str]:
                       and loss <= limit + noise)
             cells.append(f"{rate:g} bpppb: worst loss {loss:+.2f} pp (target <= {limit:g}) "
                          + ("met" if ok else "**missed**")
-                         + (f" (within the control's {noise:.2f} pp)" if within else ""))
+                         + (f" (over the target by {loss - limit:.2f} pp, less than the "
+                            f"control's {noise:.2f} pp)" if within else ""))
         lines.append(f"- {task['task']}: " + "; ".join(cells))
     return lines
 
