@@ -174,17 +174,24 @@ def test_overlapping_polygons_last_wins_or_smallest_wins(scene):
     assert (smallest.values == 2).sum() == 100 and (smallest.values == 1).sum() == 1500
 
 
-def test_lulc_polygonised_and_rasterised_back_is_the_original():
+@pytest.fixture(scope="module")
+def lulc_polygons():
+    """The eo-learn cube and its land-cover raster polygonised with rasterio: real vector
+    labels of many small, fragmented polygons."""
     from rasterio import features
 
     cube = xgeo.open_dataset(EOPATCH)
     lulc = cube["lulc"].load()
-    grid = lulc.geo.grid
-    shapes = list(features.shapes(lulc.values.astype("int32"), transform=grid.transform))
+    shapes = list(features.shapes(lulc.values.astype("int32"), transform=lulc.geo.grid.transform))
     frame = gpd.GeoDataFrame({"lulc": [int(v) for _, v in shapes]},
                              geometry=[shapely.geometry.shape(g) for g, _ in shapes],
                              crs=cube.geo.crs)
     assert len(frame) > 50  # real, fragmented land cover
+    return cube, lulc, frame
+
+
+def test_lulc_polygonised_and_rasterised_back_is_the_original(lulc_polygons):
+    cube, lulc, frame = lulc_polygons
     back = _quiet(rasterize, frame, cube, column="lulc")
     np.testing.assert_array_equal(back.values, lulc.values)
     assert back.attrs["flag_values"].tolist() == np.unique(lulc.values).tolist()
@@ -208,18 +215,11 @@ def test_lazy_burn_equals_the_in_memory_burn_block_by_block(scene, polygons, chu
     np.testing.assert_array_equal(burnt, eager.values)
 
 
-def test_lazy_burn_follows_a_dask_cube_and_each_task_holds_its_own_geometries(polygons):
+def test_lazy_burn_follows_a_dask_cube_and_each_task_holds_its_own_geometries(lulc_polygons):
     """The real eo-learn land cover, polygonised (hundreds of small polygons): a task gets only
     the polygons that reach its block, and the burn follows the cube's chunks."""
-    from rasterio import features
-
-    cube = xgeo.open_dataset(EOPATCH).chunk({"y": 40, "x": 50})
-    lulc = cube["lulc"].load()
-    grid = lulc.geo.grid
-    shapes = list(features.shapes(lulc.values.astype("int32"), transform=grid.transform))
-    frame = gpd.GeoDataFrame({"lulc": [int(v) for _, v in shapes]},
-                             geometry=[shapely.geometry.shape(g) for g, _ in shapes],
-                             crs=cube.geo.crs)
+    cube, lulc, frame = lulc_polygons
+    cube = cube.chunk({"y": 40, "x": 50})
     lazy = _quiet(rasterize, frame, cube, column="lulc")
     assert lazy.chunksizes["y"] == cube.chunksizes["y"]
     assert lazy.chunksizes["x"] == cube.chunksizes["x"]
