@@ -95,6 +95,11 @@ def test_tampered_zarr_v2_numcodecs_config_cannot_make_x265_write_files(tmp_path
     ({"preset": {"nested": 1}}, "preset"),
     ({"svtav1-params": "fgs-table=/tmp/grain.tbl"}, "fgs-table"),
     ({"svtav1-params": "lp=64"}, "lp"),
+    # values libx265 segfaults on instead of refusing them
+    ({"x265-params": "qp=-1"}, "outside 0..51"),
+    ({"x265-params": "qp=-6:bframes=2"}, "outside 0..51"),
+    ({"x265-params": "qp=52"}, "outside 0..51"),
+    ({"x265-params": "qp=ten"}, "outside 0..51"),
 ])
 def test_options_outside_the_allow_list_are_refused(options, match):
     with pytest.raises(CodecError, match=match):
@@ -109,6 +114,8 @@ def test_options_outside_the_allow_list_are_refused(options, match):
 def test_coding_parameters_are_allowed():
     assert parse_params("bframes=2:rdoq-level=1:no-sao:deblock=-1,-1:me=star", "x265-params") \
         == {"bframes": "2", "rdoq-level": "1", "no-sao": "1", "deblock": "-1,-1", "me": "star"}
+    assert parse_params("qp=0:qpmin=0", "x265-params") == {"qp": "0", "qpmin": "0"}
+    assert parse_params("qp=51", "x265-params") == {"qp": "51"}
     p = VideoParams(options={"x265-params": "bframes=2", "crf": 8})
     assert p.options == {"x265-params": "bframes=2", "crf": "8"}
     assert VideoParams(lossless=True, options={"context": "1"}).options == {"context": "1"}

@@ -20,6 +20,8 @@ always be appended to):
   from ``threads=``, ``lossless`` set from ``lossless=``) are refused, never silently kept.
 * values must be plain scalars (str, int, float, bool) written with letters, digits and
   ``. , + - _`` only: no path, quote, escape or separator can reach libav's parser.
+* values libx265 crashes on instead of refusing (a constant ``qp`` outside 0..51 in
+  ``x265-params``) are refused with the bound.
 
 User-supplied ``x265-params`` / ``svtav1-params`` **merge** with the codec's own (see
 :func:`merge`): a user key replaces the codec's key of the same name, every other codec key
@@ -100,6 +102,10 @@ SVTAV1_PARAMS = frozenset({
     "luminance-qp-bias", "enable-mfmv", "enable-tpl-la",
 })
 SVTAV1_OWNED = frozenset({"lp", "pin", "ss", "lossless"})
+# values libx265 4.x crashes on instead of refusing (probed key by key with out-of-range
+# values in a subprocess: a negative constant QP segfaults the encoder; every other key tried
+# is refused by x265 itself or clamped); the same bound as VideoParams(qp=)
+_BOUNDS = {"x265-params": {"qp": (0.0, 51.0)}}
 
 _NESTED = {"x265-params": (X265_PARAMS, X265_OWNED, "libx265"),
            "svtav1-params": (SVTAV1_PARAMS, SVTAV1_OWNED, "libsvtav1")}
@@ -176,8 +182,25 @@ def parse_params(text: str, name: str, where: str = "options") -> dict[str, str]
                 f"Allowed: {', '.join(sorted(allowed))}")
         value = value if eq else "1"
         _check_value(f"{name}:{key}", value, where)
+        _check_bounds(name, key, value, where)
         out[key] = value
     return out
+
+
+def _check_bounds(name: str, key: str, value: str, where: str) -> None:
+    """Refuse a value the encoder would crash on (:data:`_BOUNDS`)."""
+    bounds = _BOUNDS.get(name, {}).get(key)
+    if bounds is None:
+        return
+    lo, hi = bounds
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not lo <= number <= hi:
+        raise CodecError(f"{where}: {name} {key}={value} is outside {lo:g}..{hi:g} (libx265 "
+                         f"crashes on a negative {key}); pass a value in range, or the "
+                         f"codec's own {key}= parameter")
 
 
 def checked(options: Mapping[str, Any], encoder: str | None,
