@@ -102,9 +102,10 @@ SVTAV1_PARAMS = frozenset({
     "luminance-qp-bias", "enable-mfmv", "enable-tpl-la",
 })
 SVTAV1_OWNED = frozenset({"lp", "pin", "ss", "lossless"})
-# values libx265 4.x crashes on instead of refusing (probed key by key with out-of-range
-# values in a subprocess: a negative constant QP segfaults the encoder; every other key tried
-# is refused by x265 itself or clamped); the same bound as VideoParams(qp=)
+# values libx265 4.x crashes on instead of refusing. Probed in subprocesses, every key of
+# X265_PARAMS with -1, -1000, 1000000 and 0 on a 64x64 12-bit chunk: a negative constant QP
+# segfaults the encoder; every other value is refused by x265 itself or clamped. The same
+# bound as VideoParams(qp=)
 _BOUNDS = {"x265-params": {"qp": (0.0, 51.0)}}
 
 _NESTED = {"x265-params": (X265_PARAMS, X265_OWNED, "libx265"),
