@@ -96,16 +96,14 @@ def burn_blocks(obj: Any, chunks: Any, grid: Grid, dims: tuple[Hashable, Hashabl
             raise LabelError(f"chunks= must be an int, (y, x) or {{dim: size}}, got {chunks!r}")
     if min(size) < 1:
         raise LabelError(f"chunks= must be at least 1 pixel, got {chunks!r}")
-    return tuple(_split_length(grid.height, size[0])), tuple(_split_length(grid.width, size[1]))
+    from dask.array.core import normalize_chunks
 
-
-def _split_length(total: int, size: int) -> list[int]:
-    return [min(size, total - start) for start in range(0, total, size)]
+    return normalize_chunks(size, shape=grid.shape)
 
 
 def burn_lazily(geoms: np.ndarray, codes: np.ndarray, grid: Grid,
-                 blocks: tuple[tuple[int, ...], tuple[int, ...]], fill: int, all_touched: bool,
-                 dtype: Any) -> Any:
+                blocks: tuple[tuple[int, ...], tuple[int, ...]], fill: int, all_touched: bool,
+                dtype: Any) -> Any:
     """A dask array of :func:`burn` on ``grid`` in ``blocks`` (``(y sizes, x sizes)``): one
     task per block, holding the geometries that reach it, in their burning order."""
     import dask.array as da

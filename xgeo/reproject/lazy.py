@@ -61,7 +61,9 @@ def output_chunks(plan: WarpPlan, lead_items: int, itemsize: int, chunks: Any) -
         cy, cx = int(cy), int(cx)
     if cy <= 0 or cx <= 0:
         raise ReprojectionError(f"chunks must be positive, got {chunks!r}")
-    return _split(h, cy), _split(w, cx)
+    from dask.array.core import normalize_chunks
+
+    return normalize_chunks((cy, cx), shape=(h, w))
 
 
 def _is_size(v: Any) -> bool:
@@ -71,10 +73,6 @@ def _is_size(v: Any) -> bool:
     if isinstance(v, int | np.integer):
         return True
     return isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
-
-
-def _split(n: int, size: int) -> tuple[int, ...]:
-    return tuple(min(size, n - s) for s in range(0, n, size))
 
 
 def reproject_dask(array: Any, plan: WarpPlan, out_dtype: np.dtype, src_nodata: Any, fill: float, chunks: Any):

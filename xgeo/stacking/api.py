@@ -48,10 +48,6 @@ def _chunk_sizes(chunks: Any, itemsize: int) -> tuple[int, int]:
     return cy, cx
 
 
-def _split(n: int, size: int) -> tuple[int, ...]:
-    return tuple(min(size, n - s) for s in range(0, n, size))
-
-
 def _clip(box: tuple[int, int, int, int], r0: int, c0: int, h: int, w: int) -> tuple[int, int, int, int]:
     """``box`` (output pixels) clipped to the block at ``(r0, c0)`` of ``(h, w)``, block-relative."""
     return (max(box[0] - r0, 0), min(box[1] - r0, h), max(box[2] - c0, 0), min(box[3] - c0, w))
@@ -60,6 +56,7 @@ def _clip(box: tuple[int, int, int, int], r0: int, c0: int, h: int, w: int) -> t
 def build_cube(plan: StackPlan, resampling: str, chunks: Any, exact: bool = False) -> xr.Dataset:
     """The lazy Dataset of ``plan``: one dask task per (time step, y block, x block) of each band."""
     import dask.array as da
+    from dask.array.core import normalize_chunks
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
@@ -67,7 +64,7 @@ def build_cube(plan: StackPlan, resampling: str, chunks: Any, exact: bool = Fals
     grid = plan.grid
     itemsize = max(plan.dtypes[b].itemsize for b in plan.bands)
     cy, cx = _chunk_sizes(chunks, itemsize)
-    ychunks, xchunks = _split(grid.height, cy), _split(grid.width, cx)
+    ychunks, xchunks = normalize_chunks((cy, cx), shape=grid.shape)
     token = tokenize(grid.crs.to_wkt(), tuple(grid.transform), grid.shape, method, exact, ychunks,
                      xchunks,
                      {b: (str(plan.dtypes[b]), plan.fills[b], b in plan.implicit) for b in plan.bands},
