@@ -60,6 +60,33 @@ def test_downstream_verdicts_are_computed_from_the_cells():
     assert "| xgeo defaults | - | -1.20 | -0.40 | not reached (1.50) | 1 |" in table
 
 
+def test_downstream_noise_floor_is_the_worst_control():
+    """Every control row (one dither seed each) counts: the floor is the largest |delta|
+    over all of them, and a missed cell within it says so."""
+    _report()
+    import report_tasks
+
+    def control(seed, deltas):
+        return {"coding": "control: raw +-1 DN dither", "setting": f"+-1 DN, seed {seed}",
+                "bpppb": 16.0, "reached": True, "delta_pp": deltas}
+
+    data = {"seed": 0, "safe_pp": 0.5, "tasks": {"scene": {
+        "task": "t1", "metrics": ["accuracy"], "raw": {"accuracy": 70.0}, "codings": [
+            control(0, {"raw-trained, accuracy": 0.1, "decoded-trained, accuracy": 0.3}),
+            control(1, {"raw-trained, accuracy": 0.0, "decoded-trained, accuracy": -0.6}),
+            {"coding": "xgeo defaults", "bpppb_target": 2.0, "bpppb": 2.0, "reached": True,
+             "delta_pp": {"raw-trained, accuracy": 0.0, "decoded-trained, accuracy": -0.5}}],
+        "lowest_safe_rate": {"both": {"xgeo defaults": 2.0}}}}}
+    assert report_tasks.noise_floor(data["tasks"]["scene"]) == 0.6
+    assert report_tasks.noise_floor({"codings": []}) is None
+    table = "\n".join(report_tasks.summary_tables(data))
+    assert "2 controls, the raw data moved by +-1 DN at random (one seed each), move them " \
+           "by up to 0.60 pp" in table
+    verdict = report_tasks.target_verdicts(data)[0]
+    assert "2 bpppb: worst loss +0.50 pp (target <= 0.2) **missed** (over the target by " \
+           "0.30 pp, less than the noise floor, 0.60 pp)" in verdict
+
+
 def _stack_fixture(with_xgeo: bool = True) -> dict:
     """A small stack.json: two cases, one where xgeo meets the targets, one where it misses."""
     libs = ("xgeo", "odc-stac", "stackstac", "xgeo exact=True")
