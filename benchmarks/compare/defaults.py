@@ -51,7 +51,7 @@ RATES = (0.08, 0.12, 0.22, 0.3, 0.45, 0.6, 0.9, 1.2, 1.8, 2.4)  # bracket 0.1 ..
 MAX_RATES = (0.1, 0.25, 0.5, 1.0, 2.0)
 # red and near-infrared band of each cube (None: the cube is NDVI itself)
 NDVI_BANDS = {"nrt": (2, 3), "L1C": (3, 7), "NDVI": None}
-PEERS = ("jpeg2000", "jpegxl", XV)
+PEERS = ("jpeg2000", "jpegxl", "avif", XV)
 
 
 def _ndvi_bands(name: str) -> tuple[int, int] | None:
@@ -188,7 +188,7 @@ def table(curves: dict[str, list], envelope: dict, plain_s: float) -> dict:
         real = (envelope.get(str(tgt)) or {}).get("psnr")
         row["real xarrayvideo (envelope)"] = real
         d = row["xgeo defaults"]
-        imgs = [row[k] for k in ("jpeg2000", "jpegxl") if row.get(k) is not None]
+        imgs = [row[k] for k in ("jpeg2000", "jpegxl", "avif") if row.get(k) is not None]
         row["dB_defaults_minus_real_xarrayvideo"] = None if None in (d, real) else d - real
         row["dB_defaults_minus_best_image"] = None if d is None or not imgs else d - max(imgs)
         row["dB_defaults_minus_xarray_video"] = (None if None in (d, row.get(XV))
