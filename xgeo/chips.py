@@ -25,6 +25,7 @@ from .crs import find_spatial_dims, read_crs, read_grid, write_grid
 from .errors import ChipError
 from .grid import Grid, parse_crs
 from .pointchips import chips_around
+from .storechunks import storage_chunks
 from .validity import TIME_DIM, deferred_fractions, valid_fractions, valid_mask
 
 __all__ = ["Chip", "ChipGrid", "make_chips", "window_bounds", "window_starts", "fill_value_for"]
@@ -387,20 +388,6 @@ def _positive(value: Any, name: str) -> int:
     return int(value)
 
 
-def _storage_chunks(arr: xr.DataArray, dim: Hashable) -> tuple[int, ...] | None:
-    axis = arr.get_axis_num(dim)
-    if arr.chunks:
-        return tuple(arr.chunks[axis])
-    pref = arr.encoding.get("preferred_chunks") or {}
-    size = pref.get(dim)
-    if size is None and arr.encoding.get("chunks"):
-        size = arr.encoding["chunks"][axis]
-    if size is None:
-        return None
-    n = arr.sizes[dim]
-    return tuple(min(size, n - s) for s in range(0, n, size))
-
-
 def _aligned_starts(chunks: tuple[int, ...], size: int, stride: int) -> np.ndarray:
     starts: list[np.ndarray] = []
     offset = 0
@@ -542,8 +529,8 @@ def make_chips(
         cols = rng.integers(0, nx - w + 1, size=n)
     elif sampling == "grid":
         if align_to_chunks:
-            ry = _storage_chunks(arr, y_dim) or (ny,)
-            rx = _storage_chunks(arr, x_dim) or (nx,)
+            ry = storage_chunks(arr, y_dim) or (ny,)
+            rx = storage_chunks(arr, x_dim) or (nx,)
             r_starts, c_starts = _aligned_starts(ry, h, sy), _aligned_starts(rx, w, sx)
         else:
             r_starts = window_starts(ny, h, sy, boundary)

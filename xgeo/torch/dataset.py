@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,14 +20,14 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode, cf_decoding
+from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode
 from .._diskcache import MEMORY_BYTES, default_bound
-from ..bands import BAND_DIM, band_sources
+from ..bands import BAND_DIM
+from ..chipplan import aligned_mask, aligned_raster, band_labels, channels_of, chunk_lengths
 from ..chips import TIME_DIM, ChipGrid, make_chips, window_bounds
-from ..crs import find_spatial_dims, read_grid
+from ..crs import find_spatial_dims
 from ..cubemeta import is_many_cubes
 from ..errors import ChipError, ChunkCacheWarning
-from ..grid import Grid
 from ..io import open_dataset
 from ..loader_source import resolve_source
 from .device import check_process, host_batch, on_device, resolve_device
@@ -36,10 +36,6 @@ __all__ = ["ChipDataset"]
 
 Source = str | os.PathLike | xr.Dataset | xr.DataArray
 SampleTransform = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _labels(var: xr.DataArray) -> list[Hashable]:
-    return [b.item() if hasattr(b, "item") else b for b in var[BAND_DIM].values]
 
 
 class ChipDataset(Dataset):
@@ -185,9 +181,10 @@ class ChipDataset(Dataset):
         self.decode_threads = decode_threads
         self.storage_options = storage_options
         self._plan_from(obj, chips)
-        self.label = None if label is None else self._aligned_label(obj, label, chips.grid)
-        self.user_mask = None if isinstance(return_mask, bool) else self._aligned_mask(
-            obj, return_mask, chips.grid)
+        self.label = (None if label is None
+                      else aligned_raster(obj, label, chips.grid, self.times))
+        self.user_mask = None if isinstance(return_mask, bool) else aligned_mask(
+            obj, return_mask, chips.grid, self.times)
         self._reader: Any = None
         self._reader_pid: int | None = None
         self._memory_vars: dict[str, xr.Variable] | None = None
@@ -236,7 +233,7 @@ class ChipDataset(Dataset):
         arr = chips.source
         self.rows, self.cols, self.t0, self.t1 = chips.rows, chips.cols, chips.t0, chips.t1
         self.size, self.per_step, self.fill_value = chips.size, chips.per_step, chips.fill_value
-        self.band_labels = _labels(arr)
+        self.band_labels = band_labels(arr)
         self.grid = chips.grid
         self.shape = self.grid.shape
         # (left, bottom, right, top) of every chip, asked of the grid once: (N, 4) float64
@@ -244,7 +241,7 @@ class ChipDataset(Dataset):
         self.crs_wkt = self.grid.crs.to_wkt() if self.grid.crs is not None else ""
         self.times = arr[TIME_DIM].values if TIME_DIM in arr.coords else None
         self.y_dim, self.x_dim = (str(d) for d in find_spatial_dims(arr))
-        self.channels = self._channels(obj, **chips.band_kwargs)
+        self.channels = channels_of(obj, self.band_labels, **chips.band_kwargs)
         self._var_names = sorted({c.variable for c in self.channels})
         for name in self._var_names:
             dt = (obj[name] if isinstance(obj, xr.Dataset) else obj).dtype
@@ -253,86 +250,7 @@ class ChipDataset(Dataset):
                 raise ChipError(
                     f"variable {name!r} has dtype {dt}, which cannot make {self.dtype} chips; "
                     "select real-valued variables (or dtype=None to keep complex values)")
-        self.storage_chunks = self._storage_chunks(obj)
-
-    def _channels(
-        self,
-        obj: Any,
-        variable: Hashable | None = None,
-        variables: Sequence[Hashable] | None = None,
-        bands: Sequence[Hashable] | None = None,
-    ) -> list[Channel]:
-        """Where the channels live in ``obj`` (as :func:`~xgeo.bands.band_array` found them):
-        each run of consecutive channels from one variable is one :class:`Channel`."""
-        if isinstance(obj, xr.DataArray):
-            variable = obj.name or "data"
-            obj = obj.to_dataset(name=variable)
-        if variable is not None:  # unbanded: one channel, band_1 for a nameless array
-            where = {label: (variable, k) for k, label in enumerate(_labels(obj[variable]))} \
-                if BAND_DIM in obj[variable].dims else {self.band_labels[0]: (variable, None)}
-        else:
-            banded = [n for n, v in obj.data_vars.items() if BAND_DIM in v.dims]
-            if variables is None:
-                variables = banded if len(banded) == 1 else self.band_labels
-            where = {label: (name, k) for label, name, k in band_sources(obj, variables)}
-        runs: list[tuple[Hashable, list[int] | None]] = []
-        for label in self.band_labels:
-            name, k = where[label]
-            if runs and k is not None and runs[-1][0] == name and runs[-1][1] is not None:
-                runs[-1][1].append(k)
-            else:
-                runs.append((name, None if k is None else [k]))
-        return [
-            Channel(str(name), tuple(map(str, obj[name].dims)),
-                    None if ks is None else tuple(ks), *cf_decoding(obj[name]))
-            for name, ks in runs
-        ]
-
-    def _storage_chunks(self, obj: Any) -> dict[str, int]:
-        """Storage chunk length per dim of the first channel variable (for chunk-aware order)."""
-        if isinstance(obj, xr.DataArray):
-            obj = obj.to_dataset(name=obj.name or "data")
-        var = obj[self.channels[0].variable]
-        sizes: dict[str, int] = {}
-        for axis, dim in enumerate(var.dims):
-            if var.chunks:
-                sizes[str(dim)] = int(var.chunks[axis][0])
-            elif var.encoding.get("chunks"):
-                sizes[str(dim)] = int(var.encoding["chunks"][axis])
-            elif var.encoding.get("preferred_chunks", {}).get(dim):
-                sizes[str(dim)] = int(var.encoding["preferred_chunks"][dim])
-        return sizes
-
-    def _aligned_label(self, obj: Any, label: xr.DataArray | str, target: Grid) -> np.ndarray:
-        if isinstance(label, str):
-            if not isinstance(obj, xr.Dataset) or label not in obj.data_vars:
-                raise ChipError(f"label {label!r} is not a variable of the source")
-            label = obj[label]
-        grid = read_grid(label)
-        if not grid.almost_equal(target):
-            if grid.crs is None or target.crs is None:
-                raise ChipError(
-                    "the label's grid differs from the source's and one of them has no CRS, so it "
-                    "cannot be aligned; set both CRSs (.geo.set_crs) or give a label on the same grid"
-                )
-            from ..reproject import reproject
-
-            label = reproject(label, grid=target, resampling="nearest")
-        y, x = find_spatial_dims(label)
-        other = [d for d in label.dims if d not in (y, x)]
-        if TIME_DIM in other and self.times is not None:
-            other = [TIME_DIM] + [d for d in other if d != TIME_DIM]
-        return np.asarray(label.transpose(*other, y, x).values)
-
-    def _aligned_mask(self, obj: Any, mask: xr.DataArray | str, target: Grid) -> np.ndarray:
-        """The user mask (True = masked) on the chips' grid, time first (see ``_window``)."""
-        from ..masks import as_mask
-
-        raster = self._aligned_label(obj, as_mask(obj, mask).astype(np.uint8), target) != 0
-        if raster.ndim > 2 and raster.shape[0] != len(self.times if self.times is not None else ()):
-            raise ChipError(f"the mask has shape {raster.shape}, not (y, x) nor one step per time "
-                            f"of the source ({0 if self.times is None else len(self.times)})")
-        return raster
+        self.storage_chunks = chunk_lengths(obj, self.channels[0].variable)
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""What a chip dataset reads, found once from its source: the channels and where they live,
+the storage chunking, and label and mask rasters put on the chips' grid.
+
+Plain functions of an xarray object (no torch, no pixels read except a label or mask that
+must be reprojected); :class:`xgeo.torch.ChipDataset` calls them when it is made and keeps
+their small, picklable results for its workers.
+
+Examples
+--------
+>>> import numpy as np, xarray as xr
+>>> ds = xr.Dataset({"refl": (("band", "y", "x"), np.zeros((3, 4, 4), "uint16"))},
+...                 coords={"band": ["B02", "B03", "B04"]})
+>>> [(c.variable, c.band_index) for c in channels_of(ds, ["B02", "B04"], variable="refl")]
+[('refl', (0, 2))]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._chunkread import Channel, cf_decoding
+from .bands import BAND_DIM, band_sources
+from .crs import find_spatial_dims, read_grid
+from .errors import ChipError
+from .grid import Grid
+from .storechunks import storage_chunks
+from .validity import TIME_DIM
+
+
+def band_labels(var: xr.DataArray) -> list[Hashable]:
+    """The labels of ``var``'s band coordinate, as plain Python values."""
+    return [b.item() if hasattr(b, "item") else b for b in var[BAND_DIM].values]
+
+
+def channels_of(obj: xr.Dataset | xr.DataArray, labels: Sequence[Hashable],
+                variable: Hashable | None = None, variables: Sequence[Hashable] | None = None,
+                bands: Sequence[Hashable] | None = None) -> list[Channel]:
+    """Where the channels ``labels`` live in ``obj`` (as :func:`~xgeo.bands.band_array`
+    found them): each run of consecutive channels from one variable is one
+    :class:`~xgeo._chunkread.Channel`. ``variable``/``variables``/``bands``: the chip
+    keywords that chose them (``bands`` is already in ``labels``)."""
+    if isinstance(obj, xr.DataArray):
+        variable = obj.name or "data"
+        obj = obj.to_dataset(name=variable)
+    if variable is not None:  # unbanded: one channel, band_1 for a nameless array
+        where = ({label: (variable, k) for k, label in enumerate(band_labels(obj[variable]))}
+                 if BAND_DIM in obj[variable].dims else {labels[0]: (variable, None)})
+    else:
+        banded = [n for n, v in obj.data_vars.items() if BAND_DIM in v.dims]
+        if variables is None:
+            variables = banded if len(banded) == 1 else list(labels)
+        where = {label: (name, k) for label, name, k in band_sources(obj, variables)}
+    runs: list[tuple[Hashable, list[int] | None]] = []
+    for label in labels:
+        name, k = where[label]
+        if runs and k is not None and runs[-1][0] == name and runs[-1][1] is not None:
+            runs[-1][1].append(k)
+        else:
+            runs.append((name, None if k is None else [k]))
+    return [Channel(str(name), tuple(map(str, obj[name].dims)),
+                    None if ks is None else tuple(ks), *cf_decoding(obj[name]))
+            for name, ks in runs]
+
+
+def chunk_lengths(obj: xr.Dataset | xr.DataArray, variable: str) -> dict[str, int]:
+    """The storage chunk length per dim of ``variable`` (for chunk-aware read order); dims
+    without a known chunking are left out."""
+    if isinstance(obj, xr.DataArray):
+        obj = obj.to_dataset(name=obj.name or "data")
+    var = obj[variable]
+    out = {}
+    for dim in var.dims:
+        lengths = storage_chunks(var, dim)
+        if lengths:
+            out[str(dim)] = int(lengths[0])
+    return out
+
+
+def aligned_raster(obj: Any, raster: xr.DataArray | str, target: Grid,
+                   times: np.ndarray | None) -> np.ndarray:
+    """``raster`` (a DataArray, or the name of a variable of ``obj``) as an array on
+    ``target``, reprojected (nearest) when its grid differs, dims ``[time, ...,] y, x``."""
+    if isinstance(raster, str):
+        if not isinstance(obj, xr.Dataset) or raster not in obj.data_vars:
+            raise ChipError(f"label {raster!r} is not a variable of the source")
+        raster = obj[raster]
+    grid = read_grid(raster)
+    if not grid.almost_equal(target):
+        if grid.crs is None or target.crs is None:
+            raise ChipError(
+                "the label's grid differs from the source's and one of them has no CRS, so it "
+                "cannot be aligned; set both CRSs (.geo.set_crs) or give a label on the same grid")
+        from .reproject import reproject
+
+        raster = reproject(raster, grid=target, resampling="nearest")
+    y, x = find_spatial_dims(raster)
+    other = [d for d in raster.dims if d not in (y, x)]
+    if TIME_DIM in other and times is not None:
+        other = [TIME_DIM] + [d for d in other if d != TIME_DIM]
+    return np.asarray(raster.transpose(*other, y, x).values)
+
+
+def aligned_mask(obj: Any, mask: xr.DataArray | str, target: Grid,
+                 times: np.ndarray | None) -> np.ndarray:
+    """The user mask (True = masked, see :func:`xgeo.masks.as_mask`) on ``target``: (y, x)
+    or one (y, x) per time step of the source."""
+    from .masks import as_mask
+
+    raster = aligned_raster(obj, as_mask(obj, mask).astype(np.uint8), target, times) != 0
+    n = 0 if times is None else len(times)
+    if raster.ndim > 2 and raster.shape[0] != n:
+        raise ChipError(f"the mask has shape {raster.shape}, not (y, x) nor one step per time "
+                        f"of the source ({n})")
+    return raster
