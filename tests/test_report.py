@@ -84,7 +84,13 @@ def test_downstream_noise_floor_is_the_worst_control():
            "by up to 0.60 pp" in table
     verdict = report_tasks.target_verdicts(data)[0]
     assert "2 bpppb: worst loss +0.50 pp (target <= 0.2) **missed** (over the target by " \
-           "0.30 pp, less than the noise floor, 0.60 pp)" in verdict
+           "0.30 pp; noise floor 0.60 pp)" in verdict
+    # with per-model paired deltas the worst metric's standard error is shown
+    data["tasks"]["scene"]["codings"][-1]["delta_se_pp"] = {"raw-trained, accuracy": 0.01,
+                                                             "decoded-trained, accuracy": 0.25}
+    verdict = report_tasks.target_verdicts(data)[0]
+    assert "2 bpppb: worst loss +0.50 ± 0.25 pp (target <= 0.2) **missed** (over the target " \
+           "by 0.30 pp; noise floor 0.60 pp; standard error 0.25 pp)" in verdict
 
 
 def _stack_fixture(with_xgeo: bool = True) -> dict:

@@ -171,9 +171,8 @@ class SceneTask:
                 .fit(self._pixels(x, idx), y)
                 for k, (idx, y) in enumerate(zip(self.train_idx, self.y_train, strict=True))]
 
-    def score(self, models: list, x: np.ndarray) -> tuple[dict, np.ndarray, dict]:
-        """Mean metrics over the models, the first model's predictions, and the metrics'
-        standard deviation over the models."""
+    def score(self, models: list, x: np.ndarray) -> tuple[list[dict], np.ndarray]:
+        """Each model's metrics, and the first model's predictions."""
         from sklearn.metrics import accuracy_score, f1_score
 
         feats = self._pixels(x, self.test_idx)
@@ -184,8 +183,7 @@ class SceneTask:
             runs.append({"accuracy": 100 * accuracy_score(self.y_test, pred),
                          "macro_f1": 100 * f1_score(self.y_test, pred, labels=self.classes,
                                                     average="macro", zero_division=0)})
-        mean, std = _mean_std(runs)
-        return mean, first, std
+        return runs, first
 
 
 def _mean_std(runs: list[dict]) -> tuple[dict, dict]:
@@ -257,8 +255,8 @@ class SegmentationTask:
             nets.append(net)
         return nets, mean, std
 
-    def score(self, model, x: np.ndarray) -> tuple[dict, np.ndarray, dict]:
-        """Mean mIoU over the networks, the first one's predictions, and the spread."""
+    def score(self, model, x: np.ndarray) -> tuple[list[dict], np.ndarray]:
+        """Each network's mIoU, and the first one's predictions."""
         import torch
 
         nets, mean, std = model
@@ -274,8 +272,7 @@ class SegmentationTask:
                     / max((((pred == c) & keep) | (truth == c)).sum(), 1)
                     for c in self.test_classes]
             runs.append({"miou": 100 * float(np.mean(ious))})
-        avg, spread = _mean_std(runs)
-        return avg, first, spread
+        return runs, first
 
 
 class NdviProductTask:
@@ -409,23 +406,29 @@ def codings(cube: dict, quick: bool):
 def run_trained(task, cube: dict, quick: bool) -> dict:
     t0 = time.perf_counter()
     raw_model = task.fit(cube["x"])
-    raw, raw_pred, spread = task.score(raw_model, cube["x"])
+    raw_runs, raw_pred = task.score(raw_model, cube["x"])
+    raw, spread = _mean_std(raw_runs)
     fit_s = time.perf_counter() - t0
-    n_models = len(raw_model[0] if isinstance(raw_model, tuple) else raw_model)
+    n_models = len(raw_runs)
     # a decoded-trained delta compares two means of n_models fits: its training noise
     noise = {m: math.sqrt(2 / n_models) * v for m, v in spread.items()}
     rows = []
     for family, label, knob, n, dec in codings(cube, quick):
         row = {"coding": family, "setting": label, **knob, **errors(cube, n, dec)}
         row["reached"] = reached(row)
-        on_raw, pred, _ = task.score(raw_model, dec)
+        on_raw, pred = task.score(raw_model, dec)
         on_dec = task.score(task.fit(dec), dec)[0]
-        row["train_raw_test_decoded"] = on_raw
-        row["train_decoded_test_decoded"] = on_dec
+        row["train_raw_test_decoded"] = _mean_std(on_raw)[0]
+        row["train_decoded_test_decoded"] = _mean_std(on_dec)[0]
         row["prediction_changed_pct"] = 100 * float(np.mean(pred != raw_pred))
-        row["delta_pp"] = {f"{k}, {m}": v[m] - raw[m] for k, v in
-                           (("raw-trained", on_raw), ("decoded-trained", on_dec))
-                           for m in task.metrics}
+        # model k against model k on raw data (the same seed and draw): the mean of these
+        # paired deltas is the cell, their standard error its uncertainty
+        paired = {f"{k}, {m}": [r[m] - r0[m] for r, r0 in zip(runs, raw_runs, strict=True)]
+                  for k, runs in (("raw-trained", on_raw), ("decoded-trained", on_dec))
+                  for m in task.metrics}
+        row["delta_pp"] = {k: float(np.mean(v)) for k, v in paired.items()}
+        row["delta_se_pp"] = {k: float(np.std(v, ddof=1) / math.sqrt(len(v)))
+                              for k, v in paired.items()}
         rows.append(row)
         print(f"  {family:<22} {label:<11} {row['bpppb']:.3f} bpppb {row['psnr']:.2f} dB  "
               + "  ".join(f"{k} {v:+.2f}" for k, v in row["delta_pp"].items()), flush=True)
