@@ -1,7 +1,8 @@
 """The chunking an array already has: its dask chunks, else the chunks of its storage.
 
-Chips align to it (:func:`xgeo.chips.make_chips` with ``align``) and a chip dataset orders its
-reads by it (:class:`xgeo.torch.ChunkAwareSampler`); both ask :func:`storage_chunks`.
+Chips align to it (:func:`xgeo.chips.make_chips` with ``align_to_chunks``) and a chip dataset
+orders its reads by it (:class:`xgeo.torch.ChunkAwareSampler`); both ask
+:func:`storage_chunks`.
 
 Examples
 --------
