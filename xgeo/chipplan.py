@@ -32,7 +32,14 @@ from .validity import TIME_DIM
 
 
 def band_labels(var: xr.DataArray) -> list[Hashable]:
-    """The labels of ``var``'s band coordinate, as plain Python values."""
+    """The labels of ``var``'s band coordinate, as plain Python values.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> band_labels(xr.DataArray(np.zeros(2), dims="band", coords={"band": ["B04", "B08"]}))
+    ['B04', 'B08']
+    """
     return [b.item() if hasattr(b, "item") else b for b in var[BAND_DIM].values]
 
 
@@ -68,7 +75,15 @@ def channels_of(obj: xr.Dataset | xr.DataArray, labels: Sequence[Hashable],
 
 def chunk_lengths(obj: xr.Dataset | xr.DataArray, variable: str) -> dict[str, int]:
     """The storage chunk length per dim of ``variable`` (for chunk-aware read order); dims
-    without a known chunking are left out."""
+    without a known chunking are left out.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"v": (("time", "y", "x"), np.zeros((4, 6, 6)))}).chunk({"time": 2})
+    >>> chunk_lengths(ds, "v")
+    {'time': 2, 'y': 6, 'x': 6}
+    """
     if isinstance(obj, xr.DataArray):
         obj = obj.to_dataset(name=obj.name or "data")
     var = obj[variable]
