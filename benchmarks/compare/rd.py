@@ -229,6 +229,12 @@ def xarrayvideo_method(x: np.ndarray, valid: np.ndarray, nodata, crf: float,
     return total, _unmap(dec, rng, 12, x.dtype), {}
 
 
+def triples(b: int) -> list[list[int]]:
+    """Band indices of ``b`` bands in groups of three (one RGB image or video each), the last
+    group padded by repeating its last band, as xarrayvideo pads its videos."""
+    return [[min(j + k, b - 1) for k in range(3)] for j in range(0, b, 3)]
+
+
 def _put(plane, img: np.ndarray) -> None:
     h, w = img.shape
     buf = np.frombuffer(plane, np.uint8)
@@ -259,7 +265,7 @@ def xarray_video(x: np.ndarray, valid: np.ndarray, nodata, crf: float
     hp = h + h % 2
     store = MemoryStore()
     root = zarr.open_group(store, mode="w", zarr_format=2)
-    groups = [[min(j + k, b - 1) for k in range(3)] for j in range(0, b, 3)]
+    groups = triples(b)
     for i, bands in enumerate(groups):
         rgb = np.moveaxis(codes[:, bands], 1, -1).astype(np.uint8)  # (T, H, W, 3)
         rgb = np.pad(rgb, ((0, 0), (0, hp - h), (0, 0), (0, 0)), mode="edge")
@@ -320,8 +326,8 @@ def _avif(level: float):
         b = codes.shape[1]
         total = 16 * b
         for i in range(codes.shape[0]):
-            for j in range(0, b, 3):
-                group = [min(k, b - 1) for k in range(j, j + 3)]
+            for group in triples(b):
+                j = group[0]
                 rgb = np.ascontiguousarray(codes[i, group].transpose(1, 2, 0))
                 blob = imagecodecs.avif_encode(rgb, level=int(level), speed=6,
                                                bitspersample=bits, numthreads=1)
