@@ -157,6 +157,12 @@ def downstream_status(data: dict | None) -> str:
         *summary_tables(data), "Targets for the default coding:", "", *target_verdicts(data)])
 
 
+def _delta(row: dict, key: str) -> str:
+    """A delta (pp) with its standard error where the JSON has one."""
+    se = row.get("delta_se_pp", {}).get(key)
+    return f"{row['delta_pp'][key]:+.2f}" + ("" if se is None else f" ± {se:.2f}")
+
+
 def render_downstream(data: dict) -> list[str]:
     """Every coding of every task: rate, PSNR, per-band PSNR, spectral angle, NDVI error and
     the task metrics (for the docs' topic page)."""
@@ -179,7 +185,7 @@ def render_downstream(data: dict) -> list[str]:
             rows.append([r["coding"], r["setting"] + ("" if r["reached"] else " (not reached)"),
                          f("bpppb", "{:.3f}"), f("psnr"), f("psnr_band_min"),
                          f("spectral_angle_deg"), f("ndvi_mae", "{:.4f}"),
-                         *(f"{r['delta_pp'][k]:+.2f}" for k in keys),
+                         *(_delta(r, k) for k in keys),
                          *(f(k, "{:.4f}") for k in extra)])
         lines += markdown_table(header, rows) + [""]
         hurts = task.get("which_error_hurts")

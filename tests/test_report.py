@@ -91,6 +91,12 @@ def test_downstream_noise_floor_is_the_worst_control():
     verdict = report_tasks.target_verdicts(data)[0]
     assert "2 bpppb: worst loss +0.50 ± 0.25 pp (target <= 0.2) **missed** (over the target " \
            "by 0.30 pp; noise floor 0.60 pp; standard error 0.25 pp)" in verdict
+    data["tasks"]["scene"]["split"] = {"train": "t"}
+    for r in data["tasks"]["scene"]["codings"]:
+        r.update({"setting": r.get("setting", "bpppb=2"), "bpppb": 2.0, "psnr": 60.0})
+    data.update(machine={"cpus": 2}, versions={})
+    page = "\n".join(report_tasks.render_downstream(data))
+    assert "| +0.00 ± 0.01 | -0.50 ± 0.25 |" in page
 
 
 def _stack_fixture(with_xgeo: bool = True) -> dict:
