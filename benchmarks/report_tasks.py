@@ -62,6 +62,7 @@ def target_verdicts(data: dict) -> list[str]:
         if not task:
             continue
         rows = _rows(task, DEFAULT)
+        noise = noise_floor(task)
         cells = []
         for rate, limit in limits.items():
             r = rows.get(rate)
@@ -70,7 +71,6 @@ def target_verdicts(data: dict) -> list[str]:
                 continue
             loss, se = worst_loss(r), worst_se(r)
             ok = r["reached"] and loss <= limit
-            noise = noise_floor(task)
             why = []  # a reached, missed cell: how far, against what the cell can resolve
             if not ok and r["reached"]:
                 why.append(f"over the target by {loss - limit:.2f} pp")
