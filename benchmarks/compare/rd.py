@@ -285,10 +285,10 @@ def xarray_video(x: np.ndarray, valid: np.ndarray, nodata, crf: float
 
 
 def image_codec(name: str, level: float):
-    import imagecodecs
-
     if name == "avif":
         return _avif(level)
+    import imagecodecs
+
     bits = 16
 
     def run(x: np.ndarray, valid: np.ndarray, nodata) -> tuple[int, np.ndarray, dict]:
