@@ -152,7 +152,8 @@ def test_a_really_read_only_directory_still_serves_its_files(video, expected, tm
 def test_eviction_keeps_the_directory_under_the_bound_least_recently_used_first(tmp_path):
     import time
 
-    block = np.arange(1000, dtype="uint16")  # 2000 bytes + a header: ~2.2 kB a file
+    # noise, which Blosc cannot shrink: stored raw, 2000 bytes + a header, ~2.2 kB a file
+    block = np.random.default_rng(0).integers(0, 2**16, 1000, dtype="uint16")
     cache = DiskChunkCache(tmp_path, max_bytes=7000)
 
     def present(k):
@@ -177,6 +178,48 @@ def test_eviction_keeps_the_directory_under_the_bound_least_recently_used_first(
     # a chunk larger than the whole bound is not written
     cache.get(("s", "v", (99,), 1), lambda: np.zeros(5000, "uint16"))
     assert not present(99)
+
+
+@pytest.mark.parametrize("kind, stored", [("smooth", "blosc"), ("noise", "raw")])
+def test_each_chunk_is_stored_the_way_that_measures_smaller_and_reads_back_exactly(
+        tmp_path, kind, stored):
+    """Blosc when it leaves at most RAW_ABOVE of the bytes, else raw: built to favour each."""
+    rng = np.random.default_rng(1)
+    if kind == "smooth":  # a ramp plus 2 bits of noise: shuffled bits compress
+        block = (np.add.outer(np.arange(64), np.arange(64)) * 40
+                 + rng.integers(0, 4, (64, 64))).astype("uint16")
+    else:
+        block = rng.random((64, 64)).astype("float32")
+    assert diskcache.pack(block)[0] == stored
+    cache = DiskChunkCache(tmp_path, max_bytes=1 << 24)
+    cache.get(("s", "v", (0,), 1), lambda: block)
+    (path,) = _files(tmp_path)
+    ratio = path.stat().st_size / block.nbytes
+    assert ratio <= diskcache.RAW_ABOVE if stored == "blosc" else ratio > 1
+    back = DiskChunkCache(tmp_path, max_bytes=1 << 24).get(("s", "v", (0,), 1), lambda: None)
+    assert back.dtype == block.dtype and back.flags.writeable
+    np.testing.assert_array_equal(back, block)
+    # a flipped bit in the stored bytes, compressed or not, is caught by the CRC32
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x04
+    path.write_bytes(bytes(data))
+    fresh = DiskChunkCache(tmp_path, max_bytes=1 << 24)
+    with pytest.warns(ChunkCacheWarning, match="truncated or corrupt"):
+        again = fresh.get(("s", "v", (0,), 1), lambda: block.copy())
+    np.testing.assert_array_equal(again, block)
+    assert fresh.rebuilt == 1
+
+
+def test_a_previous_format_s_files_are_not_read(tmp_path):
+    """Format 1 files (raw, in the xgeo-chunks-v1 folder) are left alone, never parsed."""
+    block = np.arange(100, dtype="uint16")
+    cache = DiskChunkCache(tmp_path, max_bytes=1 << 20)
+    path, text = cache.file_of(("s", "v", (0,), 1))
+    old = tmp_path / "xgeo-chunks-v1" / path.name
+    old.parent.mkdir()
+    old.write_bytes(b"XGEOCHK\x01" + bytes(200))
+    assert cache.get(("s", "v", (0,), 1), lambda: block).tolist() == block.tolist()
+    assert cache.misses == 1 and path.parent.name == f"xgeo-chunks-v{diskcache.FORMAT}"
 
 
 def test_eviction_through_the_dataset_bound(video, expected, tmp_path):
