@@ -483,7 +483,8 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     metadata), ``kind`` for video-coded arrays and the variables a video write kept exact
     (``"categorical (lossless)"``, ``"continuous (psnr 50)"``: see :mod:`xgeo.categorical`)
     and, for video-coded arrays, ``encoder`` and ``bit_depth`` read from the first stored
-    chunk, the newest ``format_version`` of its chunks, ``tools`` (how many chunks used the
+    chunk, the newest ``format_version`` of its chunks, ``headers_deflated`` (how many
+    chunks store their header deflated, container format 8), ``tools`` (how many chunks used the
     KLT and frame reordering, and what the ``"auto"`` trials measured: mean dB per tried
     tool, mean trial cost in encodes), and ``quality`` (achieved PSNR
     min/mean, max error, ``spectral_angle_mean``/``spectral_angle_max`` in degrees over the
@@ -527,7 +528,9 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
             if headers:
                 info = headers[0]
                 row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),
-                           format_version=max(h["format_version"] for h in headers))
+                           format_version=max(h["format_version"] for h in headers),
+                           headers_deflated=sum(bool(h.get("header_deflated"))
+                                                for h in headers))
                 tools = _tools_summary(headers)
                 if tools is not None:
                     row["tools"] = tools

@@ -52,3 +52,9 @@ def assert_fixture_case_decodes(folder: Path, version: int, min_blobs: int = 1) 
         np.testing.assert_array_equal(codec.decode(enc.read_bytes()),
                                       np.load(folder / f"decoded.{i}.npy"))
         assert chunk_info(enc.read_bytes())["format_version"] == version
+
+
+def stamped(info: dict, needed: int) -> bool:
+    """Whether a chunk (its ``chunk_info``) carries the format version it must: the lowest
+    that holds its header keys (``needed``), or 8 when its header is stored deflated."""
+    return info["format_version"] == (8 if info["header_deflated"] else needed)

@@ -5,7 +5,8 @@ residual inflaters and libav instead of stopping at the checksum. Each case says
 correct reader must do with it (:data:`EXPECT`):
 
 ``"same"``  a header-only edit that keeps the values' meaning (encoder name, options,
-            quality record, key order, flags byte, a newer format version): the original
+            quality record, key order, the flags byte before format 8, the header stored
+            deflated or not from format 8, a newer format version): the original
             values or a :class:`CodecError`;
 ``"error"`` a structurally invalid header (wrong type, missing or unknown key, integer
             field out of range, deep nesting, list of the wrong length): CodecError;
@@ -42,7 +43,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 PREFIX = struct.Struct("<4sBBH")
-FORMAT_VERSION = 7  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
+FORMAT_VERSION = 8  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
+DEFLATED, DEFLATED_VERSION = 0x01, 8  # flags bit: the header is raw DEFLATE (format 8 on)
 EXPECT = ("same", "error", "any")
 OUTCOMES = ("error", "same", "decoded", "crash", "hang", "memory", "exception", "wrong")
 FAILURES = ("crash", "hang", "memory", "exception", "wrong")
@@ -72,7 +74,10 @@ class Chunk:
     @classmethod
     def split(cls, blob: bytes) -> Chunk:
         _, version, flags, n = PREFIX.unpack_from(blob, 0)
-        meta = json.loads(blob[PREFIX.size: PREFIX.size + n])
+        text = blob[PREFIX.size: PREFIX.size + n]
+        if version >= DEFLATED_VERSION and flags & DEFLATED:
+            text = zlib.decompress(text, -15)
+        meta = json.loads(text)
         off = PREFIX.size + n
         sections, names = [], []
         entries = [(f"mask{i}", e) for i, e in enumerate(meta.get("masks", []))]
@@ -101,9 +106,18 @@ class Chunk:
             body = json.dumps(self.meta, separators=(",", ":")).encode()
             # written as text: json.dumps itself cannot nest that deep
             body = body.replace(b'"<deep>"', b"[" * self.deep + b"0" + b"]" * self.deep)
+            body = stored(body, self.version, self.flags)
         if prefix is None:
             prefix = PREFIX.pack(b"XGVC", self.version, self.flags, len(body) & 0xFFFF)
         return with_crc(prefix + body + b"".join(self.sections))
+
+
+def stored(body: bytes, version: int, flags: int) -> bytes:
+    """Header JSON as a chunk of this version and flags stores it (raw DEFLATE or as is)."""
+    if version >= DEFLATED_VERSION and flags & DEFLATED:
+        z = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return z.compress(body) + z.flush()
+    return body
 
 
 def with_crc(body: bytes) -> bytes:
@@ -336,14 +350,22 @@ def mutate(blobs: list[bytes], i: int, rng: np.random.Generator) -> Case:
     body = json.dumps(c.meta, separators=(",", ":")).encode()
     op = int(rng.integers(3))
     if op == 0:
-        prefix = PREFIX.pack(b"XGVC", c.version, int(rng.integers(1, 256)), len(body))
-        return Case("flags", src, c.join(body, prefix), "same")
+        # before format 8 the byte is reserved (ignored); from 8 on bit 0 says how the header
+        # is stored (either way reads the same) and any other bit is refused
+        flags = int(rng.integers(0, 256))
+        body = stored(body, c.version, flags)
+        prefix = PREFIX.pack(b"XGVC", c.version, flags, len(body))
+        expect = "same" if c.version < DEFLATED_VERSION or flags in (0, DEFLATED) else "error"
+        return Case("flags", src, c.join(body, prefix), expect)
     if op == 1:
         v = int(rng.integers(0, FORMAT_VERSION + 3))
-        prefix = PREFIX.pack(b"XGVC", v, c.flags, len(body))
+        flags = c.flags if v >= DEFLATED_VERSION else 0
+        body = stored(body, v, flags)
+        prefix = PREFIX.pack(b"XGVC", v, flags, len(body))
         expect = ("same" if FORMAT_VERSION >= v >= c.version
                   else "error" if v == 0 or v > FORMAT_VERSION else "any")
         return Case("version", src, c.join(body, prefix), expect)
+    body = stored(body, c.version, c.flags)
     prefix = PREFIX.pack(b"XGVC", c.version, c.flags,
                          max(0, min(0xFFFF, len(body) + int(rng.integers(-20, 20)))))
     return Case("header-length", src, c.join(body, prefix), "any")

@@ -13,8 +13,13 @@ from xgeo_codecs import CodecError, chunk_info, decode, encode
 
 
 def _split(blob: bytes) -> tuple[int, dict, bytes]:
-    _, version, _, n = struct.unpack_from("<4sBBH", blob)
-    return version, json.loads(blob[8: 8 + n]), blob[8 + n: -4]
+    """(version, header, sections); a deflated header (format 8) is inflated, and is
+    written back by :func:`_join` as JSON, which format 8 also allows (flags 0)."""
+    _, version, flags, n = struct.unpack_from("<4sBBH", blob)
+    text = blob[8: 8 + n]
+    if version >= 8 and flags & 1:
+        text = zlib.decompress(text, -15)
+    return version, json.loads(text), blob[8 + n: -4]
 
 
 def _join(version: int, body: bytes, rest: bytes) -> bytes:

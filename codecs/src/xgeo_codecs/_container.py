@@ -2,8 +2,14 @@
 
 Layout (little endian; ``codecs/SPEC.md`` has it byte by byte)::
 
-    b"XGVC" | u8 version | u8 flags (0) | u16 header_len | header (UTF-8 JSON)
+    b"XGVC" | u8 version | u8 flags | u16 header_len | header (UTF-8 JSON)
     | sections ... | u32 crc32 of every preceding byte
+
+From format 8, flags bit 0 says the header is stored as a raw DEFLATE stream (RFC 1951) of
+its JSON: a writer deflates it when that saves at least :data:`DEFLATE_MIN_SAVING` of the
+chunk's bytes (small many-band chunks at low rates, where the header's per-plane numbers are
+a large part of the chunk), and otherwise writes the JSON as before, so such a chunk keeps
+the lowest version its features need and older readers still read it.
 
 This module knows bytes, not meanings: :mod:`xgeo_codecs.header` validates the JSON header
 against its version's schema, and :data:`FEATURES` is the one table of which header feature
@@ -22,10 +28,17 @@ from typing import Any
 from .errors import CodecError
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 7  # newest version this package reads and writes
+FORMAT_VERSION = 8  # newest version this package reads and writes
 PREFIX = struct.Struct("<4sBBH")  # magic, version, flags, header length
 CRC = struct.Struct("<I")  # zlib.crc32 (ISO-HDLC, polynomial 0x04C11DB7 reflected)
 MAX_HEADER_BYTES = 0xFFFF
+DEFLATED = 0x01  #: flags bit (format 8): the header is a raw DEFLATE stream of its JSON
+DEFLATED_VERSION = 8  #: the first format whose flags mean anything
+#: a header is deflated when that saves at least this fraction of the whole chunk's bytes:
+#: below it the chunk keeps the version its features need (readable by older readers)
+DEFLATE_MIN_SAVING = 0.01
+#: the most bytes a deflated header may inflate to (a tampered stream is not inflated further)
+MAX_INFLATED_BYTES = 16 * MAX_HEADER_BYTES
 
 # feature -> the first format version that holds it. A header key is named as itself; a
 # feature carried by a value is named "key:value". A writer stamps the highest version any
@@ -93,14 +106,54 @@ def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None
     >>> blob[:5], len(blob)
     (b'XGVC\\x01', 39)
     """
+    sections = list(sections)
     body = json.dumps(meta, separators=(",", ":")).encode()
+    if version is None:
+        version = version_for(meta)
+    flags = 0
+    total = PREFIX.size + len(body) + sum(len(s) for s in sections) + CRC.size
+    small = _deflate(body)
+    if len(body) - len(small) >= DEFLATE_MIN_SAVING * total or len(body) > MAX_HEADER_BYTES:
+        body, flags, version = small, DEFLATED, max(version, DEFLATED_VERSION)
     if len(body) > MAX_HEADER_BYTES:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
                          "chunks along the non-frame axes (e.g. one band per chunk)")
-    if version is None:
-        version = version_for(meta)
-    out = b"".join([PREFIX.pack(MAGIC, version, 0, len(body)), body, *sections])
+    out = b"".join([PREFIX.pack(MAGIC, version, flags, len(body)), body, *sections])
     return out + CRC.pack(zlib.crc32(out))
+
+
+def _deflate(body: bytes) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return z.compress(body) + z.flush()
+
+
+def _inflate(stored: bytes) -> bytes:
+    """A deflated header's JSON bytes; a stream that is broken, has bytes after its end, or
+    inflates beyond :data:`MAX_INFLATED_BYTES` is refused."""
+    z = zlib.decompressobj(-15)
+    try:
+        text = z.decompress(stored, MAX_INFLATED_BYTES)
+    except zlib.error as err:
+        raise CodecError(f"deflated header does not inflate ({err}); the chunk is corrupt"
+                         ) from None
+    if z.unconsumed_tail:
+        raise CodecError(f"deflated header inflates beyond {MAX_INFLATED_BYTES} bytes; the "
+                         "chunk is corrupt")
+    if not z.eof or z.unused_data:
+        raise CodecError("deflated header is truncated or has bytes after its end; the chunk "
+                         "is corrupt")
+    return text
+
+
+def header_deflated(buf: bytes) -> bool:
+    """Whether a framed chunk stores its header deflated (format 8, flags bit 0).
+
+    Examples
+    --------
+    >>> header_deflated(pack({"shape": [0], "dtype": "|u1"}, []))
+    False
+    """
+    return len(buf) >= PREFIX.size and buf[4] >= DEFLATED_VERSION and bool(buf[5] & DEFLATED)
 
 
 def unframe(buf: bytes) -> tuple[int, bytes, int]:
@@ -108,7 +161,7 @@ def unframe(buf: bytes) -> tuple[int, bytes, int]:
     first section). Nothing of the header is interpreted here."""
     if len(buf) < PREFIX.size + CRC.size:
         raise CodecError(f"{len(buf)} bytes is too short to be an xgeo video chunk")
-    magic, version, _flags, n = PREFIX.unpack_from(buf, 0)
+    magic, version, flags, n = PREFIX.unpack_from(buf, 0)
     if magic != MAGIC:
         raise CodecError("not an xgeo video chunk (bad magic); was this array written with "
                          "another codec?")
@@ -123,4 +176,11 @@ def unframe(buf: bytes) -> tuple[int, bytes, int]:
     end = PREFIX.size + n
     if end > len(buf) - CRC.size:
         raise CodecError("header longer than the chunk; the chunk is corrupt")
-    return version, bytes(buf[PREFIX.size:end]), end
+    text = bytes(buf[PREFIX.size:end])
+    if version >= DEFLATED_VERSION:  # before format 8 the flags byte was reserved: ignored
+        if flags & ~DEFLATED:
+            raise CodecError(f"chunk sets container flags {flags:#04x} that format {version} "
+                             "does not define; the chunk is corrupt")
+        if flags & DEFLATED:
+            text = _inflate(text)
+    return version, text, end

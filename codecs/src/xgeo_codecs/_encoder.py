@@ -124,7 +124,9 @@ def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version:
     5
     """
     meta, off = header.parse(blob)
-    version = max(version, int(meta.pop("format_version")))
+    own = int(meta.pop("format_version"))
+    if own < _container.DEFLATED_VERSION:  # else 8 may only say how the header was stored,
+        version = max(version, own)        # which pack() decides again for the new header
     meta.update(extra_meta)
     version = max(version, _container.version_for(meta))
     body = blob[off: len(blob) - _container.CRC.size]

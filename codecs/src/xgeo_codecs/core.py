@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import autotools, header
+from ._container import header_deflated
 from ._decoder import DECODER_ENV, decode_chunk
 from ._encoder import encode_plain, repack
 from .params import VideoParams, coerce
@@ -142,7 +143,9 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
     Returns
     -------
     dict
-        The validated header, ``format_version``, and ``total_bytes``, ``header_bytes``,
+        The validated header, ``format_version``, ``header_deflated`` (format 8: the header
+        is stored deflated, which alone makes a chunk format 8), and ``total_bytes``,
+        ``header_bytes`` (prefix, stored header and checksum),
         ``mask_bytes``, ``stream_bytes`` (residual included, also as ``residual_bytes``),
         and ``coding_tools``: the tools used (``"plain"``, ``"klt"``, ``"reorder"``,
         ``"klt+reorder"``) with, for chunks whose tools were measured (format 6), what
@@ -164,7 +167,8 @@ def chunk_info(buf: bytes) -> dict[str, Any]:
         meta["residual_bytes"] = int(meta["residual"][0])
         stream_bytes += meta["residual_bytes"]
     meta.update({"total_bytes": len(buf), "mask_bytes": mask_bytes, "stream_bytes": stream_bytes,
-                 "header_bytes": len(buf) - mask_bytes - stream_bytes})
+                 "header_bytes": len(buf) - mask_bytes - stream_bytes,
+                 "header_deflated": header_deflated(buf)})
     if "planes" in meta:
         meta["coding_tools"] = autotools.describe(meta) or autotools.used(meta)
     return meta

@@ -285,8 +285,11 @@ def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, n: int) -> by
     """``blob`` repacked with ``meta`` (holding the ``quality`` record) and ``extra``; the
     record's bpppb counts every byte, header included, so it settles its own digits."""
     out = repack(blob, meta, extra)
-    for _ in range(2):
-        meta["quality"]["bpppb"] = round(len(out) * 8 / n, 5)
+    for _ in range(4):  # a deflated header's length moves with its digits: until it settles
+        bpppb = round(len(out) * 8 / n, 5)
+        if meta["quality"].get("bpppb") == bpppb:
+            break
+        meta["quality"]["bpppb"] = bpppb
         out = repack(blob, meta, extra)
     return out
 
