@@ -210,6 +210,14 @@ def test_each_chunk_is_stored_the_way_that_measures_smaller_and_reads_back_exact
     assert fresh.rebuilt == 1
 
 
+def test_a_chunk_beyond_one_blosc_frame_is_stored_raw(monkeypatch):
+    block = np.zeros((64, 64), "uint16")  # compresses to almost nothing
+    assert diskcache.pack(block)[0] == "blosc"
+    monkeypatch.setattr(diskcache, "_BLOSC_MAX", block.nbytes - 1)  # as if it were 2 GiB
+    stored, data = diskcache.pack(block)
+    assert stored == "raw" and data.nbytes == block.nbytes
+
+
 def test_a_previous_format_s_files_are_not_read(tmp_path):
     """Format 1 files (raw, in the xgeo-chunks-v1 folder) are left alone, never parsed."""
     block = np.arange(100, dtype="uint16")

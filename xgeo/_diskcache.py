@@ -88,6 +88,7 @@ _HEAD = struct.Struct("<8sIQI")  # magic, JSON header length, stored bytes, thei
 RAW_ABOVE = 0.8
 #: how compressed files are stored: LZ4 (level 1) on bit-shuffled values, by measurement
 BLOSC = {"id": "blosc", "cname": "lz4", "clevel": 1, "shuffle": 2, "blocksize": 0}
+_BLOSC_MAX = 2**31 - 1 - 16  # c-blosc's BLOSC_MAX_BUFFERSIZE
 _ALIGN = 64
 SUFFIX = ".xchunk"
 #: The per-process memory cache of decoded chunks: ChipDataset's budget without a disk
@@ -410,7 +411,8 @@ def _parse(raw: bytearray, text: str) -> np.ndarray | None:
 
 def pack(block: np.ndarray) -> tuple[str, memoryview]:
     """How a C-contiguous chunk is stored, and its bytes: ``"blosc"`` when
-    :data:`BLOSC` leaves at most :data:`RAW_ABOVE` of its bytes, else ``"raw"``.
+    :data:`BLOSC` leaves at most :data:`RAW_ABOVE` of its bytes, else ``"raw"`` (also for a
+    chunk of 2 GiB or more, beyond one Blosc frame).
 
     Examples
     --------
@@ -421,6 +423,8 @@ def pack(block: np.ndarray) -> tuple[str, memoryview]:
     'raw'
     """
     raw = memoryview(block).cast("B")
+    if raw.nbytes > _BLOSC_MAX:  # one Blosc frame holds under 2 GiB
+        return "raw", raw
     small = _blosc().encode(block)
     if len(small) <= RAW_ABOVE * raw.nbytes:
         return "blosc", memoryview(small)
