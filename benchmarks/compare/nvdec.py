@@ -59,14 +59,14 @@ def chunks() -> dict[str, list[bytes]]:
 
 
 def decode_part() -> dict:
-    from xgeo_codecs import _stream, decode, inspect, probe, probe_report
+    from xgeo_codecs import _stream, chunk_info, decode, probe, probe_report
 
     probe.clear_cache()  # time the probe a fresh worker pays
     t = time.perf_counter()
     out: dict = {"probe": probe_report(), "probe_s": round(time.perf_counter() - t, 2)}
     blobs = chunks()
-    out["chunks"] = {k: {"n": len(v), "shape": inspect(v[0])["shape"],
-                         "chroma": inspect(v[0]).get("chroma"), "groups": inspect(v[0]).get("groups")}
+    out["chunks"] = {k: {"n": len(v), "shape": chunk_info(v[0])["shape"],
+                         "chroma": chunk_info(v[0]).get("chroma"), "groups": chunk_info(v[0]).get("groups")}
                      for k, v in blobs.items()}
     used: list = []
     real = _stream.decode_stream

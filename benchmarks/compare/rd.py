@@ -134,7 +134,7 @@ def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True,
                gop: int | None = GOP, **params) -> tuple[int, np.ndarray, dict]:
     """Chunks of ``gop`` frames (None: the whole series) x all bands (KLT) or x 3 bands (one
     4:4:4 stream, what ``video_encoding`` writes by default), encoded and decoded."""
-    from xgeo_codecs import decode, encode, inspect
+    from xgeo_codecs import chunk_info, decode, encode
 
     from xgeo.chunkshape import frames_per_chunk
 
@@ -152,7 +152,7 @@ def xgeo_codec(x: np.ndarray, valid: np.ndarray, nodata, klt: bool = True,
             blob = encode(c, {"preset": "medium", "nodata": nodata, **extra, **params})
             n += len(blob)
             out[t0:t0 + gop, g] = decode(blob)
-            q = inspect(blob).get("quality")
+            q = chunk_info(blob).get("quality")
             if q:
                 stats.append(q)
     return n, out, {"chunks": stats}
