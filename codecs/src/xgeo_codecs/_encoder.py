@@ -57,7 +57,8 @@ def encode_plain(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = 
     Examples
     --------
     >>> import numpy as np
-    >>> blob = encode_plain(np.zeros((2, 4, 4), "uint8"), {"lossless": True})
+    >>> codes = np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype="uint8")
+    >>> blob = encode_plain(codes, {"lossless": True})
     >>> blob[:5]
     b'XGVC\\x01'
     """
@@ -109,17 +110,19 @@ def check_keyint(keyint: int | None, t: int) -> None:
                          f"keyint <= {t}, or None for one group per chunk")
 
 
-def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version: int = 1
-           ) -> bytes:
+def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version: int = 1,
+           deflate: bool = True) -> bytes:
     """``blob`` with the header keys ``extra_meta`` added (or replaced) and the section
     ``extra`` appended; the format version is the highest of ``version``, the blob's own and
-    what the new keys need (:data:`xgeo_codecs._container.FEATURES`).
+    what the new keys need (:data:`xgeo_codecs._container.FEATURES`); ``deflate``: as
+    :func:`xgeo_codecs._container.pack`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from xgeo_codecs.header import parse
-    >>> blob = encode_plain(np.zeros((3, 4, 4), "uint8"), {"lossless": True})
+    >>> codes = np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype="uint8")
+    >>> blob = encode_plain(codes, {"lossless": True})
     >>> parse(repack(blob, {"order": "F"}))[0]["format_version"]
     5
     """
@@ -130,7 +133,7 @@ def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version:
     meta.update(extra_meta)
     version = max(version, _container.version_for(meta))
     body = blob[off: len(blob) - _container.CRC.size]
-    return _container.pack(meta, [body, extra], version)
+    return _container.pack(meta, [body, extra], version, deflate)
 
 
 @dataclass

@@ -284,13 +284,15 @@ def annotate(blob: bytes, extra_meta: dict[str, Any], n: int) -> bytes:
 def _with_quality(blob: bytes, meta: dict[str, Any], extra: bytes, n: int) -> bytes:
     """``blob`` repacked with ``meta`` (holding the ``quality`` record) and ``extra``; the
     record's bpppb counts every byte, header included, so it settles its own digits."""
-    out = repack(blob, meta, extra)
-    for _ in range(4):  # a deflated header's length moves with its digits: until it settles
-        bpppb = round(len(out) * 8 / n, 5)
-        if meta["quality"].get("bpppb") == bpppb:
-            break
-        meta["quality"]["bpppb"] = bpppb
-        out = repack(blob, meta, extra)
+    for deflate in (True, False):
+        out = repack(blob, meta, extra, deflate=deflate)
+        for _ in range(3):
+            bpppb = round(len(out) * 8 / n, 5)
+            if meta["quality"].get("bpppb") == bpppb:
+                return out
+            meta["quality"]["bpppb"] = bpppb
+            out = repack(blob, meta, extra, deflate=deflate)
+        # a deflated header's length can move with its digits and cycle: JSON settles
     return out
 
 
