@@ -7,7 +7,7 @@ Layout (little endian; ``codecs/SPEC.md`` has it byte by byte)::
 
 From format 8, flags bit 0 says the header is stored as a raw DEFLATE stream (RFC 1951) of
 its JSON: a writer deflates it when that saves at least :data:`DEFLATE_MIN_SAVING` of the
-chunk's bytes and :data:`DEFLATE_MIN_BYTES` (small many-band chunks at low rates, where the header's per-plane numbers are
+chunk's bytes (small many-band chunks at low rates, where the header's per-plane numbers are
 a large part of the chunk), and otherwise writes the JSON as before, so such a chunk keeps
 the lowest version its features need and older readers still read it.
 
@@ -34,11 +34,9 @@ CRC = struct.Struct("<I")  # zlib.crc32 (ISO-HDLC, polynomial 0x04C11DB7 reflect
 MAX_HEADER_BYTES = 0xFFFF
 DEFLATED = 0x01  #: flags bit (format 8): the header is a raw DEFLATE stream of its JSON
 DEFLATED_VERSION = 8  #: the first format whose flags mean anything
-#: a header is deflated when that saves at least this fraction of the whole chunk's bytes
-#: and at least DEFLATE_MIN_BYTES: below it the chunk keeps the version its features need
-#: (readable by older readers), which a few bytes on a tiny chunk do not pay for
+#: a header is deflated when that saves at least this fraction of the whole chunk's bytes:
+#: below it the chunk keeps the version its features need (readable by older readers)
 DEFLATE_MIN_SAVING = 0.01
-DEFLATE_MIN_BYTES = 32
 #: the most bytes a deflated header may inflate to (a tampered stream is not inflated further)
 MAX_INFLATED_BYTES = 16 * MAX_HEADER_BYTES
 
@@ -105,9 +103,11 @@ def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None
 
     Examples
     --------
-    >>> blob = pack({"shape": [0], "dtype": "|u1"}, [])
+    >>> blob = pack({"shape": [0], "dtype": "|u1"}, [], deflate=False)
     >>> blob[:5], len(blob)
     (b'XGVC\\x01', 39)
+    >>> len(pack({"shape": [0], "dtype": "|u1"}, []))  # the empty chunk's header deflates
+    38
     """
     sections = list(sections)
     body = json.dumps(meta, separators=(",", ":")).encode()
@@ -117,8 +117,7 @@ def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None
     total = PREFIX.size + len(body) + sum(len(s) for s in sections) + CRC.size
     small = _deflate(body)
     saved = len(body) - len(small)
-    if (deflate and saved >= max(DEFLATE_MIN_SAVING * total, DEFLATE_MIN_BYTES)
-            or len(body) > MAX_HEADER_BYTES):
+    if deflate and saved >= DEFLATE_MIN_SAVING * total or len(body) > MAX_HEADER_BYTES:
         body, flags, version = small, DEFLATED, max(version, DEFLATED_VERSION)
     if len(body) > MAX_HEADER_BYTES:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
@@ -155,7 +154,7 @@ def header_deflated(buf: bytes) -> bool:
 
     Examples
     --------
-    >>> header_deflated(pack({"shape": [0], "dtype": "|u1"}, []))
+    >>> header_deflated(pack({"shape": [0], "dtype": "|u1"}, [], deflate=False))
     False
     """
     return len(buf) >= PREFIX.size and buf[4] >= DEFLATED_VERSION and bool(buf[5] & DEFLATED)
