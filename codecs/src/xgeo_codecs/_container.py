@@ -99,7 +99,8 @@ def keys_of_version(version: int) -> set[str]:
 def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None = None,
          deflate: bool = True) -> bytes:
     """Frame a header and its sections; ``version`` defaults to :func:`version_for`.
-    ``deflate=False``: the header stays JSON unless it cannot fit otherwise.
+    ``deflate=False``: the header stays JSON unless it cannot fit otherwise (as every chunk
+    before format 8).
 
     Examples
     --------

@@ -110,12 +110,11 @@ def check_keyint(keyint: int | None, t: int) -> None:
                          f"keyint <= {t}, or None for one group per chunk")
 
 
-def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version: int = 1,
-           deflate: bool = True) -> bytes:
+def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version: int = 1
+           ) -> bytes:
     """``blob`` with the header keys ``extra_meta`` added (or replaced) and the section
     ``extra`` appended; the format version is the highest of ``version``, the blob's own and
-    what the new keys need (:data:`xgeo_codecs._container.FEATURES`); ``deflate``: as
-    :func:`xgeo_codecs._container.pack`.
+    what the new keys need (:data:`xgeo_codecs._container.FEATURES`).
 
     Examples
     --------
@@ -133,7 +132,7 @@ def repack(blob: bytes, extra_meta: dict[str, Any], extra: bytes = b"", version:
     meta.update(extra_meta)
     version = max(version, _container.version_for(meta))
     body = blob[off: len(blob) - _container.CRC.size]
-    return _container.pack(meta, [body, extra], version, deflate)
+    return _container.pack(meta, [body, extra], version)
 
 
 @dataclass
