@@ -115,11 +115,11 @@ def pack(meta: Mapping[str, Any], sections: Iterable[bytes], version: int | None
     if version is None:
         version = version_for(meta)
     flags = 0
-    total = PREFIX.size + len(body) + sum(len(s) for s in sections) + CRC.size
-    small = _deflate(body)
-    saved = len(body) - len(small)
-    if deflate and saved >= DEFLATE_MIN_SAVING * total or len(body) > MAX_HEADER_BYTES:
-        body, flags, version = small, DEFLATED, max(version, DEFLATED_VERSION)
+    if deflate or len(body) > MAX_HEADER_BYTES:
+        total = PREFIX.size + len(body) + sum(len(s) for s in sections) + CRC.size
+        small = _deflate(body)
+        if len(body) - len(small) >= DEFLATE_MIN_SAVING * total or len(body) > MAX_HEADER_BYTES:
+            body, flags, version = small, DEFLATED, max(version, DEFLATED_VERSION)
     if len(body) > MAX_HEADER_BYTES:
         raise CodecError("chunk header too large (too many planes in one chunk); use smaller "
                          "chunks along the non-frame axes (e.g. one band per chunk)")
