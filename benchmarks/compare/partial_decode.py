@@ -12,7 +12,11 @@ repeats another's bytes). For each ``keyint`` (``None`` = today's one group per 
   range as peak, as ``BENCHMARKS.md`` says);
 * access: ``decode(blob, frames=[k])`` for 8 dates spread over the chunk against
   ``decode(blob)`` of the whole chunk, single-threaded, interleaved, min of the repetitions;
-  the speed-up is whole / one-date time (the mean over the dates).
+  the speed-up is whole / one-date time (the mean over the dates). Also a run of
+  ``RUN`` consecutive dates (``frames=slice(d, d + RUN)``, 4 starts spread over the chunk):
+  with frames reordered, a group holds similar dates from the whole chunk, so a run of
+  consecutive dates can touch every group;
+* the coding tools the chunk's own trial chose at that ``keyint`` (reordering or not).
 
 Run: ``.venv/bin/python benchmarks/compare/partial_decode.py`` (``--quick``: 32 dates,
 128 x 128) -> ``benchmarks/results/partial_decode.json``.
@@ -37,6 +41,7 @@ OUT = ROOT / "benchmarks" / "results" / "partial_decode.json"
 KEYINTS = (None, 32, 16, 8)
 RATES = (0.5, 1.0)  # bpppb targets of the default coding
 DATES = 8  # dates read one at a time per chunk
+RUN = 8  # consecutive dates read at once
 
 
 def chunk(bands: list[str], t: int, n: int) -> np.ndarray:
@@ -95,6 +100,7 @@ def case(name: str, a: np.ndarray, reps: int, rate: float) -> dict:
           f"{target:.2f} dB at {knob} {level:g}", flush=True)
     t = a.shape[0]
     dates = np.linspace(0, t - 1, DATES).round().astype(int).tolist()
+    runs = np.linspace(0, t - RUN, 4).round().astype(int).tolist()
     rows = []
     blobs = {}
     for k in KEYINTS:
@@ -104,36 +110,47 @@ def case(name: str, a: np.ndarray, reps: int, rate: float) -> dict:
             pts.append((psnr(a, decode(blob)), len(blob)))
             if c == level:
                 blobs[k] = blob
-        rows.append({"keyint": k, "points": [[round(p, 3), n] for p, n in pts],
+        kinfo = chunk_info(blobs[k])
+        rows.append({"keyint": k, "coding_tools": kinfo.get("coding_tools"),
+                     "reordered": "frame_order" in kinfo,
+                     "points": [[round(p, 3), n] for p, n in pts],
                      "bytes_at_default_psnr": bytes_at(pts, target)})
     # interleaved timing: every coding's whole decode and one-date reads in each round
     whole = {k: [] for k in KEYINTS}
     one = {k: {d: [] for d in dates} for k in KEYINTS}
+    run = {k: {d: [] for d in runs} for k in KEYINTS}
     for _ in range(reps):
         for k in KEYINTS:
             whole[k].append(timed(lambda k=k: decode(blobs[k]), 1))
             for d in dates:
                 one[k][d].append(timed(lambda k=k, d=d: decode(blobs[k], frames=[d]), 1))
+            for d in runs:
+                run[k][d].append(timed(
+                    lambda k=k, d=d: decode(blobs[k], frames=slice(d, d + RUN)), 1))
     ref = rows[0]["bytes_at_default_psnr"]
     for row in rows:
         k = row["keyint"]
         w = min(whole[k])
         per_date = [min(one[k][d]) for d in dates]
+        per_run = [min(run[k][d]) for d in runs]
         row.update({
             "bytes_vs_one_group_pct": round(100 * (row["bytes_at_default_psnr"] / ref - 1), 2),
             "whole_decode_s": round(w, 4),
             "one_date_s_mean": round(float(np.mean(per_date)), 4),
             "one_date_speedup": round(w / float(np.mean(per_date)), 2),
             "one_date_speedup_worst": round(w / max(per_date), 2),
+            "run_s_mean": round(float(np.mean(per_run)), 4),
+            "run_speedup": round(w / float(np.mean(per_run)), 2),
         })
         row["bytes_at_default_psnr"] = round(row["bytes_at_default_psnr"])
         print(f"  keyint {str(k):>4}: {row['bytes_vs_one_group_pct']:+6.2f} % bytes, whole "
               f"{w * 1e3:7.1f} ms, one date {row['one_date_s_mean'] * 1e3:6.1f} ms "
-              f"({row['one_date_speedup']:.2f}x, worst {row['one_date_speedup_worst']:.2f}x)",
-              flush=True)
+              f"({row['one_date_speedup']:.2f}x, worst {row['one_date_speedup_worst']:.2f}x), "
+              f"{RUN} dates {row['run_speedup']:.2f}x, {row['coding_tools']}", flush=True)
     return {"case": name, "shape": list(a.shape), "bpppb_target": rate, "default": {
         "bpppb": round(len(base) * 8 / a.size, 4), "psnr": round(target, 3), knob: level,
-        "coding_tools": info.get("coding_tools")}, "dates_read": dates, "keyint": rows}
+        "coding_tools": info.get("coding_tools")}, "dates_read": dates,
+        "runs_read": [[d, d + RUN] for d in runs], "keyint": rows}
 
 
 def main() -> None:

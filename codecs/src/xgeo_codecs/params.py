@@ -223,7 +223,11 @@ class VideoParams:
         header (``keyint``, format 7), so a read of a few dates decodes only their groups
         (:func:`xgeo_codecs.decode` with ``frames=``). ``None``: one group per chunk. Must
         be >= 1 and at most the chunk's frame count (checked when a chunk is encoded).
-        With ``reorder_frames``, frames are reordered within their group only.
+        With ``reorder_frames``, the similarity order runs over the whole chunk and each
+        group takes the next ``keyint`` frames of it: a group holds similar dates, not
+        consecutive ones (measured: +2.2 to +2.7 % bytes for groups of 16 in 64 real S2
+        dates where groups of consecutive dates cost +3.5 to +6.3 %). For reads of runs
+        of consecutive dates, pass ``reorder_frames=False`` (or chunk time by the run).
     band_weights
         How the KLT (``decorrelate``) weighs the bands before the rotation: ``"robust"``
         (default) scales each band by 1 / the spread of its valid values in the chunk
