@@ -67,7 +67,8 @@ from pathlib import Path
 import numpy as np
 from _progress import sweep  # this folder is sys.path[0] when run as a script
 from defaults import xgeo_coded
-from rd import DATA, image_codec, versions, xarrayvideo_method
+from peers import image_codec, xarrayvideo_method
+from rd import DATA, versions
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "benchmarks" / "results" / "downstream.json"
