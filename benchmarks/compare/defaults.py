@@ -16,8 +16,8 @@ Contenders, one core, same process:
 * ``xgeo before auto tools``: the previous defaults (no KLT, chronological frames, three bands
   per chunk in one 4:4:4 stream, at most 32 frames per chunk, x265 preset faster:
   ``effort="fast"``);
-* JPEG 2000 and JPEG XL (``rd.py``'s per-frame, per-band coding) and oceanum's ``xarray-video``
-  (``rd.py``'s 8-bit RGB mapping): the same sweeps as ``rd.py``, rerun here;
+* JPEG 2000 and JPEG XL (per frame and band, as in ``peers.py``) and oceanum's ``xarray-video``
+  (its 8-bit RGB mapping in ``peers.py``): the same sweeps as ``rd.py``, rerun here;
 * the real xarrayvideo (IPL-UV, run by hand, recorded in ``xarrayvideo_envelope.json``: the
   best of its x265/VP9 8/10/12-bit settings at each rate).
 

@@ -29,14 +29,14 @@ a fixed split and seed (``SEED``); every number is deterministic for a given see
    maximum changes. The cloud mask is applied again to every decoding (the peers fill
    masked pixels; xgeo restores them as NaN and counts the mask in its bytes).
 
-Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``rd.py`` code):
+Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``peers.py`` code):
 
 * three controls: the raw data dithered by +-1 DN with seeds 0, 1 and 2 (``CONTROLS``); the
   largest delta any of them gives is a task's noise floor (one dither is a single draw of it);
 * ``xgeo defaults``: what ``to_zarr(codec="hevc", bpppb=r)`` writes (``"auto"`` tools) at 0.1,
   0.25, 0.5, 1 and 2 bpppb, and with ``psnr=`` targets instead of a rate;
-* the xarrayvideo method (``rd.py``'s re-implementation: 12-bit min-max, 3 bands per 4:4:4
-  x265 stream, whole series one video) and JPEG 2000 (``rd.py``: per frame and band, 16-bit
+* the xarrayvideo method (``peers.py``'s re-implementation: 12-bit min-max, 3 bands per 4:4:4
+  x265 stream, whole series one video) and JPEG 2000 (``peers.py``: per frame and band, 16-bit
   codes), each rate-matched to the same targets by a search on its quality knob (CRF, level):
   the cell holds the coding whose rate came closest (``bpppb`` recorded; a cell more than 10 %
   off its target is reported as not reached).
