@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from codec_testdata import EOPATCH, raw
+from codec_testdata import EOPATCH, NRT, raw
 from xgeo_codecs import CodecError, VideoCodec, chunk_info, decode, encode
 from xgeo_codecs import _container as container
 
@@ -117,7 +117,21 @@ def test_v8_fixtures_decode_identically():
 
     for folder in sorted(FIX8.glob("codec.*")):
         assert_fixture_case_decodes(folder, 8)
-    assert len(list(FIX8.glob("codec.*"))) == 2
+    assert len(list(FIX8.glob("codec.*"))) == 3
+
+
+def test_v8_fixture_of_groups_cut_from_one_frame_path_reads_date_by_date():
+    """codec.02: keyint groups of 4 taken from one similarity path over the chunk's 12 dates
+    (so groups hold dates from all over it); a read of each date alone gives the stored
+    values, forever."""
+    folder = FIX8 / "codec.02"
+    blob = (folder / "encoded.00.dat").read_bytes()
+    want = np.load(folder / "decoded.00.npy")
+    info = chunk_info(blob)
+    order, k = info["frame_order"], info["keyint"]["frames"]
+    assert any(sorted(order[g:g + k]) != list(range(g, g + k)) for g in range(0, 12, k))
+    for date in range(12):
+        np.testing.assert_array_equal(decode(blob, frames=[date]), want[[date]])
 
 
 def write_v8_fixtures() -> None:  # pragma: no cover - run by hand when a case is added
@@ -127,7 +141,9 @@ def write_v8_fixtures() -> None:  # pragma: no cover - run by hand when a case i
     refl = raw(EOPATCH, "reflectance").astype(np.float32)
     cases = [({"bpppb": 0.1, "decorrelate": "klt"}, refl[:, :, :40, :40]),
              ({"crf": 28.0, "decorrelate": "klt", "reorder_frames": True},
-              refl[:, :6, :32, :32])]
+              refl[:, :6, :32, :32]),
+             ({"crf": 12.0, "nodata": 0, "keyint": 4, "reorder_frames": True},
+              raw(NRT, "B8")[:12, :64, :64])]
     for j, (cfg, arr) in enumerate(cases):
         d = FIX8 / f"codec.{j:02d}"
         if not d.exists():
