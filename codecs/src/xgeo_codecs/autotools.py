@@ -7,7 +7,8 @@ chunk is measured. A spatial crop of the chunk (all its planes and frames; :func
 asks for (its ``crf``/``qp``, or the first probe of its ``psnr=`` / ``bpppb=`` search), and
 the candidates are compared by PSNR *at equal rate*: a candidate whose first probe lands at
 another rate is probed a second time aiming at the baseline's rate, and its PSNR is
-interpolated there in log rate.
+interpolated there in log rate. With per-band ``band_weights`` (the user's statement of which
+error matters) the PSNR is that of the weighted bands.
 
 The search is greedy from the plain coding (no KLT, chronological order): the KLT is tried
 first, then frame reordering on top of the winner; a tool is kept when it gains more than
@@ -252,6 +253,11 @@ class _Trial:
         self.sample = np.ascontiguousarray(cube[:, :, rows, cols])
         self.chunk_values = max(cube.size, 1)
         self.valid = valid_mask(self.sample, p.nodata)
+        # per-band band_weights say which error matters: candidates are scored by the PSNR
+        # of the weighted bands (data units otherwise)
+        given = p.band_weights if isinstance(p.band_weights, tuple) else None
+        self.weights = (None if given is None or len(given) != cube.shape[1]
+                        else np.asarray(given, np.float64)[None, :, None, None])
         vals = self.sample[self.valid]
         self.pointless = vals.size == 0 or float(vals.max()) == float(vals.min())
         self.params = replace(p, frame_axis=0, preset=p.preset or TRIAL_PRESET[p.effort],
@@ -262,7 +268,8 @@ class _Trial:
         self.ref_rate: float | None = None
         self.slope: float | None = None  # dB per octave of rate, measured by the first pair
         self.encodes = 0.0
-        self.points: dict[Tools, list[tuple[float, float, float]]] = {}
+        # per candidate: (level, log2 rate, PSNR, score) of each probe
+        self.points: dict[Tools, list[tuple[float, float, float, float]]] = {}
         lay = layout_for("libx265", 12)
         hc, wc = padded_size(*cube.shape[2:], lay)
         hs, ws = padded_size(*self.sample.shape[2:], lay)
@@ -274,15 +281,21 @@ class _Trial:
         """Trial encodes so far, in encodes of the whole chunk (by coded pixels)."""
         return self.encodes * self.unit
 
-    def _probe(self, tools: Tools, level: float) -> tuple[float, float]:
-        """(log2 bits per value, PSNR) of the sample coded with ``tools`` at ``level``; the
-        rate is the chunk's as the sample predicts it (streams and masks scale with the
-        pixels, the header does not)."""
+    def _probe(self, tools: Tools, level: float) -> tuple[float, float, float]:
+        """(log2 bits per value, PSNR, score) of the sample coded with ``tools`` at
+        ``level``; the rate is the chunk's as the sample predicts it (streams and masks
+        scale with the pixels, the header does not). The score is the PSNR candidates are
+        compared by: of the weighted bands with per-band ``band_weights``, else the PSNR."""
         level = clamp_level(level)
         blob = encode_plain(self.sample, level_params(_resolved(self.params, tools), level))
         self.encodes += 1
-        st = chunk_stats(self.sample, decode_chunk(blob), self.valid)
+        dec = decode_chunk(blob)
+        st = chunk_stats(self.sample, dec, self.valid)
         psnr = 200.0 if st["psnr"] is None else float(st["psnr"])
+        score = psnr
+        if self.weights is not None:
+            sw = chunk_stats(self.sample * self.weights, dec * self.weights, self.valid)
+            score = 200.0 if sw["psnr"] is None else float(sw["psnr"])
         # the header's bytes do not shrink with the crop (the KLT basis, the plane
         # mappings): counted once per chunk, as they will be, not once per sample
         meta, _ = header.parse(blob)
@@ -290,8 +303,8 @@ class _Trial:
             int(pl[0]) for pl in meta.get("planes", []))
         bits = 8 * (scaled * self.chunk_values / self.sample.size + len(blob) - scaled)
         rate = math.log2(max(bits, 8) / self.chunk_values)
-        self.points.setdefault(tools, []).append((level, rate, psnr))
-        return rate, psnr
+        self.points.setdefault(tools, []).append((level, rate, psnr, score))
+        return rate, psnr, score
 
     def start_level(self, tools: Tools, p: VideoParams) -> float | None:
         """Where ``p``'s target search should start for ``tools``: from the trial probe
@@ -302,16 +315,17 @@ class _Trial:
             return None
         if p.bpppb is not None:
             aim = math.log2(float(p.bpppb))
-            level, rate, _ = min(pts, key=lambda q: abs(q[1] - aim))
+            level, rate, _, _ = min(pts, key=lambda q: abs(q[1] - aim))
             return clamp_level(level + _LEVELS_PER_OCTAVE * (rate - aim))
         if p.psnr is not None:
             aim = float(p.psnr) + 0.25
-            level, _, psnr = min(pts, key=lambda q: abs(q[2] - aim))
+            level, _, psnr, _ = min(pts, key=lambda q: abs(q[2] - aim))
             return clamp_level(level + (psnr - aim) / _DB_PER_LEVEL)
         return None
 
     def score(self, tools: Tools) -> float:
-        """PSNR of ``tools`` at the reference rate: the target's with ``bpppb=``, the rate
+        """Score (PSNR; of the weighted bands with per-band ``band_weights``) of ``tools``
+        at the reference rate: the target's with ``bpppb=``, the rate
         at which the baseline (the first candidate scored) reaches the target with
         ``psnr=``, the baseline's own rate at the given ``crf``/``qp`` otherwise. Comparing
         at the chunk's operating point matters: the KLT wins at low rates and can lose at
@@ -327,25 +341,26 @@ class _Trial:
         if self.p.bpppb is not None:
             self.ref_rate = math.log2(float(self.p.bpppb))
             score = self._at_ref(tools)
-            top = max(r for _, r, _ in self.points[tools])
+            top = max(r for _, r, _, _ in self.points[tools])
             if top < self.ref_rate - 0.1:  # beyond the video's reach (a residual layer's
                 # job): compare the video tools where the baseline's finest coding lands
                 self.ref_rate = top
-                score = max(q for _, r, q in self.points[tools] if r == top)
+                score = max(s for _, r, _, s in self.points[tools] if r == top)
             return score
-        r1, q1 = self._probe(tools, self.level)
+        r1, q1, s1 = self._probe(tools, self.level)
         if self.p.psnr is None:
             self.ref_rate = r1
-            return q1
+            return s1
+        # the reference rate: where the baseline meets the psnr= target (data units)
         aim = float(self.p.psnr) + 0.25
         level2 = clamp_level(self.level + (q1 - aim) / _DB_PER_LEVEL)
         if abs(q1 - aim) < 0.4 or abs(level2 - self.level) < 0.01:
             self.ref_rate = r1
-            return q1
-        r2, q2 = self._probe(tools, level2)
+            return s1
+        r2, q2, s2 = self._probe(tools, level2)
         f = _fraction(aim, q1, q2)
         self.ref_rate, self.level = r1 + (r2 - r1) * f, self.level + (level2 - self.level) * f
-        return aim
+        return aim if self.weights is None else s1 + (s2 - s1) * f
 
     def _at_ref(self, tools: Tools) -> float:
         """Probe at the current level guess; a second probe aimed at the reference rate when
@@ -353,12 +368,12 @@ class _Trial:
         where this candidate met the reference rate."""
         ref = self.ref_rate
         assert ref is not None
-        r1, q1 = self._probe(tools, self.level)
+        r1, _, q1 = self._probe(tools, self.level)
         gap = r1 - ref
         level2 = clamp_level(self.level + _LEVELS_PER_OCTAVE * gap)
         if abs(gap) < 0.1 or abs(level2 - self.level) < 0.01:  # close, or the scale's end
             return q1 - (self.slope or _DB_PER_OCTAVE) * gap
-        r2, q2 = self._probe(tools, level2)
+        r2, _, q2 = self._probe(tools, level2)
         if self.slope is None and abs(r2 - r1) >= 0.05:
             self.slope = _clamp_slope((q2 - q1) / (r2 - r1))
         f = _fraction(ref, r1, r2)

@@ -121,6 +121,18 @@ def robust_weights(cube: np.ndarray, invalid: np.ndarray, lo: list[float], hi: l
     return _spread_weights(span)
 
 
+def given_weights(weights: tuple[float, ...]) -> np.ndarray:
+    """The weights a user gave (``band_weights=`` one number per band), normalised as
+    :func:`range_weights`: geometric mean 1, at most ``_MAX_WEIGHT_RATIO`` apart.
+
+    Examples
+    --------
+    >>> given_weights((4.0, 1.0))
+    array([2. , 0.5])
+    """
+    return _spread_weights(1.0 / np.asarray(weights, np.float64))
+
+
 def _spread_weights(span: np.ndarray) -> np.ndarray:
     """1 / each plane's spread, at most ``_MAX_WEIGHT_RATIO`` apart, geometric mean 1."""
     span = np.maximum(span, 0.0)

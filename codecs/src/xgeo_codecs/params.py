@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from . import encoder_options
 from .errors import CodecError
 
@@ -239,7 +241,15 @@ class VideoParams:
         whole-chunk MSE. The weights live in the stored matrix (every format-3 decoder reads
         such chunks). Measured on downstream tasks (``benchmarks/results/downstream.json``,
         the README's "Downstream parity"). Stored configs older than version 5 read as
-        ``None``.
+        ``None``. Or one number > 0 per band of the chunk: the weight of that band's error,
+        for a user who knows which error matters. A model that standardises its inputs
+        sees each band's error divided by the band's std: ``1 / std`` (its normalisation
+        statistics) gives every band the same error in the units the model sees, which the
+        chunk's own spread cannot tell when clouds widen it. The tools trial (``"auto"``)
+        then compares candidates by the PSNR of the weighted bands; ``psnr=`` targets stay
+        in data units. A chunk must hold exactly that many bands (chunk the band axis
+        whole). An xgeo-codecs older than per-band weights refuses to open such an array
+        (a ``CodecError`` naming ``band_weights``).
     stats
         Record achieved PSNR / max error / bpppb in the chunk header (format 2; costs one
         decode per chunk). Always on with ``psnr``, ``max_error`` or ``bpppb``.
@@ -270,7 +280,7 @@ class VideoParams:
     reorder_frames: bool | str = "auto"
     effort: str = "default"
     keyint: int | None = None
-    band_weights: str | None = "robust"
+    band_weights: str | tuple[float, ...] | None = "robust"
 
     def __post_init__(self) -> None:
         fam = self.family
@@ -330,10 +340,14 @@ class VideoParams:
                 self.keyint, bool) or self.keyint < 1):
             raise CodecError(f"keyint={self.keyint!r} must be a number of frames >= 1 (or None "
                              "for one group per chunk)")
-        if self.band_weights not in BAND_WEIGHTS:
+        if not isinstance(self.band_weights, str) and isinstance(
+                self.band_weights, (list, tuple, np.ndarray)):
+            object.__setattr__(self, "band_weights", _per_band(self.band_weights))
+        elif self.band_weights not in BAND_WEIGHTS:
             raise CodecError(f"band_weights={self.band_weights!r}; use 'robust' (each band "
                              "weighted by 1 / its 1st-99th percentile spread before the KLT), "
-                             "'range' (1 / its valid range) or None (data units)")
+                             "'range' (1 / its valid range), None (data units) or one "
+                             "weight > 0 per band (e.g. 1 / the std your model normalises by)")
         if self.effort not in EFFORTS:
             raise CodecError(f"effort={self.effort!r}; use one of {EFFORTS}")
         if self.decorrelate == "klt" and (self.lossless or fam == "ffv1"):
@@ -496,6 +510,19 @@ class VideoParams:
         """Every field, ``options`` as a plain dict."""
         return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
                 for f in fields(self)}
+
+
+def _per_band(weights: Any) -> tuple[float, ...]:
+    """``band_weights`` given one number per band, checked: finite and > 0."""
+    try:
+        vals = tuple(float(v) for v in np.asarray(weights, dtype=object).ravel())
+    except (TypeError, ValueError):
+        vals = ()
+    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
+        raise CodecError(f"band_weights={weights!r}: per-band weights must be finite numbers "
+                         "> 0, one per band of the chunk (e.g. 1 / the std of each band your "
+                         "model normalises by)")
+    return vals
 
 
 def _default_family(lossless: bool) -> str:
