@@ -211,3 +211,34 @@ def test_cli_band_weights_reach_the_stored_config_and_the_narrow_band(tmp_path):
     assert band_psnr["robust"] > band_psnr["none"] + 6
     bad = _run("compress", src, tmp_path / "bad.zarr", "--band-weights", "std")
     assert bad.exit_code != 0 and "--band-weights" in bad.output
+
+
+def test_cli_per_band_weights_are_stored_and_checked(tmp_path):
+    import json
+
+    src = xgeo.datasets.sentinel2_cube_path()
+    ds = xgeo.open_dataset(src)
+    orig = ds.reflectance.values
+    nb = orig.shape[1]
+    weights = [10.0] + [1.0] * (nb - 1)
+    store = tmp_path / "w.zarr"
+    r = _run("compress", src, store, "--bpppb", "1", "--klt", "--band-weights",
+             ",".join(f"{w:g}" for w in weights), "--variable", "reflectance")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((store / "reflectance" / "zarr.json").read_text())
+    assert meta["codecs"][0]["configuration"]["band_weights"] == weights
+    assert meta["chunk_grid"]["configuration"]["chunk_shape"][1] == nb  # the bands together
+    back = xgeo.open_dataset(store).reflectance.values
+    even = tmp_path / "even.zarr"
+    assert _run("compress", src, even, "--bpppb", "1", "--klt", "--band-weights",
+                ",".join(["1"] * nb), "--variable", "reflectance").exit_code == 0
+    flat = xgeo.open_dataset(even).reflectance.values
+    # the weighted band gets the smaller error
+    assert error_stats(orig[:, 0], back[:, 0])["psnr"] > error_stats(orig[:, 0], flat[:, 0])["psnr"]
+    bad = _run("compress", src, tmp_path / "bad.zarr", "--band-weights", "1,x")
+    assert bad.exit_code != 0 and "--band-weights" in bad.output
+    short = _run("compress", src, tmp_path / "short.zarr", "--bpppb", "1", "--band-weights",
+                 "1,2", "--variable", "reflectance")
+    assert short.exit_code != 0
+    assert "band_weights gives 2 weights but variable 'reflectance' has" in short.output
+    assert not (tmp_path / "short.zarr" / "reflectance" / "c").exists()  # nothing written

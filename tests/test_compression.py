@@ -295,3 +295,15 @@ def test_compression_report_shows_the_chunks_spectral_angle(tmp_path):
     assert q["spectral_angle_mean"] == pytest.approx(ref, rel=1e-5) == q["spectral_angle_max"]
     ndvi = rep["ndvi"]["quality"]  # one band per chunk: no angle
     assert ndvi["spectral_angle_mean"] is None and ndvi["spectral_angle_max"] is None
+
+
+def test_per_band_weights_keep_the_bands_together_and_skip_one_band_variables(eo):
+    w = [float(k + 1) for k in range(13)]
+    enc = video_encoding(eo, "hevc", bpppb=1, decorrelate=None, band_weights=w)
+    assert enc["reflectance"]["chunks"] == (5, 13, 101, 100)  # not 3: the weights are per band
+    assert enc["reflectance"]["serializer"].params.band_weights == tuple(w)
+    assert enc["ndvi"]["serializer"].params.band_weights == "robust"  # one band: no weights
+    assert "serializer" not in enc["cloud_mask"]  # exact, as without weights
+    with pytest.raises(CodecError, match="band_weights gives 12 weights but variable "
+                                         "'reflectance' has 13 band"):
+        video_encoding(eo, "hevc", bpppb=1, band_weights=w[:12])

@@ -75,6 +75,20 @@ def _spell_fixes_as_flags() -> None:
     click.get_current_context().with_resource(cli_spelling())
 
 
+def _band_weights(value: str) -> str | list[float] | None:
+    """``--band-weights``: robust, range, none, or comma-separated numbers (one per band)."""
+    if value in ("robust", "range"):
+        return value
+    if value == "none":
+        return None
+    try:
+        return [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use robust, range, none, or one number per band separated by "
+            "commas (e.g. 40,35,22,20)", param_hint="--band-weights") from None
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=False, dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -113,12 +127,13 @@ def info(path: str, as_json: bool) -> None:
 )
 @click.option(
     "--band-weights",
-    type=click.Choice(["robust", "range", "none"]),
     default="robust",
     show_default=True,
-    help="How the KLT weighs bands: by 1 / the spread of their 1st-99th percentiles (each "
-    "band keeps its own relative error; a few extreme pixels do not count), by 1 / their "
-    "range, or in data units (lowest whole-cube MSE).",
+    callback=lambda ctx, param, value: _band_weights(value),
+    help="How the KLT weighs bands: robust (1 / the spread of their 1st-99th percentiles: "
+    "each band keeps its own relative error; a few extreme pixels do not count), range "
+    "(1 / their range), none (data units: lowest whole-cube MSE), or one number per band, "
+    "comma-separated, e.g. 1 / the std your model normalises each band by.",
 )
 @click.option(
     "--reorder-frames/--no-reorder-frames",
@@ -160,7 +175,7 @@ def compress(
     bpppb: float | None,
     chunks: str | None,
     klt: bool | None,
-    band_weights: str,
+    band_weights: str | list[float] | None,
     reorder_frames: bool | None,
     effort: str,
     keyint: int | None,
@@ -187,7 +202,7 @@ def compress(
         if lossless and klt:
             raise click.UsageError("--klt is a lossy transform; drop --lossless or --klt")
         options["decorrelate"] = "klt" if klt else None
-    options["band_weights"] = None if band_weights == "none" else band_weights
+    options["band_weights"] = band_weights
     if reorder_frames is not None:
         options["reorder_frames"] = reorder_frames
     if effort != "default":

@@ -171,7 +171,8 @@ def video_encoding(
         with ``decorrelate=None``: 3, the bands of one 4:4:4 stream (``pack_planes``: +0.4
         to +2 dB at equal rate over one band per chunk on the nrt and L1C cubes); other
         lossy codecs: 1; lossless: all bands up to 16, so that FFV1 can code a band as its
-        difference to the previous one (3 % smaller on the eo-learn cube).
+        difference to the previous one (3 % smaller on the eo-learn cube). With per-band
+        ``band_weights`` (one number per band): that many bands, all in one chunk.
     variables
         Variables to encode (default: every data variable with both spatial dims and a
         numeric dtype the codec supports).
@@ -287,8 +288,11 @@ def _encodings(
         together = lossless or (codec == "hevc"
                                 and codec_kwargs.get("decorrelate", "auto") is not None)
         packs = codec == "hevc" and codec_kwargs.get("pack_planes", True)
+        # per-band band_weights weigh the bands of one chunk: all of them in it
+        given = codec_kwargs.get("band_weights")
+        weighted = given is not None and not isinstance(given, str)
         per_band = band_chunk if band_chunk is not None else (
-            16 if together else 3 if packs else 1)
+            len(given) if weighted else 16 if together else 3 if packs else 1)
         want = chunk_shape(var, (y_dim, x_dim), fdim, per_band=per_band, tile=tile, gop=gop,
                            chunks=chunks)
         params = {**codec_kwargs, "codec": codec}
@@ -298,8 +302,17 @@ def _encodings(
             params.update(codec="ffv1", lossless=True)
         if params.get("lossless"):
             for k in ("crf", "qp", "preset", "bit_depth", "value_range", "psnr", "max_error",
-                      "bpppb", "decorrelate"):
+                      "bpppb", "decorrelate", "band_weights"):
                 params.pop(k, None)
+        elif weighted:
+            bands = int(np.prod([var.sizes[d] for d in var.dims
+                                 if d not in (y_dim, x_dim, fdim)]))
+            if bands == 1:  # nothing to weigh against: coded as without weights
+                params.pop("band_weights")
+            elif len(given) != bands:
+                raise CodecError(f"band_weights gives {len(given)} weights but variable "
+                                 f"{name!r} has {bands} band(s); give one weight per band, "
+                                 "or name the variables it is for with variables=")
         fill = _fill_value(var)
         if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
             params["nodata"] = float(fill) if stored.kind == "f" else int(fill)
