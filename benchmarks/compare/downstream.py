@@ -35,6 +35,9 @@ Codings (the whole cube coded, every byte counted, one core; ``defaults.py``/``p
   largest delta any of them gives is a task's noise floor (one dither is a single draw of it);
 * ``xgeo defaults``: what ``to_zarr(codec="hevc", bpppb=r)`` writes (``"auto"`` tools) at 0.1,
   0.25, 0.5, 1 and 2 bpppb, and with ``psnr=`` targets instead of a rate;
+* ``xgeo, band_weights = 1 / the model's std`` (segmentation only, the task whose model
+  standardises its inputs): the defaults given per-band ``band_weights``, 1 / each band's std
+  over the raw training chips, as a user passes their model's normalisation statistics;
 * the xarrayvideo method (``peers.py``'s re-implementation: 12-bit min-max, 3 bands per 4:4:4
   x265 stream, whole series one video) and JPEG 2000 (``peers.py``: per frame and band, 16-bit
   codes), each rate-matched to the same targets by a search on its quality knob (CRF, level):
@@ -80,6 +83,7 @@ N_PER_CLASS = 3_000  # training pixels per class and model (fewer where a class 
 N_TEST = 100_000  # test pixels, the same for every coding
 # (name, knob range, does the rate rise with the knob?)
 PREVIOUS = "xgeo, range weights (before)"
+GIVEN = "xgeo, band_weights = 1 / the model's std"
 CONTROL = "control: raw +-1 DN dither"
 CONTROLS = 3  # dithers with different seeds: the largest delta any of them gives is the floor
 PEERS = {"xarrayvideo method": ((0.0, 45.0), False), "jpeg2000": ((10.0, 90.0), True)}
@@ -228,6 +232,15 @@ class SegmentationTask:
         a = x[self.dates].reshape(-1, *x.shape[2:])[:, :100, :100]  # (dates*bands, H, W)
         c = self.chip
         return np.stack([a[:, i:i + c, j:j + c] for i, j in self.origins]).astype(np.float32)
+
+    def band_weights(self, x: np.ndarray) -> list[float]:
+        """1 / each band's std over the raw training chips (its dates pooled): the scale the
+        networks' standardisation divides the band by, as a user would pass it
+        (``band_weights=``) from the normalisation statistics of their model."""
+        chips = self._chips(x)[~self.is_test]  # (n, dates * bands, c, c)
+        b = x.shape[1]
+        per_band = chips.reshape(chips.shape[0], len(self.dates), b, -1).transpose(2, 0, 1, 3)
+        return [float(v) for v in 1.0 / per_band.reshape(b, -1).astype(np.float64).std(axis=1)]
 
     def fit(self, x: np.ndarray):
         """``NETS`` networks from seeds SEED, SEED + 1, ...: the metric is their mean, so one
@@ -382,8 +395,9 @@ def dithered(cube: dict, seed: int) -> np.ndarray:
     return np.where(valid, moved, x)
 
 
-def codings(cube: dict, quick: bool):
-    """Yield (family, label, knob record, bytes, decoded) for every coding of ``cube``."""
+def codings(cube: dict, quick: bool, weights: list[float] | None = None):
+    """Yield (family, label, knob record, bytes, decoded) for every coding of ``cube``
+    (with ``weights``, also the defaults given those per-band ``band_weights``)."""
     rates = RATES[1::2] if quick else RATES
     for k in range(CONTROLS):
         yield CONTROL, f"+-1 DN, seed {SEED + k}", {}, cube["x"].nbytes, dithered(cube, SEED + k)
@@ -393,6 +407,9 @@ def codings(cube: dict, quick: bool):
     for r in sweep(rates, "xgeo with range weights"):
         n, dec = xgeo_default(cube, bpppb=r, band_weights="range")
         yield PREVIOUS, f"bpppb={r}", {"bpppb_target": r}, n, dec
+    for r in sweep(rates if weights is not None else (), "xgeo with the model's weights"):
+        n, dec = xgeo_default(cube, bpppb=r, band_weights=weights)
+        yield GIVEN, f"bpppb={r}", {"bpppb_target": r}, n, dec
     for p in () if quick else PSNRS:
         n, dec = xgeo_default(cube, psnr=p)
         yield "xgeo defaults, psnr=", f"psnr={p}", {"psnr_target": p}, n, dec
@@ -414,7 +431,8 @@ def run_trained(task, cube: dict, quick: bool) -> dict:
     # a decoded-trained delta compares two means of n_models fits: its training noise
     noise = {m: math.sqrt(2 / n_models) * v for m, v in spread.items()}
     rows = []
-    for family, label, knob, n, dec in codings(cube, quick):
+    weights = task.band_weights(cube["x"]) if hasattr(task, "band_weights") else None
+    for family, label, knob, n, dec in codings(cube, quick, weights):
         row = {"coding": family, "setting": label, **knob, **errors(cube, n, dec)}
         row["reached"] = reached(row)
         on_raw, pred = task.score(raw_model, dec)
