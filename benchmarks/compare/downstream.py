@@ -1,7 +1,11 @@
 """Downstream parity: is a model trained or run on decoded data as good as on raw data?
 
 Writes ``benchmarks/results/downstream.json``. Three real tasks on ``../shared/data``, each with
-a fixed split and seed (``SEED``); every number is deterministic for a given seed.
+a fixed split and seed (``SEED``); every number is deterministic for a given seed on one
+machine (two runs give the same numbers). Between hosts, torch's CPU kernels may take other
+code paths: two sessions of the same VM type with the same package versions gave the same
+codings and scene cells, and segmentation cells up to 0.1 pp apart (one decoded-trained
+cell of a peer 1 pp).
 
 1. **Scene classification** (nrt S2 L2A, 140 dates x 100 x 100, B2 B3 B4 B8 uint16, nodata 0):
    per-pixel SCL class from the four bands + NDVI, scikit-learn
