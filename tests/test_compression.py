@@ -307,3 +307,5 @@ def test_per_band_weights_keep_the_bands_together_and_skip_one_band_variables(eo
     with pytest.raises(CodecError, match="band_weights gives 12 weights but variable "
                                          "'reflectance' has 13 band"):
         video_encoding(eo, "hevc", bpppb=1, band_weights=w[:12])
+    with pytest.raises(CodecError, match="band_weights=2.0"):  # a number is not per band
+        video_encoding(eo, "hevc", bpppb=1, band_weights=2.0)

@@ -290,7 +290,7 @@ def _encodings(
         packs = codec == "hevc" and codec_kwargs.get("pack_planes", True)
         # per-band band_weights weigh the bands of one chunk: all of them in it
         given = codec_kwargs.get("band_weights")
-        weighted = given is not None and not isinstance(given, str)
+        weighted = isinstance(given, (list, tuple, np.ndarray))
         per_band = band_chunk if band_chunk is not None else (
             len(given) if weighted else 16 if together else 3 if packs else 1)
         want = chunk_shape(var, (y_dim, x_dim), fdim, per_band=per_band, tile=tile, gop=gop,
