@@ -77,6 +77,15 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
         if ndim > 2 and not 0 <= (fa + ndim if fa < 0 else fa) < ndim - 2:
             raise CodecError(f"frame_axis={fa} is not valid for a {ndim}-d array: the last two "
                              f"axes are (y, x); use an axis in 0..{ndim - 3}")
+        weights = self.params.band_weights
+        chunk = getattr(chunk_grid, "chunk_shape", None)
+        if isinstance(weights, tuple) and chunk is not None:
+            frame = (fa + ndim if fa < 0 else fa) if ndim > 2 else None
+            bands = int(np.prod([n for k, n in enumerate(chunk[:-2]) if k != frame]))
+            if bands != len(weights):  # refused when the array is made, not at its first write
+                raise CodecError(f"band_weights gives {len(weights)} weights but a chunk of this "
+                                 f"array holds {bands} band(s) (chunk shape {tuple(chunk)}): "
+                                 "give one weight per band of a chunk")
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec,
                      selection: SelectorTuple | None = None) -> NDBuffer:
