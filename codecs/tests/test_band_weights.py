@@ -104,3 +104,10 @@ def test_a_zarr_array_whose_chunks_hold_other_bands_is_refused_when_made(tmp_pat
     ok = zarr.create_array(str(tmp_path / "b.zarr"), shape=(5, 3, 64, 64), chunks=(5, 3, 64, 64),
                            dtype="uint16", serializer=ser, compressors=None, fill_value=0)
     assert ok.shape == (5, 3, 64, 64)
+
+
+def test_psnr_targets_stay_in_data_units_with_per_band_weights(nrt_bands):
+    a = nrt_bands[:8]
+    blob = encode(a, {"psnr": 45.0, "nodata": 0, "band_weights": [4.0, 1.0, 1.0, 1.0]})
+    assert 45.0 <= _psnr(a, decode(blob), 0) <= 45.5
+    assert chunk_info(blob)["tools"]["tried"]  # the trial ran, scored on the weighted bands
