@@ -53,12 +53,16 @@ def _oracle(cube: np.ndarray, back: np.ndarray) -> dict:
     """The metrics from their definitions, bands on axis 1, nodata 0."""
     o, d = cube.astype(np.float64), back.astype(np.float64)
     valid = o != 0
-    out = {"band_psnr": [], "band_max": []}
+    out = {"band_psnr": [], "band_max": [], "band_nrmse": []}
+    standardised = []  # each band's errors in units of its std
     for b in range(o.shape[1]):
         ob, db = o[:, b][valid[:, b]], d[:, b][valid[:, b]]
         mse = np.mean((db - ob) ** 2)
         out["band_psnr"].append(10 * math.log10((ob.max() - ob.min()) ** 2 / mse))
         out["band_max"].append(np.abs(db - ob).max())
+        out["band_nrmse"].append(math.sqrt(mse) / np.std(ob))
+        standardised.append((db - ob) / np.std(ob))
+    out["nrmse"] = math.sqrt(np.mean(np.concatenate(standardised) ** 2))
     mse = np.mean((d[valid] - o[valid]) ** 2)
     out["psnr"] = 10 * math.log10((o[valid].max() - o[valid].min()) ** 2 / mse)
     every = valid.all(axis=1)
@@ -85,6 +89,8 @@ def test_compare_on_the_real_cube_matches_numpy(nrt_pair):
     assert list(r["psnr_per_band"].values()) == pytest.approx(ref["band_psnr"], rel=1e-9)
     assert list(r["max_error_per_band"].values()) == pytest.approx(ref["band_max"], rel=1e-12)
     assert r["max_error"] == max(ref["band_max"])
+    assert list(r["nrmse_per_band"].values()) == pytest.approx(ref["band_nrmse"], rel=1e-9)
+    assert r["nrmse"] == pytest.approx(ref["nrmse"], rel=1e-9)
     assert r["spectral_angle"] == pytest.approx(ref["angle"], rel=1e-9)
     assert r["ndvi_mae"] == pytest.approx(ref["ndvi"], rel=1e-9)
     assert r["class_change"] == pytest.approx(ref["classes"], abs=1e-12)
@@ -112,7 +118,7 @@ def test_lazy_and_numpy_inputs_give_the_same_numbers_in_one_compute(nrt_pair):
         assert r["psnr"] == pytest.approx(eager["psnr"], rel=1e-12)
         assert list(r["psnr_per_band"].values()) == pytest.approx(
             list(eager["psnr_per_band"].values()), rel=1e-12)
-        for k in ("spectral_angle", "ndvi_mae", "class_change"):
+        for k in ("spectral_angle", "ndvi_mae", "class_change", "nrmse"):
             assert r[k] == pytest.approx(eager[k], rel=1e-9), k
     assert list(arr["psnr_per_band"]) == [0, 1, 2, 3]
 
@@ -164,6 +170,20 @@ def test_one_band_has_no_spectral_angle_and_no_ndvi():
     r = compare(a, a + 0.5)
     assert r["spectral_angle"] is None and r["ndvi_mae"] is None and r["class_change"] is None
     assert r["max_error"] == 0.5 and r["psnr_per_band"] == {0: r["psnr"]}
+    assert r["nrmse"] == pytest.approx(0.5 / np.std(a), rel=1e-12)
+
+
+def test_nrmse_is_the_error_in_units_of_each_band_s_spread():
+    # two bands, same absolute error, one ten times narrower: ten times the standardised
+    # error there; a constant band has no spread to be measured in (NaN, left out)
+    rng = np.random.default_rng(0)
+    wide = rng.normal(0, 10, (8, 8))
+    a = np.stack([wide, wide / 10, np.full((8, 8), 3.0)])
+    r = compare(a, a + 0.5, band_dim=0)
+    per = r["nrmse_per_band"]
+    assert per[0] == pytest.approx(0.5 / wide.std(), rel=1e-12)
+    assert per[1] == pytest.approx(10 * per[0], rel=1e-9) and math.isnan(per[2])
+    assert r["nrmse"] == pytest.approx(math.sqrt((per[0] ** 2 + per[1] ** 2) / 2), rel=1e-9)
 
 
 def test_bad_inputs_raise_typed_errors_naming_the_argument():

@@ -193,7 +193,10 @@ def compare(
     dict
         ``psnr`` (peak = max - min of all valid original values), ``psnr_per_band``
         (``{band: dB}``, each band with its own peak), ``max_error`` and
-        ``max_error_per_band`` (data units), ``valid`` (valid values), ``spectral_angle``
+        ``max_error_per_band`` (data units), ``valid`` (valid values), ``nrmse`` (the RMSE
+        of the bands after each is standardised by the std of its valid original values:
+        the error a model that standardises its inputs sees) and ``nrmse_per_band`` (each
+        band's RMSE / its std; NaN for a constant band), ``spectral_angle``
         (mean degrees over pixels valid in every band; None with one band), ``ndvi_mae``
         (mean ``|NDVI(decoded) - NDVI(original)|`` over pixels valid in red and nir; None
         without them) and ``class_change`` (fraction of pixels valid in every band whose
@@ -240,7 +243,8 @@ def compare(
     if pix_mask is not None:
         valid = valid & ~pix_mask
     rest = tuple(range(1, o.ndim))
-    parts: dict[str, Any] = {"bands": _error_parts(o, d, valid, axis=rest)}
+    parts: dict[str, Any] = {"bands": _error_parts(o, d, valid, axis=rest),
+                             "spread": _spread_parts(o, valid, axis=rest)}
     pixel_ok = valid.all(axis=0)
     if len(labels) >= 2:
         parts["angle"] = _angle_parts(np.moveaxis(o, 0, -1), np.moveaxis(d, 0, -1), pixel_ok)
@@ -254,16 +258,43 @@ def compare(
     whole = _stats_from_parts({"sq": b["sq"].sum(), "max": b["max"].max(), "n": b["n"].sum(),
                               "lo": b["lo"].min(), "hi": b["hi"].max()})
     per = [_stats_from_parts({k: b[k][i] for k in b}) for i in range(len(labels))]
+    nrmse = _nrmse(b, v["spread"])
     return {
         "psnr": whole["psnr"],
         "psnr_per_band": {lab: s["psnr"] for lab, s in zip(labels, per, strict=True)},
         "max_error": whole["max_error"],
         "max_error_per_band": {lab: s["max_error"] for lab, s in zip(labels, per, strict=True)},
         "valid": whole["valid"],
+        "nrmse": nrmse[0],
+        "nrmse_per_band": dict(zip(labels, nrmse[1], strict=True)),
         "spectral_angle": _mean(*v["angle"]) if "angle" in v else None,
         "ndvi_mae": _mean(*v["ndvi"]) if "ndvi" in v else None,
         "class_change": _mean(*v["classes"]) if "classes" in v else None,
     }
+
+
+def _spread_parts(o: Any, valid: Any, axis: Any) -> dict[str, Any]:
+    """Sum and sum of squares of the valid original values over ``axis`` (each band's std)."""
+    v = np.where(valid, o, 0.0)
+    return {"s1": v.sum(axis=axis), "s2": (v * v).sum(axis=axis)}
+
+
+def _nrmse(b: dict[str, Any], spread: dict[str, Any]) -> tuple[float, list[float]]:
+    """The RMSE of the bands standardised by their own std (what a model that standardises
+    its inputs sees), and each band's RMSE / std; NaN for a band without valid values or
+    with a constant one."""
+    per, num, den = [], 0.0, 0
+    for i in range(len(b["n"])):
+        n = int(b["n"][i])
+        mean = float(spread["s1"][i]) / n if n else math.nan
+        var = float(spread["s2"][i]) / n - mean * mean if n else math.nan
+        sq = float(b["sq"][i])
+        if not n or not var > 0:
+            per.append(math.nan)
+            continue
+        per.append(math.sqrt(sq / n / var))
+        num, den = num + sq / var, den + n
+    return (math.sqrt(num / den) if den else math.nan), per
 
 
 def _mean(total: Any, count: Any) -> float:
