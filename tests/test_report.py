@@ -99,6 +99,18 @@ def test_downstream_noise_floor_is_the_worst_control():
     assert "| +0.00 ± 0.01 | -0.50 ± 0.25 |" in page
 
 
+def test_downstream_which_error_lines_come_from_the_json():
+    _report()
+    import report_tasks
+
+    data = {"tasks": {"segmentation": {"task": "seg", "which_error_hurts": {
+        "raw-trained, miou": {"psnr": -0.16, "nrmse": 0.71, "prediction_changed_pct": 0.3},
+        "decoded-trained, miou": {"psnr": 0.5}}}}}
+    lines = report_tasks.which_error_lines(data)
+    assert "- seg, raw-trained, miou: PSNR -0.16, NRMSE +0.71" in lines
+    assert report_tasks.which_error_lines({"tasks": {}}) == []
+
+
 def _stack_fixture(with_xgeo: bool = True) -> dict:
     """A small stack.json: two cases, one where xgeo meets the targets, one where it misses."""
     libs = ("xgeo", "odc-stac", "stackstac", "xgeo exact=True")

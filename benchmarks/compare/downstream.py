@@ -329,13 +329,18 @@ class NdviProductTask:
 def errors(cube: dict, nbytes: int, dec: np.ndarray) -> dict:
     """Rate and the error measures of one coding: :func:`xgeo.metrics.compare`, the check
     users run (PSNR whole and per band with each band's own peak, spectral angle over pixels
-    valid in every band, NDVI mean absolute error)."""
+    valid in every band, NDVI mean absolute error), and ``nrmse``, the RMSE of the bands
+    standardised by their std, on the dates the task's model sees (segmentation: the
+    cloud-free ones, whose std its normalisation divides by; the whole cube otherwise)."""
     from xgeo.metrics import compare
 
     x, valid = cube["x"], cube["valid"]
     red, nir = cube["red_nir"] or (None, None)
     c = compare(x, dec, band_dim=1, mask=~valid, red=red, nir=nir)
     out = {"bpppb": nbytes * 8 / x.size, "psnr": c["psnr"], "max_error": c["max_error"]}
+    seen = cube.get("dates", slice(None))
+    out["nrmse"] = (c if "dates" not in cube else
+                    compare(x[seen], dec[seen], band_dim=1, mask=~valid[seen]))["nrmse"]
     if x.shape[1] > 1:
         out["psnr_per_band"] = list(c["psnr_per_band"].values())
         out["psnr_band_min"] = min(out["psnr_per_band"])
@@ -505,7 +510,7 @@ def which_error_hurts(rows: list[dict], loss_key: str) -> dict:
     averaged over the targets (1: the measure orders the codings as the loss does)."""
     from scipy.stats import spearmanr
 
-    measures = ("psnr", "psnr_band_min", "spectral_angle_deg", "ndvi_mae", "max_error",
+    measures = ("psnr", "psnr_band_min", "spectral_angle_deg", "ndvi_mae", "max_error", "nrmse",
                 "prediction_changed_pct")
     out = {}
     for m in measures:
