@@ -215,7 +215,7 @@ def _value_mappings(cube: np.ndarray, inv: np.ndarray, p: VideoParams, maxbits: 
     basis and the bands' valid bounds go to ``meta["klt"]``)."""
     maxcode = (1 << maxbits) - 1
     n_planes = cube.shape[1]
-    check_band_weights(p, n_planes)
+    p.check_band_count(n_planes)
     if p.decorrelate == "klt" and n_planes > 1:
         filled = np.stack([fill_invalid(cube[:, j].astype(np.float64), inv[:, j])
                            .astype(np.float32) for j in range(n_planes)], axis=1)
@@ -238,15 +238,6 @@ def _value_mappings(cube: np.ndarray, inv: np.ndarray, p: VideoParams, maxbits: 
         return shared_step_maps(comps, maxcode), comps
     return [plane_mapping(cube[:, j], inv[:, j], p, maxcode, p.lossless)
             for j in range(n_planes)], None
-
-
-def check_band_weights(p: VideoParams, n_planes: int) -> None:
-    """Per-band ``band_weights`` must give one weight to each band of the chunk."""
-    if isinstance(p.band_weights, tuple) and len(p.band_weights) != n_planes:
-        raise CodecError(
-            f"band_weights gives {len(p.band_weights)} weights but this chunk holds "
-            f"{n_planes} band(s): give one weight per band of the chunk (chunk the band "
-            "axis whole, or pass 'robust' / 'range' / None)")
 
 
 def _coded_depth(cube: np.ndarray, inv: np.ndarray, maps: list[dict[str, Any]],

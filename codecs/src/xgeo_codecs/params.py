@@ -506,6 +506,24 @@ class VideoParams:
         if newer is not None:
             raise CodecError(newer)
 
+    def check_band_count(self, bands: int, where: str = "this chunk holds") -> None:
+        """Raise :class:`CodecError` when per-band ``band_weights`` do not give one weight to
+        each of ``bands`` bands (``where`` says whose bands, for the message).
+
+        Examples
+        --------
+        >>> VideoParams(band_weights=[1.0, 2.0]).check_band_count(2)
+        >>> VideoParams(band_weights=[1.0, 2.0]).check_band_count(3)
+        Traceback (most recent call last):
+        ...
+        xgeo_codecs.errors.CodecError: band_weights gives 2 weights but this chunk holds 3 band(s): give one weight per band (chunk the band axis whole, or pass 'robust' / 'range' / None)
+        """
+        if isinstance(self.band_weights, tuple) and len(self.band_weights) != bands:
+            raise CodecError(
+                f"band_weights gives {len(self.band_weights)} weights but {where} {bands} "
+                "band(s): give one weight per band (chunk the band axis whole, or pass "
+                "'robust' / 'range' / None)")
+
     def as_dict(self) -> dict[str, Any]:
         """Every field, ``options`` as a plain dict."""
         return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v

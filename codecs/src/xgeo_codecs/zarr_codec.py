@@ -82,10 +82,9 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
         if isinstance(weights, tuple) and chunk is not None:
             frame = (fa + ndim if fa < 0 else fa) if ndim > 2 else None
             bands = int(np.prod([n for k, n in enumerate(chunk[:-2]) if k != frame]))
-            if bands != len(weights):  # refused when the array is made, not at its first write
-                raise CodecError(f"band_weights gives {len(weights)} weights but a chunk of this "
-                                 f"array holds {bands} band(s) (chunk shape {tuple(chunk)}): "
-                                 "give one weight per band of a chunk")
+            # refused when the array is made, not at its first write
+            self.params.check_band_count(
+                bands, f"a chunk of this array (chunk shape {tuple(chunk)}) holds")
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec,
                      selection: SelectorTuple | None = None) -> NDBuffer:
