@@ -15,7 +15,11 @@ __all__ = ["Indices", "Normalize"]
 
 
 class Normalize:
-    """Sample transform: ``(image - mean) / std`` per channel, from :func:`band_stats`."""
+    """Sample transform: ``(image - mean) / std`` per channel, from :func:`band_stats`.
+
+    A model trained on such samples sees each band's coding error divided by its ``std``:
+    store the cube with ``band_weights=list(1 / stats["std"])`` (xgeo-codecs) to give every
+    band the same error in those units."""
 
     def __init__(self, stats: dict[str, Any]) -> None:
         self.mean = torch.as_tensor(stats["mean"], dtype=torch.float32)
