@@ -31,7 +31,12 @@ a virtio disk, 2026-12)::
 
 The HEVC decoder already keeps both cores busy, so the writer thread's CPU time (4-7 ms a
 chunk either way: compressing, or the kernel putting twice the pages in the page cache) comes
-out of the first epoch. Blosc's LZ4 on bit-shuffled values halves the disk bytes, is no slower
+out of the first epoch. Writing past the page cache (``O_DIRECT``) was measured and not taken:
+a 3 MiB file costs 0.2 ms of the writer's CPU instead of 6-7 ms, but in the loader benchmark
+(float32 out, 5 repetitions, the same session) the first epoch moved within its noise (cache
+/ video epoch 1: 0.887 / 0.886 against 0.868 / 0.881 on the 4096 cube, workers 0 / 2) while
+the second epoch read every file from the disk (workers 2: 0.86x the zstd store instead of
+1.14x). Blosc's LZ4 on bit-shuffled values halves the disk bytes, is no slower
 to write and costs about 1 ms more per read (3.5 ms against 2.4 ms with the CRC32), still 20x
 faster than the HEVC decode. The choice is measured per chunk: one that Blosc does not shrink
 to :data:`RAW_ABOVE` of its bytes (noise, float mantissas) is kept raw. The CRC32 covers the
