@@ -284,16 +284,15 @@ def _nrmse(b: dict[str, Any], spread: dict[str, Any]) -> tuple[float, list[float
     its inputs sees), and each band's RMSE / std; NaN for a band without valid values or
     with a constant one."""
     per, num, den = [], 0.0, 0
-    for i in range(len(b["n"])):
-        n = int(b["n"][i])
-        mean = float(spread["s1"][i]) / n if n else math.nan
-        var = float(spread["s2"][i]) / n - mean * mean if n else math.nan
-        sq = float(b["sq"][i])
-        if not n or not var > 0:
+    for n, s1, s2, sq in zip(b["n"], spread["s1"], spread["s2"], b["sq"], strict=True):
+        n = int(n)
+        mean = float(s1) / n if n else 0.0
+        var = float(s2) / n - mean * mean if n else 0.0
+        if not var > 0:
             per.append(math.nan)
             continue
-        per.append(math.sqrt(sq / n / var))
-        num, den = num + sq / var, den + n
+        per.append(math.sqrt(float(sq) / n / var))
+        num, den = num + float(sq) / var, den + n
     return (math.sqrt(num / den) if den else math.nan), per
 
 

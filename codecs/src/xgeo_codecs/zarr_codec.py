@@ -74,13 +74,12 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
         check_dtype(np.dtype(native))
         ndim = len(shape)
         fa = self.params.frame_axis
-        if ndim > 2 and not 0 <= (fa + ndim if fa < 0 else fa) < ndim - 2:
+        frame = fa + ndim if fa < 0 else fa
+        if ndim > 2 and not 0 <= frame < ndim - 2:
             raise CodecError(f"frame_axis={fa} is not valid for a {ndim}-d array: the last two "
                              f"axes are (y, x); use an axis in 0..{ndim - 3}")
-        weights = self.params.band_weights
         chunk = getattr(chunk_grid, "chunk_shape", None)
-        if isinstance(weights, tuple) and chunk is not None:
-            frame = (fa + ndim if fa < 0 else fa) if ndim > 2 else None
+        if isinstance(self.params.band_weights, tuple) and chunk is not None:
             bands = int(np.prod([n for k, n in enumerate(chunk[:-2]) if k != frame]))
             # refused when the array is made, not at its first write
             self.params.check_band_count(
