@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -333,3 +334,33 @@ def test_background_writes_leave_the_reader_and_land_whole(tmp_path, monkeypatch
     assert len(_files(tmp_path)) == 2 and writers[0].startswith("xgeo-chunk-cache")
     assert cache.get(("s", "v", (1,), 1), lambda: None).tolist() == list(range(8, 16))
     assert first.tolist() == list(range(8))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_writer_thread_runs_at_the_lowest_priority_and_the_reader_keeps_its_own(
+        tmp_path, monkeypatch):
+    """The writer takes idle cores (nice 19), not turns with the decoders; nothing else in the
+    process changes priority."""
+    import threading
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    cache = DiskChunkCache(tmp_path, max_bytes=1 << 24, background=True)
+    seen = []
+    real = cache._write
+
+    def write(path, text, block):
+        seen.append((threading.current_thread().name, niceness()))
+        real(path, text, block)
+
+    monkeypatch.setattr(cache, "_write", write)
+    for k in range(3):
+        cache.get(("s", "v", (k,), 1), lambda k=k: np.full(8, k, dtype="uint16"))
+    cache.flush()
+    assert seen[0] == (threading.current_thread().name, mine)  # the first write: the reader's
+    assert [n for _, n in seen[1:]] == [19, 19]
+    assert all(name.startswith("xgeo-chunk-cache") for name, _ in seen[1:])
+    assert niceness() == mine and os.getpriority(os.PRIO_PROCESS, 0) == mine
+    assert [cache.get(("s", "v", (k,), 1), lambda: None)[0] for k in range(3)] == [0, 1, 2]
