@@ -50,9 +50,9 @@ interleaved, three runs of 2026-12-07, workers 0 / 2)::
 
 with the second epoch unchanged (every chunk was written). A cache on tmpfs at normal
 priority reached 0.89 (0.85 on disk in the same run): most of the cost is the CPU of
-compressing and filling the page cache, not the disk. Blosc's LZ4 on bit-shuffled values halves the disk bytes, is no slower
-to write and costs about 1 ms more per read (3.5 ms against 2.4 ms with the CRC32), still 20x
-faster than the HEVC decode. The choice is measured per chunk: one that Blosc does not shrink
+compressing and filling the page cache, not the disk. Blosc's LZ4 on bit-shuffled values
+halves the disk bytes, is no slower to write and costs about 1 ms more per read (3.5 ms
+against 2.4 ms with the CRC32), still 20x faster than the HEVC decode. The choice is measured per chunk: one that Blosc does not shrink
 to :data:`RAW_ABOVE` of its bytes (noise, float mantissas) is kept raw. The CRC32 covers the
 stored bytes, so a corrupt file is found before it is decompressed.
 The file is read, not memory-mapped: in Python < 3.13 every live mapping holds a duplicated
@@ -464,8 +464,11 @@ def lowest_priority() -> None:
     Examples
     --------
     >>> import threading
+    >>> before = os.getpriority(os.PRIO_PROCESS, 0)  # this thread's
     >>> t = threading.Thread(target=lowest_priority)
-    >>> t.start(); t.join()  # this thread's priority is unchanged
+    >>> t.start(); t.join()
+    >>> os.getpriority(os.PRIO_PROCESS, 0) == before
+    True
     """
     if not sys.platform.startswith("linux"):  # elsewhere a thread id is not a process id
         return
