@@ -129,7 +129,7 @@ def compile_times() -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env["NUMBA_CACHE_DIR"] = cache
         for label in ("cold (compile)", "warm (cache load)"):
-            text = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+            text = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True,
                                   text=True, check=True).stdout
             res = eval(text)  # our own child's dict of floats
             out[label] = {k: {"first_call_s": round(a, 4), "second_call_s": round(b, 6)}

@@ -152,7 +152,7 @@ print(json.dumps({"chips_per_s": max(rates), "chips_per_epoch": n, "first_batch_
 
 def measure(store: str, how: str, batch: int, device: str, epochs: int, decoder: str) -> dict:
     env = dict(os.environ, XGEO_CODECS_DECODER=decoder)
-    out = subprocess.run([sys.executable, "-c", CHILD, store, how, str(batch), device,
+    out = subprocess.run([sys.executable, "-P", "-c", CHILD, store, how, str(batch), device,
                           str(epochs)], capture_output=True, text=True, env=env, timeout=900)
     if out.returncode != 0:
         lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]

@@ -245,7 +245,7 @@ def measure_compile(names: list[str]) -> dict:
         env = {**os.environ, "XGEO_CACHE_DIR": d}
         runs = []
         for _ in range(2):  # cold (empty cache dir), then warm (second process)
-            p = subprocess.run([sys.executable, "-c", _COMPILE_CHILD % (names,)], env=env,
+            p = subprocess.run([sys.executable, "-P", "-c", _COMPILE_CHILD % (names,)], env=env,
                                capture_output=True, text=True, timeout=600)
             if p.returncode != 0:
                 return {"error": p.stderr.strip()[-300:]}

@@ -286,7 +286,7 @@ print(json.dumps({"chips_per_s": max(rates), "chips_per_epoch": n, "first_batch_
 
 def measure(contender: str, store: str, workers: int, dtype: str, epochs: int, timeseries: bool,
             size: int | None = None) -> dict:
-    cmd = [sys.executable, "-c", CHILD, contender, store, str(workers), dtype, str(epochs), "1" if timeseries else "0"]
+    cmd = [sys.executable, "-P", "-c", CHILD, contender, store, str(workers), dtype, str(epochs), "1" if timeseries else "0"]
     if size is not None:
         cmd.append(str(size))
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)

@@ -327,7 +327,7 @@ def _kill_points(tmp: Path) -> list[dict[str, Any]]:
     for step, occurrence in KILL_POINTS:
         store = tmp / f"kill-{step}-{occurrence}.zarr"
         rec: dict[str, Any] = {"case": f"{step} #{occurrence}"}
-        proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(store), step,
+        proc = subprocess.run([sys.executable, "-P", "-c", _KILLED_WRITER, str(store), step,
                                str(occurrence), str(Path(__file__).parent)],
                               capture_output=True, text=True, timeout=600)
         rec["killed"] = proc.returncode == 3
