@@ -224,6 +224,20 @@ def test_to_dataloader_and_accessor(sample):
     assert tuple(batch["image"].shape) == (5, 13, 32, 32) and len(batch["crs"]) == 5
 
 
+def test_to_dataloader_keeps_its_workers_between_epochs_unless_told(sample):
+    """Restarted workers would decode every chunk again each epoch: workers persist."""
+    kw = {"size": 32, "batch_size": 8, "shuffle": False,
+          "dataset_kwargs": {"variable": "reflectance"}}
+    loader = to_dataloader(sample, num_workers=1, multiprocessing_context="fork", **kw)
+    assert loader.persistent_workers
+    epochs = [[b["image"] for b in loader] for _ in range(2)]
+    assert len(epochs[0]) > 1
+    for a, b in zip(*epochs, strict=True):
+        torch.testing.assert_close(a, b, equal_nan=True)
+    assert not to_dataloader(sample, num_workers=1, persistent_workers=False, **kw).persistent_workers
+    assert not to_dataloader(sample, **kw).persistent_workers  # no workers: nothing to keep
+
+
 def test_bad_inputs(sample):
     with pytest.raises(ChipError, match="larger than the array"):
         ChipDataset(sample, size=512, variable="reflectance")
