@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -236,6 +240,43 @@ def test_to_dataloader_keeps_its_workers_between_epochs_unless_told(sample):
         torch.testing.assert_close(a, b, equal_nan=True)
     assert not to_dataloader(sample, num_workers=1, persistent_workers=False, **kw).persistent_workers
     assert not to_dataloader(sample, **kw).persistent_workers  # no workers: nothing to keep
+
+
+_KERNEL_PROBE = """
+import json, os, sys
+import torch
+from xgeo._chunkread import cf_decode_f32
+from xgeo.torch import ChipDataset
+
+def loaded():
+    return sorted(str(sig[0]) for sig in cf_decode_f32.signatures)
+
+kw = dict(size=50, variables=["B2", "B8"], time=16)
+ChipDataset(sys.argv[1], dtype=None, **kw)
+native = loaded()
+ds = ChipDataset(sys.argv[1], **kw)  # float32 chips
+built = loaded()
+pid = os.fork()
+if pid == 0:  # a forked DataLoader worker: reading needs nothing it does not have
+    ds.__getitems__(list(range(4)))
+    ds[5]
+    os._exit(0 if loaded() == built else 3)
+_, status = os.waitpid(pid, 0)
+print(json.dumps([native, built, os.waitstatus_to_exitcode(status)]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-only")
+def test_float32_chips_load_their_decode_kernel_before_workers_fork(nrt_store):
+    """The kernel is loaded when the dataset is made, so forked workers share it (a worker
+    loading its own pays ~0.2 s and ~64 MiB); chips of stored values load nothing."""
+    out = subprocess.run([sys.executable, "-P", "-c", _KERNEL_PROBE, str(nrt_store)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    native, built, child = json.loads(out.stdout.strip().splitlines()[-1])
+    assert native == []
+    assert {"array(uint16, 1d, C)", "readonly array(uint16, 1d, C)"} <= set(built)
+    assert child == 0
 
 
 def test_bad_inputs(sample):

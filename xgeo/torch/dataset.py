@@ -20,7 +20,7 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode
+from .._chunkread import ArrayReader, Channel, ZarrReader, cf_decode, load_cf_kernel
 from .._diskcache import MEMORY_BYTES, default_bound
 from ..bands import BAND_DIM
 from ..chipplan import aligned_mask, aligned_raster, band_labels, channels_of, chunk_lengths
@@ -193,6 +193,14 @@ class ChipDataset(Dataset):
                 name: (obj[name] if isinstance(obj, xr.Dataset) else obj).variable
                 for name in self._var_names
             }
+        if self.dtype == torch.float32 and self.device is None:
+            # now, before a DataLoader forks its workers: they share the loaded kernel (for
+            # the stored dtype that chunks are read in, and the opened one memory reads have)
+            variables = [(obj[name] if isinstance(obj, xr.Dataset) else obj).variable
+                         for name in self._var_names]
+            load_cf_kernel([v.dtype for v in variables]
+                           + [np.dtype(v.encoding["dtype"]) for v in variables
+                              if "dtype" in v.encoding])
 
     @classmethod
     def from_source(
