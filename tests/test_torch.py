@@ -279,6 +279,16 @@ def test_float32_chips_load_their_decode_kernel_before_workers_fork(nrt_store):
     assert child == 0
 
 
+def test_float16_variables_make_float32_chips_like_their_float32_cast(sample):
+    """numba reads no float16: such chunks go through the kernel as float32 (exact)."""
+    half = sample.reflectance.astype("float16").to_dataset(name="r")
+    single = half.r.astype("float32").to_dataset(name="r")
+    got, want = (ChipDataset(d, size=32, variable="r") for d in (half, single))
+    torch.testing.assert_close(got[3]["image"], want[3]["image"], equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(got.__getitems__([2, 3])[1]["image"], want[3]["image"],
+                               equal_nan=True, rtol=0, atol=0)
+
+
 def test_bad_inputs(sample):
     with pytest.raises(ChipError, match="larger than the array"):
         ChipDataset(sample, size=512, variable="reflectance")

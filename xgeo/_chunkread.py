@@ -505,6 +505,8 @@ def cf_decode(
     [[nan, 2.0]]
     """
     has_fill = ch.has_fill
+    if not float64 and block.dtype == np.float16:  # exact in float32, which the kernel reads
+        block = block.astype(np.float32)
     if not float64:  # float32: one pass instead of NumPy's three or four
         res = out if out is not None else np.empty(block.shape, np.float32)
         src, dst = flat_window(block), flat_window(res)
@@ -533,12 +535,12 @@ def load_cf_kernel(dtypes: Sequence[np.dtype]) -> None:
     first float32 read: for writable and for read-only chunks (two specialisations each; a
     zstd store's decoded chunks are read-only).
 
-    The first numba kernel a process loads from numba's on-disk cache costs ~0.2 s and ~64 MiB
+    The first numba kernel a process loads from numba's on-disk cache costs 0.2-0.4 s and ~64 MiB
     of private memory (numba's compiler; 2-core VM, 2026-12). A DataLoader worker forked from
     a process that has loaded it shares both; one forked before loads its own, in its first
     batch (nrt T=16 chips, float32, two forked workers: epoch 1 0.20-0.24 s instead of
-    0.55-0.69 s, 0 instead of 64 MiB grown per worker). Dtypes the kernel does not read
-    (bool, complex) are skipped.
+    0.55-0.69 s, 0 instead of 64 MiB grown per worker). float16 is read as float32; dtypes
+    the kernel does not read (bool, complex) are skipped.
 
     Examples
     --------
@@ -548,7 +550,7 @@ def load_cf_kernel(dtypes: Sequence[np.dtype]) -> None:
     True
     """
     ch = Channel("_", ("x",), None, fill=0, scale=1.0, offset=0.0)
-    for dt in {np.dtype(d) for d in dtypes}:
+    for dt in {np.dtype(np.float32 if np.dtype(d) == np.float16 else d) for d in dtypes}:
         if dt.kind in "iuf":
             block = np.zeros(1, dt)
             cf_decode(block, ch)
