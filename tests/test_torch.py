@@ -269,7 +269,7 @@ print(json.dumps([native, built, os.waitstatus_to_exitcode(status)]))
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-only")
 def test_float32_chips_load_their_decode_kernel_before_workers_fork(nrt_store):
     """The kernel is loaded when the dataset is made, so forked workers share it (a worker
-    loading its own pays ~0.2 s and ~64 MiB); chips of stored values load nothing."""
+    loading its own pays 0.2-0.4 s and ~64 MiB); chips of stored values load nothing."""
     out = subprocess.run([sys.executable, "-P", "-c", _KERNEL_PROBE, str(nrt_store)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

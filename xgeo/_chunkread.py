@@ -535,12 +535,12 @@ def load_cf_kernel(dtypes: Sequence[np.dtype]) -> None:
     first float32 read: for writable and for read-only chunks (two specialisations each; a
     zstd store's decoded chunks are read-only).
 
-    The first numba kernel a process loads from numba's on-disk cache costs 0.2-0.4 s and ~64 MiB
-    of private memory (numba's compiler; 2-core VM, 2026-12). A DataLoader worker forked from
-    a process that has loaded it shares both; one forked before loads its own, in its first
-    batch (nrt T=16 chips, float32, two forked workers: epoch 1 0.20-0.24 s instead of
-    0.55-0.69 s, 0 instead of 64 MiB grown per worker). Complex dtypes, which the kernel does not read,
-    are skipped.
+    The first numba kernel a process loads from numba's on-disk cache costs 0.2-0.4 s and
+    ~64 MiB of private memory (numba's compiler; 2-core VM, 2026-12). A DataLoader worker
+    forked from a process that has loaded it shares both; one forked before loads its own, in
+    its first batch (nrt T=16 chips, float32, two forked workers: epoch 1 0.20-0.24 s instead
+    of 0.55-0.69 s, 0 instead of 64 MiB grown per worker). Complex dtypes, which the kernel
+    does not read, are skipped.
 
     Examples
     --------

@@ -187,19 +187,15 @@ class ChipDataset(Dataset):
             obj, return_mask, chips.grid, self.times)
         self._reader: Any = None
         self._reader_pid: int | None = None
-        self._memory_vars: dict[str, xr.Variable] | None = None
-        if self.kind == "memory":
-            self._memory_vars = {
-                name: (obj[name] if isinstance(obj, xr.Dataset) else obj).variable
-                for name in self._var_names
-            }
+        variables = {name: (obj[name] if isinstance(obj, xr.Dataset) else obj).variable
+                     for name in self._var_names}
+        self._memory_vars: dict[str, xr.Variable] | None = (
+            variables if self.kind == "memory" else None)
         if self.dtype == torch.float32 and self.device is None:
             # now, before a DataLoader forks its workers: they share the loaded kernel (for
             # the stored dtype that chunks are read in, and the opened one memory reads have)
-            variables = [(obj[name] if isinstance(obj, xr.Dataset) else obj).variable
-                         for name in self._var_names]
-            load_cf_kernel([v.dtype for v in variables]
-                           + [np.dtype(v.encoding["dtype"]) for v in variables
+            load_cf_kernel([v.dtype for v in variables.values()]
+                           + [np.dtype(v.encoding["dtype"]) for v in variables.values()
                               if "dtype" in v.encoding])
 
     @classmethod
