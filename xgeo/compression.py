@@ -497,7 +497,8 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
     (``"categorical (lossless)"``, ``"continuous (psnr 50)"``: see :mod:`xgeo.categorical`)
     and, for video-coded arrays, ``encoder`` and ``bit_depth`` read from the first stored
     chunk, the newest ``format_version`` of its chunks, ``headers_deflated`` (how many
-    chunks store their header deflated, container format 8), ``tools`` (how many chunks used the
+    chunks store their header deflated, container format 8), ``masks_context_coded`` (how
+    many chunks hold a context-coded mask, format 9), ``tools`` (how many chunks used the
     KLT and frame reordering, and what the ``"auto"`` trials measured: mean dB per tried
     tool, mean trial cost in encodes), and ``quality`` (achieved PSNR
     min/mean, max error, ``spectral_angle_mean``/``spectral_angle_max`` in degrees over the
@@ -543,7 +544,9 @@ def compression_report(ds_or_store: Any) -> dict[str, dict[str, Any]]:
                 row.update(encoder=info.get("encoder"), bit_depth=info.get("bit_depth"),
                            format_version=max(h["format_version"] for h in headers),
                            headers_deflated=sum(bool(h.get("header_deflated"))
-                                                for h in headers))
+                                                for h in headers),
+                           masks_context_coded=sum(
+                               any(len(m) == 3 for m in h.get("masks", [])) for h in headers))
                 tools = _tools_summary(headers)
                 if tools is not None:
                     row["tools"] = tools

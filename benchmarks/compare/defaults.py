@@ -27,7 +27,8 @@ Reported per cube and rate: PSNR (``xgeo.metrics``), the dB leads the issue asks
 trial's, in encodes of the whole chunk) and encode time as a multiple of one plain
 ``crf=6`` encode of the same chunk at the default preset (what "a plain encode" costs).
 
-Run: ``.venv/bin/python benchmarks/compare/defaults.py`` (``--quick``: fewer rates).
+Run: ``.venv/bin/python benchmarks/compare/defaults.py`` (``--quick``: fewer rates;
+``--only TEXT``: rerun the cubes whose name holds TEXT, keep the other cases of the JSON).
 """
 
 from __future__ import annotations
@@ -220,7 +221,11 @@ def effort_gain(curves: dict[str, list]) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer rates and peer points")
+    ap.add_argument("--only", metavar="TEXT",
+                    help="rerun only the cubes whose name contains TEXT, keeping the other "
+                         "cases of the existing JSON as they are (each case has its date)")
     args = ap.parse_args()
+    kept = json.loads(OUT.read_text())["cases"] if args.only and OUT.exists() else []
     envelope = {c["name"]: c["envelope"] for c in json.loads(ENVELOPE.read_text())["cases"]}
     report = {"topic": "defaults",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -231,6 +236,9 @@ def main() -> None:
               "cases": []}
     rates = RATES[::2] + RATES[-1:] if args.quick else RATES
     for cname, cube in load_cubes().items():
+        if args.only and args.only not in cname:
+            report["cases"].append(next(c for c in kept if c["name"] == cname))
+            continue
         print("==", cname, flush=True)
         plain_s = plain_seconds(cube["x"], cube["nodata"])
         curves = {"xgeo defaults": xgeo_curve(cube, cname, rates)}
@@ -241,7 +249,8 @@ def main() -> None:
             curves[name] = peer_curve(cube, cname, name, args.quick)
         rows = table({k: v for k, v in curves.items() if "effort=max" not in k},
                      envelope.get(cname, {}), plain_s)
-        case = {"case": cname, "name": cname, "threads": 1, "plain_encode_s": plain_s,
+        case = {"case": cname, "name": cname, "date": report["date"], "threads": 1,
+                "plain_encode_s": plain_s,
                 "results": curves, "at_bpppb": rows, "effort_max": effort_gain(curves)}
         report["cases"].append(case)
         for tgt, row in rows.items():

@@ -56,5 +56,8 @@ def assert_fixture_case_decodes(folder: Path, version: int, min_blobs: int = 1) 
 
 def stamped(info: dict, needed: int) -> bool:
     """Whether a chunk (its ``chunk_info``) carries the format version it must: the lowest
-    that holds its header keys (``needed``), or 8 when its header is stored deflated."""
-    return info["format_version"] == (8 if info["header_deflated"] else needed)
+    that holds its header keys (``needed``), 9 when a mask is context-coded, or at least 8
+    when its header is stored deflated."""
+    if any(len(m) == 3 and m[2] == "ctx" for m in info.get("masks", [])):
+        needed = max(needed, 9)
+    return info["format_version"] == (max(8, needed) if info["header_deflated"] else needed)

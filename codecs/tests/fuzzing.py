@@ -43,7 +43,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 PREFIX = struct.Struct("<4sBBH")
-FORMAT_VERSION = 8  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
+FORMAT_VERSION = 9  # newest container format xgeo_codecs reads (xgeo_codecs.FORMAT_VERSION)
 DEFLATED, DEFLATED_VERSION = 0x01, 8  # flags bit: the header is raw DEFLATE (format 8 on)
 EXPECT = ("same", "error", "any")
 OUTCOMES = ("error", "same", "decoded", "crash", "hang", "memory", "exception", "wrong")
@@ -128,7 +128,7 @@ def with_crc(body: bytes) -> bytes:
 
 def source_chunks(small: bool = True) -> list[bytes]:
     """Real chunks in every mode: FFV1, HEVC lossy, 4:4:4 groups, KLT, max_error/psnr
-    (residual), reorder_frames, AV1, VP9, masks (NaN and nodata), constant and all-NaN
+    (residual), reorder_frames, AV1, VP9, masks (NaN and nodata, deflated and context-coded), constant and all-NaN
     planes, empty; plus (``small=False``) every committed fixture blob."""
     sys.path.insert(0, str(HERE))
     from codec_testdata import EOPATCH, FIXTURES, NRT, raw
@@ -144,6 +144,7 @@ def source_chunks(small: bool = True) -> list[bytes]:
         encode(b2[:6, :64, :64], {"crf": 12}),
         encode(cloudy[:5, :50, :50], {"crf": 20}),
         encode(cloudy[:4, :30, :30], {"lossless": True}),
+        encode(cloudy[:16], {"crf": 30}),  # a context-coded mask (format 9)
         encode(bands[:3, :3, :64, :64], {"crf": 16}),  # one 4:4:4 group
         encode(bands[:3, :, :64, :64], {"decorrelate": "klt", "crf": 10}),
         encode(refl[:3, 3, :40, :40], {"max_error": 0.002}),

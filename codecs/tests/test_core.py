@@ -235,8 +235,10 @@ def test_x265_stream_has_no_settings_text(nrt_b2):
 
 
 def test_unknown_future_version_is_reported():
+    from xgeo_codecs._container import FORMAT_VERSION
+
     blob = bytearray(encode(np.zeros((2, 2), np.uint8)))
-    blob[4] = 9
+    blob[4] = FORMAT_VERSION + 1
     with pytest.raises(CodecError, match="upgrade"):
         decode(bytes(blob))
 

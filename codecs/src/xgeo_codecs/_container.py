@@ -28,7 +28,7 @@ from typing import Any
 from .errors import CodecError
 
 MAGIC = b"XGVC"
-FORMAT_VERSION = 8  # newest version this package reads and writes
+FORMAT_VERSION = 9  # newest version this package reads and writes
 PREFIX = struct.Struct("<4sBBH")  # magic, version, flags, header length
 CRC = struct.Struct("<I")  # zlib.crc32 (ISO-HDLC, polynomial 0x04C11DB7 reflected)
 MAX_HEADER_BYTES = 0xFFFF
@@ -55,6 +55,7 @@ FEATURES: dict[str, int] = {
     "order": 5,  # the chunk was given (and decodes) in Fortran memory order
     "tools": 6,  # informative: how the "auto" coding tools were chosen (xgeo_codecs.autotools)
     "keyint": 7,  # frames coded as independently decodable groups, their byte lengths per plane
+    "masks:ctx": 9,  # a mask section coded by the context model (xgeo_codecs.mask_coder)
 }
 
 
@@ -71,6 +72,10 @@ def features(meta: Mapping[str, Any]) -> set[str]:
     if (isinstance(res, (list, tuple)) and len(res) == 2 and isinstance(res[1], Mapping)
             and res[1].get("z") == "lzma"):
         out.add("residual:lzma")
+    masks = meta.get("masks")
+    if isinstance(masks, (list, tuple)) and any(
+            isinstance(m, (list, tuple)) and len(m) == 3 and m[2] == "ctx" for m in masks):
+        out.add("masks:ctx")
     return out
 
 

@@ -19,7 +19,7 @@ from . import _stream, frame_order, header, klt, probe
 from ._residual import apply_residual
 from ._values import cast, from_codes, from_cube
 from .errors import CodecError
-from .mask import unpack_mask
+from .mask import unpack_mask_coded
 
 DECODER_ENV = "XGEO_CODECS_DECODER"
 
@@ -124,8 +124,10 @@ def _decode(buf: bytes, decoder: str, max_bytes: int, frames: Any) -> np.ndarray
     whole = len(coded_idx) == t
     planes = meta["planes"]
     masks = []
-    for length, val in meta["masks"]:
-        mk = unpack_mask(buf[off: off + length], (t, n_planes, h, w))
+    for length, val, *coder in meta["masks"]:
+        # a context-coded mask is decoded up to the last frame the read needs
+        mk = unpack_mask_coded(buf[off: off + length], (t, n_planes, h, w), *coder,
+                               frames=None if whole else int(coded_idx.max()) + 1)
         masks.append((mk if whole else mk[coded_idx], val))
         off += length
     bd = meta["bit_depth"]

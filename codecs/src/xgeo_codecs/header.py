@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ._container import CRC, FORMAT_VERSION, MAGIC, PREFIX, keys_of_version, unframe
+from ._container import CRC, FEATURES, FORMAT_VERSION, MAGIC, PREFIX, keys_of_version, unframe
 from .errors import CodecError
+from .mask import CODERS as MASK_CODERS
 
 __all__ = ["CRC", "FORMAT_VERSION", "MAGIC", "PREFIX", "check_size", "cube_shape",
            "max_bytes_limit", "nbytes", "parse", "validate"]
@@ -282,9 +283,12 @@ def validate(meta: dict[str, Any], version: int, body_bytes: int) -> None:
         raise _bad("chroma", f"must be '420', got {_short(meta['chroma'])}")
     total = 0
     masks = _list(meta["masks"], "masks", most=4)
+    coded_masks = version >= FEATURES["masks:ctx"]  # entries may name their coder
     for i, entry in enumerate(masks):
         f = f"masks[{i}]"
-        _list(entry, f, 2)
+        _list(entry, f, 3 if coded_masks and isinstance(entry, list) and len(entry) == 3 else 2)
+        if len(entry) == 3 and entry[2] not in MASK_CODERS:
+            raise _bad(f"{f}.coder", f"must be one of {list(MASK_CODERS)}, got {_short(entry[2])}")
         total += _int(entry[0], f"{f}.length", 1, body_bytes)
         _mask_value(entry[1], dtype, f"{f}.value")
     planes = _list(meta["planes"], "planes", n_planes)

@@ -6,12 +6,47 @@ import zlib
 
 import numpy as np
 
+from . import mask_coder
 from .errors import CodecError
+
+#: the mask coders a ``masks`` entry names (its third element; absent: "deflate")
+CODERS = ("deflate", "ctx")
+#: a mask's deflated section shorter than this is kept: the context coder cannot save much
+CTX_MIN_BYTES = 64
 
 
 def pack_mask(invalid: np.ndarray) -> bytes:
     """Bit-pack a boolean mask (True = invalid) and deflate it."""
     return zlib.compress(np.packbits(invalid.ravel()).tobytes(), 9)
+
+
+def pack_mask_candidates(invalid: np.ndarray) -> dict[str, bytes]:
+    """The mask's section under each coder worth trying: ``{"deflate": ..., "ctx": ...}``
+    (``"ctx"`` only when the deflated section is at least :data:`CTX_MIN_BYTES` long).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((8, 64, 64), bool)
+    >>> m[:, 10:40, 5:50] = np.random.default_rng(0).random((8, 30, 45)) < 0.9
+    >>> c = pack_mask_candidates(m)
+    >>> sorted(c), len(c["ctx"]) < len(c["deflate"])
+    (['ctx', 'deflate'], True)
+    """
+    out = {"deflate": pack_mask(invalid)}
+    if len(out["deflate"]) >= CTX_MIN_BYTES:
+        out["ctx"] = mask_coder.encode(invalid)
+    return out
+
+
+def unpack_mask_coded(blob: bytes | memoryview, shape: tuple[int, ...], coder: str = "deflate",
+                      frames: int | None = None) -> np.ndarray:
+    """The mask of a section written by ``coder`` (:data:`CODERS`); ``frames``: only the first
+    ``frames`` entries of the first axis are needed (a context-coded mask stops there and
+    leaves the rest unset; a deflated one is inflated whole)."""
+    if coder == "ctx":
+        return mask_coder.decode(blob, shape, frames)
+    return unpack_mask(blob, shape)
 
 
 def unpack_mask(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
