@@ -169,3 +169,15 @@ def test_an_old_style_store_opens_reads_and_takes_new_chunks_as_it_was_written(t
     out = z[:]
     assert np.abs(out.astype(int) - data).max() < 400
     np.testing.assert_array_equal(decode(blob), out[4:])
+
+
+def test_a_numbered_preset_may_be_given_as_a_number_and_a_bad_one_is_named():
+    """SVT-AV1 numbers its presets: preset=8 codes like preset="8" (it used to fail inside
+    PyAV with "Argument 'value' has incorrect type"); a preset of another type is refused."""
+    a = np.random.default_rng(0).integers(100, 3000, (3, 32, 32)).astype(np.uint16)
+    as_int = VideoCodec(codec="av1", preset=8, crf=40)
+    assert as_int.get_config()["preset"] == "8"
+    assert as_int.encode(a) == VideoCodec(codec="av1", preset="8", crf=40).encode(a)
+    for bad in (1.5, True, "", ["slow"]):
+        with pytest.raises(CodecError, match="preset="):
+            VideoCodec(preset=bad)

@@ -184,3 +184,11 @@ def test_a_partial_read_of_a_context_masked_chunk_is_those_frames_of_the_whole(c
     whole = decode(blob)
     for frames in ([0], [3, 17], slice(20, 32)):
         np.testing.assert_array_equal(decode(blob, frames=frames), whole[frames])
+
+
+def test_a_tampered_header_announcing_a_huge_mask_is_a_typed_error():
+    """Six bytes cannot code a 2000 x 2000 x 16 mask: the decoder stops when it needs a byte
+    past the section's end (its work bounded by the section, not the announced shape)."""
+    blob = mask_coder.encode(np.zeros((1, 4, 4), bool))
+    with pytest.raises(CodecError, match="mask section"):
+        mask_coder.decode(blob, (16, 1, 2000, 2000))

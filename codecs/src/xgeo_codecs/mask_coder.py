@@ -34,65 +34,81 @@ LIMIT = 4096  # a context's two counts are halved when their sum reaches this (a
 _PAD_Y, _PAD_X = 2, 2  # rows above and columns each side the template reaches
 
 
-def _kernels() -> tuple[Any, Any]:
-    """The numba-compiled encoder and decoder (imported lazily: only masked chunks need it)."""
+def _compiled() -> Any:
+    """The numba-compiled :func:`_code` (numba is imported here: only masked chunks need it)."""
     global _COMPILED
     if _COMPILED is None:
         import numba
 
-        jit = numba.njit(cache=True, nogil=True)
-        _COMPILED = (jit(_encode_kernel), jit(_decode_kernel))
+        _COMPILED = numba.njit(cache=True, nogil=True)(_code)
     return _COMPILED
 
 
-_COMPILED: tuple[Any, Any] | None = None
+_COMPILED: Any = None
 
 
-def _encode_kernel(padded: np.ndarray, bands: int, limit: int,
-                   out: np.ndarray) -> int:  # pragma: no cover - numba
-    """Code ``padded`` (planes, H + 2, W + 4 uint8, zero border; plane ``t * bands + b``)
-    into ``out``; returns the bytes written."""
-    n_planes, hp, wp = padded.shape
+def _code(padded: np.ndarray, bands: int, limit: int, stop: int, encoding: bool,
+          data: np.ndarray) -> int:  # pragma: no cover - numba
+    """The coder, both ways over one scan: ``encoding`` codes ``padded`` (planes, H + 2,
+    W + 4 uint8, zero border; plane ``t * bands + b``) into ``data`` and returns the bytes
+    written; else it decodes ``data`` into the first ``stop`` planes of ``padded`` (zeros on
+    entry) and returns the bytes read, or ``len(data) + 1`` as soon as it needs a byte past
+    the end (a truncated or tampered section: a byte holds at most ~22,700 pixels at the
+    clamped probabilities, so the work is bounded by the section's size)."""
+    hp, wp = padded.shape[1:]
     h, w = hp - 2, wp - 4
+    n_planes = min(stop, padded.shape[0])
+    n = data.shape[0]
     counts = np.zeros((_CONTEXTS + 1, 2), np.int64)
-    low, rng, cache, cache_size, pos = 0, 0xFFFFFFFF, 0, 1, 0
+    low, rng, cache, cache_size, code, pos = 0, 0xFFFFFFFF, 0, 1, 0, 0
+    if not encoding:
+        for _ in range(5):
+            code = ((code << 8) | (int(data[pos]) if pos < n else 0)) & 0xFFFFFFFF
+            pos += 1
     copy = False
-    for k in range(n_planes + 1):  # the round after the last plane flushes the coder
+    # the encoder's round after the last plane flushes it (five shifts of low)
+    for k in range(n_planes + (1 if encoding else 0)):
         first = k % bands == 0
         for i in range(-1, h * w):
-            shifts = 0
+            y, x = 2 + i // w, 2 + i % w
+            shifts, bit, ctx = 0, 0, _CONTEXTS
             if k == n_planes:
                 shifts = 5
+            elif i < 0:  # bands after the first: "the same mask as the band before"
+                copy = False
+                if first:
+                    continue
+                if encoding:
+                    bit = 1
+                    for yy in range(2, hp):
+                        for xx in range(2, wp - 2):
+                            if padded[k, yy, xx] != padded[k - 1, yy, xx]:
+                                bit = 0
+            elif copy:
+                if not encoding:
+                    padded[k, y, x] = padded[k - 1, y, x]
+                continue
             else:
-                if i < 0:  # bands after the first: "the same mask as the band before"
-                    copy = False
-                    if first:
-                        continue
-                    copy = True
-                    for y in range(2, hp):
-                        for x in range(2, wp - 2):
-                            if padded[k, y, x] != padded[k - 1, y, x]:
-                                copy = False
-                    ctx, bit = _CONTEXTS, 1 if copy else 0
-                else:
-                    if copy:
-                        continue
-                    y, x = 2 + i // w, 2 + i % w
-                    r0, r1, r2 = padded[k, y], padded[k, y - 1], padded[k, y - 2]
-                    ref = 0
-                    if not first:
-                        ref = int(padded[k - 1, y, x])
-                    elif k >= bands:
-                        ref = int(padded[k - bands, y, x])
-                    ctx = ((int(r0[x - 1]) << 11) | (int(r0[x - 2]) << 10)
-                           | (int(r1[x - 1]) << 9) | (int(r1[x]) << 8) | (int(r1[x + 1]) << 7)
-                           | (int(r1[x - 2]) << 6) | (int(r1[x + 2]) << 5) | (int(r2[x]) << 4)
-                           | (int(r2[x - 1]) << 3) | (int(r2[x + 1]) << 2) | (ref << 1)
-                           | (0 if first else 1))
-                    bit = int(r0[x])
+                r0, r1, r2 = padded[k, y], padded[k, y - 1], padded[k, y - 2]
+                ref = 0
+                if not first:
+                    ref = int(padded[k - 1, y, x])
+                elif k >= bands:
+                    ref = int(padded[k - bands, y, x])
+                ctx = ((int(r0[x - 1]) << 11) | (int(r0[x - 2]) << 10)
+                       | (int(r1[x - 1]) << 9) | (int(r1[x]) << 8) | (int(r1[x + 1]) << 7)
+                       | (int(r1[x - 2]) << 6) | (int(r1[x + 2]) << 5) | (int(r2[x]) << 4)
+                       | (int(r2[x - 1]) << 3) | (int(r2[x + 1]) << 2) | (ref << 1)
+                       | (0 if first else 1))
+                bit = int(r0[x])
+            if k < n_planes:
                 n0, n1 = counts[ctx, 0], counts[ctx, 1]
                 p = min(max(((2 * n0 + 1) << 12) // (2 * (n0 + n1) + 2), 1), 4095)
                 bound = (rng >> 12) * p
+                if not encoding:
+                    bit = 0 if code < bound else 1
+                    if bit:
+                        code -= bound
                 if bit == 0:
                     rng = bound
                 else:
@@ -105,12 +121,23 @@ def _encode_kernel(padded: np.ndarray, bands: int, limit: int,
                 while rng < 0x1000000:
                     rng = (rng << 8) & 0xFFFFFFFF
                     shifts += 1
-            for _ in range(shifts):  # move low's top byte out, carrying into cached bytes
+                if i < 0:
+                    copy = bit == 1
+                elif not encoding:
+                    padded[k, y, x] = bit
+            for _ in range(shifts):
+                if not encoding:  # the decoder takes the next byte
+                    if pos >= n:  # past the end: the section is truncated, stop here
+                        return pos + 1
+                    code = ((code << 8) | int(data[pos])) & 0xFFFFFFFF
+                    pos += 1
+                    continue
+                # the encoder moves low's top byte out, carrying into the cached bytes
                 if low < 0xFF000000 or low >= 0x100000000:
                     carry = low >> 32
                     temp = cache
                     while cache_size > 0:
-                        out[pos] = (temp + carry) & 0xFF
+                        data[pos] = (temp + carry) & 0xFF
                         pos += 1
                         temp = 0xFF
                         cache_size -= 1
@@ -119,70 +146,6 @@ def _encode_kernel(padded: np.ndarray, bands: int, limit: int,
                 low = (low & 0x00FFFFFF) << 8
             if k == n_planes:
                 break
-    return pos
-
-
-def _decode_kernel(data: np.ndarray, padded: np.ndarray, bands: int, limit: int,
-                   stop: int) -> int:  # pragma: no cover - numba
-    """Decode the first ``stop`` planes of ``data`` into ``padded`` (zeros on entry); returns
-    the bytes read (reads past the end of ``data`` count too: a truncated section reads
-    more than it has)."""
-    hp, wp = padded.shape[1:]
-    n_planes = min(stop, padded.shape[0])
-    h, w = hp - 2, wp - 4
-    n = data.shape[0]
-    counts = np.zeros((_CONTEXTS + 1, 2), np.int64)
-    rng, code, pos = 0xFFFFFFFF, 0, 0
-    for _ in range(5):
-        code = ((code << 8) | (int(data[pos]) if pos < n else 0)) & 0xFFFFFFFF
-        pos += 1
-    copy = False
-    for k in range(n_planes):
-        first = k % bands == 0
-        for i in range(-1, h * w):
-            y, x = 2 + i // w, 2 + i % w
-            if i < 0:
-                copy = False
-                if first:
-                    continue
-                ctx = _CONTEXTS
-            else:
-                if copy:
-                    padded[k, y, x] = padded[k - 1, y, x]
-                    continue
-                r0, r1, r2 = padded[k, y], padded[k, y - 1], padded[k, y - 2]
-                ref = 0
-                if not first:
-                    ref = int(padded[k - 1, y, x])
-                elif k >= bands:
-                    ref = int(padded[k - bands, y, x])
-                ctx = ((int(r0[x - 1]) << 11) | (int(r0[x - 2]) << 10)
-                       | (int(r1[x - 1]) << 9) | (int(r1[x]) << 8) | (int(r1[x + 1]) << 7)
-                       | (int(r1[x - 2]) << 6) | (int(r1[x + 2]) << 5) | (int(r2[x]) << 4)
-                       | (int(r2[x - 1]) << 3) | (int(r2[x + 1]) << 2) | (ref << 1)
-                       | (0 if first else 1))
-            n0, n1 = counts[ctx, 0], counts[ctx, 1]
-            p = min(max(((2 * n0 + 1) << 12) // (2 * (n0 + n1) + 2), 1), 4095)
-            bound = (rng >> 12) * p
-            if code < bound:
-                rng = bound
-                bit = 0
-            else:
-                code -= bound
-                rng -= bound
-                bit = 1
-            counts[ctx, bit] += 1
-            if n0 + n1 + 1 >= limit:
-                counts[ctx, 0] = (counts[ctx, 0] + 1) >> 1
-                counts[ctx, 1] = (counts[ctx, 1] + 1) >> 1
-            while rng < 0x1000000:
-                rng = (rng << 8) & 0xFFFFFFFF
-                code = ((code << 8) | (int(data[pos]) if pos < n else 0)) & 0xFFFFFFFF
-                pos += 1
-            if i < 0:
-                copy = bit == 1
-            else:
-                padded[k, y, x] = bit
     return pos
 
 
@@ -206,19 +169,19 @@ def _encode_with(kernel: Any, invalid: np.ndarray) -> bytes:
     padded[:, _PAD_Y:, _PAD_X:_PAD_X + w] = invalid.reshape(planes, h, w)
     # a symbol costs at most log2(4096) = 12 bits (probabilities are clamped to 1/4096)
     out = np.empty(planes * (h * w + 1) * 3 // 2 + 16, np.uint8)
-    return out[: kernel(padded, bands, LIMIT, out)].tobytes()
+    return out[: kernel(padded, bands, LIMIT, planes, True, out)].tobytes()
 
 
 def _decode_with(kernel: Any, blob: bytes | memoryview, shape: tuple[int, ...],
                  frames: int | None = None) -> np.ndarray:
     planes, bands, h, w = _layout(shape)
-    data = np.frombuffer(blob, np.uint8)
+    data = np.frombuffer(blob, np.uint8).copy()  # writable: the kernel is typed for both ways
     if data.size < 5:
         raise CodecError("mask section is shorter than its coder's 5-byte start; "
                          "the chunk is corrupt")
     padded = _padded(planes, h, w)
     stop = planes if frames is None else min(planes, frames * (planes // max(shape[0], 1)))
-    used = kernel(data, padded, bands, LIMIT, stop)
+    used = kernel(padded, bands, LIMIT, stop, False, data)
     if used != data.size and (stop == planes or used > data.size):
         raise CodecError(f"mask section has {data.size} bytes but its coded mask ends at byte "
                          f"{used}; the chunk is corrupt")
@@ -237,7 +200,7 @@ def encode(invalid: np.ndarray) -> bytes:
     >>> len(blob) < 40, bool((decode(blob, m.shape) == m).all())
     (True, True)
     """
-    return _encode_with(_kernels()[0], np.asarray(invalid, bool))
+    return _encode_with(_compiled(), np.asarray(invalid, bool))
 
 
 def decode(blob: bytes | memoryview, shape: tuple[int, ...], frames: int | None = None
@@ -245,14 +208,14 @@ def decode(blob: bytes | memoryview, shape: tuple[int, ...], frames: int | None 
     """Inverse of :func:`encode`: the mask of ``shape``; a section that does not end exactly
     where its coded mask does raises :class:`~xgeo_codecs.errors.CodecError`. ``frames``:
     decode only the first ``frames`` entries of the first axis (the rest stay unset)."""
-    return _decode_with(_kernels()[1], blob, tuple(shape), frames)
+    return _decode_with(_compiled(), blob, tuple(shape), frames)
 
 
 def encode_py(invalid: np.ndarray) -> bytes:
     """:func:`encode` run as plain Python (slow; the tests' reference on small masks)."""
-    return _encode_with(_encode_kernel, np.asarray(invalid, bool))
+    return _encode_with(_code, np.asarray(invalid, bool))
 
 
 def decode_py(blob: bytes | memoryview, shape: tuple[int, ...]) -> np.ndarray:
     """:func:`decode` run as plain Python (slow; the tests' reference on small masks)."""
-    return _decode_with(_decode_kernel, blob, tuple(shape))
+    return _decode_with(_code, blob, tuple(shape))

@@ -303,6 +303,12 @@ class VideoParams:
             if not lo < hi:
                 raise CodecError(f"value_range={self.value_range!r} needs lo < hi")
             object.__setattr__(self, "value_range", (lo, hi))
+        if isinstance(self.preset, int) and not isinstance(self.preset, bool):
+            # SVT-AV1 and libvpx number their presets: preset=3 means "3"
+            object.__setattr__(self, "preset", str(self.preset))
+        if self.preset is not None and not (isinstance(self.preset, str) and self.preset):
+            raise CodecError(f"preset={self.preset!r}; use the encoder's preset name or number "
+                             "(x265: 'medium', 'slower', ...; SVT-AV1: 0-13; libvpx: cpu-used)")
         if self.decoder not in (None, "software", "auto"):
             raise CodecError(f"decoder={self.decoder!r}; use 'software', 'auto' or None")
         if not isinstance(self.threads, int) or self.threads < 0:
