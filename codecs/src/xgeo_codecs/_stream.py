@@ -23,6 +23,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from . import forksafe  # noqa: F401 - its fork hooks keep forked children from hanging
 from .errors import CodecError
 
 # libav prints encoder banners and warnings on stderr: errors only while the codec runs

@@ -66,8 +66,11 @@ def _try_encode(name: str) -> bool:
         ctx.framerate = Fraction(25, 1)
         got = 0
         for i in range(3):
-            fr = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="rgb24")
-            fr = fr.reformat(format=ctx.pix_fmt)
+            # made in the encoder's format (no reformat: PyAV >= 18.1.1 would keep a threaded
+            # swscale context on this thread, see xgeo_codecs.forksafe)
+            fr = av.VideoFrame(256, 256, ctx.pix_fmt)
+            for plane in fr.planes:
+                plane.update(bytes(plane.buffer_size))
             fr.pts = i
             got += sum(1 for _ in ctx.encode(fr))
         got += sum(1 for _ in ctx.encode(None))
