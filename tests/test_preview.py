@@ -18,10 +18,14 @@ BOX = (slice(0, 18), slice(0, 124))  # the date label's box in a 400-pixel-wide 
 
 
 def _decode(path):
+    """The frames and the stream's codec, pixel format and rate (read while the container is
+    open: PyAV 18.1.1 refuses a closed container's stream properties)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-        return np.stack(frames), stream
+        info = {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
+                "rate": stream.average_rate}
+        return np.stack(frames), info
 
 
 def _stretched_rgb(sample, bands=("B04", "B03", "B02")):
@@ -36,10 +40,10 @@ def _stretched_rgb(sample, bands=("B04", "B03", "B02")):
 
 def test_mp4_decodes_to_one_frame_per_date_showing_the_data(tmp_path, sample):
     path = sample.geo.to_video(tmp_path / "series.mp4", fps=3)
-    frames, stream = _decode(path)
+    frames, info = _decode(path)
     assert frames.shape == (5, 404, 400, 3)  # 101 x 100 pixels enlarged 4x, made even
-    assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
-    assert stream.average_rate == 3
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
+    assert info["rate"] == 3
     want = _stretched_rgb(sample)
     # below the date label: decoded frame means follow the data's, date by date
     got_means = frames[:, 200:400].reshape(5, -1, 3).mean(axis=1)
