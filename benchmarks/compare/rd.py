@@ -367,15 +367,24 @@ def run_curves(cname: str, cube: dict, names, quick: bool) -> dict[str, list]:
     return curves
 
 
-def merge_only(names: list[str], quick: bool) -> None:
-    """Run only ``names`` and merge their curves into the existing rd.json (tables recomputed
-    from the curves; the run's date and versions recorded under ``later_runs``)."""
+def merge_only(names: list[str], quick: bool, cube_text: str | None = None) -> None:
+    """Run only ``names`` (on the cubes whose name holds ``cube_text``, all by default) and
+    merge their curves into the existing rd.json (tables recomputed from the curves; when an
+    xgeo contender is named, that cube's max_error= and psnr= modes are rerun too; the run's
+    date, versions and cubes recorded under ``later_runs``)."""
     report = json.loads(OUT.read_text())
     cubes = load_cubes()
     for case in report["cases"]:
+        if cube_text and cube_text not in case["name"]:
+            continue
         print("==", case["name"], flush=True)
-        case["results"].update(run_curves(case["name"], cubes[case["name"]], names, quick))
+        cube = cubes[case["name"]]
+        case["results"].update(run_curves(case["name"], cube, names, quick))
         case["psnr_at_bpppb"], case["ratios"] = rate_table(case["results"])
+        if any(n.startswith("xgeo") for n in names):
+            bounds = [r["max_error"] for r in case["max_error_mode"]]
+            case["max_error_mode"] = max_error_case(cube, bounds)
+            case["psnr_mode"] = psnr_mode_case(cube, PSNR_TARGETS)
     if "avif" in names:  # the previous avif curve (grey frames) had one lossless point
         report["notes"] = [n for n in report["notes"] if not n.startswith("avif:")]
         report["notes"].insert(0, AVIF_NOTE)
@@ -388,6 +397,7 @@ def merge_only(names: list[str], quick: bool) -> None:
     used = {k: v for k, v in versions().items() if "Error(" not in v}  # packages present
     report.setdefault("later_runs", []).append(
         {"contenders": names, "date": time.strftime("%Y-%m-%d"), "versions": used,
+         "cubes": cube_text or "all",
          "note": "measured in a later run than the other contenders, merged with --only"})
     OUT.write_text(json.dumps(report, indent=1, default=float))
     plot(report)
@@ -398,9 +408,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", nargs="+", choices=list(SWEEPS), metavar="CONTENDER",
                     help="run only these contenders and merge their curves into rd.json")
+    ap.add_argument("--cube", metavar="TEXT",
+                    help="with --only: only the cubes whose name contains TEXT")
     args = ap.parse_args()
     if args.only:
-        return merge_only(args.only, args.quick)
+        return merge_only(args.only, args.quick, args.cube)
     cubes = load_cubes()
     report = {"topic": "rd", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "versions": versions(), "targets_bpppb": list(TARGETS),
