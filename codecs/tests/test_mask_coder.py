@@ -192,3 +192,13 @@ def test_a_tampered_header_announcing_a_huge_mask_is_a_typed_error():
     blob = mask_coder.encode(np.zeros((1, 4, 4), bool))
     with pytest.raises(CodecError, match="mask section"):
         mask_coder.decode(blob, (16, 1, 2000, 2000))
+
+
+@pytest.mark.parametrize("shape", [(5, 40), (6, 5, 40), (3, 2, 5, 40)])
+def test_a_read_of_the_first_frames_of_any_layout(shape):
+    """frames= counts entries of the first axis whatever the mask's number of axes (a 2-d
+    mask is one frame)."""
+    m = np.random.default_rng(4).random(shape) < 0.3
+    blob = mask_coder.encode(m)
+    k = 1 if len(shape) == 2 else 2
+    np.testing.assert_array_equal(mask_coder.decode(blob, shape, frames=k)[:k], m[:k])
