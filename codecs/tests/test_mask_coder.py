@@ -3,13 +3,10 @@ both codings, typed errors for corrupt sections, and committed v9 fixtures."""
 
 from __future__ import annotations
 
-import json
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from codec_testdata import FIXTURES, NRT, assert_fixture_case_decodes, raw
+from fuzzing import Chunk
 from xgeo_codecs import chunk_info, decode, encode, mask_coder
 from xgeo_codecs.errors import CodecError
 from xgeo_codecs.mask import pack_mask, pack_mask_candidates, unpack_mask_coded
@@ -106,46 +103,24 @@ def test_a_mask_whose_deflated_bits_are_tiny_is_not_context_coded(cloudy):
     assert len(info["masks"][0]) == 2 and info["format_version"] <= 8
 
 
-def _mask_section(blob: bytes) -> tuple[dict, int, int]:
-    meta, off = _header(blob)
-    return meta, off, meta["masks"][0][0]
-
-
-def _header(blob: bytes) -> tuple[dict, int]:
-    from xgeo_codecs.header import parse
-
-    meta, off = parse(blob)
-    return meta, off
-
-
-def _reframe(blob: bytes, meta: dict, off: int, section: bytes, old_len: int,
-             version: int | None = None) -> bytes:
-    meta = {k: v for k, v in meta.items() if k != "format_version"}
-    body = json.dumps(meta, separators=(",", ":")).encode()
-    rest = blob[off + old_len: len(blob) - 4]
-    out = struct.pack("<4sBBH", b"XGVC", version or 9, 0, len(body)) + body + section + rest
-    return out + struct.pack("<I", zlib.crc32(out))
-
-
 def test_a_truncated_or_padded_context_section_is_a_typed_error(cloudy):
-    blob = encode(cloudy, {"crf": 30})
-    meta, off, n = _mask_section(blob)
-    section = blob[off: off + n]
+    chunk = Chunk.split(encode(cloudy, {"crf": 30}))
+    section = chunk.sections[chunk.names.index("mask0")]
     for bad in (section[:-3], section + b"\x00\x17", section[:4]):
-        meta["masks"][0][0] = len(bad)
+        chunk.set_section("mask0", bad)
         with pytest.raises(CodecError, match="mask section"):
-            decode(_reframe(blob, meta, off, bad, n))
+            decode(chunk.join())
 
 
 def test_a_context_coded_entry_needs_format_9_and_a_known_coder(cloudy):
-    blob = encode(cloudy, {"crf": 30})
-    meta, off, n = _mask_section(blob)
-    section = blob[off: off + n]
+    chunk = Chunk.split(encode(cloudy, {"crf": 30}))
+    chunk.version, chunk.flags = 8, 0
     with pytest.raises(CodecError, match=r"masks\[0\]"):
-        decode(_reframe(blob, meta, off, section, n, version=8))
-    meta["masks"][0][2] = "lzw"
+        decode(chunk.join())
+    chunk.version = 9
+    chunk.meta["masks"][0][2] = "lzw"
     with pytest.raises(CodecError, match=r"masks\[0\]\.coder"):
-        decode(_reframe(blob, meta, off, section, n))
+        decode(chunk.join())
 
 
 def test_unpack_names_each_coder():
