@@ -405,8 +405,8 @@ def _codec_options(p: VideoParams, enc: str, t: int, hc: int, wc: int) -> dict[s
         o = {"deadline": "good", "cpu-used": p.preset or "4", "b": "0", "row-mt": "1"}
         if p.lossless:
             o["lossless"] = "1"
-        elif p.qp is not None:
-            o.update({"qmin": str(int(p.qp)), "qmax": str(int(p.qp))})
+        elif p.qp is not None:  # libvpx wants its CQ level within [qmin, qmax]
+            o.update({"crf": str(int(p.qp)), "qmin": str(int(p.qp)), "qmax": str(int(p.qp))})
         else:
             o["crf"] = str(int(p.crf if p.crf is not None else DEFAULT_CRF["vp9"]))
     elif enc.endswith("_nvenc"):

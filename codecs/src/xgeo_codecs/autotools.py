@@ -35,8 +35,9 @@ from ._encoder import encode_plain
 from ._stream import layout_for, padded_size
 from ._values import check_dtype, to_cube
 from .errors import CodecError
+from .levels import SCALES
 from .params import DEFAULT_BIT_DEPTH, VideoParams
-from .quality import chunk_stats, clamp_level, first_level, level_params, valid_mask
+from .quality import chunk_stats, first_level, level_params, valid_mask
 
 # a tool is used when the sample measures at least this much better with it (at equal rate)
 MIN_GAIN_DB = 0.05
@@ -46,9 +47,7 @@ SAMPLE_FRACTION = {"fast": 0.125, "default": 0.25, "max": 1.0}
 # cubes built to favour each tool: veryfast decides as medium does (and costs what faster
 # does); superfast and ultrafast picked the KLT where it lost 2 dB on the whole chunk.
 TRIAL_PRESET = {"fast": "veryfast", "default": "veryfast", "max": "medium"}
-_LEVELS_PER_OCTAVE = 6.0  # x265: the rate halves about every 6 CRF steps
 _DB_PER_OCTAVE = 6.0  # PSNR gained per doubling of the rate, to extrapolate a last step
-_DB_PER_LEVEL = 0.8  # PSNR lost per CRF step (the psnr= search's model)
 
 
 @dataclass(frozen=True)
@@ -264,7 +263,9 @@ class _Trial:
                               psnr=None,
                               bpppb=None, max_error=None, stats=False)
         self.p = p
-        self.level = clamp_level(first_level(p))  # the guess of the level at the reference
+        # the family's level scale: its rate and PSNR slopes move a probe towards an aim
+        self.scale = SCALES[p.family]
+        self.level = first_level(p)  # the guess of the level at the reference
         self.ref_rate: float | None = None
         self.slope: float | None = None  # dB per octave of rate, measured by the first pair
         self.encodes = 0.0
@@ -286,7 +287,7 @@ class _Trial:
         ``level``; the rate is the chunk's as the sample predicts it (streams and masks
         scale with the pixels, the header does not). The score is the PSNR candidates are
         compared by: of the weighted bands with per-band ``band_weights``, else the PSNR."""
-        level = clamp_level(level)
+        level = self.scale.clamp(level)
         blob = encode_plain(self.sample, level_params(_resolved(self.params, tools), level))
         self.encodes += 1
         dec = decode_chunk(blob)
@@ -308,19 +309,19 @@ class _Trial:
 
     def start_level(self, tools: Tools, p: VideoParams) -> float | None:
         """Where ``p``'s target search should start for ``tools``: from the trial probe
-        nearest the target, moved by the search's own slopes (6 levels per octave of
-        rate; 0.8 dB per level)."""
+        nearest the target, moved by the family's slopes (x265: 6 levels per octave of
+        rate, 0.8 dB per level; :mod:`xgeo_codecs.levels`)."""
         pts = self.points.get(tools)
         if not pts:
             return None
         if p.bpppb is not None:
             aim = math.log2(float(p.bpppb))
             level, rate, _, _ = min(pts, key=lambda q: abs(q[1] - aim))
-            return clamp_level(level + _LEVELS_PER_OCTAVE * (rate - aim))
+            return self.scale.clamp(level + self.scale.levels_per_octave * (rate - aim))
         if p.psnr is not None:
             aim = float(p.psnr) + 0.25
             level, _, psnr, _ = min(pts, key=lambda q: abs(q[2] - aim))
-            return clamp_level(level + (psnr - aim) / _DB_PER_LEVEL)
+            return self.scale.clamp(level + (psnr - aim) / -self.scale.db_per_level)
         return None
 
     def score(self, tools: Tools) -> float:
@@ -353,7 +354,7 @@ class _Trial:
             return s1
         # the reference rate: where the baseline meets the psnr= target (data units)
         aim = float(self.p.psnr) + 0.25
-        level2 = clamp_level(self.level + (q1 - aim) / _DB_PER_LEVEL)
+        level2 = self.scale.clamp(self.level + (q1 - aim) / -self.scale.db_per_level)
         if abs(q1 - aim) < 0.4 or abs(level2 - self.level) < 0.01:
             self.ref_rate = r1
             return s1
@@ -370,14 +371,14 @@ class _Trial:
         assert ref is not None
         r1, _, q1 = self._probe(tools, self.level)
         gap = r1 - ref
-        level2 = clamp_level(self.level + _LEVELS_PER_OCTAVE * gap)
+        level2 = self.scale.clamp(self.level + self.scale.levels_per_octave * gap)
         if abs(gap) < 0.1 or abs(level2 - self.level) < 0.01:  # close, or the scale's end
             return q1 - (self.slope or _DB_PER_OCTAVE) * gap
         r2, _, q2 = self._probe(tools, level2)
         if self.slope is None and abs(r2 - r1) >= 0.05:
             self.slope = _clamp_slope((q2 - q1) / (r2 - r1))
         f = _fraction(ref, r1, r2)
-        self.level = clamp_level(self.level + (level2 - self.level) * f)
+        self.level = self.scale.clamp(self.level + (level2 - self.level) * f)
         if 0.0 <= f <= 1.0:
             return q1 + (q2 - q1) * f
         # not bracketed: the nearer probe, moved along the measured slope (this candidate's

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import encoder_options
 from .errors import CodecError
+from .levels import check_crf_qp
 
 # the id both faces are registered under (numcodecs ``id``, Zarr v3 codec ``name``, the entry
 # points in pyproject.toml) and that every stored config carries
@@ -315,8 +316,7 @@ class VideoParams:
             raise CodecError(f"threads={self.threads!r}; use a count >= 1 (0 lets libav choose)")
         if self.crf is not None and self.qp is not None:
             raise CodecError("pass crf or qp, not both")
-        if self.qp is not None and not (0 <= int(self.qp) <= 51):
-            raise CodecError(f"qp={self.qp} is outside 0..51 (a negative qp crashes x265)")
+        check_crf_qp(fam, self.crf, self.qp)
         targets = [n for n in ("psnr", "max_error", "bpppb") if getattr(self, n) is not None]
         if len(targets) > 1:
             raise CodecError(f"pass one quality target, not {targets}")
@@ -325,8 +325,6 @@ class VideoParams:
                              "(lossless is already exact)")
         if targets and (self.crf is not None or self.qp is not None):
             raise CodecError(f"{targets[0]}= chooses the CRF itself; do not also pass crf/qp")
-        if targets and fam != "hevc":
-            raise CodecError(f"{targets[0]}= is implemented for codec='hevc' only")
         if self.psnr is not None and not (0 < float(self.psnr) <= 140):
             raise CodecError(f"psnr={self.psnr} dB is not reachable by a lossy 12-bit code "
                              "(use 0 < psnr <= 140); for exact data use lossless=True, for a "
