@@ -16,6 +16,7 @@ import pytest
 import zarr
 from xgeo_codecs import (
     CODEC_ID,
+    CodecError,
     VideoCodec,
     VideoParams,
     VideoSerializer,
@@ -59,6 +60,23 @@ def test_edge_chunk_padding_does_not_widen_the_value_range(tmp_path, nrt_b2):
     np.testing.assert_array_equal(out == 0, data == 0)  # real pixels never read as missing
     assert np.abs(out[edge].astype(int) - data[edge]).max() < 0.02 * (
         int(data[edge].max()) - int(data[edge].min()))
+
+
+def test_a_lossy_nodata_other_than_the_fill_value_is_refused_with_the_fix(tmp_path, nrt_b2):
+    """Zarr pads edge chunks with its fill_value; a lossy chunk masking only another nodata
+    would code the padding as data, so the write says which fill_value to create."""
+    data = np.ascontiguousarray(nrt_b2[:16, :70, :70])
+    with pytest.raises(CodecError, match=r"nodata=65535 but the array's fill_value is 0.*"
+                                         r"fill_value=65535"):
+        _array(tmp_path / "a.zarr", data, VideoSerializer(crf=10, nodata=65535), (16, 64, 64))
+    z = _array(tmp_path / "b.zarr", data, VideoSerializer(crf=10, nodata=65535),
+               (16, 64, 64), fill_value=65535)
+    edge = (slice(None), slice(64, 70), slice(64, 70))
+    assert np.abs(z[edge].astype(int) - data[edge]).max() < 0.05 * np.ptp(data[edge])
+    # exact codings store the padding exactly: nothing to refuse
+    z = _array(tmp_path / "c.zarr", data, VideoSerializer(lossless=True, nodata=65535),
+               (16, 64, 64))
+    np.testing.assert_array_equal(z[:], data)
 
 
 def test_zarr_v3_lossy_float_keeps_nan(tmp_path, cloudy_reflectance):

@@ -120,16 +120,18 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         params = self.params
         params.check_writable()  # before replace(), which builds fresh parameters
-        fill = getattr(chunk_spec, "fill_value", None)
-        if params.nodata is None and fill is not None:
+        fill = _finite(getattr(chunk_spec, "fill_value", None))
+        if fill is not None and (params.nodata is None or np.isnan(params.nodata)):
             # Zarr pads edge chunks with fill_value and means "missing" by it: mask it
             # (restored exactly) so padding neither widens the value range nor costs bits
-            try:
-                value = float(fill)
-            except (TypeError, ValueError):
-                value = float("nan")
-            if np.isfinite(value):
-                params = replace(params, nodata=value)
+            params = replace(params, nodata=fill)
+        elif (fill is not None and fill != float(params.nodata) and not params.lossless
+              and params.family != "ffv1"):
+            raise CodecError(
+                f"nodata={params.nodata:g} but the array's fill_value is {fill:g}: Zarr pads "
+                "edge chunks with its fill_value, which a lossy chunk would code as data (an "
+                "edge chunk's value range, and so its quality, wrecked); create the array "
+                f"with fill_value={params.nodata:g}")
         # Zarr v3 hands the serializer values, not bytes: memory order is irrelevant here, so a
         # transposed view is coded C-ordered (format 1-4, not 5, for older readers)
         data = encode(np.ascontiguousarray(chunk_array.as_numpy_array()), params)
@@ -143,6 +145,15 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
 
     def compute_encoded_size(self, input_byte_length: int, _chunk_spec: ArraySpec) -> int:
         raise NotImplementedError  # variable-size output
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (no fill value, NaN, or not a number)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
 
 
 def _frames_of(selection: Any, shape: tuple[int, ...], fa: int) -> tuple[Any, Any]:
