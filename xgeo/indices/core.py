@@ -339,7 +339,9 @@ def as_rows(arrays: Sequence[np.ndarray]) -> tuple[list[tuple[np.ndarray, int]],
     array whose last axis is contiguous and whose other axes collapse into one row stride (row
     windows of a bigger array, such as dask blocks of a NumPy array) is viewed as ``P`` rows of
     ``S >= Q`` elements, of which the kernel reads the first ``Q``. Anything else is copied once.
+    float16 bands (which the compiled kernels do not take) are read as float32, exactly.
     """
+    arrays = [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
     if all(a.flags.c_contiguous for a in arrays):
         return [(a.reshape(1, 1, -1), 0) for a in arrays], int(arrays[0].size) if arrays else 0
     out = []

@@ -14,11 +14,11 @@ from ..categorical import CategoricalSpec, Decision, categorical_variables
 from ..crs import find_spatial_dims, read_grid, write_grid
 from ..errors import CRSError, ReprojectionError
 from ..grid import Grid, parse_crs
-from .core import check_dtype, check_output_size, reproject_array, resolve_nodata
+from .core import check_dtype, check_output_size, reproject_array, resolve_nodata, unused_fill
 from .output_grid import output_grid
 from .plan import WarpPlan, check_method, make_plan
 
-__all__ = ["reproject", "reproject_match", "categorical_fill", "PICKING_METHODS", "MODE_PIXELS"]
+__all__ = ["reproject", "reproject_match", "PICKING_METHODS", "MODE_PIXELS"]
 
 XObj = xr.DataArray | xr.Dataset
 log = logging.getLogger(__name__)
@@ -76,9 +76,11 @@ def reproject(
         ``xgeo.reproject.api``).
     nodata
         Output value where there is no data; default the source's nodata
-        (``_FillValue``/``nodata`` attribute), else NaN for floats, 0 for integers, and for
-        categorical integers a value that is none of their classes (see
-        :func:`categorical_fill`: 255 for uint8, 65535 for uint16...).
+        (``_FillValue``/``nodata`` attribute), else NaN for floats and, for integers, a
+        value the data do not use (:func:`xgeo.reproject.core.unused_fill`: 255 for uint8,
+        65535 for uint16, -32768 for int16..., or the nearest value data in memory do not
+        use), recorded as the output's ``_FillValue``: no valid value is altered (a fill of
+        0 nudged every valid 0 to 1, as gdalwarp nudges values equal to its nodata).
     dtype
         Output dtype (default the input's; integers are rounded and clamped).
     exact
@@ -168,48 +170,21 @@ def _choose(var: xr.DataArray, decision: Decision, method: str, explicit: bool, 
             dtype: Any, plan_for: Callable[[str], WarpPlan]) -> tuple[str, Any]:
     """Resampling and output nodata of one variable, logged in one line.
 
-    Categorical data get a method that picks source values, and, when they declare no
-    nodata, a fill that is none of their classes (an integer fill equal to a class would
-    make gdalwarp's nudge turn that class into its neighbour: 0 = clear into 1 = cloud)."""
+    Categorical data get a method that picks source values. Integer data that declare no
+    nodata get a fill they do not use (:func:`~xgeo.reproject.core.unused_fill`): a fill
+    equal to a value in use would make gdalwarp's nudge turn it into its neighbour (0 =
+    clear into 1 = cloud; every valid 0 of a Landsat band into 1)."""
     use, fill, note = method, nodata, ""
-    if decision.categorical:
-        if not (explicit and method in PICKING_METHODS):
-            sx, sy = plan_for("nearest").scale
-            use = "mode" if sx * sy <= 1.0 / MODE_PIXELS else "nearest"
-        if nodata is None and source_nodata(var) is None:
-            fill = categorical_fill(var, dtype)
-            note = "" if fill is None else f", fill {fill} (no nodata declared)"
+    if decision.categorical and not (explicit and method in PICKING_METHODS):
+        sx, sy = plan_for("nearest").scale
+        use = "mode" if sx * sy <= 1.0 / MODE_PIXELS else "nearest"
+    if nodata is None and source_nodata(var) is None:
+        fill = unused_fill(var.data, dtype if dtype is not None else var.dtype)
+        note = "" if fill is None else f", fill {fill} (no nodata declared)"
     label = "the DataArray" if var.name is None else repr(var.name)
     instead = f" instead of {method}" if use != method else ""
     log.info("reproject %s: %s -> %s%s%s", label, decision, use, instead, note)
     return use, fill
-
-
-def categorical_fill(var: xr.DataArray, dtype: Any = None) -> int | None:
-    """Output fill for a categorical integer variable that declares no nodata: the dtype's
-    largest value (unsigned) or smallest (signed), or, for data in memory that use it as a
-    class, the nearest value they do not use (None for non-integer output).
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> categorical_fill(xr.DataArray(np.array([[0, 1], [1, 0]], "uint8")))
-    255
-    >>> categorical_fill(xr.DataArray(np.array([[0, 255], [254, 0]], "uint8")))
-    253
-    """
-    out = np.dtype(dtype) if dtype is not None else var.dtype
-    if out.kind not in "iu":
-        return None
-    info = np.iinfo(out)
-    candidate = int(info.max) if out.kind == "u" else int(info.min)
-    if var.chunks is not None:  # lazy: not read twice for this (give nodata= if it is a class)
-        return candidate
-    used = set(np.unique(np.asarray(var.values)).tolist())
-    step = -1 if out.kind == "u" else 1
-    while candidate in used and info.min <= candidate + step <= info.max:
-        candidate += step
-    return candidate
 
 
 def _check_request(obj: XObj, grid: Grid, y_dim: Hashable, x_dim: Hashable, dtype: Any,

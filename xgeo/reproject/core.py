@@ -22,7 +22,7 @@ from .lazy import reproject_dask
 from .output_grid import output_grid
 from .plan import WarpPlan, make_plan
 
-__all__ = ["reproject_array", "check_dtype", "check_output_size", "resolve_nodata",
+__all__ = ["reproject_array", "check_dtype", "check_output_size", "resolve_nodata", "unused_fill",
            "MAX_OUTPUT_PIXELS", "MAX_OUTPUT_BYTES"]
 
 MAX_OUTPUT_PIXELS = 2**31
@@ -111,6 +111,42 @@ def resolve_nodata(src_dtype: np.dtype, out_dtype: np.dtype, src_nodata: Any,
     return value
 
 
+def unused_fill(values: Any, dtype: Any) -> int | None:
+    """Output fill for integer data that declare no nodata: the dtype's largest value
+    (unsigned) or smallest (signed), or, when data in memory use it, the nearest value they
+    do not use; None for a non-integer ``dtype``. Lazy (dask) data are not read for it: the
+    extreme is taken (give ``nodata=`` if the data use it).
+
+    A fill the data use would be nudged off valid pixels (gdalwarp's rule for a value equal to
+    the output nodata): with 0 as the fill, every valid 0 became 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unused_fill(np.array([[0, 1], [1, 0]], "uint8"), "uint8")
+    255
+    >>> unused_fill(np.array([[0, 255], [254, 0]], "uint8"), "uint8")
+    253
+    >>> unused_fill(np.array([-32768, 5], "int16"), "int16"), unused_fill(np.zeros(2), "float32")
+    (-32767, None)
+    """
+    out = np.dtype(dtype)
+    if out.kind not in "iu":
+        return None
+    info = np.iinfo(out)
+    candidate = int(info.max) if out.kind == "u" else int(info.min)
+    if _is_dask(values):
+        return candidate
+    a = np.asarray(values)
+    if not (a == candidate).any():
+        return candidate
+    used = set(np.unique(a).tolist())
+    step = -1 if out.kind == "u" else 1
+    while candidate in used and info.min <= candidate + step <= info.max:
+        candidate += step
+    return candidate
+
+
 def reproject_array(
     array: Any,
     src_grid: Grid,
@@ -148,7 +184,8 @@ def reproject_array(
         Source value meaning "no data" (NaN always does).
     nodata
         Output fill for pixels with no data; default ``src_nodata``, else NaN for
-        floats and 0 for integers.
+        floats and, for integers, a value the data do not use (:func:`unused_fill`: the
+        dtype's largest, or smallest if signed), so no valid value is nudged off it.
     dtype
         Output dtype (default: the input's).
     exact
@@ -191,11 +228,23 @@ def reproject_array(
         )
     in_dtype = check_dtype(array.dtype, "the array")
     out_dtype = check_dtype(dtype, "dtype=") if dtype is not None else in_dtype
+    half = np.dtype(np.float16)
+    if half in (in_dtype, out_dtype):
+        # the compiled kernels take no float16: resampled in float32 (which holds every
+        # float16 exactly), stored in the dtype asked for
+        out, grid = reproject_array(
+            array.astype(np.float32) if in_dtype == half else array, src_grid, dst_grid,
+            resampling=resampling, src_nodata=src_nodata, nodata=nodata,
+            dtype=np.float32 if out_dtype == half else out_dtype, exact=exact, chunks=chunks,
+            plan=plan, allow_large=allow_large)
+        return out.astype(out_dtype), grid
     lazy = chunks is not None or _is_dask(array)
     planes = math.prod(array.shape[:-2])
     check_output_size(dst_grid, planes, out_dtype.itemsize, lazy=lazy, exact=exact,
                       allow_large=allow_large)
     plan = plan or make_plan(src_grid, dst_grid, resampling, exact=exact)
+    if nodata is None and src_nodata is None:
+        nodata = unused_fill(array, out_dtype)
     out_nodata = resolve_nodata(in_dtype, out_dtype, src_nodata, nodata)
     fill = _fill_value(out_dtype, out_nodata)
     if lazy:
