@@ -295,6 +295,18 @@ def test_points_give_centred_chips_and_the_outside_ones_are_reported(scene):
     assert chips.read(0).shape == (1, 8, 8)
 
 
+def test_chip_label_codes_are_rasterize_codes_when_some_points_get_no_chip(scene):
+    """Codes were numbered over the chipped points only: with 32-pixel chips two of six
+    points get one, and 'tree' was 2 in the chip table while rasterize makes it 3."""
+    lab = rasterize(POINTS, scene, column="name")
+    codes = dict(zip(lab.attrs["flag_meanings"].split(), lab.attrs["flag_values"],
+                     strict=True))
+    with pytest.warns(LabelWarning):
+        table = ChipGrid.around(scene, POINTS, 32, column="name").to_dataframe()
+    assert 0 < len(table) < len(codes)  # some classes got no chip
+    assert table["label_code"].tolist() == [int(codes[n]) for n in table["label"]]
+
+
 def test_a_chip_that_would_leave_the_cube_is_reported(scene):
     points = gpd.read_file(POINTS)
     left, bottom, right, top = scene.geo.grid.bounds  # 60 m pixels, north up

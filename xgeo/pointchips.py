@@ -164,9 +164,11 @@ def point_windows(
                       stacklevel=3)
     columns: dict[str, np.ndarray] = {"point": frame.index.to_numpy()[keep]}
     if column is not None:
-        labels = frame[column].to_numpy()[keep]
-        columns["label"] = labels
-        columns["label_code"] = class_table(labels, classes, None, where)[1]
+        # numbered over every feature, as rasterize numbers them, not over those that got
+        # a chip (which would shift the codes with the scene)
+        labels = frame[column].to_numpy()
+        columns["label"] = labels[keep]
+        columns["label_code"] = class_table(labels, classes, None, where)[1][keep]
     rows, cols = rows[keep], cols[keep]
     t0 = t1 = None
     if dates is not None:
