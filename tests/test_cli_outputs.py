@@ -51,6 +51,20 @@ def test_compress_onto_an_existing_store_refuses_then_overwrites(tmp_path, store
     assert "old" not in xgeo.open_dataset(out).data_vars and "libx265" in result.output
 
 
+def test_a_compress_refused_on_its_options_leaves_no_half_made_store(tmp_path):
+    """It left OUT and OUT.progress, so the next run, with options that work, was refused
+    as an interrupted write (--resume would only repeat the refused options)."""
+    out = tmp_path / "c.zarr"
+    result = _run("compress", SRC, out, "--lossless", "--variable", "ndvi")
+    assert result.exit_code == 1 and "exact grid" in result.output, result.output
+    assert not out.exists() and not (tmp_path / "c.zarr.progress").exists()
+    result = _run("compress", SRC, out, "--crf", "20", "--variable", "ndvi")
+    assert result.exit_code == 0, result.output
+    # an output that existed before the failing run is left alone
+    result = _run("compress", SRC, out, "--lossless", "--variable", "ndvi", "--overwrite")
+    assert result.exit_code == 1
+
+
 @pytest.mark.parametrize(
     "command, name",
     [

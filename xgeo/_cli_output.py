@@ -117,19 +117,20 @@ def write_output(ds: Any, out: str, overwrite: bool, **zarr_kwargs: Any) -> None
     [1, 2]
     """
     from .io import to_geotiff, to_netcdf, to_zarr
-    from .outputs import output_format, prepare_output
+    from .outputs import output_format, prepare_output, removed_on_error
 
     kind = output_format(out)
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
-    if kind == "netcdf":
-        ds = netcdf_safe(ds)
-        with progress():
-            to_netcdf(ds, out)
-    elif kind == "geotiff":
-        with progress():
-            to_geotiff(ds, out)
-    else:
-        to_zarr(zarr_plain(ds), out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
+    with removed_on_error(out):
+        if kind == "netcdf":
+            ds = netcdf_safe(ds)
+            with progress():
+                to_netcdf(ds, out)
+        elif kind == "geotiff":
+            with progress():
+                to_geotiff(ds, out)
+        else:
+            to_zarr(zarr_plain(ds), out, mode=zarr_kwargs.pop("mode", "w-"), **zarr_kwargs)
 
 
 def write_or_resume(ds: Any, out: str, overwrite: bool, resume: bool) -> None:

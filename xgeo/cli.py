@@ -6,6 +6,7 @@ exit with status 1; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -213,7 +214,7 @@ def compress(
         options["lossless"] = True
         if codec == "hevc":
             codec = "ffv1"
-    from .outputs import prepare_output
+    from .outputs import prepare_output, removed_on_error
     from .pipeline import compress_dataset, compression_table
 
     parsed_chunks = parse_chunks(chunks)
@@ -223,17 +224,18 @@ def compress(
     check_chunk_dims(parsed_chunks, ds, src)
     if not resume:
         prepare_output(out, overwrite=overwrite, flag="--overwrite")
-    result = compress_dataset(
-        ds,
-        out,
-        codec=codec,
-        codec_options=options,
-        chunks=parsed_chunks,
-        variables=list(variables) or None,
-        mask=mask,
-        categorical=spec,
-        resume=resume,
-    )
+    with contextlib.nullcontext() if resume else removed_on_error(out):
+        result = compress_dataset(
+            ds,
+            out,
+            codec=codec,
+            codec_options=options,
+            chunks=parsed_chunks,
+            variables=list(variables) or None,
+            mask=mask,
+            categorical=spec,
+            resume=resume,
+        )
     click.echo(compression_table(result["variables"]))
     click.echo(f"wrote {out} in {result['seconds']:.1f} s")
 

@@ -5,7 +5,8 @@ GeoTIFF) and refuses any other, before any work is done; :func:`check_parent` re
 output whose directory does not exist.
 
 The CLI commands and :func:`xgeo.pipeline.run_demo` call :func:`prepare_output` before any
-work. An existing output is refused with :class:`~xgeo.errors.OutputExistsError` unless
+work, and write inside :func:`removed_on_error`, so a run refused on its input or options
+leaves no half-made output behind. An existing output is refused with :class:`~xgeo.errors.OutputExistsError` unless
 ``overwrite``; with it, the file, or the Zarr store and the progress sidecar xgeo keeps
 beside it, is removed, and nothing else: a directory that is not a Zarr store is never
 deleted, and an output that is (or holds, or lies inside) an input is refused.
@@ -13,15 +14,17 @@ deleted, and an output that is (or holds, or lies inside) an input is refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import OutputExistsError, OutputFormatError
 from .store import progress_path
 
-__all__ = ["OUTPUT_FORMATS", "check_output", "check_parent", "output_format", "prepare_output"]
+__all__ = ["OUTPUT_FORMATS", "check_output", "check_parent", "output_format", "prepare_output",
+           "removed_on_error"]
 
 #: Extension -> format of the rasters xgeo writes (``.cog.tif`` is a ``.tif``: always COG).
 OUTPUT_FORMATS = {
@@ -88,6 +91,43 @@ def prepare_output(
             shutil.rmtree(p)
         else:
             p.unlink()
+
+
+@contextlib.contextmanager
+def removed_on_error(*paths: str | os.PathLike) -> Iterator[None]:
+    """Remove the outputs the block creates when it fails on its input or arguments.
+
+    An output (file, or Zarr store and its ``.progress`` sidecar) that did not exist when the
+    block began is removed if the block raises a ``ValueError`` or ``TypeError`` (xgeo's
+    errors for bad data or options, e.g. a lossless request for data off any grid): running
+    again with the same input would fail the same way, so keeping it would only make the
+    next run, with other options, refuse it as an interrupted write. An interrupt, a full
+    disk or a lost connection (``KeyboardInterrupt``, ``OSError``) leaves it for ``--resume``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> out = os.path.join(tempfile.mkdtemp(), "x.nc")
+    >>> try:
+    ...     with removed_on_error(out):
+    ...         open(out, "w").close()
+    ...         raise ValueError("no grid")
+    ... except ValueError:
+    ...     pass
+    >>> os.path.exists(out)
+    False
+    """
+    new = [q for p in paths for q in (Path(p), Path(progress_path(str(p))))
+           if not (q.exists() or q.is_symlink())]
+    try:
+        yield
+    except (ValueError, TypeError):
+        for q in new:
+            if q.is_dir() and not q.is_symlink():
+                shutil.rmtree(q, ignore_errors=True)
+            elif q.exists() or q.is_symlink():
+                q.unlink()
+        raise
 
 
 def _exists(out: Path, found: Path, flag: str, resume_flag: str | None) -> str:

@@ -394,12 +394,25 @@ def _compute(tasks: list, progress: bool | None) -> tuple:
 
             dprogress(futures)
         return tuple(client.gather(futures))
-    if show:
-        from dask.diagnostics import ProgressBar
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ProgressBar():
-            return dask.compute(*tasks)
-    return dask.compute(*tasks)
+    import dask.threaded
+    from dask.system import CPU_COUNT
+
+    kwargs = {}
+    with contextlib.ExitStack() as stack:
+        if show:
+            from dask.diagnostics import ProgressBar
+
+            stack.enter_context(ProgressBar())
+        if dask.base.get_scheduler(collections=tasks) is dask.threaded.get:
+            # an own pool, shut down (waiting for the writes under way) before an error
+            # leaves: the caller may then remove what was written (xgeo.outputs), and no
+            # write still running recreates it
+            workers = dask.config.get("num_workers", None) or CPU_COUNT
+            kwargs["pool"] = stack.enter_context(ThreadPoolExecutor(workers))
+        return dask.compute(*tasks, **kwargs)
 
 
 def _diff(stored: dict[str, Any], given: dict[str, Any]) -> str:
