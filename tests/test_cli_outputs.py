@@ -60,6 +60,9 @@ def test_a_compress_refused_on_its_options_leaves_no_half_made_store(tmp_path):
     assert not out.exists() and not (tmp_path / "c.zarr.progress").exists()
     result = _run("compress", SRC, out, "--crf", "20", "--variable", "ndvi")
     assert result.exit_code == 0, result.output
+    # the refusal names the variable it is about (it said "this chunk is not")
+    result = _run("compress", SRC, tmp_path / "all.zarr", "--lossless")
+    assert result.exit_code == 1 and "variable 'ndvi'" in result.output, result.output
     # an output that existed before the failing run is left alone
     result = _run("compress", SRC, out, "--lossless", "--variable", "ndvi", "--overwrite")
     assert result.exit_code == 1

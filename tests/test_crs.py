@@ -187,3 +187,9 @@ def test_warning_free_on_clean_cf_data(sample):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert sample.geo.crs.to_epsg() == 32633
+
+
+def test_write_grid_given_a_crs_where_the_grid_goes_says_to_pass_crs():
+    da = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), coords={"y": [1.5, 0.5], "x": [0.5, 1.5]})
+    with pytest.raises(GridError, match=r"not str 'EPSG:32633'.*write_grid\(crs='EPSG:32633'\)"):
+        da.geo.write_grid("EPSG:32633")

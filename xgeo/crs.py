@@ -314,6 +314,9 @@ def write_grid(obj: XgeoObj, grid: Grid | None = None, *, crs: Any = None) -> Xg
     >>> out.encoding["grid_mapping"]
     'spatial_ref'
     """
+    if grid is not None and not isinstance(grid, Grid):
+        raise GridError(f"write_grid(grid=) takes an xgeo Grid, not {type(grid).__name__} "
+                        f"{grid!r}; for a CRS pass it by name: write_grid(crs={grid!r})")
     y_dim, x_dim = find_spatial_dims(obj)
     replace_coords = grid is not None
     if grid is None:

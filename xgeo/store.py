@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from .completion import consolidate, write_records
-from .errors import IncompleteStoreError
+from .errors import IncompleteStoreError, codec_errors_as_xgeo
 from .lock import StoreLock
 from .manifest import (
     block_digest,
@@ -126,7 +126,8 @@ def _write_block(
     """
     ds = xr.Dataset({name: xr.Variable(dims, block, attrs)})
     extra = {"storage_options": storage_options} if storage_options else {}
-    ds.to_zarr(store, region=region, mode="r+", consolidated=False, **extra)
+    with codec_errors_as_xgeo(f"variable {str(name)!r}"):  # a codec refusal names its variable
+        ds.to_zarr(store, region=region, mode="r+", consolidated=False, **extra)
     _checkpoint("chunk-data")
     fs, root = _fs(store, storage_options)
     record = {"chunks": chunk_records(fs, root, str(name), keys), "digest": block_digest(block)}

@@ -261,3 +261,15 @@ def test_auto_encoder_falls_back_to_software_without_gpu(nrt_b2, monkeypatch):
 def test_explicit_missing_hardware_encoder_gives_codec_error(nrt_b2):
     with pytest.raises(CodecError, match="hevc_nvenc"):
         encode(nrt_b2[:2, :64, :64], {"encoder": "hevc_nvenc"})
+
+
+def test_a_lossless_span_too_wide_suggests_ffv1_only_where_it_helps(nrt_b2):
+    wide = nrt_b2[:4, :64, :64].astype("uint32") * 40000  # spans far more than 16 bits
+    for codec in ("hevc", "ffv1"):
+        with pytest.raises(CodecError, match=r"spans \d+; use lossy mode") as err:
+            encode(wide, {"lossless": True, "codec": codec})
+        assert "ffv1" not in str(err.value)
+    mid = nrt_b2[:4, :64, :64].astype("int32") * 3  # 12 < span <= 16 bits: FFV1 takes it
+    with pytest.raises(CodecError, match=r"use codec='ffv1' \(16 bit\)"):
+        encode(mid, {"lossless": True, "codec": "hevc"})
+    np.testing.assert_array_equal(decode(encode(mid, {"lossless": True, "codec": "ffv1"})), mid)

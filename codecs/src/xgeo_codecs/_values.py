@@ -120,10 +120,13 @@ def plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
                 return m
         if x.dtype.kind in "iu":
             if int(hi) - int(lo) > maxcode:
+                span = int(hi) - int(lo) + 1
+                ffv1 = ("codec='ffv1' (16 bit), " if p.family != "ffv1" and span <= 1 << 16
+                        else "")
                 raise CodecError(
                     f"lossless needs each plane to span at most {maxcode + 1} values, this one "
-                    f"spans {int(hi) - int(lo) + 1}; use codec='ffv1' (16 bit), lossy mode, or a "
-                    "general-purpose compressor (numcodecs Blosc/Zstd) for this variable")
+                    f"spans {span}; use {ffv1}lossy mode, or a general-purpose compressor "
+                    "(numcodecs Blosc/Zstd) for this variable")
             return {"k": "int", "base": int(lo)}
         m = _float_grid(v, p, maxcode)
         if m is None:
