@@ -193,3 +193,43 @@ def test_write_grid_given_a_crs_where_the_grid_goes_says_to_pass_crs():
     da = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), coords={"y": [1.5, 0.5], "x": [0.5, 1.5]})
     with pytest.raises(GridError, match=r"not str 'EPSG:32633'.*write_grid\(crs='EPSG:32633'\)"):
         da.geo.write_grid("EPSG:32633")
+
+
+@pytest.mark.parametrize("shape", [(1, 30), (20, 1), (1, 1)])
+def test_a_one_pixel_high_or_wide_raster_takes_its_spacing_from_the_geotransform(tmp_path, shape):
+    """Its coordinates hold no spacing; the file's transform does (rioxarray keeps it in
+    spatial_ref.GeoTransform). xgeo refused it: 'a resolution cannot be derived'."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "thin.tif"
+    h, w = shape
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint16",
+                       crs="EPSG:32633", transform=from_origin(4e5, 5e6, 10, 20)) as dst:
+        dst.write(np.arange(h * w, dtype="uint16").reshape(1, h, w))
+    ds = xgeo.open_dataset(path)
+    grid = ds.geo.grid
+    assert grid.shape == shape and tuple(grid.transform)[:6] == (10.0, 0.0, 4e5, 0.0, -20.0, 5e6)
+    assert grid.crs.to_epsg() == 32633
+    ds.geo.to_zarr(tmp_path / "thin.zarr", codec="ffv1")
+    back = xgeo.open_dataset(tmp_path / "thin.zarr")
+    assert back.geo.grid == grid
+    np.testing.assert_array_equal(back[next(iter(back.data_vars))].values,
+                                  ds[next(iter(ds.data_vars))].values)
+    # a transform that does not put pixel centres on the coordinates is not taken
+    off = ds.assign_coords(x=ds.x + 3.0)
+    with pytest.raises(GridError, match="a resolution cannot be derived"):
+        off.geo.grid  # noqa: B018
+
+
+def test_a_rotated_raster_is_refused_as_rotated(tmp_path):
+    rasterio = pytest.importorskip("rasterio")
+    from affine import Affine
+
+    path = tmp_path / "rot.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1, dtype="uint8",
+                       crs="EPSG:32633", transform=Affine(10, 2, 4e5, 2, -10, 5e6)) as dst:
+        dst.write(np.zeros((1, 20, 20), "uint8"))
+    with pytest.raises(GridError, match=r"rotated or sheared \(GeoTransform 400000 10 2 "
+                                        r"5e\+06 2 -10\); .*north-up"):
+        xgeo.open_dataset(path).geo.grid  # noqa: B018

@@ -238,15 +238,61 @@ def _grid_from_coords(obj: XgeoObj, y_dim: Hashable, x_dim: Hashable) -> Grid:
     """
     for dim in (y_dim, x_dim):
         if dim not in obj.coords:
+            rotated = _rotated_geotransform(obj)
+            if rotated is not None:
+                raise GridError(
+                    f"the raster's transform is rotated or sheared (GeoTransform {rotated}); "
+                    "xgeo works on north-up grids only: warp it to one first (gdalwarp in.tif "
+                    "out.tif, or rioxarray's reproject)")
             raise GridError(
                 f"spatial dimension {dim!r} has no coordinate values, so the grid is unknown; "
                 "assign pixel-centre coordinates (obj.assign_coords(...)) or use write_grid(grid=...)"
             )
-    grid = Grid.from_coords(obj[x_dim].values, obj[y_dim].values)
+    x, y = obj[x_dim].values, obj[y_dim].values
+    if min(x.size, y.size) == 1 and (stored := _geotransform_grid(obj, x, y)) is not None:
+        return stored  # one row or column: the spacing is only in the grid mapping
+    grid = Grid.from_coords(x, y)
     if pixel_anchor(obj, y_dim, x_dim) == "corner":
         t = grid.transform
         grid = Grid(None, Affine(t.a, t.b, t.c + t.a / 2, t.d, t.e, t.f + t.e / 2), grid.shape)
     return grid
+
+
+def _geotransform(obj: XgeoObj) -> tuple[float, ...] | None:
+    """The grid mapping's GDAL ``GeoTransform`` (c, a, b, f, d, e), as rioxarray and xgeo
+    write it; None when there is none that reads as six numbers."""
+    for name in (*_grid_mapping_names(obj), GRID_MAPPING_NAME):
+        if name in obj.coords or (isinstance(obj, xr.Dataset) and name in obj):
+            try:
+                values = tuple(float(v) for v in str(obj[name].attrs.get("GeoTransform")).split())
+            except ValueError:
+                continue
+            if len(values) == 6:
+                return values
+    return None
+
+
+def _rotated_geotransform(obj: XgeoObj) -> str | None:
+    """The ``GeoTransform`` as text when it has rotation or shear terms, else None."""
+    gt = _geotransform(obj)
+    return None if gt is None or not (gt[2] or gt[4]) else " ".join(f"{v:g}" for v in gt)
+
+
+def _geotransform_grid(obj: XgeoObj, x: np.ndarray, y: np.ndarray) -> Grid | None:
+    """The grid of the ``GeoTransform`` when it is north-up and its pixel centres are the
+    coordinates ``x`` and ``y``; None otherwise. A raster one pixel high or wide has no
+    spacing in its coordinates, only there."""
+    gt = _geotransform(obj)
+    if gt is None:
+        return None
+    c, a, b, f, d, e = gt
+    if b or d or not (a and e):
+        return None
+    cx, cy = c + a * (np.arange(x.size) + 0.5), f + e * (np.arange(y.size) + 0.5)
+    if np.allclose(cx, x, rtol=0, atol=abs(a) * 1e-6) and np.allclose(
+            cy, y, rtol=0, atol=abs(e) * 1e-6):
+        return Grid(None, Affine(a, 0.0, c, 0.0, e, f), (y.size, x.size))
+    return None
 
 
 # ------------------------------------------------------------------------- writing
