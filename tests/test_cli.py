@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -150,14 +151,18 @@ def test_reproject_indices_and_chips_commands(tmp_path):
     assert r.exit_code == 0, r.output
     idx = xgeo.open_dataset(tmp_path / "idx.nc")
     assert set(idx.data_vars) == {"NDVI", "EVI"} and idx.geo.crs.to_epsg() == 32633
-    r = _run(
-        "chips", src, "--size", "64", "--variable", "reflectance", "--out", tmp_path / "chips.csv"
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = _run("chips", src, "--size", "64", "--variable", "reflectance",
+                 "--out", tmp_path / "chips.csv")
     assert r.exit_code == 0, r.output
+    # geopandas warned about WKT text in a GeoDataFrame ("xgeo: warning: Geometry column...")
+    assert not [w for w in caught if "Geometry column" in str(w.message)]
     import pandas as pd
 
     frame = pd.read_csv(tmp_path / "chips.csv")
     assert len(frame) == 20 and {"row", "col", "left", "lon_min"} <= set(frame.columns)
+    assert frame["geometry"].str.startswith("POLYGON").all()
     r = _run("chips", src, "--size", "64", "--variable", "reflectance",
              "--out", tmp_path / "chips.parquet")
     assert r.exit_code == 0, r.output

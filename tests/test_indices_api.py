@@ -305,3 +305,14 @@ def test_outputs_in_request_order_and_into_a_given_buffer():
     np.testing.assert_allclose(fresh["SR"], b["N"] / b["R"], rtol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         evaluate(b, ["SR", "NDVI"], out=buf)
+
+
+def test_bands_skipped_for_their_dtype_are_named_in_the_missing_band_error():
+    """Bool or complex B04/B08 were skipped silently: 'Found bands: none' hid why."""
+    a = xr.DataArray(np.zeros((2, 3), bool), dims=("y", "x"))
+    ds = xr.Dataset({"B04": a, "B08": a.astype("complex64")})
+    with pytest.raises(MissingBandError, match=r"not read, as they are not integer or float: "
+                                               r"'B04' \(bool\), 'B08' \(complex64\)"):
+        ds.geo.indices(["NDVI"])
+    out = ds.astype("float32").geo.indices(["NDVI"])  # cast as the message says
+    assert out["NDVI"].shape == (2, 3)

@@ -366,13 +366,15 @@ def chips(
         time=time_window,
         variable=variable,
     )
+    import pandas as pd
+
     prepare_output(out, overwrite=overwrite, flag="--overwrite")
     if out.lower().endswith(".parquet"):  # the GeoParquet chip index (xgeo.chipindex)
         grid.to_parquet(out)
     else:
         frame = grid.to_dataframe()
-        if "geometry" in frame:
-            frame = frame.assign(geometry=frame.geometry.to_wkt())
+        if "geometry" in frame:  # WKT text in a plain table (a GeoDataFrame warns on text)
+            frame = pd.DataFrame(frame).assign(geometry=frame.geometry.to_wkt())
         frame.to_csv(out, index=False)
     click.echo(f"wrote {len(grid)} chips to {out}")
 

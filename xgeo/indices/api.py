@@ -9,7 +9,7 @@ variable per band; a Dataset holding a band-dimensioned DataArray among other va
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ class _Source:
     labels: list[Hashable]
     stacked: xr.DataArray | None = None      # (..., band, ...) array
     separate: dict[Hashable, xr.DataArray] | None = None
+    skipped: dict[Hashable, str] = field(default_factory=dict)  # variable -> its dtype
 
     def band(self, label: Hashable) -> xr.DataArray:
         if self.separate is not None:
@@ -74,8 +75,9 @@ def _source(obj: Any, variable: Hashable | None) -> _Source:
         names = spatial_variables(obj)
     except Exception:  # no recognisable spatial dims: every numeric variable is a candidate
         names = list(obj.data_vars)
-    names = [n for n in names if obj[n].dtype.kind in "uif"]
-    return _Source(list(names), separate={n: obj[n] for n in names})
+    skipped = {n: str(obj[n].dtype) for n in names if obj[n].dtype.kind not in "uif"}
+    names = [n for n in names if n not in skipped]
+    return _Source(list(names), separate={n: obj[n] for n in names}, skipped=skipped)
 
 
 def _check_one_crs(obj: Any, src: _Source, labels: Iterable[Hashable]) -> None:
@@ -112,8 +114,15 @@ def _check_bands(items: Sequence[RequestItem], mapping: Mapping[str, Hashable], 
             raise MissingBandError(
                 f"{name} needs bands {', '.join(index_bands(item, kernel))}; missing "
                 f"{'; '.join(_expected(m, preset) for m in miss)}. Found bands{sensor}: "
-                f"{', '.join(map(repr, src.labels)) or 'none'}. Pass bands={{{miss[0]!r}: <name>}} "
-                "or sensor= to map them.")
+                f"{', '.join(map(repr, src.labels)) or 'none'}{_skipped(src)}. Pass "
+                f"bands={{{miss[0]!r}: <name>}} or sensor= to map them.")
+
+
+def _skipped(src: _Source) -> str:
+    if not src.skipped:
+        return ""
+    listed = ", ".join(f"{n!r} ({dt})" for n, dt in src.skipped.items())
+    return f" (not read, as they are not integer or float: {listed}; cast them, e.g. .astype('float32'))"
 
 
 def _cf_scale(attrs: Mapping[str, Any]) -> tuple[float, float] | None:
