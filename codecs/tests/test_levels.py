@@ -125,3 +125,16 @@ def test_psnr_beyond_the_videos_reach_lands_in_the_window(family, target, eo_ref
     s = chunk_stats(a, decode(blob), valid_mask(a, None))
     assert target <= s["psnr"] <= target + 0.5, s["psnr"]
     assert math.isfinite(chunk_info(blob)["quality"]["bpppb"])
+
+
+def test_a_target_between_two_whole_levels_takes_the_coarser_plus_a_residual(nrt_b2):
+    """libvpx CRF 1 misses 58 dB on this chunk and CRF 0 overshoots it (58.9 dB, 15.3 kB):
+    the coarser video plus a residual layer loosened into the window is smaller."""
+    a = nrt_b2[:16, :64, :64]
+    v = valid_mask(a, 0)
+    blob = encode(a, {"codec": "vp9", "bit_depth": 8, "psnr": 58.0, "nodata": 0})
+    psnr = chunk_stats(a, decode(blob), v)["psnr"]
+    finest = encode(a, {"codec": "vp9", "bit_depth": 8, "crf": 0, "nodata": 0, **FIXED})
+    assert chunk_stats(a, decode(finest), v)["psnr"] > 58.5  # the video alone overshoots
+    assert 58.0 <= psnr <= 58.5 and "residual" in chunk_info(blob)
+    assert len(blob) < len(finest)

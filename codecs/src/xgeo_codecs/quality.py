@@ -215,6 +215,9 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
     if p.psnr is not None:
         try:
             crf, blob, dec, st = _search(probe, float(p.psnr), scale, start)
+            found = _straddled(probe, probes, a, valid, crf, st, float(p.psnr))
+            if found is not None and len(found[1]) + len(found[4]) < len(blob):
+                crf, blob, dec, st, extra, res_meta = found
         except CodecError:
             # beyond what the 12-bit video reaches: a residual layer whose uniform error
             # (RMS = step / sqrt 12) lands just above the target; tighter if that misses
@@ -462,6 +465,25 @@ def _rate_residual(a: np.ndarray, valid: np.ndarray, level: float, blob: bytes,
     assert best is not None
     _, c, blob, dec, st2, extra, info = best
     return c, blob, dec, st2, extra, info
+
+
+def _straddled(probe: Any, probes: list[Any], a: np.ndarray, valid: np.ndarray,
+               level: float, st: dict[str, Any], target: float) -> tuple[Any, ...] | None:
+    """When the level a ``psnr=`` search kept lands above the window and the next coarser
+    level it probed misses the target (neighbouring whole CRFs of SVT-AV1 or libvpx straddle
+    it: libvpx CRF 0 is 3.6 dB above the 56 dB asked of nrt), the coarser video plus a
+    residual layer loosened into the window; None otherwise. The caller keeps it if smaller.
+    """
+    if _psnr_of(st) <= target + 0.5:
+        return None
+    coarser = [q[0] for q in probes if q[0] > level and _psnr_of(q[3]) < target]
+    if not coarser:
+        return None
+    vals = a[valid]
+    peak = float(vals.max()) - float(vals.min())
+    # a uniform error within +-e lands ~4.8 dB above 20 log10(peak / e): this bound meets it
+    return _psnr_residual(probe, a, valid, min(coarser), peak * 10 ** (-(target + 0.2) / 20),
+                          target)
 
 
 def _psnr_residual(probe: Any, a: np.ndarray, valid: np.ndarray, level: float, e: float,
