@@ -16,10 +16,13 @@ for ~+6 dB on the nrt cube); for SVT-AV1 and libvpx, whole CRF values (1..63, 0.
   probe uses the family's prior (PSNR ~ 54 - 0.8 x CRF dB for 12-bit HEVC on Sentinel-2),
   then secant steps on the measured points (interpolation once the aim is bracketed); the
   encodes spent are recorded per chunk. On a whole-number scale one level moves the PSNR
-  by ~0.35 dB, so the window is met unless the chunk's curve is steeper: then the cheapest
-  level above the target is kept.
+  by ~0.35 dB (2-4 dB at the fine end): when two neighbouring levels straddle the target,
+  the coarser video plus a residual layer loosened into the window is kept if smaller than
+  the finer video (:func:`_straddled`). Past the finest level, a residual layer spends the
+  rest, loosened into the window too.
 * ``bpppb=r``: the same search on log2(bits per value), within 10 % of ``r``; beyond the
-  finest level's rate, a residual layer spends the rest.
+  finest level's rate, or between two neighbouring levels, a residual layer spends the
+  rest.
 * ``max_error=e``: lossy video plus the residual quantised with step ``2e`` (integers: step
   ``2 floor(e) + 1``), entropy-coded (LZMA; format 2 chunks used zlib); any value the float
   cast still leaves outside the bound is stored verbatim, so ``|decoded - original| <= e``
