@@ -80,7 +80,7 @@ def test_cli_impossible_targets_fail_clearly(tmp_path, flag, value):
 
 def test_in_codec_metric_agrees_with_xgeo_metrics():
     from xgeo_codecs import decode, encode
-    from xgeo_codecs.quality import chunk_stats, valid_mask
+    from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 
     a = _ndvi()
     d = decode(encode(a, {"crf": 14}))
@@ -93,7 +93,7 @@ def test_in_codec_metric_agrees_with_xgeo_metrics():
 @pytest.mark.parametrize("options", [{"bpppb": 1.0}, {"max_error": 0.004, "nodata": 0.0}])
 def test_in_codec_spectral_angle_agrees_with_xgeo_metrics(options):
     from xgeo_codecs import chunk_info, decode, encode
-    from xgeo_codecs.quality import plane_angle, valid_mask
+    from xgeo_codecs.chunk_metrics import plane_angle, valid_mask
 
     from xgeo.metrics import spectral_angle
 

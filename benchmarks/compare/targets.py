@@ -13,7 +13,7 @@ target at a time by each lossy family - x265 (12 bit, the default), SVT-AV1 (10 
 * ``bpppb=r`` for r in 0.1 ... 2: the worst relative rate error over the chunks (promised:
   within 10 %), the PSNR of the cube and the encodes per chunk.
 
-The chunk's own statistic (``xgeo_codecs.quality.chunk_stats``: PSNR over its valid values,
+The chunk's own statistic (``xgeo_codecs.chunk_metrics.chunk_stats``: PSNR over its valid values,
 peak = their range) is what the window promises; the cube PSNR is ``xgeo.metrics``'.
 One core, one process. Run: ``.venv/bin/python benchmarks/compare/targets.py``.
 """
@@ -48,7 +48,7 @@ def chunks(x: np.ndarray) -> list[tuple[slice, slice]]:
 def coded(x: np.ndarray, nodata, params: dict) -> tuple[np.ndarray, list[dict]]:
     """The cube decoded chunk by chunk, and per chunk: bytes, its PSNR, encodes, residual."""
     from xgeo_codecs import chunk_info, decode, encode
-    from xgeo_codecs.quality import chunk_stats, valid_mask
+    from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 
     out = np.empty_like(x)
     rows = []

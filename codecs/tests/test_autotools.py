@@ -17,8 +17,8 @@ import pytest
 from codec_testdata import stamped
 from xgeo_codecs import VideoParams, chunk_info, decode, encode
 from xgeo_codecs.autotools import choose, describe, sample_window
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 from xgeo_codecs.header import parse
-from xgeo_codecs.quality import chunk_stats, valid_mask
 
 
 def _smooth(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

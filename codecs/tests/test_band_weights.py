@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import zarr
 from xgeo_codecs import CodecError, VideoParams, VideoSerializer, chunk_info, decode, encode
-from xgeo_codecs.quality import chunk_stats, valid_mask
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 
 
 def _psnr(a: np.ndarray, d: np.ndarray, nodata=None) -> float:

@@ -10,8 +10,8 @@ import pytest
 from codec_testdata import stamped
 from xgeo_codecs import CodecError, VideoCodec, chunk_info, decode, encode
 from xgeo_codecs._encoder import repack
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 from xgeo_codecs.frame_order import similarity_order
-from xgeo_codecs.quality import chunk_stats, valid_mask
 
 
 def test_similar_frames_end_up_next_to_each_other(nrt_b2):

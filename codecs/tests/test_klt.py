@@ -10,8 +10,8 @@ import pytest
 from codec_testdata import stamped
 from xgeo_codecs import CodecError, VideoCodec, VideoParams, chunk_info, decode, encode
 from xgeo_codecs import klt as kltmod
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 from xgeo_codecs.header import parse
-from xgeo_codecs.quality import chunk_stats, valid_mask
 
 
 def _psnr(a: np.ndarray, d: np.ndarray, nodata=None) -> float:

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 from xgeo_codecs import CodecError, VideoParams, chunk_info, decode, encode
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 from xgeo_codecs.levels import SCALES, check_crf_qp
-from xgeo_codecs.quality import _next_crf, chunk_stats, level_params, valid_mask
+from xgeo_codecs.quality import _next_crf, level_params
 
 FIXED = {"decorrelate": None, "reorder_frames": False}
 DEPTH = {"hevc": {}, "av1": {}, "vp9": {"bit_depth": 8}}

@@ -11,7 +11,7 @@ from codec_testdata import stamped
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from xgeo_codecs import CodecError, VideoCodec, chunk_info, decode, encode
-from xgeo_codecs.quality import chunk_stats, valid_mask
+from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 
 FIX2 = Path(__file__).resolve().parent / "fixtures" / "video" / "v2" / "quality"
 

@@ -34,10 +34,11 @@ from ._decoder import decode_chunk
 from ._encoder import encode_plain
 from ._stream import layout_for, padded_size
 from ._values import check_dtype, to_cube
+from .chunk_metrics import chunk_stats, valid_mask
 from .errors import CodecError
 from .levels import SCALES
 from .params import DEFAULT_BIT_DEPTH, VideoParams
-from .quality import chunk_stats, first_level, level_params, valid_mask
+from .quality import first_level, level_params
 
 # a tool is used when the sample measures at least this much better with it (at equal rate)
 MIN_GAIN_DB = 0.05
