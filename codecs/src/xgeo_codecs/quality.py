@@ -148,9 +148,6 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
     if p.psnr is not None:
         try:
             crf, blob, dec, st = _search(probe, float(p.psnr), scale, start)
-            found = _straddled(probe, probes, a, valid, crf, st, float(p.psnr))
-            if found is not None and len(found[1]) + len(found[4]) < len(blob):
-                crf, blob, dec, st, extra, res_meta = found
         except CodecError:
             # beyond what the 12-bit video reaches: a residual layer whose uniform error
             # (RMS = step / sqrt 12) lands just above the target; tighter if that misses
@@ -168,6 +165,10 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
                 found = _psnr_residual(probe, a, valid, crf, e, float(p.psnr))
                 if found is not None:
                     crf, blob, dec, st, extra, res_meta = found
+        else:
+            found = _straddled(probe, probes, a, valid, crf, st, float(p.psnr))
+            if found is not None and len(found[1]) + len(found[4]) < len(blob):
+                crf, blob, dec, st, extra, res_meta = found
     elif p.bpppb is not None:
         r = float(p.bpppb)
         crf, blob, dec, st = _rate_search(probe, r, n, scale, start)
