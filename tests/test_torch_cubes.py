@@ -263,6 +263,24 @@ def _as_int16(s2, folder):
     return path
 
 
+def test_labels_with_forked_workers_after_dask_ran_in_the_parent(cubes_dir):
+    """Each worker aligns its cubes' labels with dask; forked after the parent had used
+    dask, they hung forever in dask's inherited pool (xgeo.forksafe)."""
+    import dask.array as da
+
+    da.ones(8, chunks=2).sum().compute()  # the parent's dask pool exists before the fork
+    loader = to_dataloader(cubes_dir, 16, batch_size=8, seed=0, num_workers=2,
+                           multiprocessing_context="fork",
+                           dataset_kwargs={"variable": "reflectance", "label": "lulc"})
+    dset, n = loader.dataset, 0
+    for batch in loader:
+        k, j = batch["cube"][0].item(), batch["index"][0].item()
+        np.testing.assert_array_equal(batch["label"][0].numpy(),
+                                      dset[int(dset.starts[k]) + j]["label"].numpy())
+        n += len(batch["index"])
+    assert n == len(dset)
+
+
 def test_too_small_cubes_are_skipped_with_one_warning(cubes_dir, tmp_path):
     s2 = xgeo.datasets.sentinel2_cube()[["reflectance"]]
     tiny = [tmp_path / "tiny1.zarr", tmp_path / "tiny2.nc"]

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import accessor, crs, datasets, errors, grid, io
+from . import (
+    accessor,
+    crs,
+    datasets,
+    errors,
+    forksafe,  # noqa: F401  (registers the fork hook: fresh dask pools in children)
+    grid,
+    io,
+)
 from .crs import read_crs, read_grid, set_crs, write_grid
 from .grid import Grid, parse_crs
 from .io import open_dataset
