@@ -13,6 +13,7 @@ from scipy import ndimage
 
 import xgeo
 from xgeo.categorical import (
+    MIN_RAMP_LEVELS,
     Decision,
     categorical_variables,
     is_categorical,
@@ -99,6 +100,23 @@ def test_quantised_ramp_is_continuous_though_piecewise_constant():
     assert m.distinct <= 41 and m.equal > 0.8 and m.ramp > 0.95
     d = is_categorical(_da(dem))
     assert not d.categorical and "ramp" in d.reason, d
+
+
+def test_a_few_consecutive_class_codes_are_not_taken_for_a_ramp():
+    """One date of the nrt SCL (clouds and snow: codes 7-11) changes mostly by one code
+    between neighbours; the ramp test called 9 of its 140 dates (and windows of 2-5 dates)
+    continuous, and a lossy codec then changed 37 % of the classes."""
+    scl = xr.open_dataset(DATA / "nrt_romania_32t.nc", mask_and_scale=False).SCL
+    continuous = [t for t in range(scl.sizes["time"])
+                  if not is_categorical(scl.isel(time=[t])).categorical]
+    assert continuous == []
+    # a ramp of a few levels is kept exact too (it cannot be told from such classes); one
+    # of many levels stays a ramp
+    few = np.round(5 * _smooth_field(sigma=20)).astype(np.int16)
+    many = np.round(40 * _smooth_field(sigma=20)).astype(np.int16)
+    assert len(np.unique(few)) < MIN_RAMP_LEVELS <= len(np.unique(many))
+    assert measure(_da(few)).ramp > 0.9 and is_categorical(_da(few)).categorical
+    assert not is_categorical(_da(many)).categorical
 
 
 def test_packed_integers_are_measurements():

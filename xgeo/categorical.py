@@ -33,9 +33,11 @@ The rule, first match wins (:func:`is_categorical`, :func:`categorical_variables
    * *piecewise constant*: at least :data:`MIN_EQUAL_NEIGHBOURS` of the 4-neighbour pixel
      pairs are equal;
    * *not a ramp*: of the unequal neighbour pairs, fewer than :data:`MAX_RAMP_STEPS` differ
-     by the smallest step present. A quantised smooth field (angles, elevations in whole
-     metres) is piecewise constant too, but its levels only ever meet their next level;
-     class boundaries join arbitrary codes.
+     by the smallest step present, or the sample holds fewer than :data:`MIN_RAMP_LEVELS`
+     values. A quantised smooth field (angles, elevations in whole metres) is piecewise
+     constant too, but its levels only ever meet their next level; class boundaries join
+     arbitrary codes — except in a map of a few consecutive codes (one SCL scene of clouds
+     holds 7-11), which cannot be told from a ramp of a few levels: both are kept exact.
 
    Categorical when few values, piecewise constant and not a ramp. A **name** that reads
    like class data (:data:`NAME_HINTS`: ``lulc``, ``landcover``, ``SCL``, ``mask``,
@@ -95,6 +97,7 @@ __all__ = [
     "MIN_EQUAL_NEIGHBOURS",
     "HINT_EQUAL_NEIGHBOURS",
     "MAX_RAMP_STEPS",
+    "MIN_RAMP_LEVELS",
     "MIN_PAIRS",
     "SAMPLE_PLANES",
     "NAME_HINTS",
@@ -111,6 +114,11 @@ HINT_EQUAL_NEIGHBOURS = 0.3
 MAX_RAMP_STEPS = 0.9
 """Share of the unequal neighbour pairs differing by the smallest step, below which the data
 are not a quantised ramp."""
+MIN_RAMP_LEVELS = 16
+"""Fewest distinct values in the sample for the ramp test to call data a quantised ramp: with
+fewer, a ramp cannot be told from a class map whose neighbouring classes have consecutive
+codes (a Sentinel-2 SCL scene of clouds and snow holds 7-11 and changes mostly by 1), and
+keeping so few values exact costs little."""
 MIN_PAIRS = 16
 """Fewest measurable neighbour pairs for the measurement to decide."""
 SAMPLE_PLANES = 4
@@ -365,7 +373,8 @@ def is_categorical(var: xr.DataArray) -> Decision:
     if m.pairs < MIN_PAIRS:
         return Decision(bool(hint), f"too few neighbouring pixels to measure ({m.pairs}); " + (
             word if hint else "integer values taken as measurements"))
-    ramp = not math.isnan(m.ramp) and m.ramp >= MAX_RAMP_STEPS
+    ramp = (m.distinct >= MIN_RAMP_LEVELS and not math.isnan(m.ramp)
+            and m.ramp >= MAX_RAMP_STEPS)
     facts = (f"{m.distinct} distinct values, {m.equal:.0%} of neighbouring pixels equal, "
              + (f"{m.ramp:.0%} of the changes the smallest step" if not math.isnan(m.ramp)
                 else "no changes")).replace("%", " %")

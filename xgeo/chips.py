@@ -461,7 +461,10 @@ def make_chips(
         ``(y_dim, x_dim)``; found automatically by default.
     time
         None: one chip per time step (images ``[C, H, W]``); an int ``T``: windows of ``T``
-        steps every ``time_stride`` (default ``T``), images ``[T, C, H, W]``.
+        steps every ``time_stride`` (default ``T``), images ``[T, C, H, W]``. Only whole
+        windows are made, whatever ``boundary`` says (it is about space): dates after the
+        last whole window are in none (5 dates, ``time=3``: dates 3 and 4); choose
+        ``time_stride`` so the windows reach the last date.
     variable, variables, bands
         Which bands make the channels (see :func:`xgeo.bands.band_array`).
     min_valid
