@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("utilities", ("xgeo.errors", "xgeo.spelling", "xgeo.optional", "xgeo.manifest",
                    "xgeo.nodata", "xgeo.lock", "xgeo.completion",
                    "xgeo.readerrors", "xgeo.lossless", "xgeo._objectstore",
-                   "xgeo.datacard",
+                   "xgeo.datacard", "xgeo.forksafe",
                    )),
     ("grid", ("xgeo.grid",)),
     ("conventions and storage", ("xgeo.crs", "xgeo.bands", "xgeo.categorical",
