@@ -11,7 +11,9 @@ Conventions read, in order of trust:
    ``"+init=epsg:32719"``), with a warning: it is ambiguous and not CF.
 
 The transform always comes from the x/y coordinates (regular spacing checked),
-never from a cached ``GeoTransform`` that a slice may have made stale. Coordinates are
+never from a cached ``GeoTransform`` that a slice may have made stale — except for a raster
+one pixel high or wide, whose coordinates hold no spacing: there the ``GeoTransform`` is
+taken when its pixel centres are exactly the coordinates. Coordinates are
 pixel centres; stackstac's corner labels (``xy_coords="topleft"``) are recognised
 (:mod:`xgeo.peer_cubes`) and shifted by half a pixel.
 
