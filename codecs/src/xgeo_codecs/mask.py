@@ -39,11 +39,13 @@ def pack_mask_candidates(invalid: np.ndarray) -> dict[str, bytes]:
     return dict(_candidates(invalid.shape, np.packbits(invalid.ravel()).tobytes()))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _candidates(shape: tuple[int, ...], bits: bytes) -> tuple[tuple[str, bytes], ...]:
     """:func:`pack_mask_candidates` of the mask whose packed bits are ``bits``, kept for the
     next probes: a ``psnr=`` / ``bpppb=`` search codes one chunk, and so its masks, 2-8 times,
-    and the two codings cost 20-50 ms per 1.4 M mask pixels each time."""
+    and the two codings cost 20-50 ms per 1.4 M mask pixels each time. Four masks are kept
+    (the trial's sample in date order and reordered, the chunk's own in both): at most one
+    bit a pixel each, 8.4 MB for the mask of a 64 x 16 x 256 x 256 chunk."""
     invalid = np.unpackbits(np.frombuffer(bits, np.uint8), count=math.prod(shape)).astype(
         bool).reshape(shape)
     out = [("deflate", zlib.compress(bits, 9))]
