@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 CODECS = ("hevc", "av1", "vp9", "ffv1")
 def _fill_value(var: xr.DataArray) -> Any:
-    """The variable's ``_FillValue`` (encoding first, then attrs): the codec's ``nodata`` and
-    the value :func:`apply_mask` writes into masked integer pixels, so the two always agree."""
-    return var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+    """The variable's ``_FillValue`` as stored (:func:`_cf_packing`'s, else the attrs'): the
+    codec's ``nodata``, the Zarr fill value and the value :func:`apply_mask` writes into masked
+    integer pixels, so they always agree."""
+    return _cf_packing(var).get("_FillValue", var.attrs.get("_FillValue"))
 
 
 def _cf_packing(var: xr.DataArray) -> dict[str, Any]:
@@ -332,7 +333,7 @@ def _encodings(
                 raise CodecError(f"band_weights gives {len(given)} weights but variable "
                                  f"{name!r} has {bands} band(s); give one weight per band, "
                                  "or name the variables it is for with variables=")
-        fill = packing.get("_FillValue", var.attrs.get("_FillValue"))
+        fill = _fill_value(var)
         if "nodata" not in params and fill is not None and not np.isnan(float(fill)):
             params["nodata"] = float(fill) if stored.kind == "f" else int(fill)
         params["frame_axis"] = var.dims.index(fdim) if fdim is not None and var.ndim > 2 else 0
