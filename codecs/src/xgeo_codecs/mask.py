@@ -19,7 +19,12 @@ CTX_MIN_BYTES = 64
 
 def pack_mask(invalid: np.ndarray) -> bytes:
     """Bit-pack a boolean mask (True = invalid) and deflate it."""
-    return zlib.compress(np.packbits(invalid.ravel()).tobytes(), 9)
+    return _deflate(np.packbits(invalid.ravel()).tobytes())
+
+
+def _deflate(bits: bytes) -> bytes:
+    """The deflated section of a mask's packed bits (format 1's mask coding)."""
+    return zlib.compress(bits, 9)
 
 
 def pack_mask_candidates(invalid: np.ndarray) -> dict[str, bytes]:
@@ -48,7 +53,7 @@ def _candidates(shape: tuple[int, ...], bits: bytes) -> tuple[tuple[str, bytes],
     bit a pixel each, 8.4 MB for the mask of a 64 x 16 x 256 x 256 chunk."""
     invalid = np.unpackbits(np.frombuffer(bits, np.uint8), count=math.prod(shape)).astype(
         bool).reshape(shape)
-    out = [("deflate", zlib.compress(bits, 9))]
+    out = [("deflate", _deflate(bits))]
     if len(out[0][1]) >= CTX_MIN_BYTES:
         out.append(("ctx", mask_coder.encode(invalid)))
     return tuple(out)
