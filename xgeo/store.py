@@ -407,7 +407,8 @@ def _compute(tasks: list, progress: bool | None) -> tuple:
             from dask.diagnostics import ProgressBar
 
             stack.enter_context(ProgressBar())
-        if dask.base.get_scheduler(collections=tasks) is dask.threaded.get:
+        if (dask.base.get_scheduler(collections=tasks) is dask.threaded.get
+                and dask.config.get("pool", None) is None):  # a pool of the user's is theirs
             # an own pool, shut down (waiting for the writes under way) before an error
             # leaves: the caller may then remove what was written (xgeo.outputs), and no
             # write still running recreates it
