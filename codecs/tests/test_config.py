@@ -112,9 +112,12 @@ def test_an_old_config_keeps_its_meaning_when_a_live_default_changes():
 def test_a_full_config_missing_a_parameter_is_refused_naming_it():
     cfg = VideoParams(crf=4).to_config()
     del cfg["pack_planes"]
-    for stored in (True, False):
-        with pytest.raises(CodecError, match="pack_planes"):
-            VideoParams.from_config(cfg, stored=stored)
+    with pytest.raises(CodecError, match="pack_planes"):  # a user's: at once
+        VideoParams.from_config(cfg, stored=False)
+    with pytest.warns(UserWarning, match="pack_planes"):  # stored: reads, refuses to write
+        p = VideoParams.from_config(cfg, stored=True)
+    with pytest.raises(CodecError, match="lacks parameters .'pack_planes'.*writing is refused"):
+        p.check_writable()
     for bad in (1, 0, "2", 2.0, True):  # version 1 has no key; others are not versions
         with pytest.raises(CodecError, match=CONFIG_VERSION_KEY):
             VideoParams.from_config({**VideoParams().to_config(), CONFIG_VERSION_KEY: bad})
@@ -147,6 +150,37 @@ def test_a_config_of_a_newer_writer_reads_but_refuses_to_encode(tmp_path, newer)
     assert np.array_equal(codec.decode(encode(data, {"lossless": True})), data)
     with pytest.raises(CodecError, match="upgrade xgeo-codecs"):
         codec.encode(data)
+
+
+@pytest.mark.parametrize("edit", [
+    {"crf": 99}, {"crf": "abc"}, {"codec": "h266"}, {"psnr": -3}, {"band_weights": "loud"},
+    {"decoder": "gpu-of-the-future", "crf": 99}, {"frame_axis": "x", "crf": 99},
+])
+def test_an_invalid_stored_config_reads_its_chunks_and_refuses_to_write(tmp_path, edit):
+    """Metadata edited by hand (or damaged) to values this codec refuses: the chunks hold
+    what decoding needs, so the array still reads, with a warning naming the bad value, and
+    a write is refused with the reason, before any encoder sees the parameters."""
+    data = np.arange(4 * 16 * 16, dtype="uint16").reshape(4, 16, 16)
+    z = zarr.create_array(str(tmp_path / "a.zarr"), shape=(8, 16, 16), chunks=(4, 16, 16),
+                          dtype="uint16", serializer=VideoSerializer(crf=4, decoder="software"),
+                          compressors=None)
+    z[:4] = data
+    expected = z[:4]
+    meta_path = tmp_path / "a.zarr" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta["codecs"][0]["configuration"].update(edit)
+    meta_path.write_text(json.dumps(meta))
+    name = next(iter(edit))
+    with pytest.raises(CodecError, match=name):  # given by a user: refused at once
+        VideoParams.from_config(meta["codecs"][0]["configuration"])
+    with pytest.warns(UserWarning, match=f"{name}.*writing is refused"):
+        z = zarr.open_array(str(tmp_path / "a.zarr"), mode="r+")
+    np.testing.assert_array_equal(z[:4], expected)
+    if "decoder" not in edit:  # the reader's valid choices are kept
+        assert z.serializer.params.decoder == "software"
+    with pytest.raises(CodecError, match=f"{name}.*writing is refused"):
+        z[4:] = data
+    assert sorted(p.name for p in (tmp_path / "a.zarr" / "c").iterdir()) == ["0"]
 
 
 def test_an_old_style_store_opens_reads_and_takes_new_chunks_as_it_was_written(tmp_path):

@@ -35,7 +35,7 @@ so a mistake is reported at once. Reading a store never uses the options.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import CodecError
@@ -301,3 +301,41 @@ def _split(text: str) -> dict[str, str]:
         k, eq, v = item.partition("=")
         out[k.replace("_", "-")] = v if eq else "1"
     return out
+
+
+class FrozenOptions(Mapping[str, str]):
+    """A read-only, hashable, picklable copy of encoder options (``VideoParams.options``).
+
+    Examples
+    --------
+    >>> o = FrozenOptions({"bf": "2"})
+    >>> o == {"bf": "2"}, hash(o) == hash(FrozenOptions({"bf": "2"})), dict(o)
+    (True, True, {'bf': '2'})
+    >>> o["bf"] = "3"
+    Traceback (most recent call last):
+    ...
+    TypeError: 'FrozenOptions' object does not support item assignment
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, options: Mapping[str, str] | None = None) -> None:
+        self._data = dict(options or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._data.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data,))

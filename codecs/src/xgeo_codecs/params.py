@@ -46,44 +46,6 @@ CONFIG_VERSION_KEY = "config_version"
 _FROM_METADATA = contextvars.ContextVar("xgeo_codecs_from_metadata", default=False)
 
 
-class FrozenOptions(Mapping[str, str]):
-    """A read-only, hashable, picklable copy of encoder options (``VideoParams.options``).
-
-    Examples
-    --------
-    >>> o = FrozenOptions({"bf": "2"})
-    >>> o == {"bf": "2"}, hash(o) == hash(FrozenOptions({"bf": "2"})), dict(o)
-    (True, True, {'bf': '2'})
-    >>> o["bf"] = "3"
-    Traceback (most recent call last):
-    ...
-    TypeError: 'FrozenOptions' object does not support item assignment
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, options: Mapping[str, str] | None = None) -> None:
-        self._data = dict(options or {})
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._data.items())))
-
-    def __repr__(self) -> str:
-        return repr(self._data)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self._data,))
-
-
 # What a version-1 config (non-default fields only, no ``config_version``) means: the
 # defaults of the xgeo-codecs releases that wrote it, copied once and never edited. When a
 # live default of VideoParams changes, old arrays keep meaning what they meant.
@@ -91,7 +53,7 @@ DEFAULTS_CONFIG_V1: Mapping[str, Any] = MappingProxyType({
     "codec": None, "lossless": False, "encoder": "auto", "crf": None, "qp": None,
     "preset": None, "bit_depth": None, "value_range": None, "nodata": None,
     "scale_factor": None, "add_offset": None, "frame_axis": 0, "threads": 1, "decoder": None,
-    "options": FrozenOptions(), "plane_prediction": True, "psnr": None, "max_error": None,
+    "options": encoder_options.FrozenOptions(), "plane_prediction": True, "psnr": None, "max_error": None,
     "bpppb": None, "stats": False, "decorrelate": None, "pack_planes": True,
     "reorder_frames": False,
 })
@@ -312,6 +274,11 @@ class VideoParams:
                              "(x265: 'medium', 'slower', ...; SVT-AV1: 0-13; libvpx: cpu-used)")
         if self.decoder not in (None, "software", "auto"):
             raise CodecError(f"decoder={self.decoder!r}; use 'software', 'auto' or None")
+        if isinstance(self.frame_axis, np.integer):
+            object.__setattr__(self, "frame_axis", int(self.frame_axis))
+        if not isinstance(self.frame_axis, int) or isinstance(self.frame_axis, bool):
+            raise CodecError(f"frame_axis={self.frame_axis!r}; use the index of the time axis "
+                             "(an int, e.g. 0; negative counts from the end)")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise CodecError(f"threads={self.threads!r}; use a count >= 1 (0 lets libav choose)")
         if self.crf is not None and self.qp is not None:
@@ -371,7 +338,7 @@ class VideoParams:
         else:
             opts = encoder_options.checked(
                 self.options, None if self.encoder == "auto" else self.encoder)
-        object.__setattr__(self, "options", FrozenOptions(opts))
+        object.__setattr__(self, "options", encoder_options.FrozenOptions(opts))
 
     @property
     def family(self) -> str:
@@ -438,7 +405,10 @@ class VideoParams:
         upgrade: new chunks would otherwise be coded without the newer parameters. Not
         stored, such a config raises at once. Stored ``options`` are not checked here
         (reading never uses them) but by every encode, before libav sees them: a store whose
-        metadata asks for a file, log or thread option refuses to be written to.
+        metadata asks for a file, log or thread option refuses to be written to. A stored
+        config this version refuses (a value out of range, a parameter missing: metadata
+        edited or damaged) reads too, with a warning naming the problem, and refuses to
+        encode (:meth:`check_writable`); given by a user, it raises at once.
         """
         if stored is None:
             stored = _FROM_METADATA.get()
@@ -477,21 +447,29 @@ class VideoParams:
                     cfg.setdefault(name, value)
             missing = [n for n in names if n not in cfg]
             if missing:
-                raise CodecError(f"codec config ({CONFIG_VERSION_KEY} {version}) lacks "
-                                 f"parameters {missing}: since version 2 every parameter is "
-                                 "written; the metadata was edited or damaged")
+                damaged = CodecError(f"codec config ({CONFIG_VERSION_KEY} {version}) lacks "
+                                     f"parameters {missing}: since version 2 every parameter "
+                                     "is written; the metadata was edited or damaged")
+                if not stored:
+                    raise damaged
+                return _readable_only(cls, cfg, damaged)
         token = _FROM_METADATA.set(stored)
         try:
             params = cls(**{k: v for k, v in cfg.items() if k in names})
+        except CodecError as err:
+            if not stored:
+                raise
+            return _readable_only(cls, cfg, err)
         finally:
             _FROM_METADATA.reset(token)
         if newer is not None:
-            object.__setattr__(params, "_newer_config", newer)
+            object.__setattr__(params, "_unwritable", newer)
         return params
 
     def check_writable(self) -> None:
-        """Raise :class:`CodecError` if these parameters come from a config of a newer
-        xgeo-codecs (see :meth:`from_config`): chunks are not encoded with them.
+        """Raise :class:`CodecError` if these parameters come from stored metadata that this
+        xgeo-codecs reads but does not write with (see :meth:`from_config`): a config of a
+        newer xgeo-codecs, or an invalid or damaged one.
 
         Examples
         --------
@@ -506,9 +484,9 @@ class VideoParams:
         ...
         xgeo_codecs.errors.CodecError: the codec config (...) was written by a newer xgeo-codecs ...
         """
-        newer = self.__dict__.get("_newer_config")
-        if newer is not None:
-            raise CodecError(newer)
+        why = self.__dict__.get("_unwritable")
+        if why is not None:
+            raise CodecError(why)
 
     def check_band_count(self, bands: int, where: str = "this chunk holds") -> None:
         """Raise :class:`CodecError` when per-band ``band_weights`` do not give one weight to
@@ -532,6 +510,30 @@ class VideoParams:
         """Every field, ``options`` as a plain dict."""
         return {f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
                 for f in fields(self)}
+
+
+def _readable_only(cls: type[VideoParams], cfg: Mapping[str, Any], err: CodecError
+                   ) -> VideoParams:
+    """Parameters for reading an array whose stored codec config is invalid or damaged
+    (``err`` says how): every chunk describes itself, so reading needs only the reader's
+    choices (``decoder``, ``threads``, ``frame_axis``), kept where they are valid; encoding
+    with them raises (:meth:`VideoParams.check_writable`), so no chunk is written under
+    parameters nobody chose. Warns once, at open."""
+    kept: dict[str, Any] = {}
+    for name in ("decoder", "threads", "frame_axis"):
+        value = cfg.get(name)
+        try:
+            cls(**{name: value})
+        except (CodecError, TypeError, ValueError):
+            continue
+        kept[name] = value
+    params = cls(**kept)
+    why = (f"the array's stored codec configuration is invalid ({err}); reading works (each "
+           "chunk describes itself), writing is refused: give the array a valid codec "
+           "configuration (or rewrite it) to write to it")
+    warnings.warn(why, UserWarning, stacklevel=4)
+    object.__setattr__(params, "_unwritable", why)
+    return params
 
 
 def _per_band(weights: Any) -> tuple[float, ...]:
