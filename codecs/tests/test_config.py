@@ -154,7 +154,8 @@ def test_a_config_of_a_newer_writer_reads_but_refuses_to_encode(tmp_path, newer)
 
 @pytest.mark.parametrize("edit", [
     {"crf": 99}, {"crf": "abc"}, {"codec": "h266"}, {"psnr": -3}, {"band_weights": "loud"},
-    {"decoder": "gpu-of-the-future", "crf": 99}, {"frame_axis": "x", "crf": 99},
+    {"threads": 2, "crf": 99}, {"frame_axis": "x", "crf": 99}, {"frame_axis": 5},
+    {"band_weights": [1.0, 2.0]},  # two weights for a chunk of one band
 ])
 def test_an_invalid_stored_config_reads_its_chunks_and_refuses_to_write(tmp_path, edit):
     """Metadata edited by hand (or damaged) to values this codec refuses: the chunks hold
@@ -162,23 +163,28 @@ def test_an_invalid_stored_config_reads_its_chunks_and_refuses_to_write(tmp_path
     a write is refused with the reason, before any encoder sees the parameters."""
     data = np.arange(4 * 16 * 16, dtype="uint16").reshape(4, 16, 16)
     z = zarr.create_array(str(tmp_path / "a.zarr"), shape=(8, 16, 16), chunks=(4, 16, 16),
-                          dtype="uint16", serializer=VideoSerializer(crf=4, decoder="software"),
-                          compressors=None)
+                          dtype="uint16", serializer=VideoSerializer(crf=4), compressors=None)
     z[:4] = data
     expected = z[:4]
     meta_path = tmp_path / "a.zarr" / "zarr.json"
     meta = json.loads(meta_path.read_text())
     meta["codecs"][0]["configuration"].update(edit)
     meta_path.write_text(json.dumps(meta))
-    name = next(iter(edit))
-    with pytest.raises(CodecError, match=name):  # given by a user: refused at once
-        VideoParams.from_config(meta["codecs"][0]["configuration"])
-    with pytest.warns(UserWarning, match=f"{name}.*writing is refused"):
+    name = "|".join(edit)  # (the first found of the bad values is named)
+    if edit in ({"frame_axis": 5}, {"band_weights": [1.0, 2.0]}):  # valid but not here
+        with pytest.raises(CodecError, match=name):  # given by a user: refused at once
+            zarr.create_array(str(tmp_path / "b.zarr"), shape=(8, 16, 16), chunks=(4, 16, 16),
+                              dtype="uint16", compressors=None,
+                              serializer=VideoSerializer(crf=4, **edit))
+    else:
+        with pytest.raises(CodecError, match=name):  # given by a user: refused at once
+            VideoParams.from_config(meta["codecs"][0]["configuration"])
+    with pytest.warns(UserWarning, match=f"({name}).*writing is refused"):
         z = zarr.open_array(str(tmp_path / "a.zarr"), mode="r+")
     np.testing.assert_array_equal(z[:4], expected)
-    if "decoder" not in edit:  # the reader's valid choices are kept
-        assert z.serializer.params.decoder == "software"
-    with pytest.raises(CodecError, match=f"{name}.*writing is refused"):
+    if "threads" in edit:  # the reader's valid choices are kept
+        assert z.serializer.params.threads == 2
+    with pytest.raises(CodecError, match=f"({name}).*writing is refused"):
         z[4:] = data
     assert sorted(p.name for p in (tmp_path / "a.zarr" / "c").iterdir()) == ["0"]
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from xgeo_codecs import CodecError, VideoParams, chunk_info, decode, encode
+from xgeo_codecs import CodecError, VideoParams, chunk_info, decode, encode, encoder_options
 from xgeo_codecs.chunk_metrics import chunk_stats, valid_mask
 from xgeo_codecs.levels import SCALES, check_crf_qp
 from xgeo_codecs.quality import _next_crf, level_params
@@ -46,10 +46,16 @@ def test_crf_and_qp_within_each_family_range_are_taken(family, kw):
     VideoParams(codec=family, **DEPTH[family], **kw)
 
 
-def test_svt_av1_reads_crf_0_as_unset_which_is_why_it_is_refused(nrt_b2):
+def test_svt_av1_reads_crf_0_as_unset_which_is_why_it_is_refused(nrt_b2, monkeypatch):
     """FFmpeg's libsvtav1 codes crf=0 as its default QP 35 (the option's 0 means "not set"):
-    passed through the raw options, it gives the bytes of crf=35, not a finer coding."""
+    passed through the raw options, it gives the bytes of crf=35, not a finer coding. Raw
+    options cannot set the quality (the codec owns it), so the allow-list is opened here."""
     a = nrt_b2[:8, :64, :64]
+    with pytest.raises(CodecError, match="set by the codec itself"):
+        encode(a, {"codec": "av1", "crf": 35, "options": {"crf": "0"}, **FIXED})
+    monkeypatch.delitem(encoder_options.TOP_OWNED, "crf")
+    monkeypatch.setitem(encoder_options.TOP_LEVEL, "libsvtav1",
+                        encoder_options.TOP_LEVEL["libsvtav1"] | {"crf"})
     as_35 = encode(a, {"codec": "av1", "crf": 35, **FIXED})
     as_0 = encode(a, {"codec": "av1", "crf": 35, "options": {"crf": "0"}, **FIXED})
     finest = encode(a, {"codec": "av1", "crf": 1, **FIXED})

@@ -72,6 +72,8 @@ def frame_selection(frames: Any, t: int) -> np.ndarray | None:
     if isinstance(frames, slice):
         return np.arange(t)[frames]
     idx = np.asarray(frames)
+    if idx.size == 0 and idx.ndim == 1:  # [] is float to NumPy: no frames, as slice(0, 0)
+        idx = idx.astype(np.int64)
     if idx.dtype == bool:
         if idx.shape != (t,):
             raise CodecError(f"frames= as a boolean mask needs {t} entries (one per frame), "

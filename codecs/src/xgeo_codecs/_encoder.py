@@ -28,6 +28,7 @@ import numpy as np
 from . import _container, _stream, encoder_options, frame_order, header, klt, probe
 from ._values import (
     check_dtype,
+    is_nodata,
     plane_mapping,
     py_number,
     shared_step_maps,
@@ -156,7 +157,7 @@ def _find_masks(cube: np.ndarray, nodata: float | None) -> _Masked:
                if dtype.kind == "f" else {})
     nod = None
     if nodata is not None and not np.isnan(nodata):
-        nod = cube == np.asarray(nodata).astype(dtype)
+        nod = is_nodata(cube, nodata)
     inv = np.zeros(cube.shape, bool)
     for mk in (*special.values(), nod):
         if mk is not None:

@@ -37,6 +37,24 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder("<")
 
 
+def is_nodata(a: np.ndarray, nodata: float) -> np.ndarray:
+    """True where ``a`` holds ``nodata`` (a number, not NaN) bit for bit: a float ``-0.0``
+    is data when the nodata is ``0.0`` (Zarr's default float fill value), and the reverse.
+
+    Examples
+    --------
+    >>> is_nodata(np.array([0.0, -0.0, 1.0], "float32"), 0.0).tolist()
+    [True, False, False]
+    >>> is_nodata(np.array([0, 7], "uint16"), 0).tolist()
+    [True, False]
+    """
+    value = np.asarray(nodata).astype(a.dtype)
+    hit = a == value
+    if a.dtype.kind == "f" and value == 0:
+        hit &= np.signbit(a) == np.signbit(value)
+    return hit
+
+
 def to_cube(a: np.ndarray, frame_axis: int) -> tuple[np.ndarray, int]:
     """View ``a`` as (T, P, H, W); returns the cube and the normalised frame axis."""
     if a.ndim <= 2:
@@ -111,7 +129,15 @@ def plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
         return {"k": "const", "v": 0}
     lo, hi = v.min(), v.max()
     if lo == hi:
-        return {"k": "const", "v": py_number(lo)}
+        if not (x.dtype.kind == "f" and lo == 0):
+            return {"k": "const", "v": py_number(lo)}
+        negative = np.signbit(v)
+        if negative.all() or not negative.any():  # 0.0 or -0.0, kept with its sign
+            return {"k": "const", "v": -0.0 if negative[0] else 0.0}
+        if not lossless:
+            return {"k": "const", "v": 0.0}
+        # a lossless plane of 0.0 and -0.0 is not constant bit for bit: the grid finds no
+        # map for it either, and the chunk is refused rather than stored with one sign
     if lossless:
         if x.dtype.kind in "iu" and p.scale_factor is not None:
             # integers snapped to a coarser grid (max_error's near-lossless candidate)
@@ -129,6 +155,12 @@ def plane_mapping(x: np.ndarray, inv: np.ndarray, p: VideoParams, maxcode: int,
                     "(numcodecs Blosc/Zstd) for this variable")
             return {"k": "int", "base": int(lo)}
         m = _float_grid(v, p, maxcode)
+        if m is None and np.signbit(v[v == 0]).any() and _float_grid(v + 0.0, p, maxcode):
+            raise CodecError(
+                "lossless=True: this chunk holds -0.0 beside other values, and the codec keeps "
+                "values, not the sign of a zero (it would come back as 0.0). Fix: store the "
+                "variable with -0.0 replaced by 0.0 (adding 0.0 does it), or use a "
+                "general-purpose compressor (Blosc/Zstd) for it")
         if m is None:
             raise CodecError(
                 "lossless=True for float data needs values on an exact grid k * scale + offset "

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._values import to_cube
+from ._values import is_nodata, to_cube
 
 __all__ = ["chunk_stats", "plane_angle", "valid_mask"]
 
@@ -26,7 +26,7 @@ def valid_mask(a: np.ndarray, nodata: float | None) -> np.ndarray:
     if a.dtype.kind == "f":
         valid &= np.isfinite(a)
     if nodata is not None and not np.isnan(nodata):
-        valid &= a != np.asarray(nodata).astype(a.dtype)
+        valid &= ~is_nodata(a, nodata)
     return valid
 
 

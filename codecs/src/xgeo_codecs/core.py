@@ -67,8 +67,9 @@ def encode(arr: np.ndarray, params: VideoParams | dict[str, Any] | None = None) 
     p.check_writable()  # a config of a newer xgeo-codecs reads, but does not write
     a = np.asarray(arr)
     p, tools, start = autotools.choose(a, p)  # "auto" coding tools, measured on a sample
-    if p.psnr is None and p.max_error is None and p.bpppb is None and not p.stats:
-        blob = encode_plain(a, p)
+    if a.size == 0 or p.psnr is None and p.max_error is None and p.bpppb is None \
+            and not p.stats:
+        blob = encode_plain(a, p)  # (an empty chunk is exact: no target or statistic to meet)
     else:
         blob = encode_quality(a, p, start)
     if tools is not None:

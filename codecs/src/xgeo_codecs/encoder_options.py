@@ -16,12 +16,12 @@ always be appended to):
   logs or analysis (``analysis-save``, ``csv``, ``dump-config``, ``recon``, ``qpfile``,
   ``zonefile``, ``stats``, ``lambda-file``, ``scaling-list``, ``log-level``, ``fgs-table``
   ...) are refused, and so are unknown keys.
-* keys the codec owns (:data:`X265_OWNED`, :data:`SVTAV1_OWNED`: logging, thread pools set
-  from ``threads=``, ``lossless`` set from ``lossless=``) are refused, never silently kept.
+* keys the codec owns (:data:`TOP_OWNED`, :data:`X265_OWNED`, :data:`SVTAV1_OWNED`: the
+  quality (``crf``, ``qp``, ``lossless``) set from ``crf=`` / ``qp=`` / the targets /
+  ``lossless=``, logging, thread pools set from ``threads=``) are refused, never silently
+  kept.
 * values must be plain scalars (str, int, float, bool) written with letters, digits and
   ``. , + - _`` only: no path, quote, escape or separator can reach libav's parser.
-* values libx265 crashes on instead of refusing (a constant ``qp`` outside 0..51 in
-  ``x265-params``) are refused with the bound.
 
 User-supplied ``x265-params`` / ``svtav1-params`` **merge** with the codec's own (see
 :func:`merge`): a user key replaces the codec's key of the same name, every other codec key
@@ -40,14 +40,36 @@ from typing import Any
 
 from .errors import CodecError
 
+# the libav encoders of each family: software (what encoder="auto" falls back to) and the
+# hardware ones encoder="auto" probes first
+SOFTWARE_ENCODERS = {"hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "ffv1": "ffv1"}
+HARDWARE_ENCODERS = {
+    "hevc": ("hevc_nvenc", "hevc_qsv", "hevc_vaapi"),
+    "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
+}
+
+
+def family_of(encoder: str) -> str | None:
+    """The codec family a libav encoder name codes, None for a name this codec does not use.
+
+    Examples
+    --------
+    >>> family_of("libx265"), family_of("av1_nvenc"), family_of("libx264")
+    ('hevc', 'av1', None)
+    """
+    for fam, name in SOFTWARE_ENCODERS.items():
+        if encoder == name or encoder in HARDWARE_ENCODERS.get(fam, ()):
+            return fam
+    return None
+
+
 # generic AVCodecContext options that are pure coding parameters
 _GENERIC = frozenset({"g", "bf", "refs", "qmin", "qmax", "b", "maxrate", "bufsize",
                       "keyint_min", "sc_threshold"})
 TOP_LEVEL: dict[str, frozenset[str]] = {
-    "libx265": _GENERIC | {"preset", "tune", "crf", "qp", "forced-idr", "profile",
-                           "x265-params"},
-    "libsvtav1": _GENERIC | {"preset", "crf", "qp", "svtav1-params"},
-    "libvpx-vp9": _GENERIC | {"deadline", "cpu-used", "lossless", "crf", "row-mt",
+    "libx265": _GENERIC | {"preset", "tune", "forced-idr", "profile", "x265-params"},
+    "libsvtav1": _GENERIC | {"preset", "svtav1-params"},
+    "libvpx-vp9": _GENERIC | {"deadline", "cpu-used", "row-mt",
                               "auto-alt-ref", "lag-in-frames", "arnr-maxframes",
                               "arnr-strength", "arnr-type", "tune", "aq-mode", "tile-columns",
                               "tile-rows", "frame-parallel", "sharpness", "static-thresh",
@@ -55,16 +77,19 @@ TOP_LEVEL: dict[str, frozenset[str]] = {
                               "tune-content", "enable-tpl"},
     "ffv1": _GENERIC | {"level", "slicecrc", "context", "coder", "slices", "qtable"},
 }
-_NVENC = _GENERIC | {"preset", "tune", "rc", "qp", "cq", "profile", "tier", "level",
+_NVENC = _GENERIC | {"preset", "tune", "rc", "cq", "profile", "tier", "level",
                      "spatial_aq", "temporal_aq", "aq-strength", "rc-lookahead", "multipass",
                      "b_ref_mode", "no-scenecut", "weighted_pred", "zerolatency"}
-_QSV_VAAPI = _GENERIC | {"global_quality", "preset", "look_ahead", "look_ahead_depth", "qp",
-                         "rc_mode", "profile"}
+_QSV_VAAPI = _GENERIC | {"preset", "look_ahead", "look_ahead_depth", "rc_mode", "profile"}
+# top-level options the codec sets from its own parameters, whatever the encoder: a user's
+# would override them unseen (options={"crf": "0"} coded SVT-AV1 at QP 35, which crf=0 is
+# refused for; options={"crf": "40"} under psnr= made every probe of the search code at 40)
+TOP_OWNED = {"crf": "crf=", "qp": "qp=", "global_quality": "crf=", "lossless": "lossless="}
 
 # x265 coding parameters (x265 --help names; ``no-<key>`` is accepted for each)
 X265_PARAMS = frozenset({
     # rate control and quantisation
-    "crf", "qp", "crf-max", "crf-min", "qpmin", "qpmax", "qpstep", "ipratio", "pbratio",
+    "crf-max", "crf-min", "qpmin", "qpmax", "qpstep", "ipratio", "pbratio",
     "cbqpoffs", "crqpoffs", "bitrate", "vbv-maxrate", "vbv-bufsize", "vbv-init", "qcomp",
     "qblur", "cplxblur", "rc-grain", "strict-cbr", "aq-mode", "aq-strength", "aq-motion",
     "qg-size", "cutree", "hevc-aq",
@@ -89,11 +114,11 @@ X265_PARAMS = frozenset({
 })
 # set by the codec itself: logging, thread pools (from threads=), lossless (from lossless=)
 X265_OWNED = frozenset({"info", "log-level", "pools", "numa-pools", "frame-threads",
-                        "lookahead-threads", "wpp", "pmode", "pme", "lossless"})
+                        "lookahead-threads", "wpp", "pmode", "pme", "lossless", "crf", "qp"})
 
 # SVT-AV1 coding parameters (SvtAv1EncApp names)
 SVTAV1_PARAMS = frozenset({
-    "preset", "crf", "qp", "rc", "tune", "tbr", "mbr", "min-qp", "max-qp", "keyint",
+    "preset", "rc", "tune", "tbr", "mbr", "min-qp", "max-qp", "keyint",
     "irefresh-type", "lookahead", "hierarchical-levels", "pred-struct", "scd",
     "enable-overlays", "enable-tf", "tf-strength", "enable-qm", "qm-min", "qm-max",
     "aq-mode", "enable-cdef", "enable-restoration", "enable-dlf", "sharpness",
@@ -101,13 +126,7 @@ SVTAV1_PARAMS = frozenset({
     "variance-boost-strength", "variance-octile", "film-grain", "film-grain-denoise",
     "luminance-qp-bias", "enable-mfmv", "enable-tpl-la",
 })
-SVTAV1_OWNED = frozenset({"lp", "pin", "ss", "lossless"})
-# values libx265 4.x crashes on instead of refusing. Probed in subprocesses, every key of
-# X265_PARAMS with -1, -1000, 1000000 and 0 on a 64x64 12-bit chunk: a negative constant QP
-# segfaults the encoder; every other value is refused by x265 itself or clamped. The same
-# bound as VideoParams(qp=)
-_BOUNDS = {"x265-params": {"qp": (0.0, 51.0)}}
-
+SVTAV1_OWNED = frozenset({"lp", "pin", "ss", "lossless", "crf", "qp"})
 _NESTED = {"x265-params": (X265_PARAMS, X265_OWNED, "libx265"),
            "svtav1-params": (SVTAV1_PARAMS, SVTAV1_OWNED, "libsvtav1")}
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
@@ -115,7 +134,8 @@ _VALUE = re.compile(r"[A-Za-z0-9_.,+-]*\Z")
 _OWNER_HINT = {"pools": "threads=", "numa-pools": "threads=", "frame-threads": "threads=",
                "lookahead-threads": "threads=", "wpp": "threads=", "pmode": "threads=",
                "pme": "threads=", "lp": "threads=", "pin": "threads=", "ss": "threads=",
-               "lossless": "lossless="}
+               "lossless": "lossless=", "crf": "crf= (or a psnr= / bpppb= / max_error= target)",
+               "qp": "qp="}
 
 
 def allowed_top_level(encoder: str) -> frozenset[str]:
@@ -183,25 +203,8 @@ def parse_params(text: str, name: str, where: str = "options") -> dict[str, str]
                 f"Allowed: {', '.join(sorted(allowed))}")
         value = value if eq else "1"
         _check_value(f"{name}:{key}", value, where)
-        _check_bounds(name, key, value, where)
         out[key] = value
     return out
-
-
-def _check_bounds(name: str, key: str, value: str, where: str) -> None:
-    """Refuse a value the encoder would crash on (:data:`_BOUNDS`)."""
-    bounds = _BOUNDS.get(name, {}).get(key)
-    if bounds is None:
-        return
-    lo, hi = bounds
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not lo <= number <= hi:
-        raise CodecError(f"{where}: {name} {key}={value} is outside {lo:g}..{hi:g} (libx265 "
-                         f"crashes on a negative {key}); pass a value in range, or the "
-                         f"codec's own {key}= parameter")
 
 
 def checked(options: Mapping[str, Any], encoder: str | None,
@@ -226,6 +229,11 @@ def checked(options: Mapping[str, Any], encoder: str | None,
         s = _scalar(key, value, where)
         if key in _NESTED:  # first, so a refused key is named whatever the encoder
             parse_params(s, key, where)
+        if key in TOP_OWNED:
+            raise CodecError(
+                f"{where}: option {key!r} is set by the codec itself (from {TOP_OWNED[key]}"
+                f"{'' if key == 'lossless' else ', or a psnr= / bpppb= / max_error= target'}"
+                "); pass that parameter instead of the option")
         if key not in top:
             owner = _NESTED[key][2] if key in _NESTED else None
             if owner and encoder:

@@ -9,6 +9,7 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_bytes, ensure_ndarray_like, ndarray_copy
 
 from .core import decode, encode
+from .errors import CodecError
 from .params import CODEC_ID, VideoParams, stored_config
 
 __all__ = ["CODEC_ID", "VideoCodec"]
@@ -39,7 +40,18 @@ class VideoCodec(Codec):
         self.params = VideoParams.from_config(kwargs)
 
     def encode(self, buf: Any) -> bytes:
-        return encode(np.asarray(ensure_ndarray_like(buf)), self.params)
+        """Encode one chunk. Its bytes come back from :meth:`decode` little-endian, as the
+        chunk header records them: a big-endian buffer is refused (Zarr format 2 would view
+        the decoded bytes as its big-endian dtype, swapping every value)."""
+        a = np.asarray(ensure_ndarray_like(buf))
+        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and not np.little_endian):
+            raise CodecError(
+                f"VideoCodec stores values little-endian and a numcodecs reader takes the "
+                f"decoded bytes in the buffer's byte order: this buffer is big-endian "
+                f"({a.dtype.str}); store it as {a.dtype.newbyteorder('<').str} (e.g. "
+                f"zarr.create_array(..., dtype='{a.dtype.newbyteorder('<').str}')) or write "
+                "Zarr v3, whose VideoSerializer takes values")
+        return encode(a, self.params)
 
     def decode(self, buf: Any, out: Any = None, *, max_bytes: int | None = None,
                frames: Any = None) -> np.ndarray:

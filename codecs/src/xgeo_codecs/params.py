@@ -16,6 +16,7 @@ import numpy as np
 from . import encoder_options
 from .errors import CodecError
 from .levels import check_crf_qp
+from .param_types import PARAM_TYPES, per_band_weights, plain_value
 
 # the id both faces are registered under (numcodecs ``id``, Zarr v3 codec ``name``, the entry
 # points in pyproject.toml) and that every stored config carries
@@ -246,6 +247,10 @@ class VideoParams:
     band_weights: str | tuple[float, ...] | None = "robust"
 
     def __post_init__(self) -> None:
+        for name, kind in PARAM_TYPES.items():  # numpy scalars as JSON's types, types checked
+            object.__setattr__(self, name, plain_value(name, getattr(self, name), kind))
+        if isinstance(self.nodata, float) and math.isnan(self.nodata):
+            object.__setattr__(self, "nodata", math.nan)  # one NaN: equal params compare equal
         fam = self.family
         if fam not in FAMILIES:
             raise CodecError(f"codec={self.codec!r} is not supported; use one of {FAMILIES}")
@@ -262,7 +267,11 @@ class VideoParams:
         if fam == "vp9" and (self.bit_depth or 8) > 8:
             raise CodecError("the bundled libvpx encodes 8 bit only; pass bit_depth=8 or use hevc")
         if self.value_range is not None:
-            lo, hi = (float(v) for v in self.value_range)
+            try:
+                lo, hi = (plain_value("value_range", v, "number") for v in self.value_range)
+            except (TypeError, ValueError):
+                raise CodecError(f"value_range={self.value_range!r}; pass (lo, hi), two "
+                                 "numbers") from None
             if not lo < hi:
                 raise CodecError(f"value_range={self.value_range!r} needs lo < hi")
             object.__setattr__(self, "value_range", (lo, hi))
@@ -274,9 +283,17 @@ class VideoParams:
                              "(x265: 'medium', 'slower', ...; SVT-AV1: 0-13; libvpx: cpu-used)")
         if self.decoder not in (None, "software", "auto"):
             raise CodecError(f"decoder={self.decoder!r}; use 'software', 'auto' or None")
-        if isinstance(self.frame_axis, np.integer):
-            object.__setattr__(self, "frame_axis", int(self.frame_axis))
-        if not isinstance(self.frame_axis, int) or isinstance(self.frame_axis, bool):
+        if not isinstance(self.encoder, str) or self.encoder != "auto" and \
+                encoder_options.family_of(self.encoder) != fam:
+            known = encoder_options.family_of(self.encoder) if isinstance(
+                self.encoder, str) else None
+            raise CodecError(
+                f"encoder={self.encoder!r} "
+                + (f"codes {known}, not {fam}: pass codec={known!r} with it"
+                   if known else "is not an encoder of this codec")
+                + f" (codec={fam!r} takes encoder='auto' or "
+                f"{[encoder_options.SOFTWARE_ENCODERS[fam], *encoder_options.HARDWARE_ENCODERS.get(fam, ())]})")
+        if self.frame_axis is None:
             raise CodecError(f"frame_axis={self.frame_axis!r}; use the index of the time axis "
                              "(an int, e.g. 0; negative counts from the end)")
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -296,9 +313,15 @@ class VideoParams:
             raise CodecError(f"psnr={self.psnr} dB is not reachable by a lossy 12-bit code "
                              "(use 0 < psnr <= 140); for exact data use lossless=True, for a "
                              "hard bound use max_error=")
-        if self.max_error is not None and not (float(self.max_error) > 0):
-            raise CodecError(f"max_error={self.max_error} must be > 0 (data units); for an "
-                             "exact round trip use lossless=True")
+        if self.max_error is not None and not (0 < float(self.max_error) < math.inf):
+            raise CodecError(f"max_error={self.max_error} must be > 0 and finite (data units); "
+                             "for an exact round trip use lossless=True")
+        for name in ("scale_factor", "add_offset"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and (v != 0 or name == "add_offset")):
+                raise CodecError(f"{name}={v!r} must be a finite number"
+                                 + (" other than 0" if name == "scale_factor" else "")
+                                 + " (the CF packing of the values)")
         if self.bpppb is not None and not (0.005 <= float(self.bpppb) <= 32):
             raise CodecError(f"bpppb={self.bpppb} is outside 0.005..32 bits per value")
         if self.decorrelate not in (None, "klt", "auto"):
@@ -313,7 +336,7 @@ class VideoParams:
                              "for one group per chunk)")
         if not isinstance(self.band_weights, str) and isinstance(
                 self.band_weights, (list, tuple, np.ndarray)):
-            object.__setattr__(self, "band_weights", _per_band(self.band_weights))
+            object.__setattr__(self, "band_weights", per_band_weights(self.band_weights))
         elif self.band_weights not in BAND_WEIGHTS:
             raise CodecError(f"band_weights={self.band_weights!r}; use 'robust' (each band "
                              "weighted by 1 / its 1st-99th percentile spread before the KLT), "
@@ -453,6 +476,8 @@ class VideoParams:
                 if not stored:
                     raise damaged
                 return _readable_only(cls, cfg, damaged)
+        if stored:  # which decoder reads is the reading machine's choice, not the data's
+            cfg["decoder"] = None
         token = _FROM_METADATA.set(stored)
         try:
             params = cls(**{k: v for k, v in cfg.items() if k in names})
@@ -516,11 +541,11 @@ def _readable_only(cls: type[VideoParams], cfg: Mapping[str, Any], err: CodecErr
                    ) -> VideoParams:
     """Parameters for reading an array whose stored codec config is invalid or damaged
     (``err`` says how): every chunk describes itself, so reading needs only the reader's
-    choices (``decoder``, ``threads``, ``frame_axis``), kept where they are valid; encoding
-    with them raises (:meth:`VideoParams.check_writable`), so no chunk is written under
-    parameters nobody chose. Warns once, at open."""
+    choices (``threads``, ``frame_axis``), kept where they are valid; encoding with them
+    raises (:meth:`VideoParams.check_writable`), so no chunk is written under parameters
+    nobody chose. Warns once, at open."""
     kept: dict[str, Any] = {}
-    for name in ("decoder", "threads", "frame_axis"):
+    for name in ("threads", "frame_axis"):
         value = cfg.get(name)
         try:
             cls(**{name: value})
@@ -528,25 +553,18 @@ def _readable_only(cls: type[VideoParams], cfg: Mapping[str, Any], err: CodecErr
             continue
         kept[name] = value
     params = cls(**kept)
-    why = (f"the array's stored codec configuration is invalid ({err}); reading works (each "
-           "chunk describes itself), writing is refused: give the array a valid codec "
-           "configuration (or rewrite it) to write to it")
-    warnings.warn(why, UserWarning, stacklevel=4)
-    object.__setattr__(params, "_unwritable", why)
+    mark_unwritable(params, err)
     return params
 
 
-def _per_band(weights: Any) -> tuple[float, ...]:
-    """``band_weights`` given one number per band, checked: finite and > 0."""
-    try:
-        vals = tuple(float(v) for v in np.asarray(weights, dtype=object).ravel())
-    except (TypeError, ValueError):
-        vals = ()
-    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
-        raise CodecError(f"band_weights={weights!r}: per-band weights must be finite numbers "
-                         "> 0, one per band of the chunk (e.g. 1 / the std of each band your "
-                         "model normalises by)")
-    return vals
+def mark_unwritable(params: VideoParams, problem: Exception) -> None:
+    """Mark ``params`` (read from array metadata) as read-only: its config is invalid for
+    ``problem``. Warns now; :meth:`VideoParams.check_writable` raises at the first write."""
+    why = (f"the array's stored codec configuration is invalid ({problem}); reading works "
+           "(each chunk describes itself), writing is refused: give the array a valid codec "
+           "configuration (or rewrite it) to write to it")
+    warnings.warn(why, UserWarning, stacklevel=4)
+    object.__setattr__(params, "_unwritable", why)
 
 
 def _default_family(lossless: bool) -> str:

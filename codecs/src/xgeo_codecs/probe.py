@@ -16,13 +16,10 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from . import _stream
+from . import _stream, encoder_options
 
-HARDWARE_ENCODERS = {
-    "hevc": ("hevc_nvenc", "hevc_qsv", "hevc_vaapi"),
-    "av1": ("av1_nvenc", "av1_qsv", "av1_vaapi"),
-}
-SOFTWARE_ENCODERS = {"hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "ffv1": "ffv1"}
+HARDWARE_ENCODERS = encoder_options.HARDWARE_ENCODERS
+SOFTWARE_ENCODERS = encoder_options.SOFTWARE_ENCODERS
 # NVDEC decodes the codec's 4:4:4 and 4:2:0 HEVC streams exactly; its AV1 path refuses the
 # 4:2:0 10-bit layout SVT-AV1 gets (measured on an H100 with libavcodec 62)
 HARDWARE_DECODERS = {"hevc": ("hevc_cuvid",)}

@@ -129,7 +129,7 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
     a = a.astype(check_dtype(a.dtype), copy=False)
     valid = valid_mask(a, p.nodata)
     n = max(a.size, 1)
-    scale = SCALES[p.family]
+    scale = SCALES.get(p.family)  # (none for ffv1: lossless, stats only)
     probes: list[tuple[float, bytes, np.ndarray, dict[str, Any]]] = []
 
     def probe(level: float) -> tuple[float, bytes, np.ndarray, dict[str, Any]]:
@@ -189,9 +189,10 @@ def _encode_target(a: np.ndarray, p: VideoParams, start: float | None = None) ->
         if grid is not None and len(grid[0]) < len(blob) + len(extra):
             crf, (blob, dec, st), extra, res_meta = None, grid, b"", None
     else:
-        # the given crf (the family's default); None with qp=, which _finish records
-        crf = None if p.qp is not None else (p.crf if p.crf is not None
-                                             else DEFAULT_CRF.get(p.family))
+        # the given crf (the family's default); None with qp=, which _finish records, and
+        # for lossless chunks, which no CRF codes
+        crf = None if p.qp is not None or p.lossless else (
+            p.crf if p.crf is not None else DEFAULT_CRF.get(p.family))
         blob = encode_plain(a, replace(p, stats=False))
         dec = decode_chunk(blob)
         st = chunk_stats(a, dec, valid)

@@ -14,7 +14,7 @@ from . import header
 from ._values import check_dtype
 from .core import decode, encode
 from .errors import CodecError
-from .params import CODEC_ID, VideoParams, stored_config
+from .params import CODEC_ID, VideoParams, mark_unwritable, stored_config
 
 if TYPE_CHECKING:
     from typing import Self
@@ -60,9 +60,13 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
         """The serializer of stored metadata. A version-1 configuration (no
         ``config_version``) takes the defaults it was written under; one of a newer
         xgeo-codecs reads but refuses to encode (see :meth:`VideoParams.from_config`)."""
+        if isinstance(data, dict) and "configuration" in data and data["configuration"] is None:
+            data = {k: v for k, v in data.items() if k != "configuration"}  # null: absent
         _, cfg = parse_named_configuration(data, CODEC_ID, require_configuration=False)
         with stored_config():
-            return cls(**dict(cfg or {}))
+            serializer = cls(**dict(cfg or {}))
+        object.__setattr__(serializer, "_from_metadata", True)
+        return serializer
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name": CODEC_ID, "configuration": {"config_version": 2, ...}}`` with every
@@ -70,6 +74,16 @@ class VideoSerializer(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
         return {"name": CODEC_ID, "configuration": self.params.to_config()}
 
     def validate(self, *, shape: Any, dtype: Any, chunk_grid: Any) -> None:
+        """Refuse parameters that do not fit the array; those of stored metadata (an array
+        being opened) are marked read-only instead, with a warning: its chunks still read."""
+        try:
+            self._validate(shape, dtype, chunk_grid)
+        except CodecError as err:
+            if not self.__dict__.get("_from_metadata"):
+                raise
+            mark_unwritable(self.params, err)
+
+    def _validate(self, shape: Any, dtype: Any, chunk_grid: Any) -> None:
         native = dtype.to_native_dtype() if hasattr(dtype, "to_native_dtype") else np.dtype(dtype)
         check_dtype(np.dtype(native))
         ndim = len(shape)
