@@ -161,3 +161,80 @@ def test_float16_data_are_resampled_as_float32_not_a_crash_in_numba(cube):
     ndvi = bands.geo.indices(["NDVI"])["NDVI"]
     ref = bands.astype("float32").geo.indices(["NDVI"])["NDVI"]
     np.testing.assert_array_equal(ndvi.values, ref.values)
+
+
+# ------------------------------------------------------------------ netCDF-3 unsigned data
+def _goes_lst(**open_kw):
+    """rioxarray's unicode.nc: GOES ABI LST, uint16 values in int16 storage (_Unsigned)."""
+    from pathlib import Path
+
+    return xr.open_dataset(Path(__file__).parent / "data" / "unicode.nc", **open_kw)
+
+
+def test_reprojection_keeps_unsigned_so_writing_the_result_means_the_same(tmp_path):
+    """The encoding kept dtype int16 and the scale but dropped _Unsigned: written back, every
+    value past 271.9 K wrapped (108-272 K instead of 270-277 K)."""
+    ds = _goes_lst()
+    out = ds.geo.reproject("EPSG:4326", resampling="nearest")
+    assert out.LST.encoding.get("_Unsigned") == "true"
+    out.geo.to_netcdf(tmp_path / "o.nc")
+    back = xr.open_dataset(tmp_path / "o.nc")
+    np.testing.assert_array_equal(back.LST.values, out.LST.values)
+    assert float(back.LST.min()) > 270 and float(back.LST.max()) < 277
+
+
+@pytest.mark.parametrize("resampling", ["bilinear", "cubic", "average"])
+def test_raw_unsigned_data_resamples_as_the_unsigned_values_it_holds(resampling):
+    """Read raw (mask_and_scale=False), the int16 bits of values past 32767 were resampled as
+    negative numbers: bilinear gave 215-322 K where the data span 270-277 K."""
+    raw = _goes_lst(mask_and_scale=False)
+    decoded = _goes_lst()
+    got = raw.geo.reproject("EPSG:4326", resampling=resampling)
+    want = decoded.geo.reproject("EPSG:4326", resampling=resampling)
+    assert got.LST.dtype == np.int16 and got.LST.attrs["_Unsigned"] == "true"
+    fill = got.LST.attrs["_FillValue"]
+    bits = got.LST.values
+    values = np.where(bits == fill, np.nan,
+                      bits.view(np.uint16) * float(raw.LST.attrs["scale_factor"])
+                      + float(raw.LST.attrs["add_offset"]))
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(want.LST.values))
+    ok = ~np.isnan(values)
+    # the raw result is rounded to the storage grid (0.0025 K); the decoded one is not
+    assert np.abs(values[ok] - want.LST.values[ok]).max() <= 0.0025
+
+
+# ------------------------------------------------------------------ default grids
+def test_the_default_geographic_grid_reaches_a_pole_inside_the_source():
+    """A polar stereographic raster around the North Pole: the outline alone gave a grid of
+    lat 78.2-80.8 that kept 51 of 10,000 pixels; gdalwarp's reaches 90."""
+    from rasterio.crs import CRS
+    from rasterio.warp import calculate_default_transform
+
+    from xgeo.reproject.output_grid import suggested_grid
+
+    src = Grid.from_bounds((-1e6, -1e6, 1e6, 1e6), crs=3413, resolution=20_000)
+    got = suggested_grid(src, "EPSG:4326")
+    t, w, h = calculate_default_transform(CRS.from_epsg(3413), CRS.from_epsg(4326), src.width,
+                                          src.height, *src.bounds)
+    assert got.shape == (h, w)
+    assert got.bounds[3] == pytest.approx(90.0)
+    # gdalwarp stretches its pixels to the whole 360 degrees (2.553 against 2.547)
+    assert got.resolution.x == pytest.approx(t.a, rel=0.005)
+    assert got.bounds[1] == pytest.approx(t.f + h * t.e, abs=0.2)
+
+
+@pytest.mark.parametrize("proj", ["+proj=robin +lon_0=150", "+proj=moll +lon_0=-90"])
+def test_a_world_raster_keeps_its_width_in_a_projection_centred_elsewhere(proj):
+    """The widest part of a recentred world map lies inside a lon/lat world raster, not on its
+    outline: the outline gave 56-72 % of the width, every output pixel valid, nothing said."""
+    from rasterio.crs import CRS
+    from rasterio.warp import calculate_default_transform
+
+    from xgeo.reproject.output_grid import suggested_grid
+
+    src = Grid.from_bounds((-180, -90, 180, 90), crs=4326, resolution=2.0)
+    got = suggested_grid(src, proj)
+    t, w, h = calculate_default_transform(CRS.from_epsg(4326), CRS.from_string(proj),
+                                          src.width, src.height, *src.bounds)
+    assert got.shape == (h, w)
+    np.testing.assert_allclose(got.bounds, (t.c, t.f + h * t.e, t.c + w * t.a, t.f), rtol=0.01)

@@ -242,6 +242,14 @@ def source_nodata(var: xr.DataArray) -> float | int | None:
     return None
 
 
+def _unsigned_of(var: xr.DataArray) -> np.dtype | None:
+    """The unsigned type a raw signed integer variable marked ``_Unsigned="true"`` holds."""
+    flag = var.attrs.get("_Unsigned", var.encoding.get("_Unsigned", ""))
+    if str(flag).lower() == "true" and var.dtype.kind == "i":
+        return np.dtype(f"u{var.dtype.itemsize}")
+    return None
+
+
 def _reproject_variable(
     var: xr.DataArray, plan: WarpPlan, y_dim: Hashable, x_dim: Hashable,
     nodata: Any, dtype: Any, chunks: Any,
@@ -251,6 +259,16 @@ def _reproject_variable(
     moved = var.transpose(*lead, y_dim, x_dim)
     src_nodata = source_nodata(var)
     data = moved.data
+    signed = var.dtype
+    unsigned = _unsigned_of(var) if dtype is None else None
+    if unsigned is not None:
+        # netCDF-3's unsigned data in signed storage, read raw (mask_and_scale=False): its
+        # values are the unsigned reading of the bits, so that is what is resampled (bilinear
+        # on the signed reading mixed 65535 with 0); stored back in the signed type
+        data = data.view(unsigned)
+        src_nodata, nodata = (None if v is None or isinstance(v, float) and math.isnan(v)
+                              else int(np.asarray(v).astype(signed).view(unsigned))
+                              for v in (src_nodata, nodata))
     out_data, grid = reproject_array(
         data, plan.src, plan.dst, resampling=plan.method, src_nodata=src_nodata, nodata=nodata,
         dtype=dtype, chunks=chunks, plan=plan,
@@ -265,10 +283,17 @@ def _reproject_variable(
     coords[x_dim] = (x_dim, x)
     out = xr.DataArray(out_data, dims=(*lead, y_dim, x_dim), coords=coords, name=var.name,
                        attrs={**var.attrs, "resampling": plan.method})
-    out_nodata = resolve_nodata(var.dtype, out.dtype, src_nodata, nodata)
+    out_nodata = resolve_nodata(data.dtype, out.dtype, src_nodata, nodata)
+    if unsigned is not None:
+        out = out.copy(data=out.data.view(signed))
+        if out_nodata is not None:
+            out_nodata = int(np.asarray(out_nodata).astype(unsigned).view(signed))
     for key in ("_FillValue", "missing_value", "nodata"):
         out.attrs.pop(key, None)
-    encoding = {k: v for k, v in var.encoding.items() if k in ("dtype", "scale_factor", "add_offset", "units", "calendar")}
+    # what writing the variable needs to mean what it meant (_Unsigned: GOES ABI products
+    # came back 163.84 K too low without it)
+    encoding = {k: v for k, v in var.encoding.items()
+                if k in ("dtype", "scale_factor", "add_offset", "units", "calendar", "_Unsigned")}
     if out_nodata is not None and not (isinstance(out_nodata, float) and math.isnan(out_nodata)):
         # the raw layout (xgeo.nodata): the value is in the data, so .rio.nodata reads it
         out.attrs["_FillValue"] = out.dtype.type(out_nodata)
