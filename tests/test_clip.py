@@ -291,3 +291,48 @@ def test_missing_rasterio_gives_an_install_hint(cube, monkeypatch):
     monkeypatch.setitem(sys.modules, "rasterio", None)
     with pytest.raises(ImportError, match=r"pip install 'xgeo\[geotiff\]'"):
         clip(cube, _utm_polygon(cube))
+
+
+# ------------------------------------------------------------------ longitude frames
+def _lonlat(lon: np.ndarray, lat: np.ndarray) -> xr.DataArray:
+    return xr.DataArray(np.ones((lat.size, lon.size), "float32"), dims=("lat", "lon"),
+                        coords={"lat": lat, "lon": lon}).geo.set_crs(4326)
+
+
+def _centres_inside(da: xr.DataArray, aoi, aoi_crs) -> np.ndarray:
+    """The oracle: pixel centres, longitudes brought to -180..180, inside ``aoi`` (pyproj +
+    shapely by hand)."""
+    lon, lat = np.meshgrid(da.lon.values, da.lat.values)
+    lon = (lon + 180.0) % 360.0 - 180.0
+    x, y = Transformer.from_crs(4326, aoi_crs, always_xy=True).transform(lon, lat)
+    return shapely.contains_xy(aoi, x, y)
+
+
+@pytest.mark.parametrize("aoi_crs", [4326, 3035])
+def test_clip_finds_an_aoi_across_greenwich_on_0_to_360_longitudes(aoi_crs):
+    """The climate-model layout: a -5..5 E box kept lon 0..5 only (25 of 50 pixels)."""
+    da = _lonlat((np.arange(360) + 0.5), 75 - (np.arange(60) + 0.5))
+    box = shapely.box(-5, 45, 5, 50)
+    fwd = Transformer.from_crs(4326, aoi_crs, always_xy=True)
+    aoi = box if aoi_crs == 4326 else shapely.transform(
+        shapely.segmentize(box, 0.1), lambda x, y: fwd.transform(x, y), interleaved=False)
+    out = clip(da, aoi, crs=aoi_crs, drop=False)
+    want = _centres_inside(da, aoi, aoi_crs)
+    assert want.sum() == 50
+    np.testing.assert_array_equal(np.isfinite(out.values), want)
+
+
+@pytest.mark.parametrize("lon_range", [(180.4, 182.3), (179.4, 180.9)])
+def test_clip_of_projected_aois_past_the_antimeridian_selects_their_pixels(lon_range):
+    """Lon/lat data past 180 (as xgeo's reprojection writes a scene across it); a UTM 60 AOI
+    east of 180 raised NoDataInBoundsError, one across 180 kept pixels west of it."""
+    da = _lonlat(178.7 + 0.05 * (np.arange(110) + 0.5), 60.4 - 0.05 * (np.arange(48) + 0.5))
+    lo, hi = lon_range
+    box = shapely.segmentize(shapely.box(lo, 58.6, hi, 59.5), 0.05)
+    fwd = Transformer.from_crs(4326, 32660, always_xy=True)
+    aoi = shapely.transform(box, lambda x, y: fwd.transform((x + 180) % 360 - 180, y),
+                            interleaved=False)
+    out = clip(da, aoi, crs=32660, drop=False)
+    want = _centres_inside(da, aoi, 32660)
+    assert want.sum() > 500
+    np.testing.assert_array_equal(np.isfinite(out.values), want)

@@ -216,6 +216,7 @@ def _pixel_geometries(geoms: list[dict[str, Any]], src: CRS, grid: Grid
     ``(col0, row0, col1, row1)``."""
     same = src == grid.crs
     tr = None if same else Transformer.from_crs(src, grid.crs, always_xy=True)
+    period = _longitude_period(grid)
     out = []
     lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
     for g in geoms:
@@ -224,15 +225,50 @@ def _pixel_geometries(geoms: list[dict[str, Any]], src: CRS, grid: Grid
         else:
             coords = _map(g["coordinates"], lambda p: _densify(p, tr, grid) if p.ndim == 2
                           else _densify(p[None], tr, grid)[0])
+            if period is not None:  # a projected geometry across the antimeridian: one piece
+                coords = _map(coords, lambda p: _unwrapped(p, period))
         if not all(np.isfinite(p).all() for p in _leaves(coords)):
             raise CRSError(f"the geometry does not project from {src.name!r} into the data's CRS "
                            f"{grid.crs.name!r} (points off the projection's domain); clip a part "
                            "of it that lies on the data")
-        for p in _leaves(coords):
-            p2 = np.atleast_2d(p)
-            lo, hi = np.minimum(lo, p2.min(axis=0)), np.maximum(hi, p2.max(axis=0))
-        out.append({"type": g["type"], "coordinates": _map(coords, lambda p: p.tolist())})
+        for shifted in _longitude_copies(coords, period, grid.width):
+            for p in _leaves(shifted):
+                p2 = np.atleast_2d(p)
+                lo, hi = np.minimum(lo, p2.min(axis=0)), np.maximum(hi, p2.max(axis=0))
+            out.append({"type": g["type"], "coordinates": _map(shifted, lambda p: p.tolist())})
     return out, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def _longitude_period(grid: Grid) -> float | None:
+    """360 degrees of longitude in columns of a north-up lon/lat ``grid``; None otherwise."""
+    t = grid.transform
+    if not grid.crs.is_geographic or t.b != 0 or t.d != 0 or t.a == 0:
+        return None
+    return 360.0 / abs(t.a)
+
+
+def _unwrapped(p: np.ndarray, period: float) -> np.ndarray:
+    """A densified path (pixel columns) without the jumps of a longitude wrapping at +-180:
+    consecutive points are about a pixel apart, so a jump of half the globe is the seam."""
+    if p.ndim != 2 or len(p) < 2:
+        return p
+    out = p.copy()
+    out[:, 0] = np.unwrap(p[:, 0], period=period)
+    return out
+
+
+def _longitude_copies(coords: Any, period: float | None, width: int) -> list[Any]:
+    """``coords`` and, on a lon/lat grid, its copies 360 degrees east or west that overlap the
+    grid's columns: a geometry on -180..180 then finds data on 0..360 or past 180 (it found
+    only the part on its own side of the frame's seam)."""
+    if period is None:
+        return [coords]
+    cols = np.concatenate([np.atleast_2d(p)[:, 0] for p in _leaves(coords)])
+    out = [coords]
+    for k in (-2, -1, 1, 2):
+        if cols.max() + k * period >= 0 and cols.min() + k * period <= width:
+            out.append(_map(coords, lambda p, k=k: p + np.array([k * period, 0.0])))
+    return out
 
 
 # -------------------------------------------------------------------------- rasterizing
