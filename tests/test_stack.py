@@ -383,3 +383,40 @@ def test_bands_of_different_resolutions_land_on_the_finest_grid(tmp_path):
     expected = np.floor(blocks.mean(axis=(1, 3)) + 0.5)  # integers round half up
     assert full.mean() > 0.9
     np.testing.assert_array_equal(avg["B05m"].values[0][full], expected[full])
+
+
+# ------------------------------------------------------------------ the antimeridian
+@pytest.mark.parametrize("how", ["default", "global", "past_180"])
+def test_a_scene_across_the_antimeridian_stacks_onto_lon_lat_grids_as_gdal_warps_it(tmp_path, how):
+    """A UTM 60 scene across 180 E: the default lon/lat grid raised 'bounds are empty or
+    inverted' (bounds the user never gave); on a -180..180 grid or one past 180 each block
+    read about one column of the scene (11-40 valid pixels instead of ~9500)."""
+    from affine import Affine
+    from rasterio.vrt import WarpedVRT
+
+    from xgeo.grid import Grid
+
+    d = (np.random.default_rng(2).random((100, 120)) * 200 + 1).astype("uint8")
+    path = tmp_path / "utm60.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=120, height=100, count=1, dtype="uint8",
+                       crs="EPSG:32660", nodata=0,
+                       transform=Affine(2500, 0, 600000, 0, -2500, 6700000)) as f:
+        f.write(d[None])
+    if how == "default":
+        cube = xgeo.stack([path], time="2020-01-01", crs="EPSG:4326", exact=True)
+    else:
+        bounds = (-180, 58, 180, 61) if how == "global" else (178.7, 58.0, 184.3, 60.5)
+        cube = xgeo.stack([path], time="2020-01-01", exact=True,
+                          grid=Grid.from_bounds(bounds, crs=4326, resolution=0.035))
+    grid = cube.geo.grid
+    if how == "default":
+        assert 178 < grid.bounds[0] < 180 < grid.bounds[2] < 185  # continuing past 180
+    got = cube[next(iter(cube.data_vars))].isel(time=0).values
+    with rasterio.open(path) as s, WarpedVRT(s, crs=grid.crs.to_wkt(), transform=grid.transform,
+                                             width=grid.width, height=grid.height,
+                                             nodata=0, tolerance=1e-9) as v:
+        ref = v.read(1)
+    both = (got > 0) & (ref > 0)
+    assert (ref > 0).sum() > 9000
+    assert ((got > 0) == (ref > 0)).mean() > 0.999
+    assert (got[both] == ref[both]).mean() > 0.999

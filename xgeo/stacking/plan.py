@@ -61,6 +61,8 @@ def _bounds_key(src: Same, transform: Any, shape: tuple[int, int], dst: Same) ->
     left, bottom, right, top = _transformer(src.obj, dst.obj).transform_bounds(*grid.bounds, densify_pts=21)
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return (math.nan,) * 4
+    if left > right and dst.obj.is_geographic:
+        right += 360.0  # across the antimeridian: longitudes continue past 180
     return left, bottom, right, top
 
 
@@ -182,23 +184,44 @@ def _derive_grid(assets: Sequence[Asset], crs: Any, resolution: Any, bounds: Any
         if not ok.any():
             raise NoOverlapError(f"no scene's footprint can be placed in {target.name!r}; give bounds=")
         boxes = boxes[ok]
+        if target.is_geographic:
+            boxes = _one_longitude_frame(boxes)
         bounds = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
     return output_grid(assets[0].grid, target, resolution=resolution, bounds=bounds)
 
 
+def _one_longitude_frame(boxes: np.ndarray) -> np.ndarray:
+    """Lon/lat footprint boxes in one frame: the boxes west of 0 moved 360 degrees east when
+    that makes their union narrower (scenes on both sides of the antimeridian)."""
+    moved = boxes.copy()
+    west = moved[:, 2] <= 0.0
+    moved[west, 0] += 360.0
+    moved[west, 2] += 360.0
+    width = np.ptp(np.concatenate([boxes[:, 0], boxes[:, 2]]))
+    return moved if np.ptp(np.concatenate([moved[:, 0], moved[:, 2]])) < width else boxes
+
+
 def _footprint(a: Asset, grid: Grid) -> tuple[int, int, int, int] | None:
-    """Output pixel box of ``a``'s footprint, one pixel wider each way, clipped; None if off-grid."""
+    """Output pixel box of ``a``'s footprint, one pixel wider each way, clipped; None if off-grid.
+    On a lon/lat grid the footprint's copies 360 degrees east and west count too (a scene
+    across the antimeridian on a -180..180 grid, or on one past 180)."""
     left, bottom, right, top = _bounds_in(a.grid, grid.crs)
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return None
-    rows, cols = grid.rowcol(np.array([left, right, left, right]), np.array([top, top, bottom, bottom]))
-    r0 = max(int(math.floor(rows.min())) - 1, 0)
-    r1 = min(int(math.ceil(rows.max())) + 1, grid.height)
-    c0 = max(int(math.floor(cols.min())) - 1, 0)
-    c1 = min(int(math.ceil(cols.max())) + 1, grid.width)
-    if r0 >= r1 or c0 >= c1:
+    found = []
+    for shift in ((0.0, -360.0, 360.0) if grid.crs.is_geographic else (0.0,)):
+        xs = np.array([left, right, left, right]) + shift
+        rows, cols = grid.rowcol(xs, np.array([top, top, bottom, bottom]))
+        r0 = max(int(math.floor(rows.min())) - 1, 0)
+        r1 = min(int(math.ceil(rows.max())) + 1, grid.height)
+        c0 = max(int(math.floor(cols.min())) - 1, 0)
+        c1 = min(int(math.ceil(cols.max())) + 1, grid.width)
+        if r0 < r1 and c0 < c1:
+            found.append((r0, r1, c0, c1))
+    if not found:
         return None
-    return r0, r1, c0, c1
+    return (min(f[0] for f in found), max(f[1] for f in found),
+            min(f[2] for f in found), max(f[3] for f in found))
 
 
 def _scale(a: Asset, grid: Grid) -> tuple[float, float]:
