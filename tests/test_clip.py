@@ -336,3 +336,23 @@ def test_clip_of_projected_aois_past_the_antimeridian_selects_their_pixels(lon_r
     want = _centres_inside(da, aoi, 32660)
     assert want.sum() > 500
     np.testing.assert_array_equal(np.isfinite(out.values), want)
+
+
+@pytest.mark.parametrize("box, lat_lon", [
+    ((-180, 85, 180, 90), lambda lon, lat: lat >= 85),  # the cap: was "selects no pixel"
+    ((-170, 78, 170, 82), lambda lon, lat: (lat >= 78) & (lat <= 82) & (np.abs(lon) <= 170)),
+])
+def test_lon_lat_polygons_clip_polar_data_by_their_curved_edges(box, lat_lon):
+    """An edge along a parallel is a curve in polar stereographic: cut by its chord, the cap's
+    rim collapsed to one pixel and a sector lost 144 of 3575 pixels. Oracle: the pixel
+    centres' lon/lat from pyproj."""
+    n = 100
+    x = -1e6 + (np.arange(n) + 0.5) * 2e4
+    y = 1e6 - (np.arange(n) + 0.5) * 2e4
+    da = xr.DataArray(np.ones((n, n), "float32"), dims=("y", "x"),
+                      coords={"y": y, "x": x}).geo.set_crs("EPSG:3413")
+    lon, lat = Transformer.from_crs(3413, 4326, always_xy=True).transform(*np.meshgrid(x, y))
+    want = lat_lon(lon, lat)
+    out = clip(da, shapely.box(*box), crs=4326, drop=False)
+    assert want.sum() > 2000
+    np.testing.assert_array_equal(np.isfinite(out.values), want)

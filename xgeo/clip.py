@@ -56,6 +56,7 @@ _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "P
 _STRIP_PIXELS = 1 << 22
 #: Most points one densified edge gets (edges are split into pieces of about one pixel).
 _MAX_EDGE_POINTS = 1000
+_PROBES = 16  # points per edge that measure its transformed length
 
 
 # ------------------------------------------------------------------------ geometry input
@@ -192,7 +193,13 @@ def _densify(path: np.ndarray, tr: Transformer, grid: Grid) -> np.ndarray:
     px = _to_pixels(np.column_stack(tr.transform(path[:, 0], path[:, 1])), grid)
     if len(path) < 2 or not np.isfinite(px).all():
         return px
-    seg = np.hypot(*np.diff(px, axis=0).T)
+    # each edge's length in pixels along its transformed curve, probed at _PROBES points (its
+    # chord misses curved edges: lon -180..180 at lat 85 starts and ends at one polar pixel)
+    t = np.arange(_PROBES + 1) / _PROBES
+    probe = path[:-1, None] + (path[1:] - path[:-1])[:, None] * t[None, :, None]
+    with np.errstate(invalid="ignore"):
+        curve = _to_pixels(np.stack(tr.transform(probe[..., 0], probe[..., 1]), axis=-1), grid)
+    seg = np.nansum(np.hypot(*np.moveaxis(np.diff(curve, axis=1), -1, 0)), axis=1)
     n = np.clip(np.ceil(seg), 1, _MAX_EDGE_POINTS).astype(np.int64)
     if n.max() == 1:
         return px
