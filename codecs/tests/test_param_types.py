@@ -24,6 +24,7 @@ from xgeo_codecs import (
 
 @pytest.mark.parametrize("kwargs, field, plain", [
     ({"nodata": np.uint16(0)}, "nodata", 0),  # what an xarray _FillValue attribute often is
+    ({"nodata": np.array([65535], "uint16")}, "nodata", 65535),  # a netCDF attribute's form
     ({"max_error": np.float32(5)}, "max_error", 5.0),
     ({"lossless": np.True_}, "lossless", True),
     ({"crf": np.float32(6.5)}, "crf", 6.5),
@@ -38,7 +39,8 @@ def test_numpy_scalars_are_taken_as_the_python_numbers_they_hold(tmp_path, kwarg
     assert got == plain and type(got) is type(plain)
     json.dumps(VideoCodec(**kwargs).get_config())  # JSON, as numcodecs stores it
     z = zarr.create_array(str(tmp_path / "a.zarr"), shape=(4, 16, 16), chunks=(4, 16, 16),
-                          dtype="uint16", serializer=VideoSerializer(**kwargs), compressors=None)
+                          dtype="uint16", serializer=VideoSerializer(**kwargs), compressors=None,
+                          fill_value=p.nodata or 0)
     a = (np.arange(4 * 16 * 16) % 700).astype("uint16").reshape(4, 16, 16)
     z[:] = a
     assert zarr.open_array(str(tmp_path / "a.zarr")).serializer.params == p

@@ -42,6 +42,8 @@ def plain_value(name: str, value: Any, kind: str) -> Any:
     """
     if value is None:
         return None
+    if isinstance(value, np.ndarray) and value.size == 1 and kind != "bool":
+        value = value.reshape(()).item()  # a netCDF attribute is often a 1-element array
     if isinstance(value, np.generic):
         value = value.item()
     if kind == "numpy":
