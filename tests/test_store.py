@@ -79,9 +79,13 @@ def test_resume_needs_the_same_layout(tmp_path):
     subprocess.run([sys.executable, "-c", SLOW_WRITER, str(store), "0"], check=True)
     with pytest.raises(IncompleteStoreError, match="differ"):
         xgeo.io.to_zarr(_lazy_cube().chunk({"time": 5}), store, resume=True)
-    eager = tmp_path / "eager.zarr"  # written in memory: no progress folder
-    xgeo.io.to_zarr(_lazy_cube().load(), eager)
+    plain = tmp_path / "plain.zarr"  # not written by xgeo: no progress folder, no records
+    _lazy_cube().load().to_zarr(plain, zarr_format=3)
     with pytest.raises(IncompleteStoreError, match="nothing to resume"):
+        xgeo.io.to_zarr(_lazy_cube(), plain, resume=True)
+    eager = tmp_path / "eager.zarr"  # xgeo's write of the same data in memory: one block each
+    xgeo.io.to_zarr(_lazy_cube().load(), eager)
+    with pytest.raises(IncompleteStoreError, match="lazy variables differ"):
         xgeo.io.to_zarr(_lazy_cube(), eager, resume=True)
     # a resume of a write that stopped before it wrote anything is that write
     xgeo.io.to_zarr(_lazy_cube(), tmp_path / "other.zarr", resume=True)
@@ -132,10 +136,20 @@ def _sleepy(block):
     return block
 
 
-def test_in_memory_data_cannot_resume(tmp_path, sample):
-    with pytest.raises(ValueError, match="dask"):
-        xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "x.zarr", resume=True)
-    assert isinstance(sample, xr.Dataset)
+def test_in_memory_data_resumes_a_new_store_at_a_path_only(tmp_path, sample):
+    import zarr
+
+    with pytest.raises(ValueError, match="a new store at a path, or dask-backed data"):
+        xgeo.io.to_zarr(sample[["ndvi"]], zarr.storage.MemoryStore(), resume=True)
+    xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "x.zarr")
+    with pytest.raises(ValueError, match="a new store at a path, or dask-backed data"):
+        xgeo.io.to_zarr(sample[["ndvi"]].isel(time=[0]), tmp_path / "x.zarr", resume=True,
+                        append_dim="time")
+    # resuming a store that is complete with the same data does nothing; a new path writes
+    xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "x.zarr", resume=True)
+    xgeo.io.to_zarr(sample[["ndvi"]], tmp_path / "y.zarr", resume=True)
+    for name in ("x.zarr", "y.zarr"):
+        np.testing.assert_array_equal(xgeo.open_dataset(tmp_path / name).ndvi, sample.ndvi)
 
 
 def test_object_store_url_goes_through_the_same_code(sample):

@@ -107,6 +107,35 @@ def test_killed_fresh_write_is_refused_then_resumed_exactly(
     assert not Path(progress_path(str(store))).exists()  # a complete store is the store alone
 
 
+@pytest.mark.parametrize("step", ["sidecar", "manifest", "cleaned", "metadata", "writing",
+                                  "chunks-done", "records", "consolidated", "complete"])
+def test_a_killed_write_of_in_memory_data_is_refused_then_resumed_exactly(
+    tmp_path, monkeypatch, step
+):
+    """In-memory data used to be written straight by xarray: a write stopped part-way
+    opened as complete, its unwritten variables missing or all fill, verify said OK and a
+    rewrite was refused as 'a complete store'."""
+    data = _cube().load()
+    expected = tmp_path / "ref.zarr"
+    _write(data, expected)
+    store = tmp_path / "cube.zarr"
+    _killing_at(monkeypatch, step, 1)
+    with pytest.raises(_Killed):
+        _write(data, store)
+    monkeypatch.undo()
+    if step == "complete":
+        xr.testing.assert_identical(_read(store), _read(expected))
+    else:
+        with pytest.raises(IncompleteStoreError, match="incomplete"):
+            xgeo.open_dataset(store)
+        assert not verify_store(str(store)).ok
+        with pytest.raises(IncompleteStoreError, match="interrupted"):
+            _write(data, store)
+    _write(data, store, resume=True)
+    xr.testing.assert_identical(_read(store), _read(expected))
+    assert verify_store(str(store)).ok
+
+
 @pytest.mark.parametrize(("step", "occurrence"), [
     ("sidecar", 1), ("manifest", 1), ("metadata", 1), ("chunk-data", 3), ("chunks-done", 1),
     ("records", 1),

@@ -324,7 +324,9 @@ def to_zarr(
 
     Dask-backed variables are written block by block with completion markers (see
     :mod:`xgeo.store`): an interrupted write is detected on open and finished with
-    ``resume=True`` without redoing written chunks. In-memory data is written directly.
+    ``resume=True`` without redoing written chunks. A new store of in-memory data is written
+    the same way (one block per variable): interrupted, it is refused on open and rewritten
+    by ``resume=True``. Appending or region writes of in-memory data are written directly.
 
     Parameters
     ----------
@@ -337,7 +339,7 @@ def to_zarr(
     encoding
         Per-variable encodings, merged over the codec's.
     resume
-        Finish an interrupted write of the same Dataset (lazy variables only), whatever
+        Finish an interrupted write of the same Dataset, whatever
         step it stopped at; refused (:class:`~xgeo.errors.IncompleteStoreError`) when the
         Dataset differs from the interrupted write's (see :mod:`xgeo.store`). Every write
         holds the store's lock: a second writer gets :class:`~xgeo.errors.StoreLockedError`.
@@ -403,9 +405,16 @@ def _write_zarr(
     progress: bool | None,
     **kwargs: Any,
 ) -> Any:
-    if not any(var.chunks is not None for var in obj.variables.values()):
+    eager = not any(var.chunks is not None for var in obj.variables.values())
+    adding = kwargs.get("mode") in ("a", "a-", "r+") or "append_dim" in kwargs \
+        or "region" in kwargs
+    if eager and (adding or not isinstance(store, str | os.PathLike)):
+        # (a new store at a path goes through the resumable writer below, in-memory data
+        # too: a write killed part-way then leaves a store that says so, instead of one that
+        # opened as complete with its unwritten variables missing or all fill)
         if resume:
-            raise ResumeError("resume=True needs dask-backed data (the write it resumes was lazy)")
+            raise ResumeError("resume=True needs a new store at a path, or dask-backed data "
+                              "(it finishes an interrupted write of the same Dataset)")
         from .completion import quiet_consolidation
 
         if not isinstance(store, str | os.PathLike):

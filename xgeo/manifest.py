@@ -82,7 +82,7 @@ def _values_digest(values: np.ndarray) -> str:
         return _digest([str(v) for v in values.ravel().tolist()] + [list(values.shape)])
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{values.dtype.str}{values.shape}".encode())
-    h.update(np.ascontiguousarray(values).tobytes())
+    h.update(np.ascontiguousarray(values).reshape(-1).view(np.uint8))  # (no copy of the bytes)
     return h.hexdigest()
 
 
