@@ -142,3 +142,38 @@ def test_a_failing_command_leaves_the_old_output_even_with_overwrite(tmp_path):
     result = _run("reproject", SRC, out, "--crs", "EPSG:999999", "--overwrite")
     assert result.exit_code == 1 and "cannot parse CRS" in result.output
     assert out.read_text() == "the user's file"
+
+
+# ------------------------------------------------------------------ packed netCDF-3 data
+GOES = __import__("pathlib").Path(__file__).parent / "data" / "unicode.nc"
+
+
+@pytest.mark.parametrize("command, suffix", [
+    ("decompress", ".nc"), ("decompress", ".zarr"), ("decompress", ".tif"),
+    ("reproject", ".nc"), ("reproject", ".zarr"), ("reproject", ".tif"),
+])
+def test_cli_outputs_of_unsigned_packed_data_decode_to_the_source_values(tmp_path, command,
+                                                                         suffix):
+    """GOES ABI LST is uint16 in int16 storage (_Unsigned): the outputs dropped the marker
+    and decoded 108-272 K where the source holds 270-277 K; decompress to .nc lost the CRS."""
+    import numpy as np
+    import rasterio
+
+    src = xgeo.open_dataset(GOES).LST
+    out = tmp_path / f"o{suffix}"
+    extra = ["--crs", "EPSG:4326", "--resampling", "nearest"] if command == "reproject" else []
+    result = _run(command, GOES, out, *extra)
+    assert result.exit_code == 0, result.output
+    if suffix == ".tif":
+        with rasterio.open(out) as f:
+            got = f.read(1, masked=True).astype("float64") * f.scales[0] + f.offsets[0]
+            got = got.filled(np.nan)
+    else:
+        back = xgeo.open_dataset(out)
+        got = back.LST.values
+        assert back.geo.crs is not None
+    lo, hi = float(src.min()), float(src.max())
+    assert np.nanmin(got) >= lo - 0.01 and np.nanmax(got) <= hi + 0.01
+    if command == "decompress" and suffix != ".tif":
+        np.testing.assert_allclose(got, src.values, rtol=0, atol=1e-3)
+        assert back.geo.crs == src.geo.crs

@@ -207,7 +207,9 @@ def netcdf_safe(ds: Any) -> Any:
     """
     import numpy as np
 
-    keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar")
+    keep = ("_FillValue", "dtype", "scale_factor", "add_offset", "units", "calendar",
+            "_Unsigned", "grid_mapping")  # (without _Unsigned packed data decode wrong,
+    # without grid_mapping the CRS is lost)
     out = ds.copy()
     for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
@@ -238,7 +240,10 @@ def zarr_plain(ds: Any) -> Any:
     >>> zarr_plain(ds)["r"].encoding
     {'units': 'm'}
     """
+    from .nodata import as_unsigned
+
     out = ds.copy()
-    for var in out.variables.values():
-        var.encoding = {k: v for k, v in var.encoding.items() if k in _CF_ENCODING}
+    for var in out.variables.values():  # Zarr has no _Unsigned: the unsigned type instead
+        var.encoding = {k: v for k, v in as_unsigned(var.encoding, var.dtype).items()
+                        if k in _CF_ENCODING}
     return out

@@ -24,6 +24,7 @@ from .chunkshape import DEFAULT_TILE, check_chunk_size, chunk_shape, frame_dim_o
 from .crs import find_spatial_dims
 from .errors import CodecError, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
+from .nodata import as_unsigned
 from .validity import disagreeing_dim
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,11 @@ def _fill_value(var: xr.DataArray) -> Any:
 
 def _cf_packing(var: xr.DataArray) -> dict[str, Any]:
     """The variable's CF packing (``dtype``, ``scale_factor``, ``add_offset``, ``_FillValue``
-    from its ``.encoding``) as the video codec stores it. A signed integer marked
-    ``_Unsigned="true"`` (netCDF-3's way of holding unsigned data, e.g. GOES ABI products)
-    becomes its unsigned type with the same bits, its ``_FillValue`` read likewise: the Zarr
-    encoding keeps no ``_Unsigned``, and without it every value past the signed maximum came
-    back 65536 x ``scale_factor`` too low."""
-    enc = {k: var.encoding[k] for k in ("dtype", "scale_factor", "add_offset", "_FillValue")
-           if k in var.encoding}
-    signed = np.dtype(enc.get("dtype", var.dtype))
-    if str(var.encoding.get("_Unsigned", "")).lower() == "true" and signed.kind == "i":
-        unsigned = np.dtype(f"u{signed.itemsize}")
-        enc["dtype"] = unsigned
-        if enc.get("_FillValue") is not None:
-            enc["_FillValue"] = np.asarray(enc["_FillValue"]).astype(signed).view(unsigned)[()]
-    return enc
+    from its ``.encoding``) as the video codec stores it: netCDF-3's ``_Unsigned`` data as
+    their unsigned type (:func:`xgeo.nodata.as_unsigned`; the Zarr encoding keeps no
+    ``_Unsigned``)."""
+    enc = as_unsigned(var.encoding, var.dtype)
+    return {k: enc[k] for k in ("dtype", "scale_factor", "add_offset", "_FillValue") if k in enc}
 
 
 def apply_mask(ds: xr.Dataset, mask: xr.DataArray, variables: list[Hashable] | None = None

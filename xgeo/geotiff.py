@@ -32,7 +32,7 @@ from xarray.core import indexing
 
 from .crs import find_spatial_dims, read_grid
 from .errors import DecodeError, GeoTIFFError, MissingVariableError
-from .nodata import for_writing
+from .nodata import as_unsigned, for_writing
 
 __all__ = ["open_geotiff", "to_geotiff", "require_gdal", "GDAL_DTYPES"]
 
@@ -320,6 +320,8 @@ def to_geotiff(
         warnings.warn(f"writing {path.name} without a CRS: call .geo.set_crs(...) first",
                       UserWarning, stacklevel=2)
     ready = for_writing(ds[names])
+    for n in names:  # a GeoTIFF has no _Unsigned: netCDF-3's unsigned data as unsigned
+        ready[n].encoding = as_unsigned(ready[n].encoding, ready[n].dtype)
     encoded = {n: xr.conventions.encode_cf_variable(ready[n].variable, name=n) for n in names}
     dtypes = {n: np.dtype(v.dtype) for n, v in encoded.items()}
     if len(set(dtypes.values())) > 1:

@@ -160,6 +160,32 @@ def _encode_variable(var: xr.Variable) -> xr.Variable:
     return xr.Variable(var.dims, data, attrs=attrs, encoding=encoding)
 
 
+def as_unsigned(encoding: Any, dtype: Any) -> dict[str, Any]:
+    """``encoding`` (of a variable of ``dtype``) with netCDF-3's ``_Unsigned="true"`` on a
+    signed integer storage type replaced by the unsigned type of the same size, its
+    ``_FillValue`` read as those bits: for stores and files with no ``_Unsigned`` (Zarr,
+    GeoTIFF), which would otherwise hold every value past the signed maximum as a negative
+    one (GOES ABI LST: 163.84 K too low). Other encodings are returned as they are (a copy).
+
+    Examples
+    --------
+    >>> as_unsigned({"dtype": np.dtype("int16"), "_Unsigned": "true", "_FillValue": -1}, "f4")
+    {'dtype': dtype('uint16'), '_FillValue': np.uint16(65535)}
+    >>> as_unsigned({"dtype": np.dtype("int16"), "scale_factor": 0.5}, "f4")
+    {'dtype': dtype('int16'), 'scale_factor': 0.5}
+    """
+    out = dict(encoding)
+    flag = out.pop("_Unsigned", None)
+    signed = np.dtype(out.get("dtype", dtype))
+    if str(flag).lower() != "true" or signed.kind != "i":
+        return dict(encoding)
+    unsigned = np.dtype(f"u{signed.itemsize}")
+    out["dtype"] = unsigned
+    if out.get("_FillValue") is not None:
+        out["_FillValue"] = np.asarray(out["_FillValue"]).astype(signed).view(unsigned)[()]
+    return out
+
+
 def for_writing(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with every variable's fill value and packing where xarray's writers expect them.
 
