@@ -184,3 +184,57 @@ def test_a_second_writer_of_an_s3_store_is_locked_out(s3):
                 url, storage_options=options)
     xgeo.datasets.sentinel2_cube()[["ndvi"]].chunk().geo.to_zarr(url, storage_options=options)
     assert missing_chunks(url, options) is None
+
+
+def test_cli_overwrite_replaces_s3_stores_and_refuses_other_files_before_any_work(s3):
+    """--overwrite on an s3:// output was refused asking for --overwrite (the check looked at
+    a local path); .nc/.tif/.parquet/.gif outputs failed after the work with tracebacks."""
+    from click.testing import CliRunner
+
+    from xgeo.cli import main
+
+    server, bucket = s3
+    src = xgeo.datasets.sentinel2_cube_path()
+    url = f"s3://{bucket}/out.zarr"
+    run = CliRunner().invoke
+    for _ in range(2):
+        result = run(main, ["decompress", str(src), url, "--overwrite"])
+        assert result.exit_code == 0, result.output
+    refused = run(main, ["decompress", str(src), url])
+    assert refused.exit_code == 1 and "already exists; pass --overwrite" in refused.output
+    import s3fs
+
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **server.storage_options())
+    before = sorted(fs.find(bucket))
+    for out in ("x.nc", "x.tif", "chips.parquet"):
+        args = (["chips", str(src), "--size", "32", "--out", f"s3://{bucket}/{out}"]
+                if out.endswith(".parquet") else ["decompress", str(src), f"s3://{bucket}/{out}"])
+        result = run(main, args)
+        assert result.exit_code == 1, result.output
+        assert "to an object store xgeo writes Zarr stores (.zarr) and CSV" in result.output
+        assert "Traceback" not in result.output
+    fs.invalidate_cache()
+    assert sorted(fs.find(bucket)) == before
+    np.testing.assert_array_equal(
+        xgeo.open_dataset(url, storage_options=server.storage_options()).ndvi.values,
+        xgeo.datasets.sentinel2_cube().ndvi.values)
+
+
+def test_a_store_another_process_changed_is_seen_by_this_one(s3):
+    """s3fs caches listings per filesystem: a store this process had listed as complete, then
+    marked interrupted by another process, opened as complete (and the reverse: a store
+    another process finished stayed 'incomplete' until a new process)."""
+    import s3fs
+
+    server, bucket = s3
+    options = server.storage_options()
+    url = f"s3://{bucket}/cube.zarr"
+    xgeo.datasets.sentinel2_cube()[["dem"]].geo.to_zarr(url, storage_options=options)
+    xgeo.open_dataset(url, storage_options=options)  # lists the bucket: no progress folder
+    other = s3fs.S3FileSystem(skip_instance_cache=True, **options)  # "another process"
+    other.pipe(f"{bucket}/cube.zarr.progress/manifest.json",
+               json.dumps({"version": 2, "token": "t", "phase": "prepared"}).encode())
+    with pytest.raises(IncompleteStoreError):
+        xgeo.open_dataset(url, storage_options=options)
+    other.rm(f"{bucket}/cube.zarr.progress", recursive=True)
+    assert xgeo.open_dataset(url, storage_options=options).dem.shape == (101, 100)

@@ -63,7 +63,7 @@ def check_command_output(
     >>> import tempfile
     >>> check_command_output(tempfile.mkdtemp() + "/out.zarr", False, "in.nc")
     """
-    from .outputs import check_output, check_parent, output_format
+    from .outputs import check_output, check_parent, output_exists, output_format
 
     ctx = click.get_current_context(silent=True)
     formats = COMMAND_OUTPUTS.get(ctx.command.name if ctx is not None else "")
@@ -78,15 +78,13 @@ def check_command_output(
         check_output(out, overwrite=overwrite, inputs=inputs, flag="--overwrite",
                      resume_flag="--resume" if resume is not None else None)
         return
-    from pathlib import Path
-
     from .store import progress_path
 
     if overwrite:
         raise click.UsageError("--resume finishes a write and --overwrite starts it over: "
                                "choose one")
     name = out.rstrip("/").lower()
-    if not name.endswith(".zarr") and not Path(progress_path(out)).exists():
+    if not name.endswith(".zarr") and not output_exists(progress_path(out)):
         raise click.UsageError(f"--resume finishes an interrupted Zarr write; {out} is not a "
                                ".zarr store")
     check_output(out, overwrite=True, inputs=inputs, flag="--overwrite")  # removes nothing

@@ -410,7 +410,7 @@ def verify(store: str) -> None:
     """Check every chunk of the Zarr STORE against the sizes and digests its writer recorded.
 
     Prints one line per missing or changed chunk, then a summary; exits with status 1
-    when anything is wrong. Stores without records (written in memory, or by older xgeo)
+    when anything is wrong. Stores without records (written by other tools, appended to, or by older xgeo)
     are checked as far as possible and the notes say what was not.
     """
     from pathlib import Path

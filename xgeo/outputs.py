@@ -23,8 +23,8 @@ from pathlib import Path
 from .errors import OutputExistsError, OutputFormatError
 from .store import progress_path
 
-__all__ = ["OUTPUT_FORMATS", "check_output", "check_parent", "output_format", "prepare_output",
-           "removed_on_error"]
+__all__ = ["OUTPUT_FORMATS", "URL_OUTPUTS", "check_output", "check_parent", "output_exists",
+           "output_format", "prepare_output", "removed_on_error"]
 
 #: Extension -> format of the rasters xgeo writes (``.cog.tif`` is a ``.tif``: always COG).
 OUTPUT_FORMATS = {
@@ -34,8 +34,55 @@ OUTPUT_FORMATS = {
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
-def _is_zarr_store(path: Path) -> bool:
-    return any((path / marker).is_file() for marker in _ZARR_MARKERS)
+#: what xgeo writes to object-store URLs (s3://, gs://, ...): Zarr stores, and CSV through
+#: pandas; other files are written locally and copied
+URL_OUTPUTS = (".zarr", ".csv")
+
+
+class _Output:
+    """An output location: a local path, or an object-store URL through fsspec (the storage
+    options from fsspec's configuration, as the writers take them)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.text = str(path)
+        self.url = "://" in self.text
+        if self.url:
+            import fsspec
+
+            self.fs, self.key = fsspec.core.url_to_fs(self.text.rstrip("/"))
+        self.path = Path(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def exists(self) -> bool:
+        if self.url:
+            return bool(self.fs.exists(self.key))
+        return self.path.exists() or self.path.is_symlink()
+
+    def is_dir(self) -> bool:
+        if self.url:
+            return bool(self.fs.isdir(self.key))
+        return self.path.is_dir() and not self.path.is_symlink()
+
+    def is_zarr_store(self) -> bool:
+        if self.url:
+            return any(self.fs.exists(f"{self.key}/{m}") for m in _ZARR_MARKERS)
+        return any((self.path / marker).is_file() for marker in _ZARR_MARKERS)
+
+    def remove(self) -> None:
+        if self.url:
+            self.fs.rm(self.key, recursive=True)
+            self.fs.invalidate_cache()
+        elif self.is_dir():
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.exists():
+            self.path.unlink()
+
+
+def _locations(path: str | os.PathLike) -> list[_Output]:
+    """The output and the progress sidecar xgeo keeps beside a store."""
+    return [_Output(path), _Output(progress_path(str(path).rstrip("/")))]
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -87,10 +134,7 @@ def prepare_output(
     False
     """
     for p in check_output(*paths, overwrite=overwrite, inputs=inputs, flag=flag):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+        p.remove()
 
 
 @contextlib.contextmanager
@@ -117,20 +161,27 @@ def removed_on_error(*paths: str | os.PathLike) -> Iterator[None]:
     >>> os.path.exists(out)
     False
     """
-    new = [q for p in paths for q in (Path(p), Path(progress_path(str(p))))
-           if not (q.exists() or q.is_symlink())]
+    new = [q for p in paths for q in _locations(p) if not q.exists()]
     try:
         yield
     except (ValueError, TypeError):
         for q in new:
-            if q.is_dir() and not q.is_symlink():
-                shutil.rmtree(q, ignore_errors=True)
-            elif q.exists() or q.is_symlink():
-                q.unlink()
+            q.remove()
         raise
 
 
-def _exists(out: Path, found: Path, flag: str, resume_flag: str | None) -> str:
+def output_exists(path: str | os.PathLike) -> bool:
+    """Whether a local path or an object-store URL exists (a file, a folder or a prefix).
+
+    Examples
+    --------
+    >>> output_exists("no-such-file-xgeo.nc")
+    False
+    """
+    return _Output(path).exists()
+
+
+def _exists(out: _Output, found: _Output, flag: str, resume_flag: str | None) -> str:
     """Why an existing output is refused, and what to pass instead."""
     from .store import missing_chunks
 
@@ -155,19 +206,25 @@ def check_output(
     ``resume_flag``: how the caller spells "finish an interrupted write" (``"--resume"``),
     named in the refusal of an interrupted Zarr store; None where there is no such option.
     """
-    doomed: list[Path] = []
+    doomed: list[_Output] = []
     for path in paths:
-        out = Path(path)
+        out, side = _locations(path)
+        if out.url and not out.text.rstrip("/").lower().endswith(URL_OUTPUTS):
+            raise OutputFormatError(
+                f"output {out}: to an object store xgeo writes Zarr stores (.zarr) and CSV "
+                "files; write this file to a local path and copy it")
         for source in inputs:
-            if "://" not in str(source) and _overlaps(out, Path(source)):
+            same = (out.text.rstrip("/") == str(source).rstrip("/")) if out.url else (
+                "://" not in str(source) and _overlaps(out.path, Path(source)))
+            if same:
                 raise OutputExistsError(
                     f"output {out} is the input {source} (or holds it, or lies in it); "
                     "write to another path"
                 )
-        found = [p for p in (out, Path(progress_path(str(out)))) if p.exists() or p.is_symlink()]
+        found = [p for p in (out, side) if p.exists()]
         if found and not overwrite:
             raise OutputExistsError(_exists(out, found[0], flag, resume_flag))
-        if out.is_dir() and not out.is_symlink() and not _is_zarr_store(out):
+        if out.is_dir() and not out.is_zarr_store():
             raise OutputExistsError(
                 f"output {out} is a directory that is not a Zarr store; xgeo removes only "
                 "files and stores it can replace, so it will not delete it: choose another path"

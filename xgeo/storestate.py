@@ -85,6 +85,7 @@ def store_state(
     if status != "absent":
         return status, manifest, done
     fs, root = _fs(store, storage_options)
+    fs.invalidate_cache(root)  # (as progress_state: listings of another process's writes)
     manifest = stored_manifest(fs, root)
     if manifest is None:
         return "absent", None, set()
@@ -96,6 +97,9 @@ def progress_state(
 ) -> tuple[str, dict[str, Any] | None, set[str]]:
     """:func:`store_state` from the progress folder alone (``"absent"`` without one)."""
     fs, side = _fs(progress_path(store), storage_options)
+    # another process may have written or finished the store since this one listed it: an
+    # object store's cached listing (s3fs keeps one per filesystem) would say otherwise
+    fs.invalidate_cache(side)
     if not fs.exists(side):
         return "absent", None, set()
     names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(side, detail=False)}

@@ -142,8 +142,9 @@ def verify_store(store: str, storage_options: dict[str, Any] | None = None) -> V
         return report
     _check_metadata_documents(fs, root, arrays, report)
     if manifest is None:
-        report.notes.append("no chunk records (the store was written in memory or before "
-                            "xgeo recorded chunk sizes and digests): checked only which chunk "
+        report.notes.append("no chunk records (the store was written by another tool, "
+                            "appended to, or written before xgeo recorded chunk sizes and "
+                            "digests): checked only which chunk "
                             "objects are absent (all fill value, or lost: cannot tell)")
         for name, arr in sorted(arrays.items()):
             absent = _absent_chunks(fs, root, name, arr.metadata)
