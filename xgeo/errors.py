@@ -21,7 +21,7 @@ __all__ = [
     "NoDataInBoundsError", "CodecError", "FormulaError", "KernelCacheWarning",
     "ChunkCacheWarning",
     "MissingConstantError", "StoreLockedError", "StoreIntegrityError", "IncompleteStoreError",
-    "ResumeError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
+    "ResumeError", "AppendError", "CategoricalError", "QualityMaskError", "MissingDependencyError", "PreviewError",
     "StoreNotFoundError", "StoreAccessError", "CompareError",
     "LabelError", "LabelWarning", "CompositeError", "DeviceError",
     "CubeMismatchError", "SkippedCubesWarning",
@@ -228,6 +228,11 @@ class StoreAccessError(XgeoError, OSError):
 
 class ResumeError(XgeoError, ValueError):
     """``resume=True`` cannot apply to this write (e.g. the data is not dask-backed)."""
+
+
+class AppendError(XgeoError, ValueError):
+    """An append or region write into an existing store cannot be made as asked (e.g. it
+    gives an encoding for a variable the store already holds)."""
 
 
 class CategoricalError(XgeoError, ValueError):

@@ -326,7 +326,8 @@ def to_zarr(
     :mod:`xgeo.store`): an interrupted write is detected on open and finished with
     ``resume=True`` without redoing written chunks. A new store of in-memory data is written
     the same way (one block per variable): interrupted, it is refused on open and rewritten
-    by ``resume=True``. Appending or region writes of in-memory data are written directly.
+    by ``resume=True``. Appends (``append_dim=``) and region writes (``region=``) are
+    xarray's writes, under the store's lock (see :mod:`xgeo.appending`).
 
     Parameters
     ----------
@@ -405,37 +406,24 @@ def _write_zarr(
     progress: bool | None,
     **kwargs: Any,
 ) -> Any:
-    eager = not any(var.chunks is not None for var in obj.variables.values())
     adding = kwargs.get("mode") in ("a", "a-", "r+") or "append_dim" in kwargs \
         or "region" in kwargs
-    if eager and (adding or not isinstance(store, str | os.PathLike)):
-        # (a new store at a path goes through the resumable writer below, in-memory data
-        # too: a write killed part-way then leaves a store that says so, instead of one that
-        # opened as complete with its unwritten variables missing or all fill)
+    if adding or not isinstance(store, str | os.PathLike):
+        # Appends, region writes and zarr Store objects are xarray's own writes (the
+        # resumable writer places its blocks from 0 and makes new stores at paths: a lazy
+        # append overwrote the first dates and left the new ones empty)
         if resume:
-            raise ResumeError("resume=True needs a new store at a path, or dask-backed data "
-                              "(it finishes an interrupted write of the same Dataset)")
+            raise ResumeError("resume=True finishes an interrupted write of a new store at a "
+                              "path; it does not apply to appends, region writes or zarr "
+                              "Store objects")
         from .completion import quiet_consolidation
 
         if not isinstance(store, str | os.PathLike):
             with quiet_consolidation():
                 return obj.to_zarr(store, encoding=merged or None, **kwargs)
-        from .lock import StoreLock
-        from .store import drop_progress, forget_records, refuse_existing
+        from .appending import added_write
 
-        storage_options = kwargs.get("storage_options")
-        with StoreLock(str(store), storage_options):  # one writer at a time
-            mode = kwargs.get("mode")
-            replacing = mode == "w"
-            if mode in (None, "w-"):
-                refuse_existing(str(store), storage_options)
-            else:  # a lazy write's records would no longer describe the store
-                forget_records(str(store), storage_options, replacing=replacing)
-            with quiet_consolidation():
-                result = obj.to_zarr(store, encoding=merged or None, **kwargs)
-            if replacing:
-                drop_progress(str(store), storage_options)
-            return result
+        return added_write(obj, str(store), merged, kwargs)
     from .store import write_resumable
 
     # Coordinates are metadata-sized: load them so only data variables become block tasks.
