@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import xgeo
 from xgeo.errors import CompareError, InputTypeError, MissingBandError
 from xgeo.metrics import compare
 
@@ -215,3 +216,18 @@ def test_bad_inputs_raise_typed_errors_naming_the_argument():
 def test_the_accessor_is_the_same_compare(nrt_pair):
     ds, dec, _, _ = nrt_pair
     assert ds.geo.compare(dec, classify=_ndvi_classes) == compare(ds, dec, classify=_ndvi_classes)
+
+
+def test_compare_aligns_labels_and_refuses_other_ones():
+    """compare() took the arrays by position: the same data with y the other way round gave
+    20 dB, a copy labelled with other dates gave inf."""
+    ds = xgeo.datasets.sentinel2_cube()[["ndvi"]].load()
+    assert xgeo.metrics.compare(ds, ds.sortby("y"))["psnr"] == float("inf")
+    assert xgeo.metrics.compare(ds.ndvi, ds.ndvi.sortby("y").transpose("x", "y", "time"))[
+        "psnr"] == float("inf")
+    other = ds.assign_coords(time=ds.time.values + np.timedelta64(3650, "D"))
+    with pytest.raises(CompareError, match="'time' labels differ"):
+        xgeo.metrics.compare(ds, other)
+    # arrays carry no labels: compared by position, as documented
+    flipped = ds.ndvi.values[:, ::-1]
+    assert xgeo.metrics.compare(ds.ndvi.values, flipped)["psnr"] < 40

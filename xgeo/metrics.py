@@ -347,6 +347,7 @@ def _as_bands(original: Any, decoded: Any, band_dim: Hashable | int | None,
             decoded = decoded.expand_dims({band_dim: [band_dim]})
         order = (band_dim, *(x for x in original.dims if x != band_dim))
         original, decoded = original.transpose(*order), decoded.transpose(*order)
+        decoded = _aligned(original, decoded)
         labels = ([_plain(x) for x in original[band_dim].values] if band_dim in original.coords
                   else list(range(original.sizes[band_dim])))
         if nds is None:
@@ -366,6 +367,27 @@ def _as_bands(original: Any, decoded: Any, band_dim: Hashable | int | None,
         _check_axis(band_dim, original.ndim)
         o, d = np.moveaxis(original, band_dim, 0), np.moveaxis(decoded, band_dim, 0)
     return o, d, list(range(o.shape[0])), _nodata_column([nodata] * o.shape[0], o.ndim), None
+
+
+def _aligned(original: Any, decoded: Any) -> Any:
+    """``decoded`` in the order of the original's labels along each dim both index (the same
+    data sorted otherwise compared as a mismatch); CompareError where the labels differ (a
+    copy of other dates compared as a perfect match)."""
+    for dim in original.dims:
+        if dim not in original.indexes or dim not in decoded.indexes:
+            continue
+        want, got = original.indexes[dim], decoded.indexes[dim]
+        if want.equals(got):
+            continue
+        if len(want) == len(got) and want.sort_values().equals(got.sort_values()):
+            decoded = decoded.reindex({dim: want})
+            continue
+        extra = [str(v) for v in got.difference(want)[:3]]
+        raise CompareError(
+            f"decoded's {dim!r} labels differ from the original's (e.g. {extra}): compare the "
+            "same bands, dates and pixels (select them on both, or pass arrays to compare by "
+            "position)")
+    return decoded
 
 
 def _check_axis(axis: int, ndim: int) -> None:
