@@ -356,3 +356,16 @@ def test_an_unsigned_netcdf3_variable_round_trips_through_the_video_codec(tmp_pa
     stored = xr.open_zarr(tmp_path / "ffv1.zarr", mask_and_scale=False).LST.values
     assert stored.dtype == np.uint16
     np.testing.assert_array_equal(stored, raw.view(np.uint16))
+
+
+def test_compression_report_names_a_corrupt_chunk(tmp_path):
+    """It raised the codec's bare "checksum mismatch" with no store, variable or chunk."""
+    store = tmp_path / "c.zarr"
+    xgeo.datasets.sentinel2_cube()[["ndvi"]].geo.to_zarr(store, codec="hevc")
+    chunk = next(p for p in sorted((store / "ndvi" / "c").rglob("*")) if p.is_file())
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(raw))
+    key = chunk.relative_to(store / "ndvi").as_posix()
+    with pytest.raises(xgeo.errors.CodecError, match=rf"variable 'ndvi', chunk {key}: .*verify"):
+        compression_report(str(store))

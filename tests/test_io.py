@@ -168,3 +168,14 @@ def test_a_text_file_named_tif_is_a_decode_error_naming_it(tmp_path):
     path.write_text("hello")
     with pytest.raises(DecodeError, match="not-a-raster.tif: GDAL cannot read it"):
         xgeo.open_dataset(path)
+
+
+def test_a_video_codec_with_zarr_format_2_is_refused_before_anything_is_written(tmp_path):
+    """It failed inside zarr ("Zarr format 2 arrays do not support 'serializer'") and left a
+    progress folder that made the next write an 'interrupted' one."""
+    store = tmp_path / "v2.zarr"
+    ds = xgeo.datasets.sentinel2_cube()[["ndvi"]]
+    with pytest.raises(xgeo.errors.CodecError, match=r"zarr_format=2 cannot hold the video"):
+        ds.geo.to_zarr(store, codec="hevc", zarr_format=2)
+    assert not store.exists() and not (tmp_path / "v2.zarr.progress").exists()
+    ds.geo.to_zarr(store, codec="hevc")  # the default format takes it

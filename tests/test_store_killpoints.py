@@ -255,3 +255,21 @@ def test_a_killed_pipeline_resumes_in_a_new_process(tmp_path):
     for name in ("NDVI", "NDWI"):
         np.testing.assert_array_equal(back[name].values, expected[name].values)
     assert not Path(lock_path(str(store))).exists()
+
+
+def test_a_resume_over_a_torn_metadata_document_names_the_problem(tmp_path, monkeypatch):
+    """A corrupt root zarr.json (disk damage after a kill) made resume fail with zarr's bare
+    JSONDecodeError, where open and verify named the file."""
+    from xgeo.errors import DecodeError
+
+    store = tmp_path / "cube.zarr"
+    _killing_at(monkeypatch, "records", 1)
+    with pytest.raises(_Killed):
+        _write(_cube(), store)
+    monkeypatch.undo()
+    root = store / "zarr.json"
+    root.write_bytes(root.read_bytes()[: len(root.read_bytes()) // 2])
+    with pytest.raises(DecodeError, match=r"metadata document of it is corrupt.*xgeo verify"):
+        _write(_cube(), store, resume=True)
+    _write(_cube(), store, mode="w")  # the fix it names
+    assert verify_store(str(store)).ok

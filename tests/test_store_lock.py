@@ -162,3 +162,30 @@ def test_a_writer_that_lost_its_lock_does_not_record_completion(tmp_path, monkey
         xgeo.io.to_zarr(_cube(0.0), store)
     assert xgeo.store.missing_chunks(str(store)) == {}  # written, but not complete
     assert Path(lock_path(str(store))).exists()  # the new holder's lock is left alone
+
+
+def test_a_store_under_a_live_writer_says_so_instead_of_interrupted(tmp_path, monkeypatch):
+    """Opening a store while its writer runs said "interrupted... resume=True", which then met
+    the writer's lock."""
+    import xgeo.store
+    from xgeo.errors import IncompleteStoreError
+
+    store = tmp_path / "live.zarr"
+    ds = xgeo.datasets.sentinel2_cube()[["ndvi"]].chunk({"time": 1})
+
+    class Stop(Exception):
+        pass
+
+    def stop(step):
+        if step == "chunk-data":
+            raise Stop(step)
+
+    monkeypatch.setattr(xgeo.store, "_checkpoint", stop)
+    with pytest.raises(Stop):
+        xgeo.io.to_zarr(ds, store)
+    monkeypatch.undo()
+    with pytest.raises(IncompleteStoreError, match="interrupted"):  # no writer: interrupted
+        xgeo.open_dataset(store)
+    with StoreLock(str(store)):  # a writer at work (this process's, alive)
+        with pytest.raises(IncompleteStoreError, match=rf"is being written \(pid {os.getpid()}"):
+            xgeo.open_dataset(store)

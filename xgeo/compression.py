@@ -17,12 +17,13 @@ import numpy as np
 import xarray as xr
 import zarr
 from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
+from xgeo_codecs import CodecError as _CodecsError
 from xgeo_codecs.autotools import used as tools_used
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
 from .chunkshape import DEFAULT_TILE, check_chunk_size, chunk_shape, frame_dim_of
 from .crs import find_spatial_dims
-from .errors import CodecError, codec_errors_as_xgeo
+from .errors import CodecError, chunk_codec_error, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
 from .nodata import as_unsigned
 from .validity import disagreeing_dim
@@ -436,7 +437,11 @@ def _chunk_headers(arr: zarr.Array) -> list[dict[str, Any]]:
         buf = sync(store.get(f"{prefix}/{key}" if prefix else key,
                              prototype=default_buffer_prototype()))
         if buf is not None:
-            out.append(chunk_info(buf.to_bytes()))
+            try:
+                out.append(chunk_info(buf.to_bytes()))
+            except _CodecsError as exc:  # named like a read's: store, variable, chunk
+                raise chunk_codec_error(exc, store=store, variable=arr.path,
+                                        chunk=key) from exc
     return out
 
 

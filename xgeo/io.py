@@ -20,7 +20,7 @@ import xarray as xr
 
 from ._objectstore import access_error, store_access
 from .crs import find_spatial_dims, read_crs, write_grid
-from .errors import DecodeError, GridError, ResumeError, codec_errors_as_xgeo
+from .errors import CodecError, DecodeError, GridError, ResumeError, codec_errors_as_xgeo
 from .geotiff import to_geotiff
 from .nodata import for_writing
 from .peer_cubes import encodable_metadata
@@ -390,6 +390,13 @@ def to_zarr(
         obj = _grid_mapping_to_attrs(obj, merged)
     kwargs.setdefault("zarr_format", 3)
     kwargs.setdefault("consolidated", True)  # at the end of the write: see xgeo.completion
+    video = sorted(str(n) for n, enc in merged.items() if "serializer" in enc)
+    if kwargs["zarr_format"] == 2 and video:
+        raise CodecError(
+            f"zarr_format=2 cannot hold the video serializer of {video}: Zarr v2 has no "
+            "serializers (and GDAL reads no video-coded array in either version). Write "
+            "zarr_format=3 (the default), or give Zarr v2 the numcodecs face yourself: "
+            "encoding={name: {'compressors': [xgeo_codecs.VideoCodec(...)]}} without codec=")
     if kwargs["zarr_format"] == 3:
         obj = _variable_length_strings(obj)
     # the codec package's errors surface as xgeo's, and so do an object store's (a URL)

@@ -34,7 +34,7 @@ from ._objectstore import is_url
 from .errors import StoreLockedError
 from .spelling import fix
 
-__all__ = ["StoreLock", "lock_path", "read_lock", "HEARTBEAT_S", "STALE_AFTER_S"]
+__all__ = ["StoreLock", "lock_path", "live_writer", "read_lock", "HEARTBEAT_S", "STALE_AFTER_S"]
 
 #: Seconds between two heartbeats of a live lock.
 HEARTBEAT_S = 5.0
@@ -78,6 +78,15 @@ def read_lock(store: str, storage_options: dict[str, Any] | None = None) -> dict
     beat = max(beat or 0.0, float(info.get("heartbeat", 0.0) or 0.0))
     info["age_s"] = max(0.0, time.time() - beat)
     return info
+
+
+def live_writer(store: str, storage_options: dict[str, Any] | None = None) -> str | None:
+    """Who is writing ``store`` now (pid, host, start, last heartbeat), or None when no live
+    writer holds its lock (none, or a stale one)."""
+    info = read_lock(store, storage_options)
+    if info is None or _stale_reason(info) is not None:
+        return None
+    return _describe(info)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from .completion import consolidate, write_records
-from .errors import IncompleteStoreError, codec_errors_as_xgeo
+from .errors import DecodeError, IncompleteStoreError, codec_errors_as_xgeo
 from .lock import StoreLock
 from .manifest import (
     block_digest,
@@ -294,11 +294,19 @@ def _prepare(
 
 
 def _open_group(store: str, storage_options: dict[str, Any] | None) -> Any:
+    import json
+
     import zarr
 
-    if storage_options:
-        return zarr.open_group(store, mode="r", storage_options=storage_options)
-    return zarr.open_group(store, mode="r")
+    try:
+        if storage_options:
+            return zarr.open_group(store, mode="r", storage_options=storage_options)
+        return zarr.open_group(store, mode="r")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # a torn metadata document
+        raise DecodeError(
+            f"cannot write to Zarr store {store}: a metadata document of it is corrupt "
+            f"({exc}); `xgeo verify {store}` names it; rewrite the store with "
+            f"{fix('overwrite')}") from exc
 
 
 def _write_blocks(

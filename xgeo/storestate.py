@@ -13,6 +13,7 @@ from typing import Any
 
 from .completion import drop_records, stored_manifest
 from .errors import IncompleteStoreError
+from .lock import live_writer
 from .manifest import read_json
 from .spelling import fix, in_cli
 
@@ -202,6 +203,10 @@ def check_complete(store: str, storage_options: dict[str, Any] | None = None) ->
     status, manifest, _ = progress_state(store, storage_options)
     if status in ("absent", "complete"):
         return
+    writer = live_writer(store, storage_options)
+    if writer is not None:  # not interrupted: under way ("resume" would meet its lock)
+        raise IncompleteStoreError(
+            f"{store} is being written ({writer}); open it when that write has finished")
     hint = _how_to_finish()
     if status == "no-manifest":
         raise IncompleteStoreError(
