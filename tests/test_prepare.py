@@ -176,3 +176,35 @@ def test_scenes_without_dates_take_time_and_mosaic(tmp_path: Path) -> None:
     assert card["grid"]["bounds"][0] == left and card["grid"]["bounds"][3] == top
     code, output = _run(str(WOMBAT / "rgbn_suba.tif"), "--out", str(tmp_path / "nodate"))
     assert code == 1 and "time" in output and "rgbn_suba.tif" in output
+
+
+def test_bad_arguments_are_refused_before_any_work_and_leave_nothing(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """A split summing to 1.1 failed after the stacking and the store's write, which the
+    corrected rerun then met as 'already exists'; --out naming a file failed likewise."""
+    import xgeo.stacking
+    from xgeo.errors import ChipError, OutputExistsError
+    from xgeo.prepare import prepare
+
+    def no_stack(*args, **kwargs):
+        raise AssertionError("stacked before the arguments were checked")
+
+    out = tmp_path / "set"
+    with monkeypatch.context() as m:
+        m.setattr(xgeo.stacking, "stack", no_stack)
+        with pytest.raises(ChipError, match="fractions must sum to 1, got 1.1"):
+            prepare([str(SCENE)], out, chip=64, split=(0.7, 0.2, 0.2), progress=False,
+                    stack_options={"time": "2020-05-18"})
+        afile = tmp_path / "afile"
+        afile.write_text("")
+        with pytest.raises(OutputExistsError, match="is a file; prepare writes a folder"):
+            prepare([str(SCENE)], afile, chip=64, progress=False,
+                    stack_options={"time": "2020-05-18"})
+    assert not out.exists() or not any(out.iterdir())
+    # an error found after the store's write (a split the chips cannot fill) leaves nothing
+    with pytest.raises(ValueError):
+        prepare([str(SCENE)], out, chip=64, split={"train": 0.5, "test": 0.5}, block=10_000,
+                progress=False, stack_options={"time": "2020-05-18"})
+    assert not out.exists() or not any(out.iterdir())
+    code, output = _run(str(SCENE), "--time", "2020-05-18", "--chip", "64", "--out", str(out))
+    assert code == 0, output

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import ChipError, LabelError
+from .errors import ChipError, LabelError, OutputExistsError
 
 __all__ = ["OUTPUT_NAMES", "prepare", "split_class_counts"]
 
@@ -180,105 +180,110 @@ def prepare(
     from .chips import ChipGrid, make_chips
     from .datacard import write_card
     from .io import open_dataset
-    from .outputs import prepare_output
+    from .outputs import prepare_output, removed_on_error
     from .pipeline import compress_dataset
     from .stacking import stack
 
     say = log or (lambda line: None)
     out = Path(out)
-    fractions = _fractions(split)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"out={str(out)!r} is a file; prepare writes a folder (the "
+                                "store, the chips and the dataset card): give a folder path")
+    fractions = _fractions(split)  # checked before any work
     paths = [out / name for name in OUTPUT_NAMES]
     prepare_output(*paths, overwrite=overwrite)
-    if labels is not None:  # read once, before the long steps (a bad file fails at once)
-        from .labels import check_column, read_vectors
+    # a run refused on its input or options leaves nothing (the rerun was refused as existing)
+    with removed_on_error(*paths):
+        if labels is not None:  # read once, before the long steps (a bad file fails at once)
+            from .labels import check_column, read_vectors
 
-        labels, where = read_vectors(labels)  # the frame keeps naming its file in messages
-        check_column(labels, label_column, where)
+            labels, where = read_vectors(labels)  # the frame keeps naming its file in messages
+            check_column(labels, label_column, where)
 
-    say("stacking the scenes")
-    cube = stack(scenes, **dict(stack_options or {}))
-    invalid = band = None
-    if mask is not None:
-        from .masks import from_dataset, quality_band
+        say("stacking the scenes")
+        cube = stack(scenes, **dict(stack_options or {}))
+        invalid = band = None
+        if mask is not None:
+            from .masks import from_dataset, quality_band
 
-        band = quality_band(cube, mask, mask_band)
-        invalid = from_dataset(cube, mask, band)
-        cube = cube.drop_vars(band)
-        say(f"quality mask from {band} ({mask})")
-    if composite is not None:
-        from .composite import composite as make_composite
+            band = quality_band(cube, mask, mask_band)
+            invalid = from_dataset(cube, mask, band)
+            cube = cube.drop_vars(band)
+            say(f"quality mask from {band} ({mask})")
+        if composite is not None:
+            from .composite import composite as make_composite
 
-        cube = make_composite(cube, composite, composite_method, mask=invalid, count=False)
-        invalid = None
-        say(f"composites: {composite} {composite_method}, {cube.sizes.get('time', 1)} periods")
-    bands = [str(n) for n in cube.data_vars]
+            cube = make_composite(cube, composite, composite_method, mask=invalid, count=False)
+            invalid = None
+            say(f"composites: {composite} {composite_method}, {cube.sizes.get('time', 1)} periods")
+        bands = [str(n) for n in cube.data_vars]
 
-    size = chip
-    point_labels = labels is not None and _is_points(labels)
-    label = None
-    if labels is not None and not point_labels:
-        from .labels import rasterize
+        size = chip
+        point_labels = labels is not None and _is_points(labels)
+        label = None
+        if labels is not None and not point_labels:
+            from .labels import rasterize
 
-        label = rasterize(labels, cube, column=label_column, all_touched=all_touched,
-                          name=LABELS)
-        say(f"labels: {len(label.attrs.get('flag_values', []))} classes rasterised")
+            label = rasterize(labels, cube, column=label_column, all_touched=all_touched,
+                              name=LABELS)
+            say(f"labels: {len(label.attrs.get('flag_values', []))} classes rasterised")
 
-    stored = cube if label is None else cube.assign({LABELS: label})
-    options = {"psnr": 50.0} if codec_options is None else dict(codec_options)
-    say(f"writing {paths[0]}")
-    result = compress_dataset(stored, str(paths[0]), codec=codec, codec_options=options,
-                              progress=progress, mask=invalid,
-                              categorical=None if label is None else [LABELS])
+        stored = cube if label is None else cube.assign({LABELS: label})
+        options = {"psnr": 50.0} if codec_options is None else dict(codec_options)
+        say(f"writing {paths[0]}")
+        result = compress_dataset(stored, str(paths[0]), codec=codec, codec_options=options,
+                                  progress=progress, mask=invalid,
+                                  categorical=None if label is None else [LABELS])
 
-    # the chips index the store (masked pixels are missing there), so the chip file reopens it
-    store = open_dataset(paths[0], chunks={})
-    if point_labels:
-        chips = ChipGrid.around(store, labels, size, column=label_column, variables=bands)
-    else:
-        chips = make_chips(store, size, stride, variables=bands, min_valid=min_valid)
-    chips = chips.split(fractions, by="block", block=block or _default_block(cube, size,
-                                                                             len(fractions)),
-                        seed=seed)
-    say(f"chips: {len(chips)} of {size} px, " + ", ".join(
-        f"{k} {v:.0%}" for k, v in chips.split_fractions().items()))
-    label = None if label is None else store[LABELS].load()
-    chips.to_parquet(paths[1], label=label)
+        # the chips index the store (masked pixels are missing there), so the chip file reopens it
+        store = open_dataset(paths[0], chunks={})
+        if point_labels:
+            chips = ChipGrid.around(store, labels, size, column=label_column, variables=bands)
+        else:
+            chips = make_chips(store, size, stride, variables=bands, min_valid=min_valid)
+        chips = chips.split(fractions, by="block", block=block or _default_block(cube, size,
+                                                                                 len(fractions)),
+                            seed=seed)
+        say(f"chips: {len(chips)} of {size} px, " + ", ".join(
+            f"{k} {v:.0%}" for k, v in chips.split_fractions().items()))
+        label = None if label is None else store[LABELS].load()
+        chips.to_parquet(paths[1], label=label)
 
-    table = chips.to_dataframe()
-    card: dict[str, Any] = {
-        "xgeo_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": command,
-        "sources": _sources(scenes),
-        "grid": _grid_card(cube),
-        "bands": bands,
-        "dates": _dates(cube),
-        "mask": None if mask is None else {"kind": mask, "band": band},
-        "composite": None if composite is None else {"freq": composite,
-                                                     "method": composite_method},
-        "chips": {"size": size, "stride": stride or size, "file": paths[1].name,
-                  "count": {k: int(v) for k, v in table["split"].value_counts().sort_index()
-                            .items()}},
-        "store": paths[0].name,
-        "compression": {name: {k: info.get(k) for k in
-                               ("kind", "ratio", "bpppb", "psnr", "max_error")}
-                        for name, info in result["variables"].items()},
-    }
-    if label is not None:
-        meanings = str(label.attrs["flag_meanings"]).split()
-        card["classes"] = dict(zip(meanings, map(int, label.attrs["flag_values"]), strict=True))
-        card["class_counts"] = split_class_counts(label, chips)
-    elif point_labels:
-        card["classes"] = {}
-        card["class_counts"] = {}
-        for name, group in table.groupby("split"):
-            card["class_counts"][str(name)] = {str(k): int(v) for k, v in
-                                               group["label"].value_counts().sort_index().items()}
-        for name, code in zip(table["label"], table["label_code"], strict=True):
-            card["classes"][str(name)] = int(code)
-    write_card(out, card)
-    say(f"wrote {out}")
-    return card
+        table = chips.to_dataframe()
+        card: dict[str, Any] = {
+            "xgeo_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "command": command,
+            "sources": _sources(scenes),
+            "grid": _grid_card(cube),
+            "bands": bands,
+            "dates": _dates(cube),
+            "mask": None if mask is None else {"kind": mask, "band": band},
+            "composite": None if composite is None else {"freq": composite,
+                                                         "method": composite_method},
+            "chips": {"size": size, "stride": stride or size, "file": paths[1].name,
+                      "count": {k: int(v) for k, v in table["split"].value_counts().sort_index()
+                                .items()}},
+            "store": paths[0].name,
+            "compression": {name: {k: info.get(k) for k in
+                                   ("kind", "ratio", "bpppb", "psnr", "max_error")}
+                            for name, info in result["variables"].items()},
+        }
+        if label is not None:
+            meanings = str(label.attrs["flag_meanings"]).split()
+            card["classes"] = dict(zip(meanings, map(int, label.attrs["flag_values"]), strict=True))
+            card["class_counts"] = split_class_counts(label, chips)
+        elif point_labels:
+            card["classes"] = {}
+            card["class_counts"] = {}
+            for name, group in table.groupby("split"):
+                card["class_counts"][str(name)] = {str(k): int(v) for k, v in
+                                                   group["label"].value_counts().sort_index().items()}
+            for name, code in zip(table["label"], table["label_code"], strict=True):
+                card["classes"][str(name)] = int(code)
+        write_card(out, card)
+        say(f"wrote {out}")
+        return card
 
 
 def _default_block(cube: xr.Dataset, size: int | Sequence[int], splits: int) -> tuple[int, int]:
@@ -292,10 +297,14 @@ def _default_block(cube: xr.Dataset, size: int | Sequence[int], splits: int) -> 
 
 
 def _fractions(split: Mapping[str, float] | Sequence[float]) -> dict[str, float]:
+    """``split`` as checked ``{name: fraction}`` (before any work: a bad split was found after
+    the stacking and the store's write)."""
+    from .chipsplit import check_fractions
+
     if isinstance(split, Mapping):
-        return {str(k): float(v) for k, v in split.items()}
+        return check_fractions({str(k): v for k, v in split.items()})
     values = [float(v) for v in split]
     names = ["train", "val", "test"] if len(values) == 3 else ["train", "test"]
     if len(values) not in (2, 3):
         raise ChipError(f"split={split!r}: give 2 or 3 fractions (train, [val,] test)")
-    return dict(zip(names, values, strict=True))
+    return check_fractions(dict(zip(names, values, strict=True)))
