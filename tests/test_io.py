@@ -179,3 +179,15 @@ def test_a_video_codec_with_zarr_format_2_is_refused_before_anything_is_written(
         ds.geo.to_zarr(store, codec="hevc", zarr_format=2)
     assert not store.exists() and not (tmp_path / "v2.zarr.progress").exists()
     ds.geo.to_zarr(store, codec="hevc")  # the default format takes it
+
+
+@pytest.mark.parametrize("name", ["cogeo.tif", "s2.nc"])
+def test_a_file_behind_an_object_store_url_is_named_as_not_a_zarr_store(name):
+    """A GeoTIFF or netCDF object was reported "no Zarr store at ..." (a FileNotFoundError)
+    although it was there."""
+    import fsspec
+
+    url = f"memory://xgeo-inputs/{name}"
+    fsspec.filesystem("memory").pipe(url, b"not zarr")
+    with pytest.raises(xgeo.errors.DecodeError, match=r"opens Zarr stores; this names a \.(tif|nc) file"):
+        xgeo.open_dataset(url)

@@ -194,6 +194,12 @@ def _open_zarr_url(
     url: str, *, chunks: Any, allow_incomplete: bool, verify: bool, **kwargs: Any
 ) -> xr.Dataset:
     """A Zarr store behind an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)."""
+    suffix = os.path.splitext(url.rstrip("/"))[1].lower()
+    if suffix in (".tif", ".tiff", ".nc", ".nc4", ".h5", ".jp2", ".vrt"):
+        raise DecodeError(
+            f"{url}: from an object-store URL xgeo opens Zarr stores; this names a "
+            f"{suffix} file: copy it to a local path first (or read it with rioxarray "
+            "through GDAL's /vsis3/, /vsigs/ ... paths)")
     with store_access(url):  # no bucket, endpoint, credentials: xgeo errors naming the URL
         if not allow_incomplete:
             from .store import check_complete
