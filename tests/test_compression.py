@@ -369,3 +369,15 @@ def test_compression_report_names_a_corrupt_chunk(tmp_path):
     key = chunk.relative_to(store / "ndvi").as_posix()
     with pytest.raises(xgeo.errors.CodecError, match=rf"variable 'ndvi', chunk {key}: .*verify"):
         compression_report(str(store))
+
+
+@pytest.mark.parametrize("weights", [[float("nan"), 1, 1], [1, 2], [-3, 1, 1]])
+def test_band_weights_for_bands_coded_as_frames_are_refused_not_dropped(tmp_path, weights):
+    """A (band, y, x) raster codes its bands as frames: the weights were dropped unchecked."""
+    ds = xgeo.open_dataset(DATA / "RGB.byte.tif")
+    with pytest.raises(xgeo.errors.CodecError, match="no bands to weigh"):
+        xgeo.io.to_zarr(ds, tmp_path / "w.zarr", codec="hevc",
+                        codec_options={"decorrelate": "klt", "band_weights": weights})
+    with pytest.raises(xgeo.errors.CodecError, match="band_weights"):
+        xgeo.io.to_zarr(ds, tmp_path / "v.zarr", codec="hevc",
+                        codec_options={"band_weights": [float("nan")]})

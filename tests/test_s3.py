@@ -238,3 +238,11 @@ def test_a_store_another_process_changed_is_seen_by_this_one(s3):
         xgeo.open_dataset(url, storage_options=options)
     other.rm(f"{bucket}/cube.zarr.progress", recursive=True)
     assert xgeo.open_dataset(url, storage_options=options).dem.shape == (101, 100)
+
+
+def test_a_misspelt_storage_option_is_a_store_access_error_naming_it(s3):
+    server, bucket = s3
+    options = {**server.storage_options(), "endpoint": server.endpoint}  # not endpoint_url
+    with pytest.raises(StoreAccessError, match=r"does not take an option of storage_options.*'endpoint'"):
+        xgeo.datasets.sentinel2_cube()[["dem"]].geo.to_zarr(f"s3://{bucket}/a.zarr",
+                                                             storage_options=options)

@@ -70,6 +70,12 @@ def access_error(exc: BaseException, url: str | os.PathLike) -> XgeoError | None
     if isinstance(exc, FileNotFoundError):
         said = str(exc).strip()
         return StoreNotFoundError(f"no Zarr store at {url}" + (f": {said}" if said else ""))
+    if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc) \
+            and "://" in str(url):
+        return StoreAccessError(
+            f"cannot access {url}: its filesystem does not take an option of storage_options "
+            f"({exc}); check the option's spelling against the filesystem's documentation "
+            "(s3fs: key, secret, endpoint_url, anon, client_kwargs ...)")
     libraries = {cls.__module__.split(".")[0] for cls in type(exc).__mro__}
     if not (isinstance(exc, PermissionError | ConnectionError | TimeoutError)
             or libraries & _CLIENT_LIBRARIES):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
-from xgeo_codecs import CODEC_ID, VideoCodec, VideoSerializer, chunk_info
+from xgeo_codecs import CODEC_ID, VideoCodec, VideoParams, VideoSerializer, chunk_info
 from xgeo_codecs import CodecError as _CodecsError
 from xgeo_codecs.autotools import used as tools_used
 
@@ -320,8 +320,15 @@ def _encodings(
         elif weighted:
             bands = int(np.prod([var.sizes[d] for d in var.dims
                                  if d not in (y_dim, x_dim, fdim)]))
-            if bands == 1:  # nothing to weigh against: coded as without weights
+            if bands == 1 and len(given) == 1:  # nothing to weigh against: as without
+                with codec_errors_as_xgeo(f"variable {name!r}"):
+                    VideoParams(band_weights=given)  # (still a weight: finite and > 0)
                 params.pop("band_weights")
+            elif bands == 1:
+                raise CodecError(
+                    f"band_weights gives {len(given)} weights but variable {name!r} is coded "
+                    f"as one band (its {fdim!r} dim is the frame axis: each band a frame), "
+                    "so there are no bands to weigh; drop band_weights for it")
             elif len(given) != bands:
                 raise CodecError(f"band_weights gives {len(given)} weights but variable "
                                  f"{name!r} has {bands} band(s); give one weight per band, "
