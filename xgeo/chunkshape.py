@@ -25,7 +25,7 @@ import xarray as xr
 
 from .errors import CodecError
 
-__all__ = ["CHUNK_PIXELS", "DEFAULT_GOP", "DEFAULT_TILE", "MIN_CODED_SIDE", "check_chunk_size",
+__all__ = ["CHUNK_PIXELS", "DEFAULT_GOP", "DEFAULT_TILE", "FRAME_DIM_NAMES", "MIN_CODED_SIDE", "check_chunk_size",
            "chunk_shape", "frame_dim_of", "frames_for_tile", "frames_per_chunk"]
 
 DEFAULT_GOP = 32  # frames per chunk of full tiles: long enough for inter prediction to pay
@@ -38,7 +38,7 @@ CHUNK_PIXELS = DEFAULT_GOP * DEFAULT_TILE * DEFAULT_TILE
 #: x265 codes no frame smaller than this on a side (smaller frames are padded to it), so a
 #: small frame costs the decoder this many pixels at least.
 MIN_CODED_SIDE = 64
-_FRAME_DIM_NAMES = ("time", "t", "date", "frame")
+FRAME_DIM_NAMES = ("time", "t", "date", "frame")
 
 
 def frame_dim_of(var: xr.DataArray, spatial: tuple[Hashable, Hashable],
@@ -57,7 +57,7 @@ def frame_dim_of(var: xr.DataArray, spatial: tuple[Hashable, Hashable],
     if frame_dim is not None:
         return frame_dim if frame_dim in others else None
     for d in others:
-        if str(d).lower() in _FRAME_DIM_NAMES:
+        if str(d).lower() in FRAME_DIM_NAMES:
             return d
     return others[0] if others else None
 

@@ -21,7 +21,7 @@ from xgeo_codecs import CodecError as _CodecsError
 from xgeo_codecs.autotools import used as tools_used
 
 from .categorical import CategoricalSpec, Decision, categorical_variables
-from .chunkshape import DEFAULT_TILE, check_chunk_size, chunk_shape, frame_dim_of
+from .chunkshape import DEFAULT_TILE, FRAME_DIM_NAMES, check_chunk_size, chunk_shape, frame_dim_of
 from .crs import find_spatial_dims
 from .errors import CodecError, chunk_codec_error, codec_errors_as_xgeo
 from .lossless import kind_label, lossless_choice, record_kinds, zstd_codec
@@ -320,11 +320,13 @@ def _encodings(
         elif weighted:
             bands = int(np.prod([var.sizes[d] for d in var.dims
                                  if d not in (y_dim, x_dim, fdim)]))
-            if bands == 1 and len(given) == 1:  # nothing to weigh against: as without
-                with codec_errors_as_xgeo(f"variable {name!r}"):
-                    VideoParams(band_weights=given)  # (still a weight: finite and > 0)
+            with codec_errors_as_xgeo("band_weights"):
+                VideoParams(band_weights=given)  # weights, whatever they weigh: finite, > 0
+            as_frames = fdim is not None and str(fdim).lower() not in FRAME_DIM_NAMES
+            if bands == 1 and not (as_frames and len(given) > 1):
+                # one band (NDVI beside the weighted reflectance): nothing to weigh against
                 params.pop("band_weights")
-            elif bands == 1:
+            elif bands == 1:  # a band dim coded as frames (a GeoTIFF's): the weights were
                 raise CodecError(
                     f"band_weights gives {len(given)} weights but variable {name!r} is coded "
                     f"as one band (its {fdim!r} dim is the frame axis: each band a frame), "
