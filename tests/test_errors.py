@@ -161,8 +161,9 @@ def test_index_arguments_are_typed():
     assert isinstance(terr.value, TypeError)
 
 
-def test_resume_of_an_eager_write_is_a_resume_error(tmp_path):
-    ds = xgeo.datasets.sentinel2_cube()[["dem"]]
-    with pytest.raises(ResumeError, match="dask") as err:
-        xgeo.io.to_zarr(ds, tmp_path / "dem.zarr", resume=True)
+def test_resume_of_an_append_is_a_resume_error(tmp_path):
+    ds = xgeo.datasets.sentinel2_cube()[["ndvi"]]
+    xgeo.io.to_zarr(ds, tmp_path / "ndvi.zarr")
+    with pytest.raises(ResumeError, match="does not apply to appends") as err:
+        xgeo.io.to_zarr(ds, tmp_path / "ndvi.zarr", resume=True, mode="a", append_dim="time")
     assert isinstance(err.value, ValueError)
