@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -189,3 +190,31 @@ def test_a_store_under_a_live_writer_says_so_instead_of_interrupted(tmp_path, mo
     with StoreLock(str(store)):  # a writer at work (this process's, alive)
         with pytest.raises(IncompleteStoreError, match=rf"is being written \(pid {os.getpid()}"):
             xgeo.open_dataset(store)
+
+
+def test_a_killed_writer_not_yet_reaped_holds_no_live_lock(tmp_path):
+    """A SIGKILLed writer whose parent had not waited for it (a zombie) still answered
+    kill(pid, 0): its store read "being written" for a minute instead of "interrupted"."""
+    from xgeo.lock import live_writer
+
+    store = tmp_path / "z.zarr"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from xgeo.lock import StoreLock
+        with StoreLock({str(store)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        assert live_writer(str(store)) is not None
+        os.kill(child.pid, 9)
+        for _ in range(100):  # killed, not reaped: a zombie
+            with open(f"/proc/{child.pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        assert live_writer(str(store)) is None
+    finally:
+        child.kill()
+        child.wait()

@@ -96,7 +96,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError, ValueError):
         return True
-    return True
+    try:  # a killed writer its parent has not reaped yet is a zombie: not alive (Linux)
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _stale_reason(info: dict[str, Any]) -> str | None:
