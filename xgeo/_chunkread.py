@@ -473,17 +473,24 @@ class ArrayReader:
         return np.array(part.values, copy=True)
 
 
-def cf_decoding(var: xr.DataArray | xr.Variable) -> tuple[Any, float, float]:
-    """``(fill value, scale_factor, add_offset)`` of a variable's CF encoding (as stored).
+def cf_decoding(var: xr.DataArray | xr.Variable, stored: bool = True
+                ) -> tuple[Any, float, float]:
+    """``(fill value, scale_factor, add_offset)`` that turn what is read of ``var`` into the
+    values xarray shows: its CF encoding when the stored chunks are read (``stored``, a Zarr
+    store's), none but a raw layout's ``_FillValue`` attribute when the values read are
+    ``var``'s own (in memory, or a file xarray decodes: decoding them again scaled a netCDF's
+    reflectance twice).
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
     >>> var = xr.Variable(("y",), np.zeros(2, "uint16"))
     >>> var.encoding = {"_FillValue": 0, "scale_factor": 1e-4}
-    >>> cf_decoding(var)
-    (0, 0.0001, 0.0)
+    >>> cf_decoding(var), cf_decoding(var, stored=False)
+    ((0, 0.0001, 0.0), (None, 1.0, 0.0))
     """
+    if not stored:
+        return var.attrs.get("_FillValue"), 1.0, 0.0
     enc = var.encoding
     fill = enc.get("_FillValue", var.attrs.get("_FillValue"))
     return fill, float(enc.get("scale_factor", 1.0)), float(enc.get("add_offset", 0.0))

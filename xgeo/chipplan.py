@@ -45,11 +45,14 @@ def band_labels(var: xr.DataArray) -> list[Hashable]:
 
 def channels_of(obj: xr.Dataset | xr.DataArray, labels: Sequence[Hashable],
                 variable: Hashable | None = None, variables: Sequence[Hashable] | None = None,
-                bands: Sequence[Hashable] | None = None) -> list[Channel]:
+                bands: Sequence[Hashable] | None = None, stored: bool = True
+                ) -> list[Channel]:
     """Where the channels ``labels`` live in ``obj`` (as :func:`~xgeo.bands.band_array`
     found them): each run of consecutive channels from one variable is one
     :class:`~xgeo._chunkread.Channel`. ``variable``/``variables``/``bands``: the chip
-    keywords that chose them (``bands`` is already in ``labels``)."""
+    keywords that chose them (``bands`` is already in ``labels``); ``stored``: the reads are
+    of the stored chunks (a Zarr store), which the channels' CF decoding turns into values
+    (see :func:`~xgeo._chunkread.cf_decoding`)."""
     if isinstance(obj, xr.DataArray):
         variable = obj.name or "data"
         obj = obj.to_dataset(name=variable)
@@ -69,7 +72,7 @@ def channels_of(obj: xr.Dataset | xr.DataArray, labels: Sequence[Hashable],
         else:
             runs.append((name, None if k is None else [k]))
     return [Channel(str(name), tuple(map(str, obj[name].dims)),
-                    None if ks is None else tuple(ks), *cf_decoding(obj[name]))
+                    None if ks is None else tuple(ks), *cf_decoding(obj[name], stored))
             for name, ks in runs]
 
 
@@ -113,10 +116,50 @@ def aligned_raster(obj: Any, raster: xr.DataArray | str, target: Grid,
 
         raster = reproject(raster, grid=target, resampling="nearest")
     y, x = find_spatial_dims(raster)
+    # a length-1 dim other than time (a single-band GeoTIFF's band) is not a time axis
+    raster = raster.squeeze([d for d in raster.dims
+                             if d not in (y, x, TIME_DIM) and raster.sizes[d] == 1])
     other = [d for d in raster.dims if d not in (y, x)]
     if TIME_DIM in other and times is not None:
         other = [TIME_DIM] + [d for d in other if d != TIME_DIM]
-    return np.asarray(raster.transpose(*other, y, x).values)
+        raster = _on_times(raster, times)
+    elif other and times is not None and len(other) == 1 and raster.sizes[other[0]] != len(times):
+        raise ChipError(f"the label/mask has a {other[0]!r} dim of {raster.sizes[other[0]]} "
+                        f"steps, not one per date of the source ({len(times)}): give (y, x) or "
+                        "(time, y, x) on the source's dates")
+    return _stored_classes(raster.transpose(*other, y, x))
+
+
+def _on_times(raster: xr.DataArray, times: np.ndarray) -> xr.DataArray:
+    """``raster`` on the source's dates, matched by date (they were matched by position: a
+    label with the dates reversed labelled 32 of 80 chips with another date's classes)."""
+    if TIME_DIM not in raster.coords:
+        if raster.sizes[TIME_DIM] != len(times):
+            raise ChipError(f"the label/mask has {raster.sizes[TIME_DIM]} time steps and no "
+                            f"dates, the source {len(times)}: give one step per date")
+        return raster
+    have = raster[TIME_DIM].values
+    missing = np.setdiff1d(times, have)
+    if missing.size:
+        raise ChipError(f"the label/mask has no step for {missing.size} date(s) of the source "
+                        f"(e.g. {missing[:3]}): give one step per date of the source")
+    return raster if np.array_equal(have, times) else raster.sel({TIME_DIM: times})
+
+
+def _stored_classes(raster: xr.DataArray) -> np.ndarray:
+    """The raster's values; integer classes that xarray decoded to float with NaN for their
+    ``_FillValue`` (a class map read from a store) as the stored integers again (their NaN
+    became -2**63 under ``.long()``)."""
+    values = np.asarray(raster.values)
+    stored = raster.encoding.get("dtype")
+    fill = raster.encoding.get("_FillValue")
+    if (values.dtype.kind == "f" and stored is not None and np.dtype(stored).kind in "iu"
+            and "scale_factor" not in raster.encoding and "add_offset" not in raster.encoding):
+        holes = np.isnan(values)
+        if not holes.any() or fill is not None:
+            values = np.where(holes, fill if fill is not None else 0, values)
+            return values.astype(np.dtype(stored))
+    return values
 
 
 def aligned_mask(obj: Any, mask: xr.DataArray | str, target: Grid,

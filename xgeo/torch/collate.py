@@ -22,7 +22,11 @@ def _batch_of_views(values: Sequence[torch.Tensor]) -> torch.Tensor | None:
     if base is None or base.ndim == 0 or base.shape[0] != len(values) or not base.is_contiguous():
         return None
     for k, v in enumerate(values):
-        if v._base is not base or v.data_ptr() != base[k].data_ptr() or v.shape != base.shape[1:]:
+        row = base[k]
+        # the very row: same start, shape and strides (a transpose of a square chip has the
+        # start and shape of its row and other strides: it was collated as the row itself)
+        if (v._base is not base or v.data_ptr() != row.data_ptr() or v.shape != row.shape
+                or v.stride() != row.stride() or v.dtype != row.dtype):
             return None
     return base
 

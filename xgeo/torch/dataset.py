@@ -30,6 +30,7 @@ from ..cubemeta import is_many_cubes
 from ..errors import ChipError, ChunkCacheWarning
 from ..io import open_dataset
 from ..loader_source import resolve_source
+from ..nodata import declared_nodata
 from .device import check_process, host_batch, on_device, resolve_device
 
 __all__ = ["ChipDataset"]
@@ -183,6 +184,8 @@ class ChipDataset(Dataset):
         self._plan_from(obj, chips)
         self.label = (None if label is None
                       else aligned_raster(obj, label, chips.grid, self.times))
+        # edge chips pad the label with its own fill, not 0 (a class: "water" under NaN)
+        self.label_fill = 0 if label is None else _label_fill(obj, label, self.label.dtype)
         self.user_mask = None if isinstance(return_mask, bool) else aligned_mask(
             obj, return_mask, chips.grid, self.times)
         self._reader: Any = None
@@ -245,7 +248,8 @@ class ChipDataset(Dataset):
         self.crs_wkt = self.grid.crs.to_wkt() if self.grid.crs is not None else ""
         self.times = arr[TIME_DIM].values if TIME_DIM in arr.coords else None
         self.y_dim, self.x_dim = (str(d) for d in find_spatial_dims(arr))
-        self.channels = channels_of(obj, self.band_labels, **chips.band_kwargs)
+        self.channels = channels_of(obj, self.band_labels, **chips.band_kwargs,
+                                    stored=self.kind == "zarr")
         self._var_names = sorted({c.variable for c in self.channels})
         for name in self._var_names:
             dt = (obj[name] if isinstance(obj, xr.Dataset) else obj).dtype
@@ -419,7 +423,9 @@ class ChipDataset(Dataset):
             mask = torch.from_numpy(valid)
         label = None
         if self.label is not None:
-            label = torch.from_numpy(np.ascontiguousarray(self._window(self.label, i)))
+            # a copy: an in-place edit of a sample's label never reaches the dataset's raster
+            label = torch.from_numpy(np.array(self._window(self.label, i, self.label_fill),
+                                              copy=True))
         return self._assemble(i, tensor, mask, label)
 
     def _assemble(self, i: int, tensor: torch.Tensor, mask: torch.Tensor | None,
@@ -479,15 +485,15 @@ class ChipDataset(Dataset):
         missing = None if not self.return_mask else self._missing(first.dtype, False)
         flagged = (np.stack([self._window(self.user_mask, i) for i in indices])
                    if self.return_mask and self.user_mask is not None else None)
-        labels = None if self.label is None else np.stack([self._window(self.label, i)
-                                                           for i in indices])
+        labels = None if self.label is None else np.stack(
+            [self._window(self.label, i, self.label_fill) for i in indices])
         batch, valid, labels = on_device(
             host, dev, self.channels, self.dtype, origins=(self.rows[indices], self.cols[indices]),
             size=self.size, shape=self.shape, missing=missing, flagged=flagged, labels=labels)
         return [self._assemble(i, batch[k], valid if valid is None else valid[k],
                                labels if labels is None else labels[k]) for k, i in enumerate(indices)]
 
-    def _window(self, raster: np.ndarray, i: int) -> np.ndarray:
+    def _window(self, raster: np.ndarray, i: int, fill: Any = 0) -> np.ndarray:
         h, w = self.size
         r, c = int(self.rows[i]), int(self.cols[i])
         part = raster[..., r : r + h, c : c + w]
@@ -496,7 +502,7 @@ class ChipDataset(Dataset):
                 part[int(self.t0[i])] if self.per_step else part[int(self.t0[i]) : int(self.t1[i])]
             )
         if part.shape[-2:] != (h, w):
-            out = np.zeros(part.shape[:-2] + (h, w), dtype=part.dtype)
+            out = np.full(part.shape[:-2] + (h, w), fill, dtype=part.dtype)
             out[..., : part.shape[-2], : part.shape[-1]] = part
             part = out
         return part
@@ -508,6 +514,18 @@ class ChipDataset(Dataset):
         ct = self.storage_chunks.get(TIME_DIM, 1)
         t = np.zeros_like(self.rows) if self.t0 is None else self.t0 // ct
         return np.stack([t, self.rows // cy, self.cols // cx], axis=1)
+
+
+def _label_fill(obj: Any, label: Any, dtype: np.dtype) -> Any:
+    """The value that marks "no class" in a label (its ``_FillValue``/``nodata``), for padding
+    edge chips; 0 when it declares none (or it does not fit the label's dtype)."""
+    raster = obj[label] if isinstance(label, str) else label
+    fill = declared_nodata(raster) if isinstance(raster, xr.DataArray) else None
+    if fill is None or (dtype.kind in "iub" and (isinstance(fill, float) and np.isnan(fill))):
+        return 0
+    if dtype.kind in "iu" and not np.iinfo(dtype).min <= fill <= np.iinfo(dtype).max:
+        return 0
+    return fill
 
 
 def _batch_tensor(first: torch.Tensor, n: int) -> torch.Tensor:
