@@ -113,3 +113,16 @@ def test_collate_keeps_a_transform_that_returns_a_view():
     batch = collate(d.__getitems__([0, 1, 2, 3]))["image"]
     one = torch.stack([d[i]["image"] for i in range(4)])
     assert torch.equal(torch.nan_to_num(batch, -1.0), torch.nan_to_num(one, -1.0))
+
+
+def test_the_device_path_masks_nan_like_the_cpu_path():
+    """dtype=None on a float store: the device mask compared with a NaN fill, which equals
+    nothing, so every NaN pixel (and the padding) was "valid". device="cpu" runs the same
+    torch code as a GPU."""
+    ds = xgeo.datasets.sentinel2_cube()
+    kw = dict(variable="reflectance", dtype=None, return_mask=True)
+    cpu, dev = ChipDataset(ds, 40, **kw), ChipDataset(ds, 40, device="cpu", **kw)
+    idx = list(range(len(cpu)))
+    a = torch.stack([s["mask"] for s in cpu.__getitems__(idx)])
+    b = torch.stack([s["mask"] for s in dev.__getitems__(idx)])
+    assert torch.equal(a, b) and not bool(b.all())

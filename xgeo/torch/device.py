@@ -153,6 +153,8 @@ def on_device(host: torch.Tensor, device: torch.device, channels: Sequence[Chann
         else:
             fills = torch.from_numpy(missing.astype(host.numpy().dtype)).to(device)
             valid = (raw != fills).all(dim=-3)
+            if raw.is_floating_point():  # a NaN fill equals nothing: NaN is missing too
+                valid &= torch.isfinite(raw).all(dim=-3)
         if flagged is not None:
             valid &= ~torch.from_numpy(flagged).to(device, non_blocking=True)
     out_labels: Any = None
