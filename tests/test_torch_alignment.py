@@ -126,3 +126,24 @@ def test_the_device_path_masks_nan_like_the_cpu_path():
     a = torch.stack([s["mask"] for s in cpu.__getitems__(idx)])
     b = torch.stack([s["mask"] for s in dev.__getitems__(idx)])
     assert torch.equal(a, b) and not bool(b.all())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dtype": "float32"}, "dtype must be a torch dtype"),  # failed at the first read
+    ({"dtype": np.float32}, "dtype must be a torch dtype"),
+    ({"sampling": "random", "n": -1}, "n must be a number of chips >= 1"),  # numpy's error
+    ({"sampling": "random", "n": 2.5}, "n must be a number of chips >= 1"),
+    ({"n": 0}, "n must be a number of chips >= 1"),  # an empty dataset, shuffle failed later
+    ({"size": (101, 50), "boundary": "padd"}, "boundary must be 'pad', 'shift' or 'drop'"),
+    ({"size": True}, "size must be a positive int"),  # a 1 x 1 chip
+    ({"dtype": torch.int32}, r"cannot hold the values of \['reflectance'\]"),  # NaN -> -2**31
+])
+def test_bad_dataset_arguments_are_refused_when_it_is_made(kwargs, match):
+    kwargs = {"size": 32, **kwargs}
+    with pytest.raises(ChipError, match=match):
+        ChipDataset(xgeo.datasets.sentinel2_cube(), variable="reflectance", **kwargs)
+
+
+def test_an_integer_dtype_of_an_integer_store_is_taken():
+    d = ChipDataset(xgeo.datasets.sentinel2_cube(), 32, variable="lulc", dtype=torch.int32)
+    assert d[0]["image"].dtype == torch.int32

@@ -45,6 +45,8 @@ def window_starts(length: int, size: int, stride: int, boundary: Boundary) -> np
     >>> window_starts(10, 4, 4, "drop").tolist()
     [0, 4]
     """
+    if boundary not in ("pad", "shift", "drop"):  # (checked whether or not it applies)
+        raise ChipError(f"boundary must be 'pad', 'shift' or 'drop', got {boundary!r}")
     if size <= 0 or stride <= 0:
         raise ChipError(f"chip size and stride must be positive, got size={size}, stride={stride}")
     if size > length:
@@ -377,7 +379,7 @@ def _valid_of(grid: ChipGrid, idx: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ construction
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
-    if len(pair) != 2 or any(int(v) != v or v <= 0 for v in pair):
+    if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v or v <= 0 for v in pair):
         raise ChipError(f"{name} must be a positive int or a (y, x) pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
@@ -522,6 +524,8 @@ def make_chips(
     sy, sx = _pair(stride if stride is not None else (h, w), "stride")
     ny, nx = arr.sizes[y_dim], arr.sizes[x_dim]
 
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):
+        raise ChipError(f"n must be a number of chips >= 1, got {n!r}")
     if sampling == "random":
         if n is None:
             raise ChipError("sampling='random' needs n= (the number of chips)")

@@ -164,6 +164,9 @@ class ChipDataset(Dataset):
             self.kind, self.path, obj = resolve_source(chips, storage_options)
             chips = make_chips(obj, 256 if size is None else size, stride, **chip_kwargs)
         self.transforms = transforms
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise ChipError(f"dtype must be a torch dtype (torch.float32, torch.float16, ...) or "
+                            f"None for the stored values, got {dtype!r}")
         self.dtype = dtype
         self.device = resolve_device(device)
         if return_mask is True and chip_kwargs.get("mask") is not None:
@@ -258,6 +261,21 @@ class ChipDataset(Dataset):
                 raise ChipError(
                     f"variable {name!r} has dtype {dt}, which cannot make {self.dtype} chips; "
                     "select real-valued variables (or dtype=None to keep complex values)")
+        integral = self.dtype is not None and not (self.dtype.is_floating_point
+                                                    or self.dtype.is_complex)
+        def read_kind(name: str) -> str:  # what the reads give: stored chunks of a store
+            var = obj[name] if isinstance(obj, xr.Dataset) else obj
+            stored = var.encoding.get("dtype") if self.kind == "zarr" else None
+            return np.dtype(stored if stored is not None else var.dtype).kind
+
+        decoded = [c.variable for c in self.channels
+                   if c.scale != 1.0 or c.offset != 0.0 or read_kind(c.variable) == "f"]
+        if integral and decoded:
+            # NaN (missing pixels, edge padding) and fractions would become arbitrary integers
+            raise ChipError(
+                f"dtype={self.dtype} cannot hold the values of {sorted(set(decoded))} (floats, "
+                "NaN for missing pixels and edge padding): use a floating dtype, or dtype=None "
+                "for the stored values")
         self.storage_chunks = chunk_lengths(obj, self.channels[0].variable)
 
     # ------------------------------------------------------------------ pickling
