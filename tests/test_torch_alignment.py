@@ -147,3 +147,25 @@ def test_bad_dataset_arguments_are_refused_when_it_is_made(kwargs, match):
 def test_an_integer_dtype_of_an_integer_store_is_taken():
     d = ChipDataset(xgeo.datasets.sentinel2_cube(), 32, variable="lulc", dtype=torch.int32)
     assert d[0]["image"].dtype == torch.int32
+
+
+GOES = Path(__file__).parent / "data" / "unicode.nc"
+
+
+def test_stored_unsigned_and_missing_value_data_decode_as_xarray_does(tmp_path):
+    """A store of netCDF-3 unsigned data (GOES LST: int16 + _Unsigned): chips were 163.84 K
+    too low past the signed maximum; a store whose nodata is only missing_value gave -9999."""
+    store = tmp_path / "goes.zarr"
+    xgeo.open_dataset(GOES).geo.to_zarr(store)
+    want = xgeo.open_dataset(store).LST.values
+    got = ChipDataset(str(store), size=10, variable="LST")[0]["image"][0].numpy()
+    np.testing.assert_allclose(got, want[:10, :10], atol=1e-4)
+    ds = xr.Dataset({"v": (("y", "x"), np.where(np.arange(256).reshape(16, 16) % 16 == 0, -9999,
+                                                 np.arange(256).reshape(16, 16)).astype("int16"),
+                          {"missing_value": -9999})},
+                    coords={"y": 1000.0 - 10 * np.arange(16), "x": 10.0 * np.arange(16)})
+    path = tmp_path / "mv.zarr"
+    xgeo.io.to_zarr(ds.geo.set_crs("EPSG:32633"), path)
+    sample = ChipDataset(str(path), size=16, variable="v", return_mask=True)[0]
+    assert int(sample["mask"].sum()) == 240
+    assert np.isnan(sample["image"][0].numpy()[:, 0]).all()

@@ -95,7 +95,12 @@ def flat_window(a: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
         return None
     start = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     strides = np.array([st // item for st in a.strides[:3]], dtype=np.int64)
-    return root.reshape(-1), start // item, strides
+    flat = root.reshape(-1)
+    if flat.dtype != a.dtype:  # a view of other type (signed bits read unsigned): its type
+        if flat.dtype.itemsize * flat.size % item or start % item:
+            return None
+        flat = flat.view(a.dtype)
+    return flat, start // item, strides
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class Channel:
     fill: Any
     scale: float
     offset: float
+    unsigned: bool = False  # signed storage of unsigned values (netCDF-3's _Unsigned)
 
     @property
     def count(self) -> int:
@@ -474,12 +480,13 @@ class ArrayReader:
 
 
 def cf_decoding(var: xr.DataArray | xr.Variable, stored: bool = True
-                ) -> tuple[Any, float, float]:
-    """``(fill value, scale_factor, add_offset)`` that turn what is read of ``var`` into the
-    values xarray shows: its CF encoding when the stored chunks are read (``stored``, a Zarr
-    store's), none but a raw layout's ``_FillValue`` attribute when the values read are
-    ``var``'s own (in memory, or a file xarray decodes: decoding them again scaled a netCDF's
-    reflectance twice).
+                ) -> tuple[Any, float, float, bool]:
+    """``(fill value, scale_factor, add_offset, unsigned)`` that turn what is read of ``var``
+    into the values xarray shows: its CF encoding when the stored chunks are read (``stored``,
+    a Zarr store's: ``missing_value`` when there is no ``_FillValue``, and ``_Unsigned``
+    signed storage read as its unsigned type, the fill likewise), none but a raw layout's
+    ``_FillValue`` attribute when the values read are ``var``'s own (in memory, or a file
+    xarray decodes: decoding them again scaled a netCDF's reflectance twice).
 
     Examples
     --------
@@ -487,13 +494,24 @@ def cf_decoding(var: xr.DataArray | xr.Variable, stored: bool = True
     >>> var = xr.Variable(("y",), np.zeros(2, "uint16"))
     >>> var.encoding = {"_FillValue": 0, "scale_factor": 1e-4}
     >>> cf_decoding(var), cf_decoding(var, stored=False)
-    ((0, 0.0001, 0.0), (None, 1.0, 0.0))
+    ((0, 0.0001, 0.0, False), (None, 1.0, 0.0, False))
     """
+    from .nodata import as_unsigned
+
     if not stored:
-        return var.attrs.get("_FillValue"), 1.0, 0.0
-    enc = var.encoding
-    fill = enc.get("_FillValue", var.attrs.get("_FillValue"))
-    return fill, float(enc.get("scale_factor", 1.0)), float(enc.get("add_offset", 0.0))
+        return var.attrs.get("_FillValue"), 1.0, 0.0, False
+    merged = {**var.attrs, **var.encoding}  # (xarray keeps _Unsigned in either)
+    enc = as_unsigned(merged, merged.get("dtype", var.dtype))
+    unsigned = "_Unsigned" in merged and "_Unsigned" not in enc
+    fill = enc.get("_FillValue", enc.get("missing_value"))
+    if unsigned and fill is None and merged.get("missing_value") is not None:
+        signed = np.dtype(merged.get("dtype", var.dtype))
+        fill = np.asarray(merged["missing_value"]).astype(signed).view(
+            f"u{signed.itemsize}")[()]
+    if fill is not None and np.ndim(fill):
+        fill = np.asarray(fill).reshape(-1)[0]
+    return (fill, float(enc.get("scale_factor", 1.0)), float(enc.get("add_offset", 0.0)),
+            unsigned)
 
 
 def cf_decode(
@@ -512,6 +530,8 @@ def cf_decode(
     [[nan, 2.0]]
     """
     has_fill = ch.has_fill
+    if ch.unsigned and block.dtype.kind == "i":  # the unsigned values the bits hold
+        block = block.view(f"u{block.dtype.itemsize}")
     if not float64 and block.dtype == np.float16:  # exact in float32, which the kernel reads
         block = block.astype(np.float32)
     if not float64:  # float32: one pass instead of NumPy's three or four
