@@ -169,3 +169,13 @@ def test_stored_unsigned_and_missing_value_data_decode_as_xarray_does(tmp_path):
     sample = ChipDataset(str(path), size=16, variable="v", return_mask=True)[0]
     assert int(sample["mask"].sum()) == 240
     assert np.isnan(sample["image"][0].numpy()[:, 0]).all()
+
+
+def test_cubes_without_the_label_variable_are_named_when_the_dataset_is_made():
+    from xgeo.errors import CubeMismatchError
+    from xgeo.torch import CubesDataset
+
+    ds = xgeo.datasets.sentinel2_cube()[["reflectance", "lulc"]]
+    with pytest.raises(CubeMismatchError, match="has no label variable 'lulc'"):
+        CubesDataset([ds, ds[["reflectance"]].isel(x=slice(0, 64))], 32,
+                     variable="reflectance", label="lulc")

@@ -238,6 +238,10 @@ class CubesDataset(Dataset):
 
     def _difference(self, meta: CubeMeta, expected: CubeMeta, template: ChipDataset) -> str:
         """How cube ``meta`` differs from the template's channels ('' when it does not)."""
+        label = self.cube_kwargs.get("label")
+        if label is not None and label not in meta.variables:  # (found at its first read)
+            return (f"cube {meta.name} has no label variable {label!r} (it has "
+                    f"{sorted(meta.variables)})")
         for ch in template.channels:
             if ch.variable not in meta.variables:
                 return (f"cube {meta.name} has no variable {ch.variable!r} (it has "
