@@ -179,3 +179,17 @@ def test_cubes_without_the_label_variable_are_named_when_the_dataset_is_made():
     with pytest.raises(CubeMismatchError, match="has no label variable 'lulc'"):
         CubesDataset([ds, ds[["reflectance"]].isel(x=slice(0, 64))], 32,
                      variable="reflectance", label="lulc")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_device_path_decodes_packed_unsigned_data_as_the_cpu_path(tmp_path, dtype):
+    """float16 was decoded in float16 arithmetic (one float16 step off the CPU batch) and
+    _Unsigned storage was read signed on the device."""
+    store = tmp_path / "goes.zarr"
+    xgeo.open_dataset(GOES).geo.to_zarr(store)
+    kw = dict(size=10, variable="LST", dtype=dtype)
+    cpu, dev = ChipDataset(str(store), **kw), ChipDataset(str(store), device="cpu", **kw)
+    idx = list(range(len(cpu)))
+    a = torch.stack([s["image"] for s in cpu.__getitems__(idx)])
+    b = torch.stack([s["image"] for s in dev.__getitems__(idx)])
+    assert torch.equal(torch.nan_to_num(a, -1.0), torch.nan_to_num(b, -1.0))

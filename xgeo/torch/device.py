@@ -101,17 +101,26 @@ def decode_on_device(raw: torch.Tensor, channels: Sequence[Channel], dtype: torc
         return raw
     if not dtype.is_floating_point:
         return raw.to(dtype)
-    out = raw.to(dtype)
+    # decoded in float32 at least, then cast, as the CPU path does (float16 arithmetic was one
+    # float16 step off the CPU batch on a packed store)
+    work = torch.float32 if dtype.itemsize < 4 else dtype
+    out = raw.to(work)
     c = 0
     for ch in channels:
         part, stored = out[..., c:c + ch.count, :, :], raw[..., c:c + ch.count, :, :]
+        if ch.unsigned and not raw.is_floating_point():  # signed bits of unsigned values
+            bits = 8 * raw.element_size()
+            part.add_(torch.where(part < 0, 2.0 ** bits, 0.0).to(work))
+            missing = None if not ch.has_fill else part == float(ch.fill)
+        else:
+            missing = None if not ch.has_fill else equal_values(stored, float(ch.fill))
         if ch.scale != 1.0 or ch.offset != 0.0:
-            part.mul_(torch.tensor(ch.scale, dtype=dtype, device=raw.device))
-            part.add_(torch.tensor(ch.offset, dtype=dtype, device=raw.device))
-        if ch.has_fill:
-            part.masked_fill_(equal_values(stored, float(ch.fill)), float("nan"))
+            part.mul_(torch.tensor(ch.scale, dtype=work, device=raw.device))
+            part.add_(torch.tensor(ch.offset, dtype=work, device=raw.device))
+        if missing is not None:
+            part.masked_fill_(missing, float("nan"))
         c += ch.count
-    return out
+    return out if work == dtype else out.to(dtype)
 
 
 def blank_outside(out: torch.Tensor, rows: np.ndarray, cols: np.ndarray,
