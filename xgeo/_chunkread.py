@@ -32,6 +32,7 @@ from ._chunkobjects import ChunkObjects, chunk_objects, fetch_ahead, video_seria
 from ._diskcache import DiskChunkCache
 from ._objectstore import is_url, store_access, url_to_fs
 from .errors import CodecError, chunk_codec_error
+from .nodata import as_unsigned
 
 __all__ = [
     "ArrayReader",
@@ -496,8 +497,6 @@ def cf_decoding(var: xr.DataArray | xr.Variable, stored: bool = True
     >>> cf_decoding(var), cf_decoding(var, stored=False)
     ((0, 0.0001, 0.0, False), (None, 1.0, 0.0, False))
     """
-    from .nodata import as_unsigned
-
     if not stored:
         return var.attrs.get("_FillValue"), 1.0, 0.0, False
     merged = {**var.attrs, **var.encoding}  # (xarray keeps _Unsigned in either)

@@ -29,7 +29,7 @@ import xarray as xr
 from .completion import quiet_consolidation
 from .errors import AppendError
 from .lock import StoreLock
-from .storestate import forget_records
+from .storestate import forget_records, with_loaded_coords
 
 __all__ = ["added_write"]
 
@@ -54,11 +54,7 @@ def added_write(ds: xr.Dataset, store: str, encoding: dict[Hashable, Any],
                 "store's encoding is kept)")
         if "region" in kwargs:
             ds = _in_region(ds, kwargs["region"])
-        # coordinates are metadata-sized and were written whole: loaded, they cannot
-        # straddle the store's chunks (as the resumable writer loads them)
-        lazy_coords = [n for n, c in ds.coords.items() if c.chunks is not None]
-        if lazy_coords:
-            ds = ds.assign_coords({n: ds.coords[n].load() for n in lazy_coords})
+        ds = with_loaded_coords(ds)  # (as the resumable writer: none straddles a chunk)
         if any(v.chunks is not None for v in ds.data_vars.values()):
             # lazy blocks are rechunked to the store's chunks (xarray refuses blocks that
             # straddle them: two tasks would write one chunk)

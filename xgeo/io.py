@@ -438,12 +438,9 @@ def _write_zarr(
 
         return added_write(obj, str(store), merged, kwargs)
     from .store import write_resumable
+    from .storestate import with_loaded_coords
 
-    # Coordinates are metadata-sized: load them so only data variables become block tasks.
-    lazy_coords = [n for n, c in obj.coords.items() if c.chunks is not None]
-    if lazy_coords:
-        obj = obj.assign_coords({n: obj.coords[n].load() for n in lazy_coords})
-    obj = _chunk_like_encoding(obj, merged)
+    obj = _chunk_like_encoding(with_loaded_coords(obj), merged)
     return write_resumable(
         obj, str(store), encoding=merged or None, resume=resume, progress=progress, **kwargs
     )

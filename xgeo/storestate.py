@@ -19,7 +19,8 @@ from .spelling import fix, in_cli
 
 __all__ = ["progress_path", "store_state", "progress_state",
            "missing_chunks", "check_complete", "marker_record", "store_exists", "block_key",
-           "drop_progress", "forget_records", "refuse_existing", "DONE", "MANIFEST"]
+           "drop_progress", "forget_records", "refuse_existing", "with_loaded_coords", "DONE",
+           "MANIFEST"]
 
 #: The completion record in the progress folder.
 DONE = "complete.json"
@@ -31,6 +32,21 @@ def _fs(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, 
     import fsspec
 
     return fsspec.core.url_to_fs(path, **(storage_options or {}))
+
+
+def with_loaded_coords(ds: Any) -> Any:
+    """``ds`` with its lazy coordinates loaded: they are metadata-sized and written whole, so
+    only data variables become block tasks and none straddles a stored chunk.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset(coords={"t": np.arange(4)}).chunk({"t": 1})
+    >>> with_loaded_coords(ds).t.chunks is None
+    True
+    """
+    lazy = [n for n, c in ds.coords.items() if c.chunks is not None]
+    return ds.assign_coords({n: ds.coords[n].load() for n in lazy}) if lazy else ds
 
 
 def progress_path(store: str) -> str:
