@@ -70,14 +70,19 @@ class _Output:
             return any(self.fs.exists(f"{self.key}/{m}") for m in _ZARR_MARKERS)
         return any((self.path / marker).is_file() for marker in _ZARR_MARKERS)
 
-    def remove(self) -> None:
-        if self.url:
-            self.fs.rm(self.key, recursive=True)
-            self.fs.invalidate_cache()
-        elif self.is_dir():
-            shutil.rmtree(self.path, ignore_errors=True)
-        elif self.exists():
-            self.path.unlink()
+    def remove(self, strict: bool = True) -> None:
+        """Remove the file or folder (``strict``: raise when that fails)."""
+        try:
+            if self.url:
+                self.fs.rm(self.key, recursive=True)
+                self.fs.invalidate_cache()
+            elif self.is_dir():
+                shutil.rmtree(self.path)
+            elif self.exists():
+                self.path.unlink()
+        except OSError:
+            if strict:
+                raise
 
 
 def _locations(path: str | os.PathLike) -> list[_Output]:
@@ -166,7 +171,7 @@ def removed_on_error(*paths: str | os.PathLike) -> Iterator[None]:
         yield
     except (ValueError, TypeError):
         for q in new:
-            q.remove()
+            q.remove(strict=False)  # (the error being raised is the one to see)
         raise
 
 
