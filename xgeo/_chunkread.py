@@ -503,10 +503,6 @@ def cf_decoding(var: xr.DataArray | xr.Variable, stored: bool = True
     enc = as_unsigned(merged, merged.get("dtype", var.dtype))
     unsigned = "_Unsigned" in merged and "_Unsigned" not in enc
     fill = enc.get("_FillValue", enc.get("missing_value"))
-    if unsigned and fill is None and merged.get("missing_value") is not None:
-        signed = np.dtype(merged.get("dtype", var.dtype))
-        fill = np.asarray(merged["missing_value"]).astype(signed).view(
-            f"u{signed.itemsize}")[()]
     if fill is not None and np.ndim(fill):
         fill = np.asarray(fill).reshape(-1)[0]
     return (fill, float(enc.get("scale_factor", 1.0)), float(enc.get("add_offset", 0.0)),

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["declared_nodata", "for_writing", "raw_nodata", "storage_dtype"]
+__all__ = ["as_unsigned", "declared_nodata", "for_writing", "raw_nodata", "storage_dtype",
+           "unsigned_type"]
 
 _FILL_KEYS = ("_FillValue", "missing_value")
 _PACKING = ("scale_factor", "add_offset")
@@ -160,12 +161,28 @@ def _encode_variable(var: xr.Variable) -> xr.Variable:
     return xr.Variable(var.dims, data, attrs=attrs, encoding=encoding)
 
 
+def unsigned_type(flag: Any, dtype: Any) -> np.dtype | None:
+    """The unsigned type that signed integer storage ``dtype`` holds when its ``_Unsigned``
+    attribute is ``flag`` (netCDF-3's way of holding unsigned data); None otherwise.
+
+    Examples
+    --------
+    >>> unsigned_type("true", "int16"), unsigned_type(None, "int16"), unsigned_type("true", "u2")
+    (dtype('uint16'), None, None)
+    """
+    signed = np.dtype(dtype)
+    if str(flag).lower() != "true" or signed.kind != "i":
+        return None
+    return np.dtype(f"u{signed.itemsize}")
+
+
 def as_unsigned(encoding: Any, dtype: Any) -> dict[str, Any]:
     """``encoding`` (of a variable of ``dtype``) with netCDF-3's ``_Unsigned="true"`` on a
     signed integer storage type replaced by the unsigned type of the same size, its
-    ``_FillValue`` read as those bits: for stores and files with no ``_Unsigned`` (Zarr,
-    GeoTIFF), which would otherwise hold every value past the signed maximum as a negative
-    one (GOES ABI LST: 163.84 K too low). Other encodings are returned as they are (a copy).
+    ``_FillValue`` and ``missing_value`` read as those bits: for stores and files with no
+    ``_Unsigned`` (Zarr, GeoTIFF), which would otherwise hold every value past the signed
+    maximum as a negative one (GOES ABI LST: 163.84 K too low). Other encodings are returned
+    as they are (a copy).
 
     Examples
     --------
@@ -175,14 +192,14 @@ def as_unsigned(encoding: Any, dtype: Any) -> dict[str, Any]:
     {'dtype': dtype('int16'), 'scale_factor': 0.5}
     """
     out = dict(encoding)
-    flag = out.pop("_Unsigned", None)
     signed = np.dtype(out.get("dtype", dtype))
-    if str(flag).lower() != "true" or signed.kind != "i":
+    unsigned = unsigned_type(out.pop("_Unsigned", None), signed)
+    if unsigned is None:
         return dict(encoding)
-    unsigned = np.dtype(f"u{signed.itemsize}")
     out["dtype"] = unsigned
-    if out.get("_FillValue") is not None:
-        out["_FillValue"] = np.asarray(out["_FillValue"]).astype(signed).view(unsigned)[()]
+    for key in _FILL_KEYS:
+        if out.get(key) is not None:
+            out[key] = np.asarray(out[key]).astype(signed).view(unsigned)[()]
     return out
 
 

@@ -14,6 +14,7 @@ from ..categorical import CategoricalSpec, Decision, categorical_variables
 from ..crs import find_spatial_dims, read_grid, write_grid
 from ..errors import CRSError, ReprojectionError
 from ..grid import Grid, parse_crs
+from ..nodata import unsigned_type
 from .core import check_dtype, check_output_size, reproject_array, resolve_nodata, unused_fill
 from .output_grid import output_grid
 from .plan import WarpPlan, check_method, make_plan
@@ -242,14 +243,6 @@ def source_nodata(var: xr.DataArray) -> float | int | None:
     return None
 
 
-def _unsigned_of(var: xr.DataArray) -> np.dtype | None:
-    """The unsigned type a raw signed integer variable marked ``_Unsigned="true"`` holds."""
-    flag = var.attrs.get("_Unsigned", var.encoding.get("_Unsigned", ""))
-    if str(flag).lower() == "true" and var.dtype.kind == "i":
-        return np.dtype(f"u{var.dtype.itemsize}")
-    return None
-
-
 def _reproject_variable(
     var: xr.DataArray, plan: WarpPlan, y_dim: Hashable, x_dim: Hashable,
     nodata: Any, dtype: Any, chunks: Any,
@@ -260,7 +253,8 @@ def _reproject_variable(
     src_nodata = source_nodata(var)
     data = moved.data
     signed = var.dtype
-    unsigned = _unsigned_of(var) if dtype is None else None
+    flag = var.attrs.get("_Unsigned", var.encoding.get("_Unsigned"))
+    unsigned = unsigned_type(flag, var.dtype) if dtype is None else None
     if unsigned is not None:
         # netCDF-3's unsigned data in signed storage, read raw (mask_and_scale=False): its
         # values are the unsigned reading of the bits, so that is what is resampled (bilinear
